@@ -1,0 +1,112 @@
+/*
+ * gowsgi.h: the C ABI between mod_gowsgi.so (the Apache shim) and libgowsgi.so
+ * (the engine). The shim describes a request as flat C data plus a table of I/O
+ * callbacks; the engine never sees a request_rec and the shim never sees Python.
+ *
+ * Kept free of Apache and Python headers so both sides can include it.
+ */
+#ifndef GOWSGI_H
+#define GOWSGI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GOWSGI_ABI_VERSION 1
+
+/* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
+enum {
+    GOWSGI_LOG_CRIT = 2,
+    GOWSGI_LOG_ERR = 3,
+    GOWSGI_LOG_WARNING = 4,
+    GOWSGI_LOG_NOTICE = 5,
+    GOWSGI_LOG_INFO = 6,
+    GOWSGI_LOG_DEBUG = 7
+};
+
+/* Per-request I/O, implemented by the shim on top of request_rec. */
+typedef struct gowsgi_io {
+    /* Reads up to len body bytes: >0 bytes read, 0 at end of body, -1 on error
+     * (the shim has logged why). The first call sends 100-continue if asked. */
+    long (*read)(void *ctx, char *buf, size_t len);
+    /* Sets the status and response headers. Content-Type and Content-Length
+     * are applied to the request as Apache expects. Returns 0. */
+    int (*start)(void *ctx, int status, const char *status_line, int nheaders,
+                 const char *const *names, const char *const *values);
+    /* Writes body bytes: 0, or -1 when the client has gone away. */
+    int (*write)(void *ctx, const char *buf, size_t len);
+    int (*flush)(void *ctx);
+    /* Sends len bytes of fd from offset with sendfile: 0, or -1. */
+    int (*sendfile)(void *ctx, int fd, int64_t offset, int64_t len);
+    /* One error-log line attributed to this request's client. */
+    void (*log)(void *ctx, int level, const char *msg, size_t len);
+} gowsgi_io;
+
+/* One request, as the shim resolved it against the configuration. */
+typedef struct gowsgi_request {
+    void *ctx;                       /* opaque to the engine: handed back to io */
+    const gowsgi_io *io;
+
+    const char *script;              /* the WSGI script file (r->filename) */
+    int64_t script_mtime;            /* its mtime in microseconds, from Apache's stat */
+    const char *process_group;       /* resolved; "" = embedded */
+    const char *application_group;   /* resolved; "" = main interpreter */
+    const char *callable_object;     /* module attribute to call */
+    const char *handler_script;      /* mod_wsgi.handler_script ("" unless WSGIHandlerScript) */
+
+    int script_reloading;            /* reload the script when its mtime changes */
+    int enable_sendfile;             /* wsgi.file_wrapper may use io->sendfile */
+    int head_only;                   /* HEAD request: run the app, send no body */
+    int64_t request_start;           /* r->request_time, microseconds since the epoch */
+
+    /* The environ's string entries, already latin-1 bytes as Apache holds them. */
+    int nenv;
+    const char *const *env_keys;
+    const char *const *env_vals;
+} gowsgi_request;
+
+/* One file to import at process start (WSGIImportScript, or a preloaded alias). */
+typedef struct gowsgi_import {
+    const char *script;
+    const char *application_group;
+    const char *callable_object;     /* NULL for WSGIImportScript */
+    const char *where;               /* "file:line" for log messages */
+} gowsgi_import;
+
+/* Per-process start-up settings (the main server's WSGIPython* directives). */
+typedef struct gowsgi_init {
+    int abi_version;
+    int embedded;                    /* 0: WSGIRestrictEmbedded On, no Python here */
+    const char *python_home;         /* NULL = the built-in prefix */
+    const char *python_path;         /* ':'-separated, site.addsitedir order; or NULL */
+    const char *python_eggs;         /* PYTHON_EGG_CACHE, or NULL */
+    int optimize;                    /* WSGIPythonOptimize */
+    const char *hash_seed;           /* NULL = random */
+    int dont_write_bytecode;
+    int nwarnings;
+    const char *const *warnings;     /* WSGIPythonWarnings, -W syntax */
+    int restrict_stdin;
+    int restrict_stdout;
+    int restrict_signal;
+    int nimports;
+    const gowsgi_import *imports;
+
+    int max_threads;                 /* Apache threads per child: sizes the Go scheduler */
+    int multithread;                 /* MPM is threaded */
+    int multiprocess;                /* MPM may run several children */
+    int max_processes;               /* for the mod_wsgi / apache modules */
+    const char *mpm_name;
+    const char *server_description;  /* ap_get_server_description() */
+    const char *server_built;
+    int apache_version[3];
+
+    /* Process-scoped error-log line (no request). */
+    void (*log)(int level, const char *msg, size_t len);
+} gowsgi_init;
+
+/* Exported by libgowsgi.so. */
+typedef int (*gowsgi_child_init_fn)(const gowsgi_init *init, char *errbuf, size_t errlen);
+/* Returns 0 when the response was produced (Apache's OK), else an HTTP status
+ * for Apache to answer with its own error document. */
+typedef int (*gowsgi_handle_fn)(gowsgi_request *req);
+
+#endif
