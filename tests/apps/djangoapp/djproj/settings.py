@@ -1,0 +1,9 @@
+SECRET_KEY = 'gowsgi-integration-tests-not-secret'
+DEBUG = False
+ALLOWED_HOSTS = ['127.0.0.1', 'localhost']
+ROOT_URLCONF = 'djproj.urls'
+INSTALLED_APPS = []
+MIDDLEWARE = ['django.middleware.common.CommonMiddleware']
+DATABASES = {}
+USE_TZ = True
+APPEND_SLASH = False

@@ -1,0 +1,2 @@
+# Importable only when WSGIPythonPath (or python-path) includes this directory.
+MARKER = 'gowsgi-testlib-imported'
