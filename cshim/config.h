@@ -39,6 +39,9 @@ typedef struct gowsgi_alias {
 typedef struct gowsgi_daemon {
     const char *name;
     const char *server_name;       /* ServerName of the defining vhost; NULL at top level */
+    server_rec *server;            /* the defining server; its server_hostname is final
+                                    * only after the whole config is read (a ServerName
+                                    * may follow WSGIDaemonProcess in the vhost) */
     gowsgi_where where;
     apr_table_t *options;          /* option name -> value, as written */
     int processes;                 /* 1 */
@@ -97,7 +100,9 @@ typedef struct gowsgi_global {
     const char *newrelic_config_file;
     const char *newrelic_environment;
     apr_array_header_t *daemons;         /* gowsgi_daemon */
-    apr_array_header_t *import_scripts;  /* gowsgi_import_script */
+    apr_array_header_t *import_scripts;  /* gowsgi_import_script; only embedded ones
+                                          * (process_group ""), including the preload of
+                                          * WSGIScriptAlias with both groups given */
     apr_array_header_t *unhonoured;      /* gowsgi_unhonoured */
 } gowsgi_global;
 
