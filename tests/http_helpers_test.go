@@ -189,3 +189,34 @@ func DecodeJSON(t testing.TB, body string) map[string]any {
 	require.NoError(t, json.Unmarshal([]byte(body), &m), "decoding %q", truncate(body, 300))
 	return m
 }
+
+// RawRequestLocal is RawRequest that also returns the client-side port, so
+// that error-log lines tagged "[client 127.0.0.1:<port>]" can be matched.
+// Errors while reading the response are returned, not fatal.
+func RawRequestLocal(t testing.TB, addr, raw string) (RawResponse, int, error) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	lport := c.LocalAddr().(*net.TCPAddr).Port
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	_, err = io.WriteString(c, raw)
+	require.NoError(t, err)
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return RawResponse{}, lport, err
+	}
+	b, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	return RawResponse{Res: res, Body: string(b)}, lport, err
+}
+
+// ClientLogLines returns error-log lines of the request made from lport.
+func ClientLogLines(a *Apache, lport int) string {
+	return strings.Join(LogLinesWith(a, fmt.Sprintf("[client 127.0.0.1:%d]", lport)), "\n")
+}
+
+func getRaw(path string) string {
+	return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+}
