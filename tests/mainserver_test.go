@@ -82,6 +82,7 @@ WSGIScriptAlias /grp-literal @APPS@/env.wsgi
 <Location /grp-literal>
     WSGIApplicationGroup literalgroup
 </Location>
+WSGIScriptAlias /MixedCase @APPS@/env.wsgi
 WSGIScriptAlias /iso-a1 @APPS@/env.wsgi application-group=isoA
 WSGIScriptAlias /iso-a2 @APPS@/scripts/one.wsgi application-group=isoA
 WSGIScriptAlias /iso-b @APPS@/env.wsgi application-group=isoB

@@ -1,0 +1,77 @@
+package tests
+
+// WSGIApplicationGroup / application-group= naming and sub-interpreter
+// isolation (reference section 4, Appendix A seed 2).
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestAppGroup_Names(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := mainServer(t, mpm)
+		port := strconv.Itoa(a.Port)
+		cases := map[string]string{
+			"/grp-global":      "",
+			"/grp-resource":    "localhost:" + port + "|/grp-resource",
+			"/grp-resource/x/": "localhost:" + port + "|/grp-resource",
+			"/grp-server":      "localhost:" + port,
+			"/grp-env":         "fromenv",
+			"/grp-literal":     "literalgroup",
+			"/grp-opt":         "optgroup",
+			"/emb/x":           "localhost:" + port + "|/emb",
+			"/MixedCase":       "localhost:" + port + "|/mixedcase",
+			"/dir/one.wsgi/p":  "localhost:" + port + "|/dir/one.wsgi",
+			"/match/two/p":     "localhost:" + port + "|/match/two",
+		}
+		for path, want := range cases {
+			path, want := path, want
+			t.Run(path, func(t *testing.T) {
+				d := GetEnv(t, a.URL(path), nil)
+				assert.Equal(t, want, d.Environ["mod_wsgi.application_group"])
+				mw, ok := d.Py["mod_wsgi"].(map[string]any)
+				require.True(t, ok, "import mod_wsgi failed in the app")
+				assert.Equal(t, want, mw["application_group"], "mod_wsgi.application_group module attribute")
+			})
+		}
+	})
+}
+
+func TestAppGroup_SubInterpreterIsolation(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := mainServer(t, mpm)
+		c := singleConnClient() // same connection => same Apache child
+		get := func(path string) EnvDump {
+			r, err := doReq(c, "GET", a.URL(path), nil, nil)
+			require.NoError(t, err)
+			require.Equal(t, 200, r.Status, r.String())
+			return decodeEnv(t, r.Body)
+		}
+		a1 := get("/iso-a1")
+		a1b := get("/iso-a1")
+		a2 := get("/iso-a2")
+		b := get("/iso-b")
+		a1c := get("/iso-a1")
+		pid := a1.Py["pid"]
+		for _, d := range []EnvDump{a1b, a2, b, a1c} {
+			require.Equal(t, pid, d.Py["pid"], "requests must reach the same process")
+		}
+		// interpreter-wide counter: shared by both scripts of group isoA,
+		// separate for isoB
+		assert.EqualValues(t, 1, a1.Py["interp_counter"])
+		assert.EqualValues(t, 2, a1b.Py["interp_counter"])
+		assert.EqualValues(t, 3, a2.Py["interp_counter"])
+		assert.EqualValues(t, 1, b.Py["interp_counter"], "group isoB must have its own interpreter")
+		assert.EqualValues(t, 4, a1c.Py["interp_counter"])
+		// module-level counter: per script module
+		assert.EqualValues(t, 1, a2.Py["module_counter"])
+		assert.EqualValues(t, 3, a1c.Py["module_counter"])
+		assert.EqualValues(t, 1, b.Py["module_counter"])
+		assert.Equal(t, "isoA", a1.Environ["mod_wsgi.application_group"])
+		assert.Equal(t, "isoB", b.Environ["mod_wsgi.application_group"])
+	})
+}
