@@ -1,0 +1,86 @@
+# gowsgi: `make run` and `make test` do all the set-up on a fresh Debian 12
+# machine, as root. The Makefile owns every build flag: nothing has to be set
+# in the environment by hand.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+APXS ?= apxs
+# Debian's CPython, the one gowsgi embeds (not whatever python3 is first on PATH).
+PYTHON := /usr/bin/python3
+BUILD := $(CURDIR)/build
+PORT ?= 8080
+APP ?= $(CURDIR)/conf/examples/hello.wsgi
+MPM ?= event
+
+# Debian packages: building, the example, and the tests (which compare against
+# Debian's own mod_wsgi and serve Flask and Django apps).
+DEB_PACKAGES := apache2 apache2-dev python3-dev pkg-config gcc make curl \
+	libapache2-mod-wsgi-py3 python3-flask python3-django python3-venv wrk
+
+# cpy3 v0.2.0 targets CPython 3.7: cpy3_compat.h declares what 3.9+ removed
+# (wsgi/cpy3_compat.c defines it), and python3-embed adds the -lpython3.X that
+# cpy3's own `pkg-config: python3` leaves out.
+export CGO_ENABLED := 1
+export CGO_CFLAGS := -include $(CURDIR)/wsgi/cpy3_compat.h -O2 -g -Wno-deprecated-declarations
+export CGO_LDFLAGS = $(shell pkg-config --libs python3-embed 2>/dev/null)
+export GOFLAGS := -mod=mod
+
+GO_SOURCES := $(shell find module wsgi -name '*.go' -not -name '*_test.go') $(wildcard wsgi/*.c wsgi/*.h module/*.map) go.mod
+SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h
+
+.PHONY: build deps run test unit integration vet clean
+
+build: $(BUILD)/libgowsgi.so $(BUILD)/mod_gowsgi.so
+
+# Installs only what is missing; keeps Debian's postinst from starting an
+# Apache on port 80 while it does.
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages: $$missing"; \
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; \
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/libgowsgi.so: $(GO_SOURCES)
+	@mkdir -p $(BUILD)
+	$(GO) build -buildmode=c-shared -ldflags "-extldflags=-Wl,--version-script=$(CURDIR)/module/exports.map" -o $@ ./module
+	@rm -f $(BUILD)/libgowsgi.h
+
+# The shim learns libpython's soname at build time: it dlopens it in each
+# child before libgowsgi.so (RTLD_GLOBAL, for lib-dynload's extensions).
+$(BUILD)/shim_build.h: Makefile
+	@mkdir -p $(BUILD)
+	@soname=$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("INSTSONAME"))'); \
+	printf '#define GOWSGI_LIBPYTHON "%s"\n#define GOWSGI_VERSION "0.1.0"\n' "$$soname" > $@
+
+$(BUILD)/mod_gowsgi.so: $(SHIM_SOURCES) $(BUILD)/shim_build.h
+	@mkdir -p $(BUILD)/shim
+	@cp cshim/*.c cshim/*.h $(BUILD)/shim/
+	cd $(BUILD)/shim && $(APXS) -c -o mod_gowsgi.la \
+		-Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-Wno-unused-parameter -Wc,-Wno-missing-field-initializers \
+		-I$(CURDIR)/wsgi -I$(BUILD) -ldl *.c >/dev/null
+	cp $(BUILD)/shim/.libs/mod_gowsgi.so $@
+
+# Serves APP (default: the example app) through a real Apache in the
+# foreground on 127.0.0.1:$(PORT). Ctrl-C stops it.
+run: deps build
+	@conf/run-example.sh "$(BUILD)" "$(APP)" "$(PORT)" "$(MPM)"
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l module wsgi tests)" || { gofmt -l module wsgi tests; echo "gofmt needed"; exit 1; }
+
+unit: build
+	$(GO) test -count=1 ./wsgi/ ./module/
+
+integration: build
+	$(GO) test -count=1 -timeout 30m ./tests/
+
+test: deps build vet unit integration
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,116 @@
+/*
+ * handler.c: the wsgi-script handler. Checks what mod_wsgi checks before
+ * running a script (each refusal is one error-log line with mod_wsgi's
+ * wording and the status it gives), resolves the groups, and makes the one
+ * call into the engine.
+ */
+#include "shim.h"
+
+#include "http_core.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "apr_strings.h"
+
+static int refuse(request_rec *r, int status, const char *why, const char *what)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s: %s", why, what);
+    return status;
+}
+
+/* A note set from the WSGIScriptAlias options wins over the directory's. */
+static const char *setting(request_rec *r, int aliased, const char *note, const char *dir_value)
+{
+    const char *v = aliased ? apr_table_get(r->notes, note) : NULL;
+    return v ? v : dir_value;
+}
+
+/* WSGIMapHEADToGET: On always; Auto only when a content filter is already
+ * first in the output chain (mod_wsgi's test), since it may need the body. */
+static int head_as_get(request_rec *r, const gowsgi_dir_conf *dconf)
+{
+    if (!r->header_only)
+        return 0;
+    if (dconf->map_head_to_get == GOWSGI_MAP_HEAD_ON)
+        return 1;
+    if (dconf->map_head_to_get == GOWSGI_MAP_HEAD_OFF)
+        return 0;
+    return r->output_filters && r->output_filters->frec->ftype < AP_FTYPE_PROTOCOL;
+}
+
+int gowsgi_handler(request_rec *r)
+{
+    if (r->handler == NULL ||
+        (strcmp(r->handler, "wsgi-script") != 0 && strcmp(r->handler, "application/x-httpd-wsgi") != 0))
+        return DECLINED;
+
+    gowsgi_dir_conf *dconf = ap_get_module_config(r->per_dir_config, &gowsgi_module);
+    int aliased = gowsgi_is_script_aliased(r);
+
+    if (!(ap_allow_options(r) & OPT_EXECCGI) && !aliased)
+        return refuse(r, HTTP_FORBIDDEN, "Options ExecCGI is off in this directory", r->filename);
+    if (r->finfo.filetype == APR_NOFILE)
+        return refuse(r, HTTP_NOT_FOUND, "Target WSGI script not found or unable to stat", r->filename);
+    if (r->finfo.filetype == APR_DIR)
+        return refuse(r, HTTP_FORBIDDEN, "Attempt to invoke directory as WSGI application", r->filename);
+    if (r->path_info && *r->path_info && r->used_path_info == AP_REQ_REJECT_PATH_INFO)
+        return refuse(r, HTTP_NOT_FOUND, "AcceptPathInfo off disallows user's path",
+                      apr_pstrcat(r->pool, r->filename, r->path_info, NULL));
+
+    gowsgi_request req;
+    memset(&req, 0, sizeof(req));
+    req.process_group = gowsgi_process_group(r, setting(r, aliased, "mod_wsgi.process_group", dconf->process_group));
+    req.application_group =
+        gowsgi_application_group(r, setting(r, aliased, "mod_wsgi.application_group", dconf->application_group));
+    req.callable_object =
+        gowsgi_callable_object(r, setting(r, aliased, "mod_wsgi.callable_object", dconf->callable_object));
+    const char *pass_auth = aliased ? apr_table_get(r->notes, "mod_wsgi.pass_authorization") : NULL;
+    int pass_authorization = pass_auth ? strcmp(pass_auth, "1") == 0 : dconf->pass_authorization == 1;
+
+    if (*req.process_group) {
+        const gowsgi_daemon *daemon = gowsgi_find_daemon(req.process_group);
+        if (daemon == NULL)
+            return refuse(r, HTTP_INTERNAL_SERVER_ERROR,
+                          apr_psprintf(r->pool, "No WSGI daemon process called '%s' has been configured",
+                                       req.process_group), r->filename);
+        const char *owner = daemon->server ? daemon->server->server_hostname : NULL;
+        if (owner && daemon->server != gowsgi_main_server &&
+            (r->server->server_hostname == NULL || strcmp(owner, r->server->server_hostname) != 0))
+            return refuse(r, HTTP_INTERNAL_SERVER_ERROR,
+                          apr_psprintf(r->pool, "Daemon process called '%s' cannot be accessed by this WSGI application",
+                                       req.process_group), r->filename);
+        /* Daemon mode is not implemented yet: the request runs embedded (the
+         * start-up log says so once, for the WSGIDaemonProcess directive). */
+    } else if (gowsgi_globals.restrict_embedded == 1) {
+        return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "Embedded mode of mod_wsgi disabled by runtime configuration",
+                      r->filename);
+    }
+
+    int status = ap_setup_client_block(r, dconf->chunked_request == 1 ? REQUEST_CHUNKED_DECHUNK
+                                                                      : REQUEST_CHUNKED_ERROR);
+    if (status != OK)
+        return status;
+
+    if (gowsgi_engine_handle == NULL)
+        return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "gowsgi: the WSGI engine is not running in this child",
+                      gowsgi_engine_error);
+
+    req.ctx = gowsgi_request_ctx(r);
+    req.io = &gowsgi_request_io;
+    req.script = r->filename;
+    req.script_mtime = (int64_t)r->finfo.mtime;
+    req.handler_script = "";
+    req.script_reloading = dconf->script_reloading != 0;
+    req.enable_sendfile = dconf->enable_sendfile == 1;
+    req.head_only = r->header_only;
+    req.request_start = (int64_t)r->request_time;
+    gowsgi_environ(r, dconf, pass_authorization, &req);
+    if (head_as_get(r, dconf)) {
+        for (int i = 0; i < req.nenv; i++)
+            if (strcmp(req.env_keys[i], "REQUEST_METHOD") == 0)
+                ((const char **)req.env_vals)[i] = "GET";
+    }
+
+    status = gowsgi_engine_handle(&req);
+    return status == 0 ? OK : status;
+}

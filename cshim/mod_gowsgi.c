@@ -1,0 +1,76 @@
+/*
+ * mod_gowsgi.c: the module record and hook registration. The Apache parent
+ * never loads Go or Python (ARCHITECTURE.md section 2): the engine is loaded
+ * in child_init.
+ */
+#define GOWSGI_MODULE_RECORD
+#include "shim.h"
+
+#include "http_core.h"
+#include "http_request.h"
+#include "ap_mpm.h"
+#include "apr_strings.h"
+
+#include "shim_build.h"
+
+server_rec *gowsgi_main_server;
+
+/* Two owners of one CPython runtime cannot work: refuse before anything is
+ * started, and in `apachectl configtest` too (pre_config runs there). */
+static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    if (ap_find_linked_module("mod_wsgi.c") != NULL) {
+        ap_log_perror(APLOG_MARK, APLOG_CRIT, 0, plog,
+                      "gowsgi: mod_wsgi is loaded in this server too; both would own one Python "
+                      "runtime. Remove its LoadModule line (on Debian: a2dismod wsgi)");
+        return !OK;
+    }
+    gowsgi_globals_reset(pconf);
+    return OK;
+}
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    void *first_pass = NULL;
+    const char *key = "gowsgi_post_config";
+
+    /* Apache runs post_config twice at start-up; report once, on the real run. */
+    apr_pool_userdata_get(&first_pass, key, s->process->pool);
+    if (first_pass == NULL) {
+        apr_pool_userdata_set((const void *)1, key, apr_pool_cleanup_null, s->process->pool);
+        return OK;
+    }
+    ap_add_version_component(pconf, "gowsgi/" GOWSGI_VERSION);
+    gowsgi_warn_unhonoured(s);
+    return OK;
+}
+
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    gowsgi_main_server = s;
+    gowsgi_engine_load(pchild, s);
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    /* After mod_alias (its Alias wins, as with mod_wsgi), before mod_userdir
+     * and mod_vhost_alias. */
+    static const char *const after_alias[] = {"mod_alias.c", NULL};
+    static const char *const before_userdir[] = {"mod_userdir.c", "mod_vhost_alias.c", NULL};
+
+    ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(gowsgi_translate_name, after_alias, before_userdir, APR_HOOK_MIDDLE);
+    ap_hook_handler(gowsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(gowsgi) = {
+    STANDARD20_MODULE_STUFF,
+    gowsgi_create_dir_conf,
+    gowsgi_merge_dir_conf,
+    gowsgi_create_server_conf,
+    gowsgi_merge_server_conf,
+    gowsgi_directives,
+    register_hooks,
+};

@@ -1,0 +1,114 @@
+/*
+ * request_io.c: the engine's I/O callbacks (gowsgi_io) over a request_rec:
+ * body reads, status and headers, body writes through the output filters,
+ * sendfile, and error-log lines. Called with the GIL released where they
+ * may block.
+ */
+#include "shim.h"
+
+#include "http_core.h"
+#include "http_protocol.h"
+#include "apr_buckets.h"
+#include "apr_strings.h"
+#include "util_filter.h"
+
+typedef struct request_ctx {
+    request_rec *r;
+    apr_bucket_brigade *bb;   /* reused for every write */
+} request_ctx;
+
+void *gowsgi_request_ctx(request_rec *r)
+{
+    request_ctx *ctx = apr_palloc(r->pool, sizeof(*ctx));
+    ctx->r = r;
+    ctx->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    return ctx;
+}
+
+static long io_read(void *c, char *buf, size_t len)
+{
+    request_ctx *ctx = c;
+    /* Apache sends "100 Continue" here, on the first read, so a client is
+     * only asked for the body when the app reads it. */
+    return ap_get_client_block(ctx->r, buf, len);
+}
+
+static int io_start(void *c, int status, const char *status_line, int nheaders,
+                    const char *const *names, const char *const *values)
+{
+    request_ctx *ctx = c;
+    request_rec *r = ctx->r;
+    r->status = status;
+    r->status_line = apr_pstrdup(r->pool, status_line);
+    for (int i = 0; i < nheaders; i++) {
+        if (strcasecmp(names[i], "Content-Type") == 0)
+            ap_set_content_type(r, apr_pstrdup(r->pool, values[i]));
+        else
+            apr_table_add(r->headers_out, names[i], values[i]);
+    }
+    return 0;
+}
+
+static int pass(request_ctx *ctx)
+{
+    apr_status_t rv = ap_pass_brigade(ctx->r->output_filters, ctx->bb);
+    apr_brigade_cleanup(ctx->bb);
+    return rv == APR_SUCCESS && !ctx->r->connection->aborted ? 0 : -1;
+}
+
+static int io_write(void *c, const char *buf, size_t len)
+{
+    request_ctx *ctx = c;
+    if (ctx->r->connection->aborted)
+        return -1;
+    /* Transient: the filters copy what they keep, so the engine's bytes may
+     * be freed as soon as this returns. */
+    APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_transient_create(buf, len, ctx->bb->bucket_alloc));
+    return pass(ctx);
+}
+
+static int io_flush(void *c)
+{
+    request_ctx *ctx = c;
+    if (ctx->r->connection->aborted)
+        return -1;
+    APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_flush_create(ctx->bb->bucket_alloc));
+    return pass(ctx);
+}
+
+static int io_sendfile(void *c, int fd, int64_t offset, int64_t len)
+{
+    request_ctx *ctx = c;
+    request_rec *r = ctx->r;
+    apr_file_t *file = NULL;
+    apr_os_file_t osfd = fd;
+    if (r->connection->aborted)
+        return -1;
+    /* The descriptor stays Python's: apr_os_file_put registers no cleanup.
+     * The flush makes Apache finish with it before the app can close it. */
+    if (apr_os_file_put(&file, &osfd, APR_FOPEN_READ | APR_FOPEN_SENDFILE_ENABLED, r->pool) != APR_SUCCESS)
+        return -1;
+    apr_brigade_insert_file(ctx->bb, file, (apr_off_t)offset, (apr_off_t)len, r->pool);
+    APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_flush_create(ctx->bb->bucket_alloc));
+    return pass(ctx);
+}
+
+static void io_log(void *c, int level, const char *msg, size_t len)
+{
+    request_ctx *ctx = c;
+    ap_log_rerror(APLOG_MARK, level, 0, ctx->r, "%.*s", (int)len, msg);
+}
+
+const gowsgi_io gowsgi_request_io = {
+    .read = io_read,
+    .start = io_start,
+    .write = io_write,
+    .flush = io_flush,
+    .sendfile = io_sendfile,
+    .log = io_log,
+};
+
+void gowsgi_log_process(int level, const char *msg, size_t len)
+{
+    ap_log_error(APLOG_MARK, level, 0, gowsgi_main_server, "%.*s", (int)len, msg);
+}

@@ -1,0 +1,45 @@
+/*
+ * shim.h: the hooks of mod_gowsgi.so and what they share. The shim maps Apache
+ * onto the engine ABI (wsgi/gowsgi.h); it holds no Python and no Go.
+ */
+#ifndef GOWSGI_SHIM_H
+#define GOWSGI_SHIM_H
+
+#include "config.h"
+#include "gowsgi.h"
+
+#include "http_log.h"
+
+/* mod_gowsgi.c declares the module record, which carries the log index. */
+#ifndef GOWSGI_MODULE_RECORD
+APLOG_USE_MODULE(gowsgi);
+#endif
+
+/* loader.c: the engine in this child, or NULL when it failed to start. */
+extern gowsgi_handle_fn gowsgi_engine_handle;
+extern const char *gowsgi_engine_error;
+void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s);
+
+/* alias.c: WSGIScriptAlias / WSGIScriptAliasMatch in translate_name. */
+int gowsgi_translate_name(request_rec *r);
+int gowsgi_is_script_aliased(request_rec *r);
+
+/* groups.c: %{GLOBAL}, %{RESOURCE}, %{SERVER}, %{HOST}, %{ENV:var} expansion. */
+const char *gowsgi_application_group(request_rec *r, const char *spec);
+const char *gowsgi_process_group(request_rec *r, const char *spec);
+const char *gowsgi_callable_object(request_rec *r, const char *spec);
+
+/* environ.c: the CGI variables of the request, as flat arrays. */
+void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_authorization,
+                    gowsgi_request *req);
+
+/* request_io.c: the engine's I/O callbacks over request_rec. */
+extern const gowsgi_io gowsgi_request_io;
+void *gowsgi_request_ctx(request_rec *r);
+void gowsgi_log_process(int level, const char *msg, size_t len);
+extern server_rec *gowsgi_main_server;
+
+/* handler.c */
+int gowsgi_handler(request_rec *r);
+
+#endif

@@ -1,0 +1,61 @@
+// Command module is built with -buildmode=c-shared into libgowsgi.so: the C
+// ABI that mod_gowsgi.so calls (see wsgi/gowsgi.h), and nothing else.
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../wsgi
+#include <stddef.h>
+#include "gowsgi.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"github.com/gowsgi/gowsgi/wsgi"
+)
+
+// gowsgi_child_init starts the engine in an Apache child. Returns 0, or -1
+// with a message in errbuf.
+//
+//export gowsgi_child_init
+func gowsgi_child_init(init *C.gowsgi_init, errbuf *C.char, errlen C.size_t) (rc C.int) {
+	defer func() {
+		// A panic must not unwind into Apache's C frames.
+		if r := recover(); r != nil {
+			writeErr(errbuf, errlen, fmt.Sprintf("gowsgi: internal error starting the engine: %v", r))
+			rc = -1
+		}
+	}()
+	if err := wsgi.Init(unsafe.Pointer(init), unsafe.Pointer(errbuf), int(errlen)); err != nil {
+		writeErr(errbuf, errlen, err.Error())
+		return -1
+	}
+	return 0
+}
+
+// gowsgi_handle serves one request. Returns 0 (Apache's OK) or an HTTP status.
+//
+//export gowsgi_handle
+func gowsgi_handle(req *C.gowsgi_request) (status C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "gowsgi (pid=%d): internal error serving a request: %v\n", os.Getpid(), r)
+			status = 500
+		}
+	}()
+	return C.int(wsgi.Handle(unsafe.Pointer(req)))
+}
+
+func writeErr(buf *C.char, size C.size_t, msg string) {
+	if buf == nil || size == 0 {
+		return
+	}
+	dst := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(size))
+	n := copy(dst[:len(dst)-1], msg)
+	dst[n] = 0
+}
+
+func main() {}

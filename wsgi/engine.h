@@ -1,0 +1,134 @@
+/*
+ * engine.h: the Python-facing C of the engine. Go owns the lifecycle (which
+ * interpreters exist, which scripts are loaded); this C runs a request inside
+ * one interpreter with one crossing from Go.
+ */
+#ifndef GOWSGI_ENGINE_H
+#define GOWSGI_ENGINE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include "gowsgi.h"
+#include <stdlib.h>
+
+/* One Python interpreter = one application group in this process. */
+typedef struct gowsgi_interp {
+    int index;                    /* slot in each thread's thread-state cache */
+    PyInterpreterState *interp;
+    const char *name;             /* application group; "" = main interpreter */
+    PyObject *base_environ;       /* the constant environ entries, copied per request */
+    PyObject *key_script_name;    /* interned keys the runner touches */
+    PyObject *key_path_info;
+    PyObject *key_https;
+    PyObject *key_path;
+    PyObject *key_url_scheme;
+    PyObject *key_input;
+    PyObject *key_errors;
+    PyObject *key_content_length;
+    PyObject *str_http;
+    PyObject *str_https;
+    PyObject *str_close;
+    PyObject *str_fileno;
+    PyObject *str_tell;
+    PyObject *stdout_log;         /* sys.stdout / sys.stderr replacements */
+    PyObject *stderr_log;
+} gowsgi_interp;
+
+/* A loaded script: its callable, swapped only with the interpreter's GIL held. */
+typedef struct gowsgi_app {
+    PyObject *callable;           /* strong reference, or NULL */
+    PyObject *module;
+} gowsgi_app;
+
+/* Per-process settings copied from gowsgi_init. */
+typedef struct gowsgi_settings {
+    int multithread;
+    int multiprocess;
+    int max_processes;
+    int threads_per_process;
+    int restrict_stdin;
+    int restrict_stdout;
+    int restrict_signal;
+    const char *mpm_name;
+    const char *server_description;
+    const char *server_built;
+    int apache_version[3];
+    void (*log)(int level, const char *msg, size_t len);
+} gowsgi_settings;
+
+extern gowsgi_settings gowsgi_config;
+
+/* The request a thread is running, so sys.stdout/stderr can attribute lines. */
+typedef struct gowsgi_reqstate gowsgi_reqstate;
+extern __thread gowsgi_reqstate *gowsgi_current;
+
+/* pyinit.c */
+int gowsgi_py_initialize(const gowsgi_init *init, char *err, size_t errlen);
+gowsgi_interp *gowsgi_interp_main(void);
+gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size_t errlen);
+PyThreadState *gowsgi_enter(gowsgi_interp *it);
+void gowsgi_leave(PyThreadState *ts);
+/* Logs the pending Python exception with its traceback; clears it. */
+void gowsgi_log_exception(const gowsgi_request *req, const char *what);
+
+/* environ.c */
+int gowsgi_environ_prepare(gowsgi_interp *it);
+PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req,
+                               gowsgi_reqstate *rs);
+
+/* runner.c */
+int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req);
+
+/* start_response.c: the response state shared by start_response, write() and the runner. */
+struct gowsgi_reqstate {
+    gowsgi_request *req;
+    PyObject *status_line;        /* bytes, "200 OK" */
+    int status;
+    PyObject *headers;            /* list of (bytes name, bytes value) */
+    int headers_sent;
+    int started;                  /* start_response called */
+    long long content_length;     /* declared, or -1 */
+    long long body_sent;
+    int client_gone;
+    PyObject *input;              /* per-request objects, detached at the end */
+    PyObject *start_response;
+    PyObject *errors;
+};
+extern PyTypeObject gowsgi_StartResponseType;
+PyObject *gowsgi_start_response_new(gowsgi_reqstate *rs);
+/* Sends the headers if not yet sent; then body bytes honouring Content-Length. */
+int gowsgi_send_headers(gowsgi_reqstate *rs);
+int gowsgi_send_body(gowsgi_reqstate *rs, const char *data, Py_ssize_t len);
+void gowsgi_start_response_detach(PyObject *sr);
+
+/* input.c */
+extern PyTypeObject gowsgi_InputType;
+PyObject *gowsgi_input_new(gowsgi_request *req);
+void gowsgi_input_detach(PyObject *input);
+
+/* logstream.c: file-like objects writing lines to the error log. */
+extern PyTypeObject gowsgi_LogType;
+/* req == NULL: a process stream (sys.stdout/stderr) that attributes lines to
+ * the thread's current request when there is one. */
+PyObject *gowsgi_log_new(gowsgi_request *req, int level, const char *name);
+void gowsgi_log_detach(PyObject *log);
+void gowsgi_log_flush_pending(PyObject *log);
+extern PyTypeObject gowsgi_RestrictedType;
+PyObject *gowsgi_restricted_new(const char *name);
+
+/* filewrapper.c */
+extern PyTypeObject gowsgi_FileWrapperType;
+/* Sends a FileWrapper response through sendfile or read/write. Returns 0, or
+ * -1 with a Python exception set. Sets Content-Length when missing. */
+int gowsgi_filewrapper_send(gowsgi_interp *it, gowsgi_reqstate *rs, PyObject *wrapper);
+
+/* modules.c: `import mod_wsgi` and `import apache`. */
+int gowsgi_modules_install(gowsgi_interp *it);
+
+/* Interned-key helpers */
+static inline PyObject *gowsgi_latin1(const char *s)
+{
+    return PyUnicode_DecodeLatin1(s, (Py_ssize_t)strlen(s), NULL);
+}
+
+#endif

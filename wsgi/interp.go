@@ -1,0 +1,124 @@
+package wsgi
+
+/*
+#include "engine.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	python3 "github.com/go-python/cpy3"
+)
+
+// interp is one application group's Python interpreter in this process.
+type interp struct {
+	c    *C.gowsgi_interp
+	name string
+
+	mu   sync.RWMutex
+	apps map[appKey]*app
+}
+
+type appKey struct{ script, callable string }
+
+// withGIL runs fn inside the interpreter on this OS thread, using the
+// thread's cached thread state.
+func (it *interp) withGIL(fn func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ts := C.gowsgi_enter(it.c)
+	defer C.gowsgi_leave(ts)
+	fn()
+}
+
+// restrictSignalSource makes signal.signal() a logged no-op, as mod_wsgi does
+// under WSGIRestrictSignal On: signals belong to Apache.
+const restrictSignalSource = `
+def _gowsgi_restrict_signal():
+    import os, signal, sys, traceback
+    getsignal = signal.getsignal
+    def signal_ignored(signum, handler):
+        sys.stderr.write("mod_wsgi (pid=%d): Callback registration for "
+                         "signal %d ignored.\n" % (os.getpid(), signum))
+        traceback.print_stack(file=sys.stderr)
+        return getsignal(signum)
+    signal.signal = signal_ignored
+_gowsgi_restrict_signal()
+del _gowsgi_restrict_signal
+`
+
+// prepare applies the process-wide Python settings to a new interpreter:
+// WSGIPythonPath through site.addsitedir (so .pth files count) and the
+// signal restriction.
+func (it *interp) prepare() error {
+	var err error
+	it.withGIL(func() {
+		if len(eng.pythonPath) > 0 {
+			site := python3.PyImport_ImportModule("site")
+			if site == nil {
+				err = fmt.Errorf("import site: %s", fetchError())
+				return
+			}
+			defer site.DecRef()
+			for _, dir := range eng.pythonPath {
+				arg := python3.PyUnicode_FromString(dir)
+				r := site.CallMethodArgs("addsitedir", arg)
+				arg.DecRef()
+				if r == nil {
+					err = fmt.Errorf("site.addsitedir(%q): %s", dir, fetchError())
+					return
+				}
+				r.DecRef()
+			}
+		}
+		if eng.restrictSignal && python3.PyRun_SimpleString(restrictSignalSource) != 0 {
+			err = errors.New("installing the signal restriction failed")
+		}
+	})
+	return err
+}
+
+// app returns the entry for a script and callable, creating it unloaded.
+func (it *interp) app(script, callable string) *app {
+	key := appKey{script, callable}
+	it.mu.RLock()
+	a := it.apps[key]
+	it.mu.RUnlock()
+	if a != nil {
+		return a
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	if a = it.apps[key]; a == nil {
+		a = &app{it: it, script: script, callable: callable, c: newCApp()}
+		it.apps[key] = a
+	}
+	return a
+}
+
+// fetchError takes the pending Python exception as text, clearing it.
+func fetchError() string {
+	t, v, tb := python3.PyErr_Fetch()
+	defer func() {
+		t.DecRef()
+		v.DecRef()
+		tb.DecRef()
+	}()
+	if v == nil {
+		if t == nil {
+			return "unknown error"
+		}
+		return python3.PyUnicode_AsUTF8(t.Str())
+	}
+	s := v.Str()
+	if s == nil {
+		python3.PyErr_Clear()
+		return "unprintable exception"
+	}
+	defer s.DecRef()
+	return python3.PyUnicode_AsUTF8(s)
+}

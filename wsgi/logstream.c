@@ -1,0 +1,248 @@
+/*
+ * logstream.c: file-like objects that write whole lines to Apache's error log.
+ * wsgi.errors is bound to its request; sys.stdout and sys.stderr are process
+ * streams that attribute each line to the request the thread is running, if any.
+ */
+#include "engine.h"
+
+typedef struct {
+    PyObject_HEAD
+    gowsgi_request *req;     /* NULL for a process stream, or once detached */
+    int bound;               /* created for a request (wsgi.errors) */
+    int level;
+    PyObject *name;
+    char *buf;               /* pending partial line */
+    size_t len, cap;
+} LogObject;
+
+static void emit(LogObject *self, const char *s, size_t n)
+{
+    gowsgi_request *req = self->req;
+    if (req == NULL && !self->bound && gowsgi_current != NULL)
+        req = gowsgi_current->req;
+    if (req != NULL)
+        req->io->log(req->ctx, self->level, s, n);
+    else if (gowsgi_config.log != NULL)
+        gowsgi_config.log(self->level, s, n);
+}
+
+static int append(LogObject *self, const char *s, size_t n)
+{
+    if (self->len + n > self->cap) {
+        size_t cap = (self->len + n) * 2 + 64;
+        char *grown = PyMem_Realloc(self->buf, cap);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->buf = grown;
+        self->cap = cap;
+    }
+    memcpy(self->buf + self->len, s, n);
+    self->len += n;
+    return 0;
+}
+
+void gowsgi_log_flush_pending(PyObject *obj)
+{
+    LogObject *self = (LogObject *)obj;
+    if (obj == NULL || Py_TYPE(obj) != &gowsgi_LogType || self->len == 0)
+        return;
+    emit(self, self->buf, self->len);
+    self->len = 0;
+}
+
+static int write_text(LogObject *self, const char *s, Py_ssize_t n)
+{
+    while (n > 0) {
+        const char *nl = memchr(s, '\n', (size_t)n);
+        if (nl == NULL)
+            return append(self, s, (size_t)n);
+        size_t line = (size_t)(nl - s);
+        if (self->len > 0) {
+            if (append(self, s, line) != 0)
+                return -1;
+            emit(self, self->buf, self->len);
+            self->len = 0;
+        } else {
+            emit(self, s, line);
+        }
+        s = nl + 1;
+        n -= (Py_ssize_t)line + 1;
+    }
+    return 0;
+}
+
+static PyObject *log_write(LogObject *self, PyObject *arg)
+{
+    Py_ssize_t n;
+    const char *s;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "log() argument must be str, not %.100s",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    s = PyUnicode_AsUTF8AndSize(arg, &n);
+    if (s == NULL || write_text(self, s, n) != 0)
+        return NULL;
+    return PyLong_FromSsize_t(PyUnicode_GET_LENGTH(arg));
+}
+
+static PyObject *log_writelines(LogObject *self, PyObject *seq)
+{
+    PyObject *it = PyObject_GetIter(seq), *item;
+    if (it == NULL)
+        return NULL;
+    while ((item = PyIter_Next(it)) != NULL) {
+        PyObject *r = log_write(self, item);
+        Py_DECREF(item);
+        if (r == NULL) {
+            Py_DECREF(it);
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *log_flush(LogObject *self, PyObject *Py_UNUSED(ignored))
+{
+    gowsgi_log_flush_pending((PyObject *)self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *log_false(LogObject *self, PyObject *Py_UNUSED(ignored))
+{
+    (void)self;
+    Py_RETURN_FALSE;
+}
+
+static PyObject *log_true(LogObject *self, PyObject *Py_UNUSED(ignored))
+{
+    (void)self;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *log_close(LogObject *self, PyObject *Py_UNUSED(ignored))
+{
+    (void)self;
+    PyErr_SetString(PyExc_RuntimeError, "log object cannot be closed");
+    return NULL;
+}
+
+static PyObject *log_get_name(LogObject *self, void *Py_UNUSED(closure))
+{
+    Py_INCREF(self->name);
+    return self->name;
+}
+
+static PyObject *log_get_encoding(LogObject *self, void *Py_UNUSED(closure))
+{
+    (void)self;
+    return PyUnicode_FromString("utf-8");
+}
+
+static PyObject *log_get_closed(LogObject *self, void *Py_UNUSED(closure))
+{
+    (void)self;
+    Py_RETURN_FALSE;
+}
+
+static void log_dealloc(LogObject *self)
+{
+    gowsgi_log_flush_pending((PyObject *)self);
+    Py_XDECREF(self->name);
+    PyMem_Free(self->buf);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef log_methods[] = {
+    {"write", (PyCFunction)log_write, METH_O, NULL},
+    {"writelines", (PyCFunction)log_writelines, METH_O, NULL},
+    {"flush", (PyCFunction)log_flush, METH_NOARGS, NULL},
+    {"isatty", (PyCFunction)log_false, METH_NOARGS, NULL},
+    {"readable", (PyCFunction)log_false, METH_NOARGS, NULL},
+    {"seekable", (PyCFunction)log_false, METH_NOARGS, NULL},
+    {"writable", (PyCFunction)log_true, METH_NOARGS, NULL},
+    {"close", (PyCFunction)log_close, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef log_getset[] = {
+    {"name", (getter)log_get_name, NULL, NULL, NULL},
+    {"encoding", (getter)log_get_encoding, NULL, NULL, NULL},
+    {"closed", (getter)log_get_closed, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyTypeObject gowsgi_LogType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mod_wsgi.Log",
+    .tp_basicsize = sizeof(LogObject),
+    .tp_dealloc = (destructor)log_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_methods = log_methods,
+    .tp_getset = log_getset,
+};
+
+PyObject *gowsgi_log_new(gowsgi_request *req, int level, const char *name)
+{
+    LogObject *self = PyObject_New(LogObject, &gowsgi_LogType);
+    if (self == NULL)
+        return NULL;
+    self->req = req;
+    self->bound = req != NULL;
+    self->level = level;
+    self->name = PyUnicode_FromString(name);
+    self->buf = NULL;
+    self->len = self->cap = 0;
+    return (PyObject *)self;
+}
+
+void gowsgi_log_detach(PyObject *obj)
+{
+    LogObject *self = (LogObject *)obj;
+    gowsgi_log_flush_pending(obj);
+    self->req = NULL;
+}
+
+/* A stand-in for sys.stdin/sys.stdout under WSGIRestrictStdin/Stdout On: any
+ * use raises, with mod_wsgi's message. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *name;
+} RestrictedObject;
+
+static PyObject *restricted_getattro(RestrictedObject *self, PyObject *attr)
+{
+    (void)attr;
+    PyErr_Format(PyExc_OSError, "%U access restricted by mod_wsgi", self->name);
+    return NULL;
+}
+
+static void restricted_dealloc(RestrictedObject *self)
+{
+    Py_XDECREF(self->name);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+PyTypeObject gowsgi_RestrictedType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mod_wsgi.Restricted",
+    .tp_basicsize = sizeof(RestrictedObject),
+    .tp_dealloc = (destructor)restricted_dealloc,
+    .tp_getattro = (getattrofunc)restricted_getattro,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+};
+
+PyObject *gowsgi_restricted_new(const char *name)
+{
+    RestrictedObject *self = PyObject_New(RestrictedObject, &gowsgi_RestrictedType);
+    if (self == NULL)
+        return NULL;
+    self->name = PyUnicode_FromString(name);
+    return (PyObject *)self;
+}

@@ -1,0 +1,75 @@
+/*
+ * modules.c: the `mod_wsgi` and `apache` modules that apps and APM agents
+ * import to learn where they run. Only attributes gowsgi can answer truly are
+ * offered (see README); the event/metrics APIs of mod_wsgi are not.
+ */
+#include "engine.h"
+
+static int types_ready;
+
+static int ready_types(void)
+{
+    if (types_ready)
+        return 0;
+    PyTypeObject *types[] = {&gowsgi_LogType, &gowsgi_RestrictedType, &gowsgi_InputType,
+                             &gowsgi_StartResponseType, &gowsgi_FileWrapperType};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (PyType_Ready(types[i]) != 0)
+            return -1;
+    types_ready = 1;
+    return 0;
+}
+
+static int add(PyObject *m, const char *name, PyObject *v)
+{
+    if (v == NULL)
+        return -1;
+    int rc = PyModule_AddObjectRef(m, name, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+static int install(const char *name, PyObject *m)
+{
+    PyObject *modules = PyImport_GetModuleDict();
+    int rc = PyDict_SetItemString(modules, name, m);
+    Py_DECREF(m);
+    return rc;
+}
+
+int gowsgi_modules_install(gowsgi_interp *it)
+{
+    if (ready_types() != 0)
+        return -1;
+    const int *av = gowsgi_config.apache_version;
+
+    PyObject *m = PyModule_New("mod_wsgi");
+    if (m == NULL)
+        return -1;
+    if (add(m, "version", Py_BuildValue("(iii)", 4, 9, 4)) != 0 ||
+        add(m, "gowsgi_version", Py_BuildValue("(iii)", 0, 1, 0)) != 0 ||
+        add(m, "process_group", PyUnicode_FromString("")) != 0 ||
+        add(m, "application_group", PyUnicode_FromString(it->name)) != 0 ||
+        add(m, "maximum_processes", PyLong_FromLong(gowsgi_config.max_processes)) != 0 ||
+        add(m, "threads_per_process", PyLong_FromLong(gowsgi_config.threads_per_process)) != 0 ||
+        PyModule_AddObjectRef(m, "FileWrapper", (PyObject *)&gowsgi_FileWrapperType) != 0) {
+        Py_DECREF(m);
+        return -1;
+    }
+    if (install("mod_wsgi", m) != 0)
+        return -1;
+
+    m = PyModule_New("apache");
+    if (m == NULL)
+        return -1;
+    if (add(m, "version", Py_BuildValue("(iii)", av[0], av[1], av[2])) != 0 ||
+        add(m, "description", PyUnicode_FromString(gowsgi_config.server_description)) != 0 ||
+        add(m, "mpm_name", PyUnicode_FromString(gowsgi_config.mpm_name)) != 0 ||
+        add(m, "build_date", PyUnicode_FromString(gowsgi_config.server_built)) != 0 ||
+        add(m, "maximum_processes", PyLong_FromLong(gowsgi_config.max_processes)) != 0 ||
+        add(m, "threads_per_process", PyLong_FromLong(gowsgi_config.threads_per_process)) != 0) {
+        Py_DECREF(m);
+        return -1;
+    }
+    return install("apache", m);
+}

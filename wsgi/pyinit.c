@@ -1,0 +1,284 @@
+/*
+ * pyinit.c: CPython start-up, one interpreter per application group, and the
+ * per-thread cache of thread states (one PyThreadState per Apache thread per
+ * interpreter, created once: a PyGILState_Ensure per request costs ~10 us).
+ */
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+gowsgi_settings gowsgi_config;
+__thread gowsgi_reqstate *gowsgi_current;
+
+static gowsgi_interp *main_interp;
+
+/* Thread states of this thread, indexed by gowsgi_interp.index. Never freed:
+ * Apache's threads live as long as the child. */
+static __thread PyThreadState **thread_states;
+static __thread int thread_states_len;
+
+static PyThreadState **thread_state_slot(int index)
+{
+    if (index >= thread_states_len) {
+        int len = index + 8;
+        PyThreadState **grown = realloc(thread_states, sizeof(*grown) * (size_t)len);
+        if (grown == NULL)
+            abort();   /* out of memory before Python runs: nothing to recover */
+        memset(grown + thread_states_len, 0,
+               sizeof(*grown) * (size_t)(len - thread_states_len));
+        thread_states = grown;
+        thread_states_len = len;
+    }
+    return &thread_states[index];
+}
+
+PyThreadState *gowsgi_enter(gowsgi_interp *it)
+{
+    PyThreadState **slot = thread_state_slot(it->index);
+    if (*slot == NULL)
+        *slot = PyThreadState_New(it->interp);
+    PyEval_RestoreThread(*slot);
+    return *slot;
+}
+
+void gowsgi_leave(PyThreadState *ts)
+{
+    (void)ts;
+    PyEval_SaveThread();
+}
+
+gowsgi_interp *gowsgi_interp_main(void)
+{
+    return main_interp;
+}
+
+static void set_err(char *err, size_t errlen, const char *what, PyStatus st)
+{
+    snprintf(err, errlen, "%s: %s%s%s", what, st.func ? st.func : "",
+             st.func ? ": " : "", st.err_msg ? st.err_msg : "failed");
+}
+
+/* A python-home holding pyvenv.cfg is a virtualenv: point program_name at its
+ * interpreter so getpath finds the stdlib of the base install and makes the
+ * venv sys.prefix, as mod_wsgi does. Otherwise it is a PYTHONHOME. */
+static PyStatus configure_home(PyConfig *config, const char *home)
+{
+    char cfg[4096];
+    struct stat sb;
+    snprintf(cfg, sizeof(cfg), "%s/pyvenv.cfg", home);
+    if (stat(cfg, &sb) == 0) {
+        char exe[4096];
+        snprintf(exe, sizeof(exe), "%s/bin/python", home);
+        return PyConfig_SetBytesString(config, &config->program_name, exe);
+    }
+    return PyConfig_SetBytesString(config, &config->home, home);
+}
+
+static int setup_interp(gowsgi_interp *it, char *err, size_t errlen);
+
+int gowsgi_py_initialize(const gowsgi_init *init, char *err, size_t errlen)
+{
+    PyStatus st;
+    PyConfig config;
+    char *argv[] = {"mod_wsgi", NULL};
+
+    gowsgi_config.multithread = init->multithread;
+    gowsgi_config.multiprocess = init->multiprocess;
+    gowsgi_config.max_processes = init->max_processes;
+    gowsgi_config.threads_per_process = init->max_threads;
+    gowsgi_config.restrict_stdin = init->restrict_stdin;
+    gowsgi_config.restrict_stdout = init->restrict_stdout;
+    gowsgi_config.restrict_signal = init->restrict_signal;
+    gowsgi_config.mpm_name = strdup(init->mpm_name ? init->mpm_name : "");
+    gowsgi_config.server_description =
+        strdup(init->server_description ? init->server_description : "");
+    gowsgi_config.server_built = strdup(init->server_built ? init->server_built : "");
+    memcpy(gowsgi_config.apache_version, init->apache_version,
+           sizeof(gowsgi_config.apache_version));
+    gowsgi_config.log = init->log;
+
+    /* The Python config (not isolated) so PYTHON* variables behave as under
+     * mod_wsgi; but no signal handlers and no argv parsing: Apache owns both. */
+    PyConfig_InitPythonConfig(&config);
+    config.install_signal_handlers = 0;
+    config.parse_argv = 0;
+    config.configure_c_stdio = 0;
+    config.optimization_level = init->optimize;
+    config.write_bytecode = !init->dont_write_bytecode;
+    if (init->hash_seed != NULL && strcmp(init->hash_seed, "random") != 0) {
+        config.use_hash_seed = 1;
+        config.hash_seed = strtoul(init->hash_seed, NULL, 10);
+    }
+    st = PyConfig_SetBytesArgv(&config, 1, argv);
+    if (PyStatus_Exception(st))
+        goto fail;
+    if (init->python_home != NULL && *init->python_home) {
+        st = configure_home(&config, init->python_home);
+        if (PyStatus_Exception(st))
+            goto fail;
+    }
+    for (int i = 0; i < init->nwarnings; i++) {
+        wchar_t *w = Py_DecodeLocale(init->warnings[i], NULL);
+        if (w == NULL)
+            continue;
+        st = PyWideStringList_Append(&config.warnoptions, w);
+        PyMem_RawFree(w);
+        if (PyStatus_Exception(st))
+            goto fail;
+    }
+    st = Py_InitializeFromConfig(&config);
+    if (PyStatus_Exception(st))
+        goto fail;
+    PyConfig_Clear(&config);
+
+    main_interp = calloc(1, sizeof(*main_interp));
+    main_interp->index = 0;
+    main_interp->interp = PyInterpreterState_Main();
+    main_interp->name = "";
+    if (setup_interp(main_interp, err, errlen) != 0)
+        return -1;
+    *thread_state_slot(0) = PyThreadState_Get();
+    PyEval_SaveThread();
+    return 0;
+
+fail:
+    set_err(err, errlen, "Python initialisation failed", st);
+    PyConfig_Clear(&config);
+    return -1;
+}
+
+gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size_t errlen)
+{
+    PyThreadState *main_ts = gowsgi_enter(main_interp);
+    PyThreadState *ts = Py_NewInterpreter();
+    if (ts == NULL) {
+        snprintf(err, errlen, "Py_NewInterpreter failed for application group '%s'", name);
+        PyThreadState_Swap(main_ts);
+        gowsgi_leave(main_ts);
+        return NULL;
+    }
+    gowsgi_interp *it = calloc(1, sizeof(*it));
+    it->index = index;
+    it->interp = ts->interp;
+    it->name = strdup(name);
+    if (setup_interp(it, err, errlen) != 0) {
+        /* Keep the interpreter: ending it here could run arbitrary finalisers. */
+        PyEval_SaveThread();
+        *thread_state_slot(index) = ts;
+        free((void *)it->name);
+        free(it);
+        return NULL;
+    }
+    *thread_state_slot(index) = ts;
+    PyEval_SaveThread();
+    return it;
+}
+
+static PyObject *intern(const char *s)
+{
+    return PyUnicode_InternFromString(s);
+}
+
+static int setup_streams(gowsgi_interp *it)
+{
+    PyObject *out = gowsgi_config.restrict_stdout ? gowsgi_restricted_new("sys.stdout")
+                                                  : gowsgi_log_new(NULL, GOWSGI_LOG_ERR, "<stdout>");
+    PyObject *errs = gowsgi_log_new(NULL, GOWSGI_LOG_ERR, "<stderr>");
+    if (out == NULL || errs == NULL)
+        return -1;
+    if (PySys_SetObject("stdout", out) != 0 || PySys_SetObject("stderr", errs) != 0 ||
+        PySys_SetObject("__stdout__", out) != 0 || PySys_SetObject("__stderr__", errs) != 0)
+        return -1;
+    if (gowsgi_config.restrict_stdin) {
+        PyObject *in = gowsgi_restricted_new("sys.stdin");
+        if (in == NULL || PySys_SetObject("stdin", in) != 0 ||
+            PySys_SetObject("__stdin__", in) != 0)
+            return -1;
+        Py_DECREF(in);
+    }
+    it->stdout_log = out;
+    it->stderr_log = errs;
+    return 0;
+}
+
+static int setup_interp(gowsgi_interp *it, char *err, size_t errlen)
+{
+    it->key_script_name = intern("SCRIPT_NAME");
+    it->key_path_info = intern("PATH_INFO");
+    it->key_https = intern("HTTPS");
+    it->key_path = intern("PATH");
+    it->key_url_scheme = intern("wsgi.url_scheme");
+    it->key_input = intern("wsgi.input");
+    it->key_errors = intern("wsgi.errors");
+    it->key_content_length = intern("CONTENT_LENGTH");
+    it->str_http = intern("http");
+    it->str_https = intern("https");
+    it->str_close = intern("close");
+    it->str_fileno = intern("fileno");
+    it->str_tell = intern("tell");
+    if (PyErr_Occurred() || setup_streams(it) != 0 || gowsgi_modules_install(it) != 0 ||
+        gowsgi_environ_prepare(it) != 0) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyObject *s = value ? PyObject_Str(value) : NULL;
+        snprintf(err, errlen, "setting up interpreter '%s' failed: %s", it->name,
+                 s && PyUnicode_Check(s) ? PyUnicode_AsUTF8(s) : "unknown error");
+        Py_XDECREF(s);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        PyErr_Clear();
+        return -1;
+    }
+    return 0;
+}
+
+static void log_line(const gowsgi_request *req, int level, const char *msg, size_t len)
+{
+    if (req != NULL)
+        req->io->log(req->ctx, level, msg, len);
+    else if (gowsgi_config.log != NULL)
+        gowsgi_config.log(level, msg, len);
+}
+
+void gowsgi_log_exception(const gowsgi_request *req, const char *what)
+{
+    PyObject *type, *value, *tb;
+    char head[4096];
+    int n = snprintf(head, sizeof(head), "gowsgi (pid=%d): %s", (int)getpid(), what);
+    log_line(req, GOWSGI_LOG_ERR, head, n > 0 && (size_t)n < sizeof(head) ? (size_t)n : strlen(head));
+
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL)
+        return;
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *mod = PyImport_ImportModule("traceback");
+    PyObject *lines = mod ? PyObject_CallMethod(mod, "format_exception", "OOO", type,
+                                                value ? value : Py_None, tb ? tb : Py_None)
+                          : NULL;
+    PyObject *empty = PyUnicode_FromString("");
+    PyObject *text = lines && empty ? PyUnicode_Join(empty, lines) : NULL;
+    Py_XDECREF(empty);
+    if (text != NULL) {
+        Py_ssize_t size;
+        const char *s = PyUnicode_AsUTF8AndSize(text, &size);
+        while (s != NULL && size > 0) {
+            const char *nl = memchr(s, '\n', (size_t)size);
+            Py_ssize_t line = nl ? nl - s : size;
+            if (line > 0)
+                log_line(req, GOWSGI_LOG_ERR, s, (size_t)line);
+            s += line + (nl ? 1 : 0);
+            size -= line + (nl ? 1 : 0);
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(lines);
+    Py_XDECREF(mod);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}

@@ -1,0 +1,153 @@
+/*
+ * runner.c: runs one WSGI request inside an interpreter: builds environ, calls
+ * the application, iterates its response and writes it through the shim's
+ * callbacks, C to C. This is the second (and last) Go/C crossing per request.
+ */
+#include "engine.h"
+
+/* Logs the pending exception for this request; a write to a departed client is
+ * not the app's fault and is logged quietly. Returns the status to answer with
+ * when nothing was sent yet. */
+static int report_error(gowsgi_reqstate *rs, const char *what)
+{
+    if (rs->client_gone && PyErr_ExceptionMatches(PyExc_OSError)) {
+        static const char msg[] = "gowsgi: client closed the connection before the response was sent";
+        PyErr_Clear();
+        rs->req->io->log(rs->req->ctx, GOWSGI_LOG_DEBUG, msg, sizeof(msg) - 1);
+        return 0;
+    }
+    char line[4200];
+    snprintf(line, sizeof(line), "%s '%s'.", what, rs->req->script);
+    gowsgi_log_exception(rs->req, line);
+    return rs->headers_sent ? 0 : 500;
+}
+
+static int send_item(gowsgi_reqstate *rs, PyObject *item)
+{
+    if (!PyBytes_Check(item)) {
+        PyErr_Format(PyExc_TypeError, "sequence of byte string values expected, value of type %.200s found",
+                     Py_TYPE(item)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(item);
+    if (n == 0)
+        return 0;   /* PEP 3333: empty items do not trigger the headers */
+    return gowsgi_send_body(rs, PyBytes_AS_STRING(item), n);
+}
+
+static int flush(gowsgi_reqstate *rs)
+{
+    int rc;
+    if (rs->client_gone || !rs->headers_sent)
+        return 0;
+    Py_BEGIN_ALLOW_THREADS
+    rc = rs->req->io->flush(rs->req->ctx);
+    Py_END_ALLOW_THREADS
+    if (rc != 0)
+        rs->client_gone = 1;
+    return 0;
+}
+
+/* Sends the body; returns 0, or -1 with a Python exception set. */
+static int send_result(gowsgi_interp *it, gowsgi_reqstate *rs, PyObject *result)
+{
+    if (Py_TYPE(result) == &gowsgi_FileWrapperType)
+        return gowsgi_filewrapper_send(it, rs, result);
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
+        /* The common case: the whole body at once, no flush between items. */
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(result);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (send_item(rs, PySequence_Fast_GET_ITEM(result, i)) != 0)
+                return -1;
+            if (rs->content_length >= 0 && rs->body_sent >= rs->content_length)
+                break;
+        }
+        return 0;
+    }
+    PyObject *iter = PyObject_GetIter(result), *item;
+    if (iter == NULL)
+        return -1;
+    while ((item = PyIter_Next(iter)) != NULL) {
+        int rc = send_item(rs, item);
+        Py_DECREF(item);
+        if (rc != 0) {
+            Py_DECREF(iter);
+            return -1;
+        }
+        /* A generator streams: each item reaches the client as produced. */
+        flush(rs);
+        if (rs->client_gone ||
+            (rs->content_length >= 0 && rs->body_sent >= rs->content_length))
+            break;
+    }
+    Py_DECREF(iter);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req)
+{
+    PyThreadState *ts = gowsgi_enter(it);
+    gowsgi_reqstate rs;
+    memset(&rs, 0, sizeof(rs));
+    rs.req = req;
+    rs.content_length = -1;
+    gowsgi_reqstate *outer = gowsgi_current;
+    gowsgi_current = &rs;
+    int status = 0;
+    PyObject *callable = app->callable, *environ = NULL, *args = NULL, *result = NULL;
+    Py_XINCREF(callable);
+
+    rs.input = gowsgi_input_new(req);
+    rs.errors = gowsgi_log_new(req, GOWSGI_LOG_ERR, "wsgi.errors");
+    rs.start_response = gowsgi_start_response_new(&rs);
+    if (callable == NULL || rs.input == NULL || rs.errors == NULL || rs.start_response == NULL ||
+        (environ = gowsgi_environ_build(it, req, &rs)) == NULL ||
+        (args = PyTuple_Pack(2, environ, rs.start_response)) == NULL) {
+        status = report_error(&rs, "Failed to prepare request for WSGI script");
+        goto done;
+    }
+
+    result = PyObject_Call(callable, args, NULL);
+    if (result == NULL) {
+        status = report_error(&rs, "Exception occurred processing WSGI script");
+        goto done;
+    }
+    if (send_result(it, &rs, result) != 0) {
+        status = report_error(&rs, "Exception occurred processing WSGI script");
+    } else if (!rs.headers_sent) {
+        if (gowsgi_send_headers(&rs) != 0)
+            status = report_error(&rs, "Exception occurred processing WSGI script");
+    }
+    /* PEP 3333: close() is called whatever happened while iterating. */
+    if (PyObject_HasAttr(result, it->str_close)) {
+        PyObject *r = PyObject_CallMethodNoArgs(result, it->str_close);
+        if (r == NULL) {
+            int s = report_error(&rs, "Exception occurred processing WSGI script");
+            if (status == 0)
+                status = s;
+        }
+        Py_XDECREF(r);
+    }
+
+done:
+    if (rs.input)
+        gowsgi_input_detach(rs.input);
+    if (rs.errors)
+        gowsgi_log_detach(rs.errors);
+    if (rs.start_response)
+        gowsgi_start_response_detach(rs.start_response);
+    gowsgi_log_flush_pending(it->stdout_log);
+    gowsgi_log_flush_pending(it->stderr_log);
+    Py_XDECREF(result);
+    Py_XDECREF(args);
+    Py_XDECREF(environ);
+    Py_XDECREF(rs.input);
+    Py_XDECREF(rs.errors);
+    Py_XDECREF(rs.start_response);
+    Py_XDECREF(rs.status_line);
+    Py_XDECREF(rs.headers);
+    Py_XDECREF(callable);
+    gowsgi_current = outer;
+    gowsgi_leave(ts);
+    return status;
+}

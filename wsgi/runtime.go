@@ -1,0 +1,152 @@
+package wsgi
+
+/*
+#include "engine.h"
+
+static void gowsgi_log_process_fn(void (*fn)(int, const char *, size_t), int level, const char *msg, size_t len)
+{
+	if (fn != NULL)
+		fn(level, msg, len);
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// engine is this process's state. Python starts at most once per process.
+type engine struct {
+	mu        sync.RWMutex
+	interps   map[string]*interp
+	nextIndex int
+	embedded  bool
+
+	pythonPath     []string
+	restrictSignal bool
+	logFn          *[0]byte // gowsgi_init.log
+}
+
+var eng = &engine{interps: map[string]*interp{}}
+
+// processLog writes one line to Apache's error log, attributed to the process.
+func processLog(level int, msg string) {
+	if eng.logFn == nil {
+		return
+	}
+	m := C.CString(msg)
+	C.gowsgi_log_process_fn(eng.logFn, C.int(level), m, C.size_t(len(msg)))
+	C.free(unsafe.Pointer(m))
+}
+
+// Init starts the engine in an Apache child: called once, from child_init on
+// the process's main thread, which is where Python must be initialised.
+func Init(p unsafe.Pointer, errbuf unsafe.Pointer, errlen int) error {
+	init := (*C.gowsgi_init)(p)
+	if init.abi_version != C.GOWSGI_ABI_VERSION {
+		return fmt.Errorf("mod_gowsgi.so speaks ABI %d but libgowsgi.so speaks %d: install both from one build",
+			int(init.abi_version), int(C.GOWSGI_ABI_VERSION))
+	}
+	// Apache's threads call into Go; each needs a P while it does, and a P
+	// parked in a long cgo call (a running app) is not free for another.
+	runtime.GOMAXPROCS(int(init.max_threads) + 2)
+	eng.logFn = (*[0]byte)(unsafe.Pointer(init.log))
+	eng.embedded = init.embedded != 0
+	if !eng.embedded {
+		return nil
+	}
+	if init.python_path != nil {
+		for _, dir := range strings.Split(C.GoString(init.python_path), ":") {
+			if dir != "" {
+				eng.pythonPath = append(eng.pythonPath, dir)
+			}
+		}
+	}
+	if init.python_eggs != nil {
+		if err := os.Setenv("PYTHON_EGG_CACHE", C.GoString(init.python_eggs)); err != nil {
+			return fmt.Errorf("setting PYTHON_EGG_CACHE: %w", err)
+		}
+	}
+	eng.restrictSignal = init.restrict_signal != 0
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if C.gowsgi_py_initialize(init, (*C.char)(errbuf), C.size_t(errlen)) != 0 {
+		return fmt.Errorf("%s", C.GoString((*C.char)(errbuf)))
+	}
+	main := &interp{c: C.gowsgi_interp_main(), name: "", apps: map[appKey]*app{}}
+	if err := main.prepare(); err != nil {
+		return fmt.Errorf("preparing the main interpreter: %w", err)
+	}
+	eng.interps[""] = main
+	eng.nextIndex = 1
+
+	imports := unsafe.Slice(init.imports, int(init.nimports))
+	for _, imp := range imports {
+		importScript(&imp)
+	}
+	return nil
+}
+
+// importScript loads a WSGIImportScript file, or preloads an aliased script,
+// at process start. A failure is logged; the process carries on as mod_wsgi's.
+func importScript(imp *C.gowsgi_import) {
+	group := C.GoString(imp.application_group)
+	script := C.GoString(imp.script)
+	where := C.GoString(imp.where)
+	it, err := eng.interpreter(group)
+	if err != nil {
+		processLog(logErr, fmt.Sprintf("gowsgi: WSGIImportScript at %s: %v", where, err))
+		return
+	}
+	callable := ""
+	if imp.callable_object != nil {
+		callable = C.GoString(imp.callable_object)
+	}
+	st, err := os.Stat(script)
+	if err != nil {
+		processLog(logErr, fmt.Sprintf("gowsgi: WSGIImportScript at %s: %v", where, err))
+		return
+	}
+	a := it.app(script, callable)
+	a.load(processLog, nil, st.ModTime().UnixMicro(), true)
+}
+
+// interpreter returns the interpreter of an application group, creating it
+// on first use.
+func (e *engine) interpreter(group string) (*interp, error) {
+	e.mu.RLock()
+	it := e.interps[group]
+	e.mu.RUnlock()
+	if it != nil {
+		return it, nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if it = e.interps[group]; it != nil {
+		return it, nil
+	}
+	group = strings.Clone(group) // the caller's may be a view of C memory
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var errbuf [1024]C.char
+	cname := C.CString(group)
+	defer C.free(unsafe.Pointer(cname))
+	c := C.gowsgi_interp_create(cname, C.int(e.nextIndex), &errbuf[0], C.size_t(len(errbuf)))
+	if c == nil {
+		return nil, fmt.Errorf("creating interpreter for application group '%s': %s", group, C.GoString(&errbuf[0]))
+	}
+	e.nextIndex++
+	it = &interp{c: c, name: group, apps: map[appKey]*app{}}
+	if err := it.prepare(); err != nil {
+		return nil, fmt.Errorf("preparing interpreter '%s': %w", group, err)
+	}
+	processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): Create interpreter '%s'.", os.Getpid(), group))
+	e.interps[group] = it
+	return it, nil
+}

@@ -1,0 +1,167 @@
+package wsgi
+
+/*
+#include "engine.h"
+
+static gowsgi_app *gowsgi_app_new(void) { return calloc(1, sizeof(gowsgi_app)); }
+
+// Installs a freshly loaded callable; the old one is released. GIL held.
+static void gowsgi_app_swap(gowsgi_app *app, PyObject *callable, PyObject *module)
+{
+	PyObject *old_callable = app->callable, *old_module = app->module;
+	app->callable = callable;
+	app->module = module;
+	Py_XDECREF(old_callable);
+	Py_XDECREF(old_module);
+}
+*/
+import "C"
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	python3 "github.com/go-python/cpy3"
+)
+
+// app is one WSGI script (and callable name) loaded in one interpreter.
+type app struct {
+	it       *interp
+	script   string
+	callable string // "" for WSGIImportScript: import only
+	c        *C.gowsgi_app
+
+	loadMu sync.Mutex   // one loader at a time; requests never wait on it once loaded
+	loaded atomic.Bool  // c.callable is set
+	mtime  atomic.Int64 // mtime (us) of the loaded source
+}
+
+func newCApp() *C.gowsgi_app { return C.gowsgi_app_new() }
+
+// moduleName is mod_wsgi's name for a script's module, so code that looks
+// itself up in sys.modules keeps working.
+func moduleName(script string) string {
+	sum := md5.Sum([]byte(script))
+	return "_mod_wsgi_" + hex.EncodeToString(sum[:])
+}
+
+// current reports whether the loaded script can serve a request that saw
+// the file at mtime.
+func (a *app) current(mtime int64, reloading bool) bool {
+	return a.loaded.Load() && (!reloading || a.mtime.Load() == mtime)
+}
+
+// load imports (or re-imports) the script. Returns an HTTP status: 0 when
+// the app is ready, 500 when loading failed (logged, with the traceback).
+func (a *app) load(log logLine, req *C.gowsgi_request, mtime int64, reloading bool) int {
+	a.loadMu.Lock()
+	defer a.loadMu.Unlock()
+	if a.current(mtime, reloading) {
+		return 0
+	}
+	status := 0
+	a.it.withGIL(func() {
+		status = a.loadLocked(log, req, mtime)
+	})
+	return status
+}
+
+func (a *app) loadLocked(log logLine, req *C.gowsgi_request, mtime int64) int {
+	name := moduleName(a.script)
+	modules := python3.PyImport_GetModuleDict()
+	module := python3.PyDict_GetItemString(modules, name) // borrowed
+	if module != nil && !moduleCurrent(module, mtime) {
+		// Embedded reload: only the script's own module is replaced, in place.
+		python3.PyDict_DelItemString(modules, name)
+		module = nil
+	}
+	if module != nil {
+		module.IncRef()
+	} else {
+		log(logInfo, fmt.Sprintf("gowsgi (pid=%d, process='', application='%s'): Loading Python script file '%s'.",
+			os.Getpid(), a.it.name, a.script))
+		var err error
+		if module, err = execScript(name, a.script, mtime); err != nil {
+			a.logFailure(log, req, err)
+			return 500
+		}
+	}
+	var callable *python3.PyObject
+	if a.callable != "" {
+		callable = module.GetAttrString(a.callable)
+		if callable == nil {
+			python3.PyErr_Clear()
+			module.DecRef()
+			log(logErr, fmt.Sprintf("gowsgi (pid=%d): Target WSGI script '%s' does not contain WSGI application '%s'.",
+				os.Getpid(), a.script, a.callable))
+			return 500
+		}
+	}
+	C.gowsgi_app_swap(a.c, (*C.PyObject)(unsafe.Pointer(callable)), (*C.PyObject)(unsafe.Pointer(module)))
+	a.mtime.Store(mtime)
+	a.loaded.Store(true)
+	return 0
+}
+
+// logFailure reports a script that would not load, with the Python traceback
+// when there is one.
+func (a *app) logFailure(log logLine, req *C.gowsgi_request, err error) {
+	log(logErr, fmt.Sprintf("gowsgi (pid=%d): Failed to exec Python script file '%s'.", os.Getpid(), a.script))
+	if python3.PyErr_Occurred() == nil {
+		log(logErr, fmt.Sprintf("gowsgi (pid=%d): %v", os.Getpid(), err))
+		return
+	}
+	what := C.CString(fmt.Sprintf("Exception occurred processing WSGI script '%s'.", a.script))
+	defer C.free(unsafe.Pointer(what))
+	C.gowsgi_log_exception(req, what)
+}
+
+// moduleCurrent reports whether a module in sys.modules was loaded from the
+// source at mtime (mod_wsgi's __mtime__ convention).
+func moduleCurrent(module *python3.PyObject, mtime int64) bool {
+	v := module.GetAttrString("__mtime__")
+	if v == nil {
+		python3.PyErr_Clear()
+		return false
+	}
+	defer v.DecRef()
+	return python3.PyLong_AsLongLong(v) == mtime
+}
+
+// execScript compiles and runs the script file as module name. On failure
+// the Python exception is left pending.
+func execScript(name, script string, mtime int64) (*python3.PyObject, error) {
+	source, err := os.ReadFile(script)
+	if err != nil {
+		return nil, fmt.Errorf("reading WSGI script: %w", err)
+	}
+	builtins := python3.PyImport_ImportModule("builtins")
+	if builtins == nil {
+		return nil, fmt.Errorf("import builtins failed")
+	}
+	defer builtins.DecRef()
+	src := python3.PyBytes_FromString(string(source))
+	file := python3.PyUnicode_FromString(script)
+	mode := python3.PyUnicode_FromString("exec")
+	defer src.DecRef()
+	defer file.DecRef()
+	defer mode.DecRef()
+	code := builtins.CallMethodArgs("compile", src, file, mode)
+	if code == nil {
+		return nil, fmt.Errorf("compiling %s failed", script)
+	}
+	defer code.DecRef()
+	module := python3.PyImport_ExecCodeModuleEx(name, code, script)
+	if module == nil {
+		return nil, fmt.Errorf("executing %s failed", script)
+	}
+	stamp := python3.PyLong_FromLongLong(mtime)
+	module.SetAttrString("__mtime__", stamp)
+	stamp.DecRef()
+	return module, nil
+}

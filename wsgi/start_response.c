@@ -1,0 +1,279 @@
+/*
+ * start_response.c: the start_response callable, the write() callable it
+ * returns, response status/header validation (PEP 3333 and mod_wsgi's
+ * messages), and sending headers and body through the shim.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+typedef struct {
+    PyObject_HEAD
+    gowsgi_reqstate *rs;     /* NULL once the request has ended */
+} StartResponseObject;
+
+static int expired(StartResponseObject *self)
+{
+    if (self->rs == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "request object has expired");
+        return 1;
+    }
+    return 0;
+}
+
+/* Encodes a native string to latin-1 bytes, as PEP 3333 requires. */
+static PyObject *latin1_bytes(PyObject *s, const char *what)
+{
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "expected unicode object for %s, value of type %.200s found",
+                     what, Py_TYPE(s)->tp_name);
+        return NULL;
+    }
+    PyObject *b = PyUnicode_AsLatin1String(s);
+    if (b == NULL) {
+        PyErr_SetString(PyExc_ValueError, "unicode object contains non latin-1 characters");
+        return NULL;
+    }
+    return b;
+}
+
+static int has_newline(PyObject *b)
+{
+    const char *s = PyBytes_AS_STRING(b);
+    Py_ssize_t n = PyBytes_GET_SIZE(b);
+    return memchr(s, '\n', (size_t)n) != NULL || memchr(s, '\r', (size_t)n) != NULL;
+}
+
+/* Parses the status line "NNN reason": returns the code, or -1 with an exception. */
+static int parse_status(PyObject *line)
+{
+    const char *s = PyBytes_AS_STRING(line);
+    Py_ssize_t n = PyBytes_GET_SIZE(line);
+    if (n < 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' ||
+        s[2] > '9' || (n > 3 && s[3] != ' ')) {
+        PyErr_Format(PyExc_ValueError, "status must be 3 digit integer followed by reason, got '%s'", s);
+        return -1;
+    }
+    if (has_newline(line)) {
+        PyErr_SetString(PyExc_ValueError, "embedded newline in response status");
+        return -1;
+    }
+    return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+}
+
+/* Validates headers: a list of (str, str); returns a list of (bytes, bytes). */
+static PyObject *convert_headers(PyObject *headers, long long *content_length)
+{
+    if (!PyList_Check(headers)) {
+        PyErr_Format(PyExc_TypeError, "response headers must be a list, value of type %.200s found",
+                     Py_TYPE(headers)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(headers);
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    *content_length = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(headers, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+            PyErr_Format(PyExc_TypeError, "list of tuple values expected for headers, value of type %.200s found",
+                         Py_TYPE(item)->tp_name);
+            goto fail;
+        }
+        PyObject *name = latin1_bytes(PyTuple_GET_ITEM(item, 0), "header name");
+        if (name == NULL)
+            goto fail;
+        PyObject *value = latin1_bytes(PyTuple_GET_ITEM(item, 1), "header value");
+        if (value == NULL) {
+            Py_DECREF(name);
+            goto fail;
+        }
+        if (has_newline(name) || has_newline(value)) {
+            PyErr_Format(PyExc_ValueError, "embedded newline in response header with name '%s' and value '%s'",
+                         PyBytes_AS_STRING(name), PyBytes_AS_STRING(value));
+            Py_DECREF(name);
+            Py_DECREF(value);
+            goto fail;
+        }
+        if (strcasecmp(PyBytes_AS_STRING(name), "Content-Length") == 0) {
+            char *end;
+            errno = 0;
+            long long v = strtoll(PyBytes_AS_STRING(value), &end, 10);
+            if (errno == 0 && end != PyBytes_AS_STRING(value) && *end == '\0' && v >= 0)
+                *content_length = v;
+        }
+        PyObject *pair = PyTuple_Pack(2, name, value);
+        Py_DECREF(name);
+        Py_DECREF(value);
+        if (pair == NULL)
+            goto fail;
+        PyList_SET_ITEM(out, i, pair);
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyObject *start_response_call(StartResponseObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"status", "response_headers", "exc_info", NULL};
+    PyObject *status, *headers, *exc_info = Py_None;
+    if (expired(self))
+        return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:start_response", kwlist, &status,
+                                     &headers, &exc_info))
+        return NULL;
+    gowsgi_reqstate *rs = self->rs;
+
+    if (exc_info != Py_None) {
+        if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
+            PyErr_SetString(PyExc_RuntimeError, "exception info must be a tuple of length 3");
+            return NULL;
+        }
+        if (rs->headers_sent) {
+            /* PEP 3333: too late to change the response, re-raise the app's error. */
+            PyObject *t = PyTuple_GET_ITEM(exc_info, 0), *v = PyTuple_GET_ITEM(exc_info, 1),
+                     *tb = PyTuple_GET_ITEM(exc_info, 2);
+            Py_INCREF(t);
+            Py_INCREF(v);
+            Py_INCREF(tb);
+            PyErr_Restore(t, v, tb == Py_None ? NULL : tb);
+            if (tb == Py_None)
+                Py_DECREF(tb);
+            return NULL;
+        }
+    } else if (rs->headers_sent) {
+        PyErr_SetString(PyExc_RuntimeError, "headers have already been sent");
+        return NULL;
+    }
+
+    PyObject *line = latin1_bytes(status, "status");
+    if (line == NULL)
+        return NULL;
+    int code = parse_status(line);
+    if (code < 0) {
+        Py_DECREF(line);
+        return NULL;
+    }
+    long long content_length;
+    PyObject *converted = convert_headers(headers, &content_length);
+    if (converted == NULL) {
+        Py_DECREF(line);
+        return NULL;
+    }
+    Py_XSETREF(rs->status_line, line);
+    Py_XSETREF(rs->headers, converted);
+    rs->status = code;
+    rs->content_length = content_length;
+    rs->started = 1;
+    return PyObject_GetAttrString((PyObject *)self, "write");
+}
+
+int gowsgi_send_headers(gowsgi_reqstate *rs)
+{
+    if (rs->headers_sent)
+        return 0;
+    if (!rs->started) {
+        PyErr_SetString(PyExc_RuntimeError, "response has not been started");
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(rs->headers);
+    const char *stack_names[32], *stack_values[32];
+    const char **names = stack_names, **values = stack_values;
+    if (n > 32) {
+        names = PyMem_Malloc(sizeof(char *) * (size_t)n);
+        values = PyMem_Malloc(sizeof(char *) * (size_t)n);
+        if (names == NULL || values == NULL) {
+            PyMem_Free(names);
+            PyMem_Free(values);
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PyList_GET_ITEM(rs->headers, i);
+        names[i] = PyBytes_AS_STRING(PyTuple_GET_ITEM(pair, 0));
+        values[i] = PyBytes_AS_STRING(PyTuple_GET_ITEM(pair, 1));
+    }
+    gowsgi_request *req = rs->req;
+    req->io->start(req->ctx, rs->status, PyBytes_AS_STRING(rs->status_line), (int)n,
+                   names, values);
+    if (names != stack_names) {
+        PyMem_Free(names);
+        PyMem_Free(values);
+    }
+    rs->headers_sent = 1;
+    return 0;
+}
+
+int gowsgi_send_body(gowsgi_reqstate *rs, const char *data, Py_ssize_t len)
+{
+    int rc;
+    if (gowsgi_send_headers(rs) != 0)
+        return -1;
+    if (rs->content_length >= 0 && rs->body_sent + len > rs->content_length)
+        len = (Py_ssize_t)(rs->content_length - rs->body_sent);   /* truncate, as mod_wsgi */
+    if (len <= 0 || rs->client_gone)
+        return 0;
+    gowsgi_request *req = rs->req;
+    Py_BEGIN_ALLOW_THREADS
+    rc = req->io->write(req->ctx, data, (size_t)len);
+    Py_END_ALLOW_THREADS
+    if (rc != 0) {
+        rs->client_gone = 1;
+        PyErr_SetString(PyExc_OSError, "failed to write response data: client connection closed");
+        return -1;
+    }
+    rs->body_sent += len;
+    return 0;
+}
+
+static PyObject *write_method(StartResponseObject *self, PyObject *data)
+{
+    if (expired(self))
+        return NULL;
+    if (!PyBytes_Check(data)) {
+        PyErr_Format(PyExc_TypeError, "byte string value expected, value of type %.200s found",
+                     Py_TYPE(data)->tp_name);
+        return NULL;
+    }
+    if (gowsgi_send_body(self->rs, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)) != 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef start_response_methods[] = {
+    {"write", (PyCFunction)write_method, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static void start_response_dealloc(StartResponseObject *self)
+{
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+PyTypeObject gowsgi_StartResponseType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mod_wsgi.StartResponse",
+    .tp_basicsize = sizeof(StartResponseObject),
+    .tp_dealloc = (destructor)start_response_dealloc,
+    .tp_call = (ternaryfunc)start_response_call,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_methods = start_response_methods,
+};
+
+PyObject *gowsgi_start_response_new(gowsgi_reqstate *rs)
+{
+    StartResponseObject *self = PyObject_New(StartResponseObject, &gowsgi_StartResponseType);
+    if (self != NULL)
+        self->rs = rs;
+    return (PyObject *)self;
+}
+
+void gowsgi_start_response_detach(PyObject *sr)
+{
+    ((StartResponseObject *)sr)->rs = NULL;
+}
