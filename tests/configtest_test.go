@@ -3,57 +3,70 @@ package tests
 // `apache2 -t` on good and bad configurations.
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestConfigTest_BadConfigs(t *testing.T) {
 	t.Parallel()
+	// badLine is the text of the offending line: the error must name that
+	// line ("Syntax error on line N"), and the message must be mod_wsgi's.
 	cases := []struct {
-		name, snippet string
-		want          []string
+		name, snippet, badLine string
+		want                   []string
 	}{
-		{"WSGIPythonPath in VirtualHost", "<VirtualHost 127.0.0.1:@PORT@>\n  WSGIPythonPath /tmp\n</VirtualHost>",
-			[]string{"WSGIPythonPath", "cannot occur within <VirtualHost> section"}},
-		{"WSGIPythonHome in VirtualHost", "<VirtualHost 127.0.0.1:@PORT@>\n  WSGIPythonHome /usr\n</VirtualHost>",
-			[]string{"WSGIPythonHome", "cannot occur within <VirtualHost> section"}},
-		{"WSGISocketPrefix in VirtualHost", "<VirtualHost 127.0.0.1:@PORT@>\n  WSGISocketPrefix /tmp/x\n</VirtualHost>",
-			[]string{"WSGISocketPrefix", "cannot occur within <VirtualHost> section"}},
-		{"WSGIRestrictEmbedded in VirtualHost", "<VirtualHost 127.0.0.1:@PORT@>\n  WSGIRestrictEmbedded On\n</VirtualHost>",
-			[]string{"WSGIRestrictEmbedded", "cannot occur within <VirtualHost> section"}},
-		{"WSGIPythonPath in Directory", "<Directory /tmp>\n  WSGIPythonPath /tmp\n</Directory>",
-			[]string{"WSGIPythonPath", "not allowed here"}},
-		{"unknown WSGIDaemonProcess option", "WSGIDaemonProcess d1 threads=2 bogus-option=1",
-			[]string{"WSGIDaemonProcess", "Invalid option to WSGI daemon process definition."}},
-		{"WSGIDaemonProcess bad threads", "WSGIDaemonProcess d1 threads=-1",
-			[]string{"WSGIDaemonProcess", "Invalid number of threads"}},
-		{"duplicate WSGIDaemonProcess", "WSGIDaemonProcess d1\nWSGIDaemonProcess d1",
-			[]string{"WSGIDaemonProcess", "d1"}},
+		{"WSGIPythonPath in VirtualHost", "<VirtualHost 127.0.0.1:@PORT@>\n  WSGIPythonPath /tmp\n</VirtualHost>", "  WSGIPythonPath /tmp",
+			[]string{"WSGIPythonPath cannot occur within <VirtualHost> section"}},
+		{"WSGIPythonHome in VirtualHost", "<VirtualHost 127.0.0.1:@PORT@>\n  WSGIPythonHome /usr\n</VirtualHost>", "  WSGIPythonHome /usr",
+			[]string{"WSGIPythonHome cannot occur within <VirtualHost> section"}},
+		{"WSGISocketPrefix in VirtualHost", "<VirtualHost 127.0.0.1:@PORT@>\n  WSGISocketPrefix /tmp/x\n</VirtualHost>", "  WSGISocketPrefix /tmp/x",
+			[]string{"WSGISocketPrefix cannot occur within <VirtualHost> section"}},
+		{"WSGIRestrictEmbedded in VirtualHost", "<VirtualHost 127.0.0.1:@PORT@>\n  WSGIRestrictEmbedded On\n</VirtualHost>", "  WSGIRestrictEmbedded On",
+			[]string{"WSGIRestrictEmbedded cannot occur within <VirtualHost> section"}},
+		{"WSGIPythonPath in Directory", "<Directory /tmp>\n  WSGIPythonPath /tmp\n</Directory>", "  WSGIPythonPath /tmp",
+			[]string{"WSGIPythonPath not allowed in <Directory> context"}},
+		{"unknown WSGIDaemonProcess option", "WSGIDaemonProcess d1 threads=2 bogus-option=1", "WSGIDaemonProcess d1 threads=2 bogus-option=1",
+			[]string{"Invalid option to WSGI daemon process definition."}},
+		{"WSGIDaemonProcess bad threads", "WSGIDaemonProcess d1 threads=-1", "WSGIDaemonProcess d1 threads=-1",
+			[]string{"Invalid thread count for WSGI daemon process."}},
+		{"duplicate WSGIDaemonProcess", "WSGIDaemonProcess d1\nWSGIDaemonProcess d1 threads=3", "WSGIDaemonProcess d1 threads=3",
+			[]string{"Name duplicates previous WSGI daemon definition."}},
 		{"WSGIImportScript before WSGIDaemonProcess", "WSGIImportScript @APPS@/importscript.py process-group=d1 application-group=%{GLOBAL}\nWSGIDaemonProcess d1",
-			[]string{"WSGIImportScript", "WSGI process group not yet configured."}},
-		{"WSGIImportScript without options", "WSGIImportScript @APPS@/importscript.py",
-			[]string{"WSGIImportScript"}},
-		{"unknown WSGIScriptAlias option", "WSGIScriptAlias /x @APPS@/env.wsgi bogus=1",
-			[]string{"WSGIScriptAlias", "Invalid option to WSGI script alias definition."}},
-		{"invalid On/Off", "WSGIPassAuthorization Maybe",
-			[]string{"WSGIPassAuthorization", "must be On or Off"}},
-		{"invalid On/Off server scope", "WSGIRestrictStdout Perhaps",
-			[]string{"WSGIRestrictStdout", "must be On or Off"}},
-		{"invalid WSGIPythonHashSeed", "WSGIPythonHashSeed notanumber",
-			[]string{"WSGIPythonHashSeed"}},
-		{"WSGIMapHEADToGET bad value", "WSGIMapHEADToGET Sometimes",
-			[]string{"WSGIMapHEADToGET"}},
-		{"missing argument", "WSGIScriptAlias /x",
-			[]string{"WSGIScriptAlias", "takes two arguments"}},
+			"WSGIImportScript @APPS@/importscript.py process-group=d1 application-group=%{GLOBAL}",
+			[]string{"WSGI process group not yet configured."}},
+		{"WSGIImportScript without options", "WSGIImportScript @APPS@/importscript.py", "WSGIImportScript @APPS@/importscript.py",
+			[]string{"Name of WSGI application group required."}},
+		{"unknown WSGIScriptAlias option", "WSGIScriptAlias /x @APPS@/env.wsgi bogus=1", "WSGIScriptAlias /x @APPS@/env.wsgi bogus=1",
+			[]string{"Invalid option to WSGI script alias definition."}},
+		{"invalid On/Off", "WSGIPassAuthorization Maybe", "WSGIPassAuthorization Maybe",
+			[]string{"WSGIPassAuthorization must be one of: Off | On"}},
+		{"invalid On/Off server scope", "WSGIRestrictStdout Perhaps", "WSGIRestrictStdout Perhaps",
+			[]string{"WSGIRestrictStdout must be one of: Off | On"}},
+		{"invalid WSGIPythonHashSeed", "WSGIPythonHashSeed notanumber", "WSGIPythonHashSeed notanumber", nil},
+		{"WSGIMapHEADToGET bad value", "WSGIMapHEADToGET Sometimes", "WSGIMapHEADToGET Sometimes", nil},
+		{"missing argument", "WSGIScriptAlias /x", "WSGIScriptAlias /x",
+			[]string{"WSGIScriptAlias requires at least two arguments"}},
 	}
 	for _, c := range cases {
 		c := c
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			out, code := ConfigTest(t, ServerSpec{Snippet: c.snippet})
+			out, code, conf := ConfigTestConf(t, ServerSpec{Snippet: c.snippet})
 			assert.NotEqual(t, 0, code, "config must be rejected; output:\n%s", out)
 			assert.NotContains(t, out, "Syntax OK")
+			line := 0
+			bad := strings.ReplaceAll(c.badLine, "@APPS@", appsDir())
+			for i, l := range strings.Split(conf, "\n") {
+				if l == bad {
+					line = i + 1
+				}
+			}
+			require.NotZero(t, line, "offending line %q not found in config", bad)
+			assert.Contains(t, out, fmt.Sprintf("Syntax error on line %d of ", line), "the error must point at the offending directive")
 			for _, w := range c.want {
 				assert.Contains(t, out, w)
 			}

@@ -560,6 +560,13 @@ func (a *Apache) ChildPids() []int {
 // the combined output and exit code.
 func ConfigTest(t testing.TB, spec ServerSpec) (string, int) {
 	t.Helper()
+	out, code, _ := ConfigTestConf(t, spec)
+	return out, code
+}
+
+// ConfigTestConf is ConfigTest that also returns the generated config text.
+func ConfigTestConf(t testing.TB, spec ServerSpec) (string, int, string) {
+	t.Helper()
 	if spec.Module == "" {
 		spec.Module = targetModule()
 	}
@@ -570,7 +577,9 @@ func ConfigTest(t testing.TB, spec ServerSpec) (string, int) {
 	require.NoError(t, err)
 	defer a.removeRoot()
 	require.NoError(t, a.writeConfig())
-	return runConfigTest(a.Root, a.ConfPath)
+	conf, _ := os.ReadFile(a.ConfPath)
+	out, code := runConfigTest(a.Root, a.ConfPath)
+	return out, code, string(conf)
 }
 
 func runConfigTest(root, conf string) (string, int) {
