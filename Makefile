@@ -30,7 +30,7 @@ export GOFLAGS := -mod=mod
 GO_SOURCES := $(shell find module wsgi -name '*.go' -not -name '*_test.go') $(wildcard wsgi/*.c wsgi/*.h module/*.map) go.mod
 SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h
 
-.PHONY: build deps run test unit integration vet clean
+.PHONY: build deps run test unit integration vet clean install uninstall deb
 
 build: $(BUILD)/libgowsgi.so $(BUILD)/mod_gowsgi.so
 
@@ -84,3 +84,25 @@ test: deps build vet unit integration
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- install and packaging (conf/install.sh, conf/deb.sh) -----------------
+# `make install` copies mod_gowsgi.so and libgowsgi.so into Apache's module
+# directory and gowsgi.load/gowsgi.conf into mods-available (then:
+# a2enmod gowsgi). DESTDIR stages elsewhere; LIBEXECDIR and SYSCONFDIR
+# default to what apxs reports. `make uninstall` removes exactly those files.
+# `make deb` writes $(BUILD)/libapache2-mod-gowsgi_<VERSION>_<arch>.deb
+# (VERSION defaults to GOWSGI_VERSION in $(BUILD)/shim_build.h).
+DESTDIR ?=
+LIBEXECDIR ?= $(shell $(APXS) -q LIBEXECDIR 2>/dev/null)
+SYSCONFDIR ?= $(shell $(APXS) -q SYSCONFDIR 2>/dev/null)
+VERSION ?=
+INSTALL_ENV = DESTDIR="$(DESTDIR)" LIBEXECDIR="$(LIBEXECDIR)" SYSCONFDIR="$(SYSCONFDIR)" APXS="$(APXS)"
+
+install: build
+	@$(INSTALL_ENV) conf/install.sh install "$(BUILD)"
+
+uninstall:
+	@$(INSTALL_ENV) conf/install.sh uninstall
+
+deb: build
+	@APXS="$(APXS)" conf/deb.sh "$(BUILD)" "$(VERSION)"

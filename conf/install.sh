@@ -1,0 +1,74 @@
+#!/bin/bash
+# Installs or removes gowsgi's files. Used by `make install`, `make uninstall`
+# and `make deb` (which installs into its staging tree).
+#
+#   install.sh install   BUILD_DIR
+#   install.sh uninstall
+#
+# Environment (the Makefile sets them from `apxs -q`):
+#   DESTDIR     staging root prepended to every path (default: none)
+#   LIBEXECDIR  Apache's module directory  (default: apxs -q LIBEXECDIR)
+#   SYSCONFDIR  Apache's configuration dir (default: apxs -q SYSCONFDIR)
+#
+# Installed, and removed again by `uninstall` (nothing else is touched):
+#   $LIBEXECDIR/mod_gowsgi.so   the Apache module (C shim)
+#   $LIBEXECDIR/libgowsgi.so    the engine it loads from its own directory
+#   $SYSCONFDIR/mods-available/gowsgi.load   LoadModule line, for a2enmod
+#   $SYSCONFDIR/mods-available/gowsgi.conf   module-wide settings
+#
+# Uninstalling from the live system (no DESTDIR) first disables the module
+# with a2dismod if it is enabled, so that Apache is not left with links to
+# files that are gone.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+action=${1:-}
+DESTDIR=${DESTDIR:-}
+APXS=${APXS:-apxs}
+LIBEXECDIR=${LIBEXECDIR:-$($APXS -q LIBEXECDIR)}
+SYSCONFDIR=${SYSCONFDIR:-$($APXS -q SYSCONFDIR)}
+[ -n "$LIBEXECDIR" ] && [ -n "$SYSCONFDIR" ] || { echo "install.sh: LIBEXECDIR/SYSCONFDIR unknown (is apxs installed?)" >&2; exit 1; }
+
+moddir=$DESTDIR$LIBEXECDIR
+availdir=$DESTDIR$SYSCONFDIR/mods-available
+files=("$moddir/mod_gowsgi.so" "$moddir/libgowsgi.so" "$availdir/gowsgi.load" "$availdir/gowsgi.conf")
+
+case "$action" in
+install)
+    build=${2:?usage: install.sh install BUILD_DIR}
+    for f in mod_gowsgi.so libgowsgi.so; do
+        [ -f "$build/$f" ] || { echo "install.sh: $build/$f missing: run make build" >&2; exit 1; }
+    done
+    install -d -m 0755 "$moddir" "$availdir"
+    # Shared objects: 0644 like Debian's own modules (they are not programs).
+    install -m 0644 "$build/mod_gowsgi.so" "$moddir/mod_gowsgi.so"
+    install -m 0644 "$build/libgowsgi.so" "$moddir/libgowsgi.so"
+    # The LoadModule path is where the module really goes (LIBEXECDIR, never
+    # DESTDIR: that is only the staging root).
+    sed "s|^LoadModule gowsgi_module .*|LoadModule gowsgi_module $LIBEXECDIR/mod_gowsgi.so|" \
+        "$here/gowsgi.load" > "$availdir/gowsgi.load.tmp"
+    mv "$availdir/gowsgi.load.tmp" "$availdir/gowsgi.load"
+    chmod 0644 "$availdir/gowsgi.load"
+    install -m 0644 "$here/gowsgi.conf" "$availdir/gowsgi.conf"
+    for f in "${files[@]}"; do echo "installed $f"; done
+    if [ -z "$DESTDIR" ]; then
+        echo "gowsgi: enable it with 'a2enmod gowsgi' (after 'a2dismod wsgi' if mod_wsgi is enabled), then restart Apache"
+    fi
+    ;;
+uninstall)
+    if [ -z "$DESTDIR" ] && [ -e "$SYSCONFDIR/mods-enabled/gowsgi.load" ] && command -v a2dismod >/dev/null; then
+        a2dismod -q gowsgi || true
+        echo "gowsgi: disabled; restart Apache"
+    fi
+    for f in "${files[@]}"; do
+        if [ -e "$f" ] || [ -L "$f" ]; then
+            rm -f "$f"
+            echo "removed $f"
+        fi
+    done
+    ;;
+*)
+    echo "usage: install.sh install BUILD_DIR | uninstall" >&2
+    exit 2
+    ;;
+esac
