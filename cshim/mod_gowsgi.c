@@ -73,4 +73,5 @@ AP_DECLARE_MODULE(gowsgi) = {
     gowsgi_merge_server_conf,
     gowsgi_directives,
     register_hooks,
+    AP_MODULE_FLAG_NONE,
 };
