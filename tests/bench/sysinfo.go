@@ -1,0 +1,103 @@
+package main
+
+// Versions and a description of the machine, for the report's header.
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// SysInfo describes the run's software and machine.
+type SysInfo struct {
+	Date, Apache, ModWsgi, Python, Gowsgi, GoBuild, Wrk string
+	Kernel, CPU, Memory, LoadAvg                        string
+	Cores                                               int
+}
+
+func collectSysInfo(o *Options) SysInfo {
+	si := SysInfo{Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Cores: runtime.NumCPU()}
+	si.Apache = firstLine(cmdOut(apacheBin, "-v"))
+	si.Apache = strings.TrimPrefix(si.Apache, "Server version: ")
+	si.ModWsgi = "mod_wsgi " + strings.TrimSpace(cmdOut("dpkg-query", "-W", "-f=${Version}", "libapache2-mod-wsgi-py3")) + " (Debian libapache2-mod-wsgi-py3)"
+	si.Python = strings.TrimSpace(cmdOut(systemPy, "-c", "import sys; print('CPython', sys.version.split()[0])")) + " (" + systemPy + ")"
+	si.Wrk = firstLine(cmdOut("wrk", "-v"))
+	if f := strings.Fields(si.Wrk); len(f) >= 2 {
+		si.Wrk = "wrk " + f[1]
+	}
+	ver := "?"
+	if b, err := os.ReadFile(filepath.Join(o.BuildDir, "shim_build.h")); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && f[1] == "GOWSGI_VERSION" {
+				ver = strings.Trim(f[2], `"`)
+			}
+		}
+	}
+	commit := strings.TrimSpace(cmdOut("git", "describe", "--always", "--dirty", "--exclude", "*"))
+	si.Gowsgi = "gowsgi " + ver
+	if commit != "" {
+		si.Gowsgi += " (commit " + commit + ")"
+	}
+	si.GoBuild = strings.TrimSpace(strings.TrimPrefix(firstLine(cmdOut("go", "version", filepath.Join(o.BuildDir, "libgowsgi.so"))), filepath.Join(o.BuildDir, "libgowsgi.so")+":"))
+	if si.GoBuild == "" {
+		si.GoBuild = runtime.Version()
+	}
+	si.Kernel = "Linux " + strings.TrimSpace(readFile("/proc/sys/kernel/osrelease"))
+	si.CPU = cpuModel()
+	si.Memory = memTotal()
+	si.LoadAvg = strings.Join(strings.Fields(readFile("/proc/loadavg"))[:3], " ")
+	return si
+}
+
+func (si SysInfo) oneLine() string {
+	return fmt.Sprintf("%s, %s, %s, %s; %d x %s, %s, %s", si.Apache, si.ModWsgi, si.Gowsgi, si.Python, si.Cores, si.CPU, si.Memory, si.Kernel)
+}
+
+func cmdOut(name string, args ...string) string {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil && len(out) == 0 {
+		return ""
+	}
+	return string(out)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return strings.TrimSpace(s)
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "?"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
+}
+
+func memTotal() string {
+	for _, line := range strings.Split(readFile("/proc/meminfo"), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			var kb int64
+			fmt.Sscan(f[1], &kb)
+			return fmt.Sprintf("%.0f GiB RAM", float64(kb)/(1<<20))
+		}
+	}
+	return "?"
+}
