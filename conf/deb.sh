@@ -45,8 +45,11 @@ glibc=$(objdump -T "$build/mod_gowsgi.so" "$build/libgowsgi.so" | grep -o 'GLIBC
 depends="$api, apache2-bin (>= $apache_upstream), $py_pkg (>= $py_upstream), libc6 (>= $glibc)"
 
 # --- the tree ------------------------------------------------------------
-stage=$build/deb/$pkg
-rm -rf "$build/deb"
+# A private staging tree, so that two builds at once do not collide.
+mkdir -p "$build/deb"
+tmp=$(mktemp -d "$build/deb/stage.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+stage=$tmp/$pkg
 mkdir -p "$stage/DEBIAN"
 DESTDIR=$stage LIBEXECDIR=$libexecdir SYSCONFDIR=$sysconfdir "$here/install.sh" install "$build" >/dev/null
 doc=$stage/usr/share/doc/$pkg
@@ -90,6 +93,7 @@ Description: Python WSGI adapter module for Apache (gowsgi, mod_wsgi replacement
 EOF
 find "$stage" -type d -exec chmod 0755 {} +
 out=$build/${pkg}_${version}_${arch}.deb
-dpkg-deb --root-owner-group -Zxz --build "$stage" "$out" >/dev/null
+dpkg-deb --root-owner-group -Zxz --build "$stage" "$tmp/$pkg.deb" >/dev/null
+mv -f "$tmp/$pkg.deb" "$out"
 echo "Depends: $depends"
 echo "$out"
