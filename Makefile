@@ -106,3 +106,12 @@ uninstall:
 
 deb: build
 	@APXS="$(APXS)" conf/deb.sh "$(BUILD)" "$(VERSION)"
+
+# ---- benchmarks (tests/bench) ----------------------------------------------
+# `make bench` times gowsgi against mod_wsgi and Apache's static-file floor
+# under the $(MPM) MPM and writes docs/benchmarks.md. BENCH_MODE=quick
+# (< 10 minutes) or long.
+BENCH_MODE ?= quick
+.PHONY: bench
+bench: deps build
+	$(GO) run ./tests/bench -mode $(BENCH_MODE) -mpm $(MPM) -build $(BUILD) -out $(CURDIR)/docs/benchmarks.md
