@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -62,9 +63,15 @@ func mustRun(t testing.TB, env []string, name string, args ...string) string {
 	return out
 }
 
+// makeMu serialises this file's make runs: a stale build would otherwise be
+// rebuilt by several of them at once in the same directory.
+var makeMu sync.Mutex
+
 // makeTarget runs a Makefile target against the build under test.
 func makeTarget(t testing.TB, vars ...string) string {
 	t.Helper()
+	makeMu.Lock()
+	defer makeMu.Unlock()
 	args := append([]string{"-C", repoRoot(), "--no-print-directory", "BUILD=" + gowsgiBuildDir()}, vars...)
 	return mustRun(t, nil, "make", args...)
 }
@@ -575,7 +582,10 @@ func TestPackagingDockerScripts(t *testing.T) {
 	}
 
 	out := scratchDir(t, "gowsgi-docker-out-")
-	buildOut := mustRun(t, []string{"BUILD=" + gowsgiBuildDir()}, filepath.Join(dockerDir, "build.sh"), out)
+	makeMu.Lock()
+	buildOut, code := runCmd(t, []string{"BUILD=" + gowsgiBuildDir()}, filepath.Join(dockerDir, "build.sh"), out)
+	makeMu.Unlock()
+	require.Equal(t, 0, code, "docker/build.sh failed:\n%s", buildOut)
 	debs, _ := filepath.Glob(filepath.Join(out, debPackage+"_*.deb"))
 	require.Len(t, debs, 1, "docker/build.sh output:\n%s", buildOut)
 
