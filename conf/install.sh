@@ -16,9 +16,10 @@
 #   $SYSCONFDIR/mods-available/gowsgi.load   LoadModule line, for a2enmod
 #   $SYSCONFDIR/mods-available/gowsgi.conf   module-wide settings
 #
-# Uninstalling from the live system (no DESTDIR) first disables the module
-# with a2dismod if it is enabled, so that Apache is not left with links to
-# files that are gone.
+# Uninstalling from the live Debian tree (no DESTDIR, SYSCONFDIR /etc/apache2)
+# first disables the module with a2dismod if it is enabled, so that Apache is
+# not left with links to files that are gone, and then clears a2enmod's state
+# for it in /var/lib/apache2 (a2dismod -p), as purging a package does.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -56,7 +57,13 @@ install)
     fi
     ;;
 uninstall)
-    if [ -z "$DESTDIR" ] && [ -e "$SYSCONFDIR/mods-enabled/gowsgi.load" ] && command -v a2dismod >/dev/null; then
+    # Debian's own configuration tree: disable the module first, and forget
+    # a2enmod's state for it afterwards (as purging a package does).
+    debian_tree=
+    if [ -z "$DESTDIR" ] && [ "$SYSCONFDIR" = /etc/apache2 ] && command -v a2dismod >/dev/null; then
+        debian_tree=1
+    fi
+    if [ -n "$debian_tree" ] && [ -e "$SYSCONFDIR/mods-enabled/gowsgi.load" ]; then
         a2dismod -q gowsgi || true
         echo "gowsgi: disabled; restart Apache"
     fi
@@ -66,6 +73,9 @@ uninstall)
             echo "removed $f"
         fi
     done
+    if [ -n "$debian_tree" ]; then
+        a2dismod -p -f -q gowsgi >/dev/null 2>&1 || true
+    fi
     ;;
 *)
     echo "usage: install.sh install BUILD_DIR | uninstall" >&2
