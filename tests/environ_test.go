@@ -70,7 +70,7 @@ func TestEnviron_Embedded(t *testing.T) {
 		}
 		// request_id is Apache's %L log id; connection_id only exists when
 		// something generated a connection log id (not in this config).
-		assert.Regexp(t, `^[A-Za-z0-9@_-]{6,}$`, e["mod_wsgi.request_id"])
+		assert.Regexp(t, `^[A-Za-z0-9@+/_-]{6,}$`, e["mod_wsgi.request_id"])
 
 		// CGI keys
 		for _, k := range []string{"CONTEXT_DOCUMENT_ROOT", "CONTEXT_PREFIX", "DOCUMENT_ROOT", "GATEWAY_INTERFACE", "PATH_INFO",

@@ -701,6 +701,18 @@ func assertNoShutdownCrash(t *testing.T, a *Apache) {
 	t.Errorf("child crashed during shutdown:\n%s", crash)
 }
 
+// knownModWsgiDeviation reports whether the module under test is Debian's
+// mod_wsgi and the checked behaviour is a known deviation of it from the
+// reference; the caller then skips the assertion (logged, not failed).
+func knownModWsgiDeviation(t *testing.T, a *Apache, what string) bool {
+	t.Helper()
+	if a.Spec.Module == ModModWsgi {
+		t.Logf("KNOWN mod_wsgi 4.9.4 deviation, not asserted: %s", what)
+		return true
+	}
+	return false
+}
+
 // forEachMPM runs f as a parallel subtest per configured MPM.
 func forEachMPM(t *testing.T, f func(t *testing.T, mpm string)) {
 	for _, mpm := range testMPMs() {

@@ -162,9 +162,9 @@ func LogLinesWith(a *Apache, needle string) []string {
 
 // EnvDump is the JSON written by apps/env.wsgi.
 type EnvDump struct {
-	Environ map[string]any `json:"environ"`
+	Environ map[string]any    `json:"environ"`
 	Types   map[string]string `json:"types"`
-	Py      map[string]any `json:"py"`
+	Py      map[string]any    `json:"py"`
 }
 
 // GetEnv fetches an env.wsgi URL and decodes it, requiring status 200.
