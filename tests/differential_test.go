@@ -123,7 +123,11 @@ var proxyHeaders = map[string]string{"X-Forwarded-For": "1.2.3.4", "X-Forwarded-
 
 // normalizer replaces per-server values (roots, ports) by placeholders.
 func normalizer(a *Apache) *strings.Replacer {
-	return strings.NewReplacer(a.Root, "@ROOT@", strconv.Itoa(a.Port2), "@PORT2@", strconv.Itoa(a.Port), "@PORT@")
+	pairs := []string{a.Root, "@ROOT@"}
+	if a.Port2 != 0 {
+		pairs = append(pairs, strconv.Itoa(a.Port2), "@PORT2@")
+	}
+	return strings.NewReplacer(append(pairs, strconv.Itoa(a.Port), "@PORT@")...)
 }
 
 func diffDo(t *testing.T, a *Apache, rq diffRequest) Resp {

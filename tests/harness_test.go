@@ -713,6 +713,16 @@ func knownModWsgiDeviation(t *testing.T, a *Apache, what string) bool {
 	return false
 }
 
+// errorTag is the tag Apache puts on the module's error-level log lines:
+// it follows the module name ([wsgi:error] for mod_wsgi, [gowsgi:error]
+// for gowsgi_module).
+func errorTag(a *Apache) string {
+	if a.Spec.Module == ModModWsgi {
+		return "[wsgi:error]"
+	}
+	return "[gowsgi:error]"
+}
+
 // forEachMPM runs f as a parallel subtest per configured MPM.
 func forEachMPM(t *testing.T, f func(t *testing.T, mpm string)) {
 	for _, mpm := range testMPMs() {

@@ -217,6 +217,23 @@ func ClientLogLines(a *Apache, lport int) string {
 	return strings.Join(LogLinesWith(a, fmt.Sprintf("[client 127.0.0.1:%d]", lport)), "\n")
 }
 
+// WaitClientLog waits until the request made from lport logged needle and
+// returns that request's log lines.
+func WaitClientLog(t testing.TB, a *Apache, lport int, needle string) string {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		lines := ClientLogLines(a, lport)
+		if strings.Contains(lines, needle) {
+			return lines
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line with %q for client port %d; log tail:\n%s", needle, lport, tail(a.ErrorLogContent(), 30))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func getRaw(path string) string {
 	return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 }
