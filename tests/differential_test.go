@@ -56,8 +56,8 @@ type diffRequest struct {
 var diffRequests = []diffRequest{
 	{name: "env basic", path: "/emb/foo/bar?x=1&y=%C3%A9", headers: map[string]string{"X-Custom": "v"}, env: true},
 	{name: "env POST", method: "POST", path: "/emb", body: "a=1&b=2", headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, env: true},
-	{name: "env HEAD", method: "HEAD", path: "/emb/h"},
-	{name: "env HEAD mapped", method: "HEAD", path: "/headget"},
+	{name: "env HEAD", method: "HEAD", path: "/emb/h", env: true},
+	{name: "env HEAD mapped", method: "HEAD", path: "/headget", env: true},
 	{name: "slash", path: "/slash/", env: true},
 	{name: "slash 404", path: "/slash/a"},
 	{name: "embx 404", path: "/embx"},

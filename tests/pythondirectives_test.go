@@ -62,6 +62,10 @@ func TestPythonDirectives_Flags(t *testing.T) {
 			assert.EqualValues(t, 1, py["flag_dont_write_bytecode"], path)
 			assert.Equal(t, []any{"ignore::DeprecationWarning", "error::ResourceWarning"}, py["warnoptions"], path)
 			assert.Contains(t, py["path"], filepath.Join(appsDir(), "pylib"), "WSGIPythonPath (%s)", path)
+			if p, ok := py["path"].([]any); assert.True(t, ok && len(p) > 0) {
+				// observed in mod_wsgi 4.9.4: WSGIPythonPath entries come first (they shadow the stdlib)
+				assert.Equal(t, filepath.Join(appsDir(), "pylib"), p[0], "sys.path[0] (%s)", path)
+			}
 		}
 	})
 }
