@@ -46,7 +46,13 @@ func allVariants() []Variant {
 
 // mpmBlock is the MPM configuration shared by every variant. The process and
 // thread counts are fixed (StartServers = ServerLimit, MaxSpare* at the
-// maximum), so no child is started or stopped during a measurement.
+// maximum), so no child is started or stopped during a measurement. With the
+// threaded MPMs each child has as many threads as the largest workload has
+// connections (64): connections are not spread evenly over the children, and
+// an event child whose workers are all busy closes its idle keep-alive
+// connections, which wrk counts as read errors (the request it had already
+// sent on one is lost). Prefork has one process per connection of the largest
+// workload.
 func mpmBlock(mpm string) string {
 	switch mpm {
 	case "prefork":
@@ -62,11 +68,11 @@ func mpmBlock(mpm string) string {
 		return fmt.Sprintf(`<IfModule mpm_%s_module>
     StartServers 2
     ServerLimit 2
-    ThreadLimit 32
-    ThreadsPerChild 32
+    ThreadLimit 64
+    ThreadsPerChild 64
     MinSpareThreads 1
-    MaxSpareThreads 64
-    MaxRequestWorkers 64
+    MaxSpareThreads 128
+    MaxRequestWorkers 128
     MaxConnectionsPerChild 0
 </IfModule>`, mpm)
 	}

@@ -84,7 +84,8 @@ func checkWorkload(s *Server, w Workload, n int) error {
 func errorLogLines(s *Server, n int) string {
 	var keep []string
 	for _, line := range strings.Split(s.ErrorLogText(), "\n") {
-		if line == "" || strings.Contains(line, ":notice]") && !strings.Contains(line, "wsgi") {
+		// Apache's routine start and stop notices.
+		if line == "" || strings.Contains(line, "[core:notice]") || strings.Contains(line, "[mpm_") && strings.Contains(line, ":notice]") {
 			continue
 		}
 		keep = append(keep, line)
