@@ -104,9 +104,8 @@ void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s)
     if (mpm_query(AP_MPMQ_IS_THREADED, AP_MPMQ_NOT_SUPPORTED) != AP_MPMQ_NOT_SUPPORTED)
         threads = mpm_query(AP_MPMQ_MAX_THREADS, 1);
     if (mpm_query(AP_MPMQ_IS_FORKED, AP_MPMQ_NOT_SUPPORTED) != AP_MPMQ_NOT_SUPPORTED) {
-        processes = mpm_query(AP_MPMQ_MAX_DAEMON_USED, -1);
-        if (processes == -1)
-            processes = mpm_query(AP_MPMQ_MAX_DAEMONS, 1);
+        /* The configured limit, not how many run now: mod_wsgi's answer. */
+        processes = mpm_query(AP_MPMQ_MAX_DAEMONS, 1);
     }
     init.max_threads = threads > 0 ? threads : 1;
     init.max_processes = processes > 0 ? processes : 1;

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,16 @@ var diffVolatileEnv = map[string]bool{
 	"wsgi.input":               true, // repr carries an address; the type is compared
 	"wsgi.errors":              true,
 }
+
+// Differences gowsgi keeps on purpose (README "Differences from mod_wsgi"):
+// apache.version is the running httpd, not the one mod_wsgi was compiled
+// against; wsgi.errors is a line-writing Log object, not an io.TextIOWrapper.
+var diffAcceptedEnv = map[string]bool{"apache.version": true}
+var diffAcceptedTypes = map[string]string{"wsgi.errors": "Log"}
+
+// Present only when Apache already generated the connection's log id, in
+// either module: its presence is timing, not behaviour.
+var diffOptionalEnv = map[string]bool{"mod_wsgi.connection_id": true}
 
 // interpreter facts compared from env.wsgi's "py" section.
 var diffPyKeys = []string{"argv", "module_name", "prefix", "base_prefix", "optimize", "dont_write_bytecode",
@@ -157,11 +168,15 @@ func diffDo(t *testing.T, a *Apache, rq diffRequest) Resp {
 
 // compareResponses compares status, headers (minus ignored ones) and body
 // of the reference (mod_wsgi) and candidate (gowsgi) responses.
+var objectAddress = regexp.MustCompile(` at 0x[0-9a-f]+`)
+
 func compareResponses(t *testing.T, rq diffRequest, refA, candA *Apache, ref, cand Resp) {
 	t.Helper()
 	assert.Equal(t, ref.Status, cand.Status, "status")
 	nr, nc := normalizer(refA), normalizer(candA)
 	refBody, candBody := nr.Replace(ref.Body), nc.Replace(cand.Body)
+	// Object reprs carry memory addresses, which differ between any two runs.
+	refBody, candBody = objectAddress.ReplaceAllString(refBody, "0xADDR"), objectAddress.ReplaceAllString(candBody, "0xADDR")
 	bodyNormalized := refBody != ref.Body || candBody != cand.Body
 	keys := map[string]bool{}
 	for k := range ref.Header {
@@ -205,11 +220,12 @@ func compareEnvDumps(t *testing.T, ref, cand EnvDump) {
 		_, inRef := ref.Environ[k]
 		_, inCand := cand.Environ[k]
 		switch {
+		case diffOptionalEnv[k]:
 		case inRef && !inCand:
 			missing = append(missing, k)
 		case !inRef && inCand:
 			extra = append(extra, k)
-		case !diffVolatileEnv[k]:
+		case !diffVolatileEnv[k] && !diffAcceptedEnv[k]:
 			assert.Equal(t, ref.Environ[k], cand.Environ[k], "environ[%q]", k)
 		}
 	}
@@ -217,7 +233,14 @@ func compareEnvDumps(t *testing.T, ref, cand EnvDump) {
 	sort.Strings(extra)
 	assert.Empty(t, missing, "environ keys present under mod_wsgi but missing under gowsgi")
 	assert.Empty(t, extra, "environ keys present under gowsgi but not under mod_wsgi")
-	assert.Equal(t, ref.Types, cand.Types, "non-str environ value types")
+	refTypes := map[string]string{}
+	for k, v := range ref.Types {
+		if accepted, ok := diffAcceptedTypes[k]; ok && cand.Types[k] == accepted {
+			v = accepted
+		}
+		refTypes[k] = v
+	}
+	assert.Equal(t, refTypes, cand.Types, "non-str environ value types")
 	for _, k := range diffPyKeys {
 		if k == "mod_wsgi" {
 			// mod_wsgi 4.9.4 reports a wrong application_group attribute in

@@ -40,12 +40,11 @@ func (it *interp) withGIL(fn func()) {
 const restrictSignalSource = `
 def _gowsgi_restrict_signal():
     import os, signal, sys, traceback
-    getsignal = signal.getsignal
     def signal_ignored(signum, handler):
         sys.stderr.write("mod_wsgi (pid=%d): Callback registration for "
                          "signal %d ignored.\n" % (os.getpid(), signum))
         traceback.print_stack(file=sys.stderr)
-        return getsignal(signum)
+        return handler
     signal.signal = signal_ignored
 _gowsgi_restrict_signal()
 del _gowsgi_restrict_signal
@@ -64,6 +63,8 @@ func (it *interp) prepare() error {
 				return
 			}
 			defer site.DecRef()
+			path := python3.PySys_GetObject("path") // borrowed
+			before := python3.PyList_Size(path)
 			for _, dir := range eng.pythonPath {
 				arg := python3.PyUnicode_FromString(dir)
 				r := site.CallMethodArgs("addsitedir", arg)
@@ -74,12 +75,33 @@ func (it *interp) prepare() error {
 				}
 				r.DecRef()
 			}
+			// mod_wsgi puts WSGIPythonPath (and what its .pth files add)
+			// first, so it shadows the system's packages.
+			if err = moveToFront(path, before); err != nil {
+				return
+			}
 		}
 		if eng.restrictSignal && python3.PyRun_SimpleString(restrictSignalSource) != 0 {
 			err = errors.New("installing the signal restriction failed")
 		}
 	})
 	return err
+}
+
+// moveToFront moves sys.path[from:] before sys.path[:from].
+func moveToFront(path *python3.PyObject, from int) error {
+	n := python3.PyList_Size(path)
+	if from <= 0 || from >= n {
+		return nil
+	}
+	added := python3.PyList_GetSlice(path, from, n)
+	old := python3.PyList_GetSlice(path, 0, from)
+	defer added.DecRef()
+	defer old.DecRef()
+	if python3.PyList_SetSlice(path, 0, n, added) != 0 || python3.PyList_SetSlice(path, n-from, n-from, old) != 0 {
+		return fmt.Errorf("reordering sys.path: %s", fetchError())
+	}
+	return nil
 }
 
 // app returns the entry for a script and callable, creating it unloaded.
