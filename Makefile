@@ -47,8 +47,9 @@ deps:
 
 $(BUILD)/libgowsgi.so: $(GO_SOURCES)
 	@mkdir -p $(BUILD)
-	$(GO) build -buildmode=c-shared -ldflags "-extldflags=-Wl,--version-script=$(CURDIR)/module/exports.map" -o $@ ./module
-	@rm -f $(BUILD)/libgowsgi.h
+	$(GO) build -buildmode=c-shared -ldflags "-extldflags=-Wl,--version-script=$(CURDIR)/module/exports.map" -o $@.tmp ./module
+	@rm -f $(BUILD)/libgowsgi.tmp.h $(BUILD)/libgowsgi.so.h
+	@mv -f $@.tmp $@   # a rename: a running Apache keeps its mapped copy
 
 # The shim learns libpython's soname at build time: it dlopens it in each
 # child before libgowsgi.so (RTLD_GLOBAL, for lib-dynload's extensions).
@@ -63,7 +64,7 @@ $(BUILD)/mod_gowsgi.so: $(SHIM_SOURCES) $(BUILD)/shim_build.h
 	cd $(BUILD)/shim && $(APXS) -c -o mod_gowsgi.la \
 		-Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-Wno-unused-parameter -Wc,-Wno-missing-field-initializers \
 		-I$(CURDIR)/wsgi -I$(BUILD) -ldl *.c >/dev/null
-	cp $(BUILD)/shim/.libs/mod_gowsgi.so $@
+	cp $(BUILD)/shim/.libs/mod_gowsgi.so $@.tmp && mv -f $@.tmp $@
 
 # Serves APP (default: the example app) through a real Apache in the
 # foreground on 127.0.0.1:$(PORT). Ctrl-C stops it.
