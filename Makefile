@@ -59,7 +59,7 @@ $(BUILD)/shim_build.h: Makefile
 	printf '#define GOWSGI_LIBPYTHON "%s"\n#define GOWSGI_VERSION "0.1.0"\n' "$$soname" > $@
 
 $(BUILD)/mod_gowsgi.so: $(SHIM_SOURCES) $(BUILD)/shim_build.h
-	@mkdir -p $(BUILD)/shim
+	@rm -rf $(BUILD)/shim && mkdir -p $(BUILD)/shim
 	@cp cshim/*.c cshim/*.h $(BUILD)/shim/
 	cd $(BUILD)/shim && $(APXS) -c -o mod_gowsgi.la \
 		-Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-Wno-unused-parameter -Wc,-Wno-missing-field-initializers \

@@ -1,0 +1,54 @@
+/*
+ * directive_parse.h: what the directive files share: parsing helpers, the
+ * error-message convention (every message starts with the directive name)
+ * and the texts of the "accepted but not honoured" start-up warnings.
+ */
+#ifndef GOWSGI_DIRECTIVE_PARSE_H
+#define GOWSGI_DIRECTIVE_PARSE_H
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "ap_regex.h"
+#include "apr_lib.h"
+#include "apr_network_io.h"
+#include "apr_strings.h"
+#include "apr_tables.h"
+#include "apr_user.h"
+
+#include "config.h"
+
+/* The "what happens instead" texts of the start-up warnings. */
+#define DETAIL_DAEMON \
+    "daemon mode is not implemented yet: requests for daemon process " \
+    "groups run embedded in Apache's children, as the Apache user"
+#define DETAIL_IGNORED "not implemented yet: ignored"
+#define DETAIL_DAEMON_ONLY \
+    "only affects daemon mode, which is not implemented yet: ignored"
+
+const char *gowsgi_cmd_err(cmd_parms *cmd, const char *msg);
+/* In a directive handler: return msg as this directive's error. */
+#define FAIL(msg) return gowsgi_cmd_err(cmd, (msg))
+gowsgi_where gowsgi_cmd_where(cmd_parms *cmd);
+int gowsgi_cmd_in_htaccess(cmd_parms *cmd);
+void gowsgi_cmd_unhonoured(cmd_parms *cmd, const char *detail);
+int gowsgi_parse_onoff(const char *v);
+const char *gowsgi_parse_group(const char *v);
+int gowsgi_parse_int(const char *v, int *out);
+int gowsgi_parse_int64(const char *v, apr_int64_t *out);
+int gowsgi_parse_option(apr_pool_t *p, const char **line, const char **name, const char **value, const char **bad);
+const char *gowsgi_cmd_bad_option(cmd_parms *cmd, const char *what, const char *text);
+gowsgi_dir_conf *gowsgi_cmd_dconf(void *mconfig);
+const char *gowsgi_cmd_check_group(cmd_parms *cmd, const char *group);
+
+/* daemon_directives.c */
+const char *gowsgi_cmd_daemon_process(cmd_parms *cmd, void *mconfig, const char *args);
+const char *gowsgi_cmd_import_script(cmd_parms *cmd, void *mconfig, const char *args);
+
+#endif
