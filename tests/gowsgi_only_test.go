@@ -4,6 +4,8 @@ package tests
 // Skipped when GOWSGI_TEST_MODULE=mod_wsgi.
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -49,5 +51,52 @@ func TestGowsgiOnly_StopIsPrompt(t *testing.T) {
 		log := a.ErrorLogContent()
 		assert.NotContains(t, log, "still did not exit")
 		assert.NotContains(t, log, "AH00046")
+	})
+}
+
+// Directives gowsgi accepts but does not honour yet must each say so once at
+// start-up, naming the directive and its file:line (issue: never stub), and a
+// request for a defined daemon group must still be served (embedded).
+func TestGowsgiOnly_UnhonouredDirectivesWarnOnceAndDaemonGroupsRunEmbedded(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: "" +
+			"WSGIDaemonProcess d1 processes=2 threads=4 display-name=%{GROUP}\n" +
+			"WSGIAcceptMutex default\n" +
+			"WSGIScriptAlias /emb @APPS@/env.wsgi\n" +
+			"WSGIScriptAlias /daemon @APPS@/env.wsgi process-group=d1\n" +
+			"WSGIScriptAlias /nogroup @APPS@/env.wsgi process-group=missing\n"})
+
+		conf, err := os.ReadFile(a.ConfPath)
+		require.NoError(t, err)
+		lineOf := func(prefix string) int {
+			for i, l := range strings.Split(string(conf), "\n") {
+				if strings.HasPrefix(strings.TrimSpace(l), prefix) {
+					return i + 1
+				}
+			}
+			t.Fatalf("%q not in the generated config", prefix)
+			return 0
+		}
+		log := a.ErrorLogContent()
+		for directive, prefix := range map[string]string{
+			"WSGIDaemonProcess": "WSGIDaemonProcess d1",
+			"WSGIAcceptMutex":   "WSGIAcceptMutex",
+			"WSGIScriptAlias":   "WSGIScriptAlias /daemon",
+		} {
+			want := fmt.Sprintf("gowsgi: %s at %s:%d is accepted but not honoured: ", directive, a.ConfPath, lineOf(prefix))
+			assert.Equal(t, 1, strings.Count(log, want), "exactly one start-up warning %q in:\n%s", want, log)
+		}
+		assert.NotContains(t, log, "WSGIScriptAlias at "+a.ConfPath+fmt.Sprintf(":%d", lineOf("WSGIScriptAlias /emb")),
+			"an embedded alias is honoured: no warning")
+
+		assert.Equal(t, "", GetEnv(t, a.URL("/emb"), nil).Environ["mod_wsgi.process_group"])
+		d := GetEnv(t, a.URL("/daemon/x"), nil)
+		assert.Equal(t, "d1", d.Environ["mod_wsgi.process_group"], "the group is reported as configured")
+		assert.Equal(t, "/x", d.Environ["PATH_INFO"])
+
+		r := Get(t, a.URL("/nogroup"))
+		assert.Equal(t, 500, r.Status)
+		assert.Contains(t, a.ErrorLogContent(), "No WSGI daemon process called 'missing' has been configured")
 	})
 }
