@@ -233,7 +233,34 @@ func (r *Report) targets(p func(string, ...any)) {
 		g.CPU, m.CPU, cr, targetCPURatio, verdict(cr <= targetCPURatio), g.CPUMin, g.CPUMax, m.CPUMin, m.CPUMax)
 	p("- req/s: %.0f vs %.0f = **%.2f×** (target ≥ %.1f×): %s. Per-round range: gowsgi %.0f–%.0f, mod_wsgi %.0f–%.0f.",
 		g.RPS, m.RPS, rr, targetRPSRatio, verdict(rr >= targetRPSRatio), g.RPSMin, g.RPSMax, m.RPSMin, m.RPSMax)
+	// The two cells of one round ran a few seconds apart, so their ratio is
+	// less exposed to the machine's slow drifts than the ratio of medians.
+	var cpuR, rpsR []string
+	var cpuV, rpsV []float64
+	for round := 1; round <= r.Opts.Rounds; round++ {
+		gc, mc := r.cell(goVariant, "hello", round), r.cell(refVariant, "hello", round)
+		if gc == nil || mc == nil || mc.CPUPerRequest() == 0 || mc.Load.RPS() == 0 {
+			continue
+		}
+		c := float64(gc.CPUPerRequest()) / float64(mc.CPUPerRequest())
+		q := gc.Load.RPS() / mc.Load.RPS()
+		cpuV, rpsV = append(cpuV, c), append(rpsV, q)
+		cpuR, rpsR = append(cpuR, fmt.Sprintf("%.2f×", c)), append(rpsR, fmt.Sprintf("%.2f×", q))
+	}
+	if len(cpuV) > 0 {
+		p("- Paired by round (the two cells ran seconds apart): CPU/req %s (median %.2f×); req/s %s (median %.2f×).",
+			strings.Join(cpuR, ", "), median(cpuV), strings.Join(rpsR, ", "), median(rpsV))
+	}
 	p("")
+}
+
+func (r *Report) cell(v, w string, round int) *Cell {
+	for _, c := range r.Cells {
+		if c.Variant == v && c.Workload == w && c.Round == round && c.Err == "" {
+			return c
+		}
+	}
+	return nil
 }
 
 func (r *Report) notesSection(p func(string, ...any)) {
@@ -266,7 +293,7 @@ func (r *Report) setup(p func(string, ...any)) {
 	si := r.Info
 	p("## Setup")
 	p("")
-	p("- Date: %s; run took %v; load average at start: %s.", si.Date, r.Elapsed.Round(time.Second), si.LoadAvg)
+	p("- Date: %s; run took %v; load average at start: %s; CPU time stolen by the hypervisor during the run: %s.", si.Date, r.Elapsed.Round(time.Second), si.LoadAvg, r.Info.stealSince())
 	p("- Machine: %d × %s, %s, %s (shared, not pinned).", si.Cores, si.CPU, si.Memory, si.Kernel)
 	p("- Software: %s; %s; %s (built with %s); %s; load generator %s.", si.Apache, si.ModWsgi, si.Gowsgi, si.GoBuild, si.Python, si.Wrk)
 	p("- Mode `%s`: %d rounds, %v timed + %v warm-up per cell, every cell in a fresh server on 127.0.0.1.", r.Opts.Mode, r.Opts.Rounds, r.Opts.Duration, r.Opts.Warmup)

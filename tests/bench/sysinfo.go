@@ -18,10 +18,39 @@ type SysInfo struct {
 	Date, Apache, ModWsgi, Python, Gowsgi, GoBuild, Wrk string
 	Kernel, CPU, Memory, LoadAvg                        string
 	Cores                                               int
+	// /proc/stat "cpu" line at the start: total and steal jiffies.
+	startTotal, startSteal uint64
+}
+
+// cpuTimes reads the total and steal jiffies of all CPUs from /proc/stat.
+func cpuTimes() (total, steal uint64) {
+	line, _, _ := strings.Cut(readFile("/proc/stat"), "\n")
+	f := strings.Fields(line)
+	for i := 1; i < len(f); i++ {
+		var v uint64
+		fmt.Sscan(f[i], &v)
+		if i <= 8 { // user nice system idle iowait irq softirq steal
+			total += v
+		}
+		if i == 8 {
+			steal = v
+		}
+	}
+	return total, steal
+}
+
+// stealSince is the share of all CPU time stolen since the start.
+func (si SysInfo) stealSince() string {
+	total, steal := cpuTimes()
+	if total <= si.startTotal {
+		return "?"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(steal-si.startSteal)/float64(total-si.startTotal))
 }
 
 func collectSysInfo(o *Options) SysInfo {
 	si := SysInfo{Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Cores: runtime.NumCPU()}
+	si.startTotal, si.startSteal = cpuTimes()
 	si.Apache = firstLine(cmdOut(apacheBin, "-v"))
 	si.Apache = strings.TrimPrefix(si.Apache, "Server version: ")
 	si.ModWsgi = "mod_wsgi " + strings.TrimSpace(cmdOut("dpkg-query", "-W", "-f=${Version}", "libapache2-mod-wsgi-py3")) + " (Debian libapache2-mod-wsgi-py3)"
