@@ -166,24 +166,26 @@ void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_autho
         apr_table_setn(env, "HTTPS", "1");
     proxy_headers(r, dconf);
 
+    /* addn, not setn: no scan of the table per key. A same-named SetEnv
+     * stays in the table, but these come later and win in the environ. */
     if (!r->log_id)
         ap_run_generate_log_id(r->connection, r, &r->log_id);
     if (r->log_id)
-        apr_table_setn(env, "mod_wsgi.request_id", r->log_id);
+        apr_table_addn(env, "mod_wsgi.request_id", r->log_id);
     if (r->connection->log_id)
-        apr_table_setn(env, "mod_wsgi.connection_id", r->connection->log_id);
-    apr_table_setn(env, "mod_wsgi.process_group", req->process_group);
-    apr_table_setn(env, "mod_wsgi.application_group", req->application_group);
-    apr_table_setn(env, "mod_wsgi.callable_object", req->callable_object);
-    apr_table_setn(env, "mod_wsgi.request_handler", r->handler);
-    apr_table_setn(env, "mod_wsgi.handler_script", req->handler_script);
-    apr_table_setn(env, "mod_wsgi.script_reloading", req->script_reloading ? "1" : "0");
-    apr_table_setn(env, "mod_wsgi.listener_host", listener_host(r));
-    apr_table_setn(env, "mod_wsgi.listener_port",
+        apr_table_addn(env, "mod_wsgi.connection_id", r->connection->log_id);
+    apr_table_addn(env, "mod_wsgi.process_group", req->process_group);
+    apr_table_addn(env, "mod_wsgi.application_group", req->application_group);
+    apr_table_addn(env, "mod_wsgi.callable_object", req->callable_object);
+    apr_table_addn(env, "mod_wsgi.request_handler", r->handler);
+    apr_table_addn(env, "mod_wsgi.handler_script", req->handler_script);
+    apr_table_addn(env, "mod_wsgi.script_reloading", req->script_reloading ? "1" : "0");
+    apr_table_addn(env, "mod_wsgi.listener_host", listener_host(r));
+    apr_table_addn(env, "mod_wsgi.listener_port",
                    apr_psprintf(r->pool, "%u", r->connection->local_addr->port));
-    apr_table_setn(env, "mod_wsgi.enable_sendfile", dconf->enable_sendfile == 1 ? "1" : "0");
-    apr_table_setn(env, "mod_wsgi.ignore_activity", dconf->ignore_activity == 1 ? "1" : "0");
-    apr_table_setn(env, "mod_wsgi.request_start",
+    apr_table_addn(env, "mod_wsgi.enable_sendfile", dconf->enable_sendfile == 1 ? "1" : "0");
+    apr_table_addn(env, "mod_wsgi.ignore_activity", dconf->ignore_activity == 1 ? "1" : "0");
+    apr_table_addn(env, "mod_wsgi.request_start",
                    apr_psprintf(r->pool, "%" APR_TIME_T_FMT, r->request_time));
 
     const apr_array_header_t *arr = apr_table_elts(env);

@@ -11,6 +11,18 @@
 #include "gowsgi.h"
 #include <stdlib.h>
 
+/* Interned environ key objects by name, so the names repeated on every
+ * request are decoded and hashed once. Fixed size: names a client invents
+ * beyond it are decoded per request instead of growing the cache. */
+#define GOWSGI_KEY_CACHE_SLOTS 512
+#define GOWSGI_KEY_CACHE_MAX 256
+typedef struct gowsgi_key_slot {
+    char *name;
+    size_t len;
+    uint32_t hash;
+    PyObject *key;
+} gowsgi_key_slot;
+
 /* One Python interpreter = one application group in this process. */
 typedef struct gowsgi_interp {
     int index;                    /* slot in each thread's thread-state cache */
@@ -25,6 +37,12 @@ typedef struct gowsgi_interp {
     PyObject *key_input;
     PyObject *key_errors;
     PyObject *key_content_length;
+    PyObject *key_mod_wsgi_script_name;
+    PyObject *key_mod_wsgi_path_info;
+    PyObject *key_script_start;
+    PyObject *key_total_requests;
+    PyObject *key_thread_id;
+    PyObject *key_thread_requests;
     PyObject *str_http;
     PyObject *str_https;
     PyObject *str_close;
@@ -32,6 +50,8 @@ typedef struct gowsgi_interp {
     PyObject *str_tell;
     PyObject *stdout_log;         /* sys.stdout / sys.stderr replacements */
     PyObject *stderr_log;
+    int key_cache_used;
+    gowsgi_key_slot key_cache[GOWSGI_KEY_CACHE_SLOTS];
 } gowsgi_interp;
 
 /* A loaded script: its callable, swapped only with the interpreter's GIL held. */

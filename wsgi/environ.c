@@ -22,6 +22,16 @@ static int set_str(PyObject *d, const char *key, PyObject *v)
     return rc;
 }
 
+/* Sets d[key] = v and releases v (a new reference, or NULL on error). */
+static int set_new(PyObject *d, PyObject *key, PyObject *v)
+{
+    if (v == NULL)
+        return -1;
+    int rc = PyDict_SetItem(d, key, v);
+    Py_DECREF(v);
+    return rc;
+}
+
 int gowsgi_environ_prepare(gowsgi_interp *it)
 {
     PyObject *d = PyDict_New();
@@ -41,6 +51,41 @@ int gowsgi_environ_prepare(gowsgi_interp *it)
     }
     it->base_environ = d;
     return 0;
+}
+
+/* Returns a new reference to the key object for name: from the cache, or
+ * decoded (and cached while there is room). */
+static PyObject *environ_key(gowsgi_interp *it, const char *name)
+{
+    uint32_t h = 2166136261u;   /* FNV-1a: cheap, and only picks the slot */
+    size_t len = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++, len++)
+        h = (h ^ *p) * 16777619u;
+    for (uint32_t i = 0; i < GOWSGI_KEY_CACHE_SLOTS; i++) {
+        gowsgi_key_slot *slot = &it->key_cache[(h + i) & (GOWSGI_KEY_CACHE_SLOTS - 1)];
+        if (slot->key == NULL) {
+            PyObject *key = PyUnicode_DecodeLatin1(name, (Py_ssize_t)len, NULL);
+            if (key == NULL || it->key_cache_used >= GOWSGI_KEY_CACHE_MAX)
+                return key;
+            char *copy = PyMem_RawMalloc(len + 1);
+            if (copy == NULL)
+                return key;
+            memcpy(copy, name, len + 1);
+            PyUnicode_InternInPlace(&key);
+            slot->name = copy;
+            slot->len = len;
+            slot->hash = h;
+            slot->key = key;
+            it->key_cache_used++;
+            Py_INCREF(key);
+            return key;
+        }
+        if (slot->hash == h && slot->len == len && memcmp(slot->name, name, len) == 0) {
+            Py_INCREF(slot->key);
+            return slot->key;
+        }
+    }
+    return PyUnicode_DecodeLatin1(name, (Py_ssize_t)len, NULL);
 }
 
 /* mod_wsgi collapses repeated slashes in SCRIPT_NAME and PATH_INFO. */
@@ -74,7 +119,8 @@ static PyObject *microseconds_now(void)
 
 PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_reqstate *rs)
 {
-    PyObject *env = PyDict_Copy(it->base_environ);
+    /* Sized once for everything that goes in: growing rehashes every key. */
+    PyObject *env = _PyDict_NewPresized(req->nenv + PyDict_GET_SIZE(it->base_environ) + 12);
     if (env == NULL)
         return NULL;
     int https = 0, have_path_info = 0;
@@ -89,7 +135,7 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_re
                 have_path_info = 1;
                 val = collapse_slashes(v);
                 if (val == NULL || PyDict_SetItem(env, it->key_path_info, val) != 0 ||
-                    PyDict_SetItemString(env, "mod_wsgi.path_info", val) != 0) {
+                    PyDict_SetItem(env, it->key_mod_wsgi_path_info, val) != 0) {
                     Py_XDECREF(val);
                     goto fail;
                 }
@@ -101,7 +147,7 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_re
             if (strcmp(k, "SCRIPT_NAME") == 0) {
                 val = collapse_slashes(v);
                 if (val == NULL || PyDict_SetItem(env, it->key_script_name, val) != 0 ||
-                    PyDict_SetItemString(env, "mod_wsgi.script_name", val) != 0) {
+                    PyDict_SetItem(env, it->key_mod_wsgi_script_name, val) != 0) {
                     Py_XDECREF(val);
                     goto fail;
                 }
@@ -117,7 +163,7 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_re
             }
             break;
         }
-        key = gowsgi_latin1(k);
+        key = environ_key(it, k);
         val = gowsgi_latin1(v);
         if (key == NULL || val == NULL || PyDict_SetItem(env, key, val) != 0) {
             Py_XDECREF(key);
@@ -130,13 +176,16 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_re
     if (!have_path_info) {
         PyObject *empty = PyUnicode_FromString("");
         if (empty == NULL || PyDict_SetItem(env, it->key_path_info, empty) != 0 ||
-            PyDict_SetItemString(env, "mod_wsgi.path_info", empty) != 0) {
+            PyDict_SetItem(env, it->key_mod_wsgi_path_info, empty) != 0) {
             Py_XDECREF(empty);
             goto fail;
         }
         Py_DECREF(empty);
     }
-    if (PyDict_SetItem(env, it->key_url_scheme, https ? it->str_https : it->str_http) != 0 ||
+    /* The constants go in last: PyDict_Update into an empty dict would
+     * replace its pre-sized table with a copy of the small base one. */
+    if (PyDict_Update(env, it->base_environ) != 0 ||
+        PyDict_SetItem(env, it->key_url_scheme, https ? it->str_https : it->str_http) != 0 ||
         PyDict_SetItem(env, it->key_input, rs->input) != 0 ||
         PyDict_SetItem(env, it->key_errors, rs->errors) != 0)
         goto fail;
@@ -144,11 +193,10 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_re
     if (thread_id == 0)
         thread_id = atomic_fetch_add(&thread_counter, 1) + 1;
     thread_requests++;
-    if (set_str(env, "mod_wsgi.script_start", microseconds_now()) != 0 ||
-        set_str(env, "mod_wsgi.total_requests",
-                PyLong_FromLong(atomic_fetch_add(&total_requests, 1) + 1)) != 0 ||
-        set_str(env, "mod_wsgi.thread_id", PyLong_FromLong(thread_id)) != 0 ||
-        set_str(env, "mod_wsgi.thread_requests", PyLong_FromLong(thread_requests)) != 0)
+    if (set_new(env, it->key_script_start, microseconds_now()) != 0 ||
+        set_new(env, it->key_total_requests, PyLong_FromLong(atomic_fetch_add(&total_requests, 1) + 1)) != 0 ||
+        set_new(env, it->key_thread_id, PyLong_FromLong(thread_id)) != 0 ||
+        set_new(env, it->key_thread_requests, PyLong_FromLong(thread_requests)) != 0)
         goto fail;
     return env;
 fail:
