@@ -116,3 +116,5 @@ BENCH_MODE ?= quick
 .PHONY: bench
 bench: deps build
 	$(GO) run ./tests/bench -mode $(BENCH_MODE) -mpm $(MPM) -build $(BUILD) -out $(CURDIR)/docs/benchmarks.md
+	@echo "== the WSGI runner alone (no Apache, no sockets): wsgi/engine_test.go BenchmarkHello"
+	$(GO) test -run '^$$' -bench Hello -benchtime 3s -count 3 ./wsgi/

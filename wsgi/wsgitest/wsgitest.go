@@ -101,6 +101,11 @@ static void free_ctx(mem_ctx *m)
 	free(m->status_line.p); free(m->headers.p); free(m->out.p); free(m->log.p);
 }
 static char *process_log_text(void) { return process_log.p ? process_log.p : ""; }
+static void reset_ctx(mem_ctx *m)
+{
+	m->body_pos = 0; m->reads = 0; m->status = 0; m->flushes = 0; m->sendfiles = 0;
+	m->status_line.len = m->headers.len = m->out.len = m->log.len = 0;
+}
 */
 import "C"
 
@@ -188,28 +193,71 @@ func (r Response) Header(name string) string {
 	return ""
 }
 
+// Prepared is a request built once in C memory, to run many times (the
+// runner benchmark measures the engine, not the building of requests).
+type Prepared struct {
+	req   *C.gowsgi_request
+	ctx   *C.mem_ctx
+	frees []unsafe.Pointer
+}
+
 // Do runs one request through wsgi.Handle, the entry point the shim uses.
 func Do(r Request) Response {
-	var req C.gowsgi_request
-	ctx := (*C.mem_ctx)(C.calloc(1, C.size_t(unsafe.Sizeof(C.mem_ctx{}))))
-	defer C.free(unsafe.Pointer(ctx))
-	defer C.free_ctx(ctx)
-	var frees []unsafe.Pointer
-	cs := func(s string) *C.char {
-		p := C.CString(s)
-		frees = append(frees, unsafe.Pointer(p))
-		return p
+	p := Prepare(r)
+	defer p.Free()
+	return p.Run()
+}
+
+// Free releases the C memory of a prepared request.
+func (p *Prepared) Free() {
+	C.free_ctx(p.ctx)
+	for _, m := range p.frees {
+		C.free(m)
 	}
-	defer func() {
-		for _, p := range frees {
-			C.free(p)
-		}
-	}()
+}
+
+// Run sends the prepared request through wsgi.Handle once.
+func (p *Prepared) Run() Response {
+	C.reset_ctx(p.ctx)
+	result := wsgi.Handle(unsafe.Pointer(p.req))
+	ctx := p.ctx
+	resp := Response{
+		Result:     result,
+		Status:     int(ctx.status),
+		StatusLine: goText(ctx.status_line),
+		Body:       C.GoBytes(unsafe.Pointer(ctx.out.p), C.int(ctx.out.len)),
+		Log:        goText(ctx.log),
+		Flushes:    int(ctx.flushes),
+		Sendfiles:  int(ctx.sendfiles),
+		Reads:      int(ctx.reads),
+	}
+	if h := goText(ctx.headers); h != "" {
+		resp.Headers = strings.Split(strings.TrimSuffix(h, "\n"), "\n")
+	}
+	return resp
+}
+
+// Prepare builds the C request (gowsgi_request and its memory I/O) for r.
+func Prepare(r Request) *Prepared {
+	p := &Prepared{}
+	alloc := func(n uintptr) unsafe.Pointer {
+		m := C.calloc(1, C.size_t(n))
+		p.frees = append(p.frees, m)
+		return m
+	}
+	req := (*C.gowsgi_request)(alloc(unsafe.Sizeof(C.gowsgi_request{})))
+	ctx := (*C.mem_ctx)(alloc(unsafe.Sizeof(C.mem_ctx{})))
+	p.req, p.ctx = req, ctx
+	cs := func(s string) *C.char {
+		m := C.CString(s)
+		p.frees = append(p.frees, unsafe.Pointer(m))
+		return m
+	}
 	if len(r.Body) > 0 {
 		ctx.body = cs(string(r.Body))
 		ctx.body_len = C.size_t(len(r.Body))
 	}
-	C.set_io(&req, ctx)
+	C.set_io(req, ctx)
 	callable := r.Callable
 	if callable == "" {
 		callable = "application"
@@ -231,9 +279,8 @@ func Do(r Request) Response {
 		env[k] = v
 	}
 	n := len(env)
-	keys := (*[1 << 20]*C.char)(C.calloc(C.size_t(n+1), C.size_t(unsafe.Sizeof(uintptr(0)))))
-	vals := (*[1 << 20]*C.char)(C.calloc(C.size_t(n+1), C.size_t(unsafe.Sizeof(uintptr(0)))))
-	frees = append(frees, unsafe.Pointer(keys), unsafe.Pointer(vals))
+	keys := (*[1 << 20]*C.char)(alloc(uintptr(n+1) * unsafe.Sizeof(uintptr(0))))
+	vals := (*[1 << 20]*C.char)(alloc(uintptr(n+1) * unsafe.Sizeof(uintptr(0))))
 	i := 0
 	for k, v := range env {
 		keys[i], vals[i] = cs(k), cs(v)
@@ -242,22 +289,7 @@ func Do(r Request) Response {
 	req.nenv = C.int(n)
 	req.env_keys = &keys[0]
 	req.env_vals = &vals[0]
-
-	result := wsgi.Handle(unsafe.Pointer(&req))
-	resp := Response{
-		Result:     result,
-		Status:     int(ctx.status),
-		StatusLine: goText(ctx.status_line),
-		Body:       C.GoBytes(unsafe.Pointer(ctx.out.p), C.int(ctx.out.len)),
-		Log:        goText(ctx.log),
-		Flushes:    int(ctx.flushes),
-		Sendfiles:  int(ctx.sendfiles),
-		Reads:      int(ctx.reads),
-	}
-	if h := goText(ctx.headers); h != "" {
-		resp.Headers = strings.Split(strings.TrimSuffix(h, "\n"), "\n")
-	}
-	return resp
+	return p
 }
 
 func goText(b C.buf) string {
