@@ -113,8 +113,14 @@ deb: build
 # under the $(MPM) MPM and writes docs/benchmarks.md. BENCH_MODE=quick
 # (< 10 minutes) or long.
 BENCH_MODE ?= quick
-.PHONY: bench
+.PHONY: bench bench-instructions
 bench: deps build
 	$(GO) run ./tests/bench -mode $(BENCH_MODE) -mpm $(MPM) -build $(BUILD) -out $(CURDIR)/docs/benchmarks.md
 	@echo "== the WSGI runner alone (no Apache, no sockets): wsgi/engine_test.go BenchmarkHello"
 	$(GO) test -run '^$$' -bench Hello -benchtime 3s -count 3 ./wsgi/
+
+# Instructions per request under callgrind: a load-independent comparison of
+# gowsgi and mod_wsgi embedded (docs/instructions.md).
+bench-instructions: deps build
+	@command -v valgrind >/dev/null || apt-get install -y -qq valgrind
+	tests/bench/instructions.sh $(BUILD) $(CURDIR)/docs/instructions.md
