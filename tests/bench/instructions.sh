@@ -10,11 +10,13 @@ build=$(readlink -f "$1")
 out=$2
 seconds=${INSTR_SECONDS:-15}
 work=$(mktemp -d /tmp/gowsgi-instr.XXXXXX)
-pids=()
+# measure runs in a $(...) subshell: pids go through a file, not a variable.
 cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    local pids
+    pids=$(cat "$work/pids" 2>/dev/null || true)
+    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
     sleep 2
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -53,7 +55,7 @@ EOF
     GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" \
         /usr/sbin/apache2 -X -d "$dir" -f "$dir/httpd.conf" > "$dir/valgrind.log" 2>&1 &
     pid=$!
-    pids+=("$pid")
+    echo "$pid" >> "$work/pids"
     for _ in $(seq 1 120); do
         curl -sf -o /dev/null "http://127.0.0.1:$port/" && break
         sleep 1
