@@ -50,7 +50,12 @@ void *gowsgi_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     gowsgi_server_conf *base = basev, *add = addv;
     gowsgi_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
-    conf->aliases = add->aliases ? add->aliases : base->aliases;
+    /* mod_wsgi appends: a vhost's own aliases first (the first match wins),
+     * then the main server's, so a site-wide mount still applies. */
+    if (add->aliases && base->aliases)
+        conf->aliases = apr_array_append(p, add->aliases, base->aliases);
+    else
+        conf->aliases = add->aliases ? add->aliases : base->aliases;
     return conf;
 }
 

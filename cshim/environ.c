@@ -3,7 +3,7 @@
  * Apache's own ap_add_cgi_vars/ap_add_common_vars (so SetEnv, SetEnvIf,
  * RewriteRule [E=] and CGIPassAuth behave as they do there) over the request
  * headers less those with invalid names, Authorization only when allowed, the
- * trusted proxy headers applied, and the mod_wsgi.* strings. The engine turns
+ * trusted proxy headers applied (proxy_headers.c), and the mod_wsgi.* strings. The engine turns
  * the result into Python.
  */
 #include "shim.h"
@@ -44,96 +44,6 @@ static apr_table_t *valid_headers(request_rec *r)
     return r->headers_in;
 }
 
-static int listed(const apr_array_header_t *list, const char *name)
-{
-    for (int i = 0; list && i < list->nelts; i++)
-        if (strcasecmp(APR_ARRAY_IDX(list, i, const char *), name) == 0)
-            return 1;
-    return 0;
-}
-
-static int trusted_client(request_rec *r, const apr_array_header_t *proxies)
-{
-    if (proxies == NULL)
-        return 1;   /* mod_wsgi: no WSGITrustedProxies means every client is trusted */
-    for (int i = 0; i < proxies->nelts; i++) {
-        gowsgi_proxy_net *net = &APR_ARRAY_IDX(proxies, i, gowsgi_proxy_net);
-        if (apr_ipsubnet_test(net->subnet, r->useragent_addr))
-            return 1;
-    }
-    return 0;
-}
-
-/* The proxy headers mod_wsgi knows, grouped by what they set. Within a group
- * the first trusted header present wins; untrusted members are dropped. */
-static const char *const client_headers[] = {"HTTP_X_FORWARDED_FOR", "HTTP_X_CLIENT_IP",
-                                             "HTTP_X_REAL_IP", NULL};
-static const char *const scheme_headers[] = {"HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_SCHEME",
-                                             "HTTP_X_SCHEME", "HTTP_X_FORWARDED_HTTPS",
-                                             "HTTP_X_FORWARDED_SSL", "HTTP_X_HTTPS", NULL};
-static const char *const host_headers[] = {"HTTP_X_FORWARDED_HOST", "HTTP_X_HOST", NULL};
-static const char *const port_headers[] = {"HTTP_X_FORWARDED_PORT", NULL};
-static const char *const server_headers[] = {"HTTP_X_FORWARDED_SERVER", NULL};
-static const char *const script_headers[] = {"HTTP_X_SCRIPT_NAME", "HTTP_X_FORWARDED_SCRIPT_NAME", NULL};
-
-static const char *pick(request_rec *r, const char *const *group, const apr_array_header_t *trusted,
-                        int trust, const char **which)
-{
-    const char *value = NULL;
-    for (int i = 0; group[i]; i++) {
-        const char *v = apr_table_get(r->subprocess_env, group[i]);
-        if (v == NULL)
-            continue;
-        if (trust && listed(trusted, group[i]) && value == NULL) {
-            value = v;
-            *which = group[i];
-        } else {
-            apr_table_unset(r->subprocess_env, group[i]);
-        }
-    }
-    return value;
-}
-
-static void proxy_headers(request_rec *r, const gowsgi_dir_conf *dconf)
-{
-    const apr_array_header_t *trusted = dconf->trusted_proxy_headers;
-    if (trusted == NULL)
-        return;
-    int trust = trusted_client(r, dconf->trusted_proxies);
-    const char *which = NULL, *v;
-
-    if ((v = pick(r, client_headers, trusted, trust, &which)) != NULL) {
-        /* X-Forwarded-For lists hops: the client is the first one. */
-        const char *comma = strchr(v, ',');
-        char *addr = comma ? apr_pstrndup(r->pool, v, (apr_size_t)(comma - v)) : apr_pstrdup(r->pool, v);
-        apr_collapse_spaces(addr, addr);
-        apr_table_setn(r->subprocess_env, "REMOTE_ADDR", addr);
-    }
-    if ((v = pick(r, scheme_headers, trusted, trust, &which)) != NULL) {
-        int https;
-        if (strcmp(which, "HTTP_X_FORWARDED_PROTO") == 0 || strcmp(which, "HTTP_X_FORWARDED_SCHEME") == 0 ||
-            strcmp(which, "HTTP_X_SCHEME") == 0)
-            https = strcasecmp(v, "https") == 0;
-        else
-            https = strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0;
-        if (https)
-            apr_table_setn(r->subprocess_env, "HTTPS", "1");
-        else
-            apr_table_unset(r->subprocess_env, "HTTPS");
-    }
-    if ((v = pick(r, host_headers, trusted, trust, &which)) != NULL)
-        apr_table_setn(r->subprocess_env, "HTTP_HOST", v);
-    if ((v = pick(r, port_headers, trusted, trust, &which)) != NULL)
-        apr_table_setn(r->subprocess_env, "SERVER_PORT", v);
-    if ((v = pick(r, server_headers, trusted, trust, &which)) != NULL)
-        apr_table_setn(r->subprocess_env, "SERVER_NAME", v);
-    if ((v = pick(r, script_headers, trusted, trust, &which)) != NULL) {
-        /* The proxy's mount point prefixes the script name. */
-        const char *script = apr_table_get(r->subprocess_env, "SCRIPT_NAME");
-        apr_table_setn(r->subprocess_env, "SCRIPT_NAME", apr_pstrcat(r->pool, v, script ? script : "", NULL));
-    }
-}
-
 static const char *listener_host(request_rec *r)
 {
     for (ap_listen_rec *lr = ap_listeners; lr; lr = lr->next)
@@ -164,7 +74,10 @@ void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_autho
         is_https = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
     if (is_https && is_https(r->connection))
         apr_table_setn(env, "HTTPS", "1");
-    proxy_headers(r, dconf);
+    /* mod_wsgi keeps the values from before the proxy headers' rewrite. */
+    apr_table_setn(env, "mod_wsgi.script_name", apr_table_get(env, "SCRIPT_NAME"));
+    apr_table_setn(env, "mod_wsgi.path_info", apr_table_get(env, "PATH_INFO") ? apr_table_get(env, "PATH_INFO") : "");
+    gowsgi_proxy_headers(r, dconf);
 
     /* addn, not setn: no scan of the table per key. A same-named SetEnv
      * stays in the table, but these come later and win in the environ. */

@@ -33,6 +33,9 @@ const char *gowsgi_callable_object(request_rec *r, const char *spec);
 void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_authorization,
                     gowsgi_request *req);
 
+/* proxy_headers.c: WSGITrustedProxyHeaders / WSGITrustedProxies. */
+void gowsgi_proxy_headers(request_rec *r, const gowsgi_dir_conf *dconf);
+
 /* request_io.c: the engine's I/O callbacks over request_rec. */
 extern const gowsgi_io gowsgi_request_io;
 void *gowsgi_request_ctx(request_rec *r);

@@ -302,3 +302,59 @@ func TestDifferential_PythonFlags(t *testing.T) {
 		}
 	})
 }
+
+// Virtual-host alias inheritance and the finer trusted-proxy rules, each
+// compared with mod_wsgi on the same config (event MPM: config behaviour, not
+// MPM behaviour).
+const vhostProxySnippet = `
+WSGIScriptAlias /main-only @APPS@/env.wsgi
+<Location /main-only>
+    WSGITrustedProxyHeaders X-Forwarded-For X-Script-Name X-Forwarded-Host X-Forwarded-Proto X-Forwarded-Port
+    WSGITrustedProxies 127.0.0.1 10.0.0.0/8
+</Location>
+WSGIScriptAlias /client-ip @APPS@/env.wsgi
+<Location /client-ip>
+    WSGITrustedProxyHeaders X-Client-IP X-Forwarded-SSL
+    WSGITrustedProxies 10.9.9.9
+</Location>
+<VirtualHost 127.0.0.1:@PORT2@>
+    ServerName vhost.example
+    WSGIScriptAlias /vhost-only @APPS@/env.wsgi
+</VirtualHost>
+`
+
+func TestDifferential_VhostAliasesAndProxyRules(t *testing.T) {
+	if targetModule() != ModGowsgi {
+		t.Skip("differential tests compare gowsgi against mod_wsgi; module under test is " + string(targetModule()))
+	}
+	requireModule(t, ModGowsgi)
+	requireModule(t, ModModWsgi)
+	spec := func(m Module) ServerSpec {
+		return ServerSpec{Module: m, MPM: "event", Snippet: vhostProxySnippet, ExtraPort: true}
+	}
+	ref := StartApache(t, spec(ModModWsgi))
+	cand := StartApache(t, spec(ModGowsgi))
+	chain := map[string]string{
+		"X-Forwarded-For":         "203.0.113.7, 10.1.2.3, 10.4.5.6",
+		"X-Script-Name":           "/mounted",
+		"X-Forwarded-Script-Name": "/other",
+		"X-Forwarded-Host":        "public.example:8443",
+		"X-Host":                  "spoofed.example",
+		"X-Forwarded-Proto":       "ftp",
+		"X-Forwarded-Port":        "8443",
+		"X-Real-IP":               "198.51.100.1",
+	}
+	for _, rq := range []diffRequest{
+		{name: "main alias seen from a vhost", path: "/main-only/x", port2: true, env: true},
+		{name: "vhost alias", path: "/vhost-only/y", port2: true, env: true},
+		{name: "vhost alias not on main server", path: "/vhost-only/y"},
+		{name: "proxy chain with trusted proxies", path: "/main-only/p", headers: chain, env: true},
+		{name: "untrusted client, X-Client-IP listed", path: "/client-ip",
+			headers: map[string]string{"X-Client-IP": "1.1.1.1", "X-Real-IP": "2.2.2.2", "X-Forwarded-SSL": "on"}, env: true},
+	} {
+		rq := rq
+		t.Run(rq.name, func(t *testing.T) {
+			compareResponses(t, rq, ref, cand, diffDo(t, ref, rq), diffDo(t, cand, rq))
+		})
+	}
+}

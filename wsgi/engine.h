@@ -37,8 +37,6 @@ typedef struct gowsgi_interp {
     PyObject *key_input;
     PyObject *key_errors;
     PyObject *key_content_length;
-    PyObject *key_mod_wsgi_script_name;
-    PyObject *key_mod_wsgi_path_info;
     PyObject *key_script_start;
     PyObject *key_total_requests;
     PyObject *key_thread_id;

@@ -134,8 +134,7 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_re
             if (strcmp(k, "PATH_INFO") == 0) {
                 have_path_info = 1;
                 val = collapse_slashes(v);
-                if (val == NULL || PyDict_SetItem(env, it->key_path_info, val) != 0 ||
-                    PyDict_SetItem(env, it->key_mod_wsgi_path_info, val) != 0) {
+                if (val == NULL || PyDict_SetItem(env, it->key_path_info, val) != 0) {
                     Py_XDECREF(val);
                     goto fail;
                 }
@@ -146,8 +145,7 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_re
         case 'S':
             if (strcmp(k, "SCRIPT_NAME") == 0) {
                 val = collapse_slashes(v);
-                if (val == NULL || PyDict_SetItem(env, it->key_script_name, val) != 0 ||
-                    PyDict_SetItem(env, it->key_mod_wsgi_script_name, val) != 0) {
+                if (val == NULL || PyDict_SetItem(env, it->key_script_name, val) != 0) {
                     Py_XDECREF(val);
                     goto fail;
                 }
@@ -175,8 +173,7 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_re
     }
     if (!have_path_info) {
         PyObject *empty = PyUnicode_FromString("");
-        if (empty == NULL || PyDict_SetItem(env, it->key_path_info, empty) != 0 ||
-            PyDict_SetItem(env, it->key_mod_wsgi_path_info, empty) != 0) {
+        if (empty == NULL || PyDict_SetItem(env, it->key_path_info, empty) != 0) {
             Py_XDECREF(empty);
             goto fail;
         }

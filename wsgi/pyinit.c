@@ -214,8 +214,6 @@ static int setup_interp(gowsgi_interp *it, char *err, size_t errlen)
     it->key_input = intern("wsgi.input");
     it->key_errors = intern("wsgi.errors");
     it->key_content_length = intern("CONTENT_LENGTH");
-    it->key_mod_wsgi_script_name = intern("mod_wsgi.script_name");
-    it->key_mod_wsgi_path_info = intern("mod_wsgi.path_info");
     it->key_script_start = intern("mod_wsgi.script_start");
     it->key_total_requests = intern("mod_wsgi.total_requests");
     it->key_thread_id = intern("mod_wsgi.thread_id");
