@@ -53,6 +53,7 @@ static const char *listener_host(request_rec *r)
 }
 
 static APR_OPTIONAL_FN_TYPE(ssl_is_https) *is_https;
+static int is_https_looked_up;
 
 void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_authorization,
                     gowsgi_request *req)
@@ -70,8 +71,11 @@ void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_autho
         if (auth)
             apr_table_setn(env, "HTTP_AUTHORIZATION", auth);
     }
-    if (is_https == NULL)
+    if (!is_https_looked_up) {
+        /* Once per child: optional functions are registered before then. */
         is_https = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
+        is_https_looked_up = 1;
+    }
     if (is_https && is_https(r->connection))
         apr_table_setn(env, "HTTPS", "1");
     /* mod_wsgi keeps the values from before the proxy headers' rewrite. */

@@ -112,5 +112,11 @@ int gowsgi_handler(request_rec *r)
     }
 
     status = gowsgi_engine_handle(&req);
+    if (status == GOWSGI_INCOMPLETE) {
+        /* The body fell short of what the headers promised: end the
+         * connection rather than let the next response fill the gap. */
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return OK;
+    }
     return status == 0 ? OK : status;
 }

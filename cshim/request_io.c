@@ -43,6 +43,9 @@ static int io_start(void *c, int status, const char *status_line, int nheaders,
     for (int i = 0; i < nheaders; i++) {
         if (strcasecmp(names[i], "Content-Type") == 0)
             ap_set_content_type(r, apr_pstrdup(r->pool, values[i]));
+        else if (strcasecmp(names[i], "Content-Length") == 0)
+            /* One header, the last given (the engine validated it). */
+            ap_set_content_length(r, apr_atoi64(values[i]));
         else
             apr_table_add(r->headers_out, names[i], values[i]);
     }

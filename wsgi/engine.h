@@ -108,6 +108,8 @@ struct gowsgi_reqstate {
     long long content_length;     /* declared, or -1 */
     long long body_sent;
     int client_gone;
+    int inflight;                 /* I/O calls running with the GIL released;
+                                   * the runner waits for 0 before it returns */
     PyObject *input;              /* per-request objects, detached at the end */
     PyObject *start_response;
     PyObject *errors;
@@ -121,7 +123,7 @@ void gowsgi_start_response_detach(PyObject *sr);
 
 /* input.c */
 extern PyTypeObject gowsgi_InputType;
-PyObject *gowsgi_input_new(gowsgi_request *req);
+PyObject *gowsgi_input_new(gowsgi_reqstate *rs);
 void gowsgi_input_detach(PyObject *input);
 
 /* logstream.c: file-like objects writing lines to the error log. */

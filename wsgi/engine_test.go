@@ -134,6 +134,18 @@ func TestNoStartResponseIs500(t *testing.T) {
 	assert.Contains(t, r.Log, "response has not been started")
 }
 
+func TestShortBodyIsIncomplete(t *testing.T) {
+	r := do(t, "/short")
+	assert.Equal(t, wsgitest.Incomplete, r.Result, r.String())
+	assert.Equal(t, "only ten b", string(r.Body))
+}
+
+func TestInvalidContentLengthIs500(t *testing.T) {
+	r := do(t, "/badlength")
+	assert.Equal(t, 500, r.Result)
+	assert.Contains(t, r.Log, "ValueError: invalid content length")
+}
+
 func TestContentLengthTruncates(t *testing.T) {
 	r := do(t, "/truncate")
 	require.Equal(t, 0, r.Result, r.String())
@@ -161,7 +173,7 @@ func TestStartResponseTwiceBeforeOutput(t *testing.T) {
 
 func TestExcInfoAfterHeadersReraises(t *testing.T) {
 	r := do(t, "/excinfo")
-	assert.Equal(t, 0, r.Result, "headers were sent: nothing more to answer")
+	assert.Equal(t, wsgitest.Incomplete, r.Result, "headers were sent: the connection must close")
 	assert.Equal(t, 200, r.Status)
 	assert.Equal(t, "partial", string(r.Body))
 	assert.Contains(t, r.Log, "ValueError: late failure")

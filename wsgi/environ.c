@@ -88,12 +88,14 @@ static PyObject *environ_key(gowsgi_interp *it, const char *name)
     return PyUnicode_DecodeLatin1(name, (Py_ssize_t)len, NULL);
 }
 
-/* mod_wsgi collapses repeated slashes in SCRIPT_NAME and PATH_INFO. */
+/* mod_wsgi collapses repeated slashes in SCRIPT_NAME and PATH_INFO. Apache
+ * has usually merged them already (MergeSlashes), so look before copying. */
 static PyObject *collapse_slashes(const char *s)
 {
     size_t n = strlen(s);
-    char stack[1024] = {0};
-    char *buf = n < sizeof(stack) ? stack : PyMem_Malloc(n + 1);
+    if (strstr(s, "//") == NULL)
+        return PyUnicode_DecodeLatin1(s, (Py_ssize_t)n, NULL);
+    char *buf = PyMem_Malloc(n + 1);
     if (buf == NULL)
         return PyErr_NoMemory();
     size_t j = 0;
@@ -103,8 +105,7 @@ static PyObject *collapse_slashes(const char *s)
         buf[j++] = s[i];
     }
     PyObject *out = PyUnicode_DecodeLatin1(buf, (Py_ssize_t)j, NULL);
-    if (buf != stack)
-        PyMem_Free(buf);
+    PyMem_Free(buf);
     return out;
 }
 

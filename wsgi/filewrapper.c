@@ -141,9 +141,11 @@ int gowsgi_filewrapper_send(gowsgi_interp *it, gowsgi_reqstate *rs, PyObject *wr
             if (gowsgi_send_headers(rs) != 0)
                 return -1;
             if (length > 0) {
+                rs->inflight++;
                 Py_BEGIN_ALLOW_THREADS
                 rc = rs->req->io->sendfile(rs->req->ctx, fd, pos, length);
                 Py_END_ALLOW_THREADS
+                rs->inflight--;
                 if (rc != 0) {
                     rs->client_gone = 1;
                     PyErr_SetString(PyExc_OSError, "failed to send file: client connection closed");

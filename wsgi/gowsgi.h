@@ -103,10 +103,16 @@ typedef struct gowsgi_init {
     void (*log)(int level, const char *msg, size_t len);
 } gowsgi_init;
 
+/* gowsgi_handle's answer when the response was started but is incomplete
+ * (shorter than its Content-Length, or broken off by an error): the shim
+ * must not reuse the connection, or the client would read the next
+ * response as the rest of this body. */
+#define GOWSGI_INCOMPLETE (-1)
+
 /* Exported by libgowsgi.so. */
 typedef int (*gowsgi_child_init_fn)(const gowsgi_init *init, char *errbuf, size_t errlen);
-/* Returns 0 when the response was produced (Apache's OK), else an HTTP status
- * for Apache to answer with its own error document. */
+/* Returns 0 when the response was produced (Apache's OK), GOWSGI_INCOMPLETE,
+ * or an HTTP status for Apache to answer with its own error document. */
 typedef int (*gowsgi_handle_fn)(gowsgi_request *req);
 
 #endif

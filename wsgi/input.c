@@ -8,7 +8,7 @@
 
 typedef struct {
     PyObject_HEAD
-    gowsgi_request *req;     /* NULL once the request has ended */
+    gowsgi_reqstate *rs;     /* NULL once the request has ended */
     char *buf;
     size_t start, end, cap;
     int eof;
@@ -16,7 +16,7 @@ typedef struct {
 
 static int expired(InputObject *self)
 {
-    if (self->req == NULL) {
+    if (self->rs == NULL) {
         PyErr_SetString(PyExc_OSError, "request object has expired");
         return 1;
     }
@@ -27,11 +27,15 @@ static int expired(InputObject *self)
 static Py_ssize_t read_client(InputObject *self, char *dst, size_t len)
 {
     long n;
+    gowsgi_reqstate *rs = self->rs;
     if (self->eof)
         return 0;
+    /* Counted, so a request ended by another thread meanwhile waits for it. */
+    rs->inflight++;
     Py_BEGIN_ALLOW_THREADS
-    n = self->req->io->read(self->req->ctx, dst, len);
+    n = rs->req->io->read(rs->req->ctx, dst, len);
     Py_END_ALLOW_THREADS
+    rs->inflight--;
     if (n < 0) {
         PyErr_SetString(PyExc_OSError, "request data read error");
         return -1;
@@ -243,12 +247,12 @@ PyTypeObject gowsgi_InputType = {
     .tp_methods = input_methods,
 };
 
-PyObject *gowsgi_input_new(gowsgi_request *req)
+PyObject *gowsgi_input_new(gowsgi_reqstate *rs)
 {
     InputObject *self = PyObject_New(InputObject, &gowsgi_InputType);
     if (self == NULL)
         return NULL;
-    self->req = req;
+    self->rs = rs;
     self->buf = NULL;
     self->start = self->end = self->cap = 0;
     self->eof = 0;
@@ -257,5 +261,5 @@ PyObject *gowsgi_input_new(gowsgi_request *req)
 
 void gowsgi_input_detach(PyObject *obj)
 {
-    ((InputObject *)obj)->req = NULL;
+    ((InputObject *)obj)->rs = NULL;
 }

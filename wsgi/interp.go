@@ -134,7 +134,13 @@ func fetchError() string {
 		if t == nil {
 			return "unknown error"
 		}
-		return python3.PyUnicode_AsUTF8(t.Str())
+		name := t.Str()
+		if name == nil {
+			python3.PyErr_Clear()
+			return "unprintable exception"
+		}
+		defer name.DecRef()
+		return python3.PyUnicode_AsUTF8(name)
 	}
 	s := v.Str()
 	if s == nil {

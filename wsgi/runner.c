@@ -5,6 +5,8 @@
  */
 #include "engine.h"
 
+#include <unistd.h>
+
 /* Logs the pending exception for this request; a write to a departed client is
  * not the app's fault and is logged quietly. Returns the status to answer with
  * when nothing was sent yet. */
@@ -14,12 +16,12 @@ static int report_error(gowsgi_reqstate *rs, const char *what)
         static const char msg[] = "gowsgi: client closed the connection before the response was sent";
         PyErr_Clear();
         rs->req->io->log(rs->req->ctx, GOWSGI_LOG_DEBUG, msg, sizeof(msg) - 1);
-        return 0;
+        return GOWSGI_INCOMPLETE;
     }
     char line[4200];
     snprintf(line, sizeof(line), "%s '%s'.", what, rs->req->script);
     gowsgi_log_exception(rs->req, line);
-    return rs->headers_sent ? 0 : 500;
+    return rs->headers_sent ? GOWSGI_INCOMPLETE : 500;
 }
 
 static int send_item(gowsgi_reqstate *rs, PyObject *item)
@@ -54,10 +56,15 @@ static int send_result(gowsgi_interp *it, gowsgi_reqstate *rs, PyObject *result)
     if (Py_TYPE(result) == &gowsgi_FileWrapperType)
         return gowsgi_filewrapper_send(it, rs, result);
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
-        /* The common case: the whole body at once, no flush between items. */
-        Py_ssize_t n = PySequence_Fast_GET_SIZE(result);
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (send_item(rs, PySequence_Fast_GET_ITEM(result, i)) != 0)
+        /* The common case: the whole body at once, no flush between items.
+         * The GIL is released while each item is written, so another thread
+         * may change a list meanwhile: hold the item, re-read the size. */
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(result); i++) {
+            PyObject *item = PySequence_Fast_GET_ITEM(result, i);
+            Py_INCREF(item);
+            int rc = send_item(rs, item);
+            Py_DECREF(item);
+            if (rc != 0)
                 return -1;
             if (rs->content_length >= 0 && rs->body_sent >= rs->content_length)
                 break;
@@ -97,7 +104,7 @@ int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req)
     PyObject *callable = app->callable, *environ = NULL, *args = NULL, *result = NULL;
     Py_XINCREF(callable);
 
-    rs.input = gowsgi_input_new(req);
+    rs.input = gowsgi_input_new(&rs);
     rs.errors = gowsgi_log_new(req, GOWSGI_LOG_ERR, "wsgi.errors");
     rs.start_response = gowsgi_start_response_new(&rs);
     if (callable == NULL || rs.input == NULL || rs.errors == NULL || rs.start_response == NULL ||
@@ -118,12 +125,18 @@ int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req)
         if (gowsgi_send_headers(&rs) != 0)
             status = report_error(&rs, "Exception occurred processing WSGI script");
     }
+    /* A body shorter than its declared length leaves the client waiting
+     * for bytes that the next response would otherwise supply. */
+    if (status == 0 && rs.headers_sent && rs.content_length >= 0 && rs.body_sent < rs.content_length &&
+        !req->head_only)
+        status = GOWSGI_INCOMPLETE;
     /* PEP 3333: close() is called whatever happened while iterating. */
     if (PyObject_HasAttr(result, it->str_close)) {
         PyObject *r = PyObject_CallMethodNoArgs(result, it->str_close);
         if (r == NULL) {
+            /* After a complete response the error is logged and that is all. */
             int s = report_error(&rs, "Exception occurred processing WSGI script");
-            if (status == 0)
+            if (status == 0 && !rs.headers_sent)
                 status = s;
         }
         Py_XDECREF(r);
@@ -136,6 +149,13 @@ done:
         gowsgi_log_detach(rs.errors);
     if (rs.start_response)
         gowsgi_start_response_detach(rs.start_response);
+    /* Threads the app started may still be inside a read or write of this
+     * request (GIL released); rs lives on this stack, so wait for them. */
+    while (rs.inflight > 0) {
+        Py_BEGIN_ALLOW_THREADS
+        usleep(1000);
+        Py_END_ALLOW_THREADS
+    }
     gowsgi_log_flush_pending(it->stdout_log);
     gowsgi_log_flush_pending(it->stderr_log);
     Py_XDECREF(result);

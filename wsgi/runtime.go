@@ -22,8 +22,9 @@ import (
 
 // engine is this process's state. Python starts at most once per process.
 type engine struct {
-	mu        sync.RWMutex
+	mu        sync.RWMutex // guards interps
 	interps   map[string]*interp
+	createMu  sync.Mutex // serialises interpreter creation; guards nextIndex
 	nextIndex int
 	embedded  bool
 
@@ -126,9 +127,14 @@ func (e *engine) interpreter(group string) (*interp, error) {
 	if it != nil {
 		return it, nil
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if it = e.interps[group]; it != nil {
+	// Creation has its own lock: requests for existing groups go on while a
+	// new interpreter is made (which waits for the GIL and imports site).
+	e.createMu.Lock()
+	defer e.createMu.Unlock()
+	e.mu.RLock()
+	it = e.interps[group]
+	e.mu.RUnlock()
+	if it != nil {
 		return it, nil
 	}
 	group = strings.Clone(group) // the caller's may be a view of C memory
@@ -137,16 +143,23 @@ func (e *engine) interpreter(group string) (*interp, error) {
 	var errbuf [1024]C.char
 	cname := C.CString(group)
 	defer C.free(unsafe.Pointer(cname))
-	c := C.gowsgi_interp_create(cname, C.int(e.nextIndex), &errbuf[0], C.size_t(len(errbuf)))
+	// An index is never reused, even after a failure: this thread may have
+	// cached a thread state for it.
+	index := e.nextIndex
+	e.nextIndex++
+	c := C.gowsgi_interp_create(cname, C.int(index), &errbuf[0], C.size_t(len(errbuf)))
 	if c == nil {
 		return nil, fmt.Errorf("creating interpreter for application group '%s': %s", group, C.GoString(&errbuf[0]))
 	}
-	e.nextIndex++
 	it = &interp{c: c, name: group, apps: map[appKey]*app{}}
 	if err := it.prepare(); err != nil {
-		return nil, fmt.Errorf("preparing interpreter '%s': %w", group, err)
+		// Kept and used, as mod_wsgi does: a new interpreter per request
+		// would only fail the same way and grow without bound.
+		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): interpreter '%s': %v", os.Getpid(), group, err))
 	}
 	processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): Create interpreter '%s'.", os.Getpid(), group))
+	e.mu.Lock()
 	e.interps[group] = it
+	e.mu.Unlock()
 	return it, nil
 }

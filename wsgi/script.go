@@ -66,16 +66,16 @@ func (a *app) load(log logLine, req *C.gowsgi_request, mtime int64, reloading bo
 	}
 	status := 0
 	a.it.withGIL(func() {
-		status = a.loadLocked(log, req, mtime)
+		status = a.loadLocked(log, req, mtime, reloading)
 	})
 	return status
 }
 
-func (a *app) loadLocked(log logLine, req *C.gowsgi_request, mtime int64) int {
+func (a *app) loadLocked(log logLine, req *C.gowsgi_request, mtime int64, reloading bool) int {
 	name := moduleName(a.script)
 	modules := python3.PyImport_GetModuleDict()
 	module := python3.PyDict_GetItemString(modules, name) // borrowed
-	if module != nil && !moduleCurrent(module, mtime) {
+	if module != nil && reloading && !moduleCurrent(module, mtime) {
 		// Embedded reload: only the script's own module is replaced, in place.
 		python3.PyDict_DelItemString(modules, name)
 		module = nil
@@ -145,7 +145,12 @@ func execScript(name, script string, mtime int64) (*python3.PyObject, error) {
 		return nil, fmt.Errorf("import builtins failed")
 	}
 	defer builtins.DecRef()
-	src := python3.PyBytes_FromString(string(source))
+	// From pointer and length: a NUL byte must reach compile(), which
+	// rejects it as mod_wsgi's does, not silently end the source.
+	src := (*python3.PyObject)(unsafe.Pointer(C.PyBytes_FromStringAndSize((*C.char)(unsafe.Pointer(unsafe.SliceData(source))), C.Py_ssize_t(len(source)))))
+	if src == nil {
+		return nil, fmt.Errorf("reading WSGI script %s: out of memory", script)
+	}
 	file := python3.PyUnicode_FromString(script)
 	mode := python3.PyUnicode_FromString("exec")
 	defer src.DecRef()

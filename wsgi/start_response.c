@@ -98,11 +98,18 @@ static PyObject *convert_headers(PyObject *headers, long long *content_length)
             goto fail;
         }
         if (strcasecmp(PyBytes_AS_STRING(name), "Content-Length") == 0) {
+            /* mod_wsgi refuses what it cannot parse; the last one counts. */
+            const char *text = PyBytes_AS_STRING(value);
             char *end;
             errno = 0;
-            long long v = strtoll(PyBytes_AS_STRING(value), &end, 10);
-            if (errno == 0 && end != PyBytes_AS_STRING(value) && *end == '\0' && v >= 0)
-                *content_length = v;
+            long long v = strtoll(text, &end, 10);
+            if (errno != 0 || end == text || *end != '\0' || v < 0 || text[0] == '+' || text[0] == ' ') {
+                PyErr_SetString(PyExc_ValueError, "invalid content length");
+                Py_DECREF(name);
+                Py_DECREF(value);
+                goto fail;
+            }
+            *content_length = v;
         }
         PyObject *pair = PyTuple_Pack(2, name, value);
         Py_DECREF(name);
@@ -219,9 +226,11 @@ int gowsgi_send_body(gowsgi_reqstate *rs, const char *data, Py_ssize_t len)
     if (len <= 0 || rs->client_gone)
         return 0;
     gowsgi_request *req = rs->req;
+    rs->inflight++;
     Py_BEGIN_ALLOW_THREADS
     rc = req->io->write(req->ctx, data, (size_t)len);
     Py_END_ALLOW_THREADS
+    rs->inflight--;
     if (rc != 0) {
         rs->client_gone = 1;
         PyErr_SetString(PyExc_OSError, "failed to write response data: client connection closed");

@@ -60,6 +60,12 @@ def application(environ, start_response):
     if path == '/truncate':
         start_response('200 OK', [('Content-Length', '5')])
         return [b'abc', b'defgh']
+    if path == '/short':
+        start_response('200 OK', [('Content-Length', '100')])
+        return [b'only ten b']
+    if path == '/badlength':
+        start_response('200 OK', [('Content-Length', 'abc')])
+        return [b'x']
     if path == '/write':
         write = start_response('200 OK', plain)
         write(b'abc')

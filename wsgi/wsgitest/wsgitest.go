@@ -158,6 +158,10 @@ func Start(opts Options) error {
 	return startErr
 }
 
+// Incomplete is Response.Result for a response started but cut short
+// (GOWSGI_INCOMPLETE): the shim closes the connection.
+const Incomplete = int(C.GOWSGI_INCOMPLETE)
+
 // Request describes one request to the engine.
 type Request struct {
 	Script           string
