@@ -113,9 +113,10 @@ int gowsgi_handler(request_rec *r)
 
     status = gowsgi_engine_handle(&req);
     if (status == GOWSGI_INCOMPLETE) {
-        /* The body fell short of what the headers promised: end the
-         * connection rather than let the next response fill the gap. */
-        r->connection->keepalive = AP_CONN_CLOSE;
+        /* The body fell short of what the headers promised, or an error
+         * broke it off: never let the next response on this connection be
+         * read as its rest. */
+        gowsgi_request_break(req.ctx);
         return OK;
     }
     return status == 0 ? OK : status;

@@ -8,6 +8,7 @@
 
 #include "http_core.h"
 #include "http_protocol.h"
+#include "http_request.h"
 #include "apr_buckets.h"
 #include "apr_strings.h"
 #include "util_filter.h"
@@ -96,10 +97,40 @@ static int io_sendfile(void *c, int fd, int64_t offset, int64_t len)
     return pass(ctx);
 }
 
+void gowsgi_request_break(void *c)
+{
+    request_ctx *ctx = c;
+    request_rec *r = ctx->r;
+    /* Apache's signal for a response that broke after it started (what
+     * mod_proxy sends for a backend that died): the chunk filter omits the
+     * last chunk and the connection closes, so the client sees the body
+     * cut short rather than a complete response, and caches keep nothing. */
+    r->no_cache = 1;
+    r->connection->keepalive = AP_CONN_CLOSE;
+    if (r->connection->aborted)
+        return;
+    APR_BRIGADE_INSERT_TAIL(ctx->bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool,
+                                                            ctx->bb->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_eos_create(ctx->bb->bucket_alloc));
+    pass(ctx);
+}
+
 static void io_log(void *c, int level, const char *msg, size_t len)
 {
     request_ctx *ctx = c;
     ap_log_rerror(APLOG_MARK, level, 0, ctx->r, "%.*s", (int)len, msg);
+}
+
+static void io_interrupt_read(void *c)
+{
+    request_ctx *ctx = c;
+    conn_rec *conn = ctx->r->connection;
+    apr_socket_t *sock = ap_get_conn_socket(conn);
+    /* The blocked recv() sees end of stream; the connection cannot carry
+     * another request after this. */
+    conn->keepalive = AP_CONN_CLOSE;
+    if (sock != NULL)
+        apr_socket_shutdown(sock, APR_SHUTDOWN_READ);
 }
 
 const gowsgi_io gowsgi_request_io = {
@@ -109,6 +140,7 @@ const gowsgi_io gowsgi_request_io = {
     .flush = io_flush,
     .sendfile = io_sendfile,
     .log = io_log,
+    .interrupt_read = io_interrupt_read,
 };
 
 void gowsgi_log_process(int level, const char *msg, size_t len)

@@ -138,15 +138,6 @@ func stressGowsgiOnly(t *testing.T, why string) {
 	}
 }
 
-// stressPendingFix skips, for gowsgi, a scenario that exposes a known engine
-// bug until the engine owner has fixed it; GOWSGI_STRESS_PENDING=1 runs it.
-func stressPendingFix(t *testing.T, bug string) {
-	t.Helper()
-	if targetModule() == ModGowsgi && os.Getenv("GOWSGI_STRESS_PENDING") == "" {
-		t.Skip("PENDING ENGINE FIX: " + bug + " (set GOWSGI_STRESS_PENDING=1 to run)")
-	}
-}
-
 // ---- clients that go away --------------------------------------------------
 
 func TestStress_ClientDisconnects(t *testing.T) {
@@ -404,9 +395,6 @@ func TestStress_MisbehavingApps(t *testing.T) {
 // must see a broken response, not a complete-looking truncated one (which a
 // proxy or cache would keep). mod_wsgi 4.9.4 aborts the connection.
 func TestStress_AppErrorAfterHeadersIsVisible(t *testing.T) {
-	stressPendingFix(t, "an exception (or a non-bytes item) after the first body item ends the chunked response "+
-		"normally (terminating 0-chunk): the client gets a complete-looking 200 with a truncated body; the "+
-		"engine must abort the connection instead (mod_wsgi does)")
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := startStress(t, mpm)
 		for _, p := range []string{"/m/raise_mid", "/m/nonbytes"} {
@@ -464,9 +452,6 @@ func TestStress_ContentLengthLies(t *testing.T) {
 // the next response's head as the rest of this body.
 func TestStress_ContentLengthShortBody(t *testing.T) {
 	stressGowsgiOnly(t, "the next response is read as the body")
-	stressPendingFix(t, "Content-Length larger than the body sent: the connection is kept alive and the next "+
-		"response on it is read as the rest of the body; the engine must abort the connection (or at least "+
-		"disable keep-alive) when fewer bytes than Content-Length were sent")
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := startStress(t, mpm)
 		keepAlive := func(path string) string {
@@ -537,9 +522,6 @@ func TestStress_BackgroundThreads(t *testing.T) {
 // rest of the body arrives after the response.
 func TestStress_ThreadReadsInputAfterRequestEnds(t *testing.T) {
 	stressGowsgiOnly(t, "the child segfaults")
-	stressPendingFix(t, "wsgi.input read by a background thread while the request ends: the thread is inside "+
-		"ap_get_client_block() (GIL released) when the request_rec is finished and its pool freed; SIGSEGV in "+
-		"ap_core_input_filter <- ap_http_filter <- ap_get_client_block <- read_client (input.c) <- read_bytes")
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := startStress(t, mpm)
 		var toks []string
@@ -569,11 +551,6 @@ func TestStress_ThreadReadsInputAfterRequestEnds(t *testing.T) {
 // request thread streams a generator (and possibly after it ended).
 func TestStress_ThreadWritesDuringResponse(t *testing.T) {
 	stressGowsgiOnly(t, "the child segfaults")
-	stressPendingFix(t, "write() from a background thread while the request thread streams: two threads pass "+
-		"brigades down the same request's output filters at once (GIL released around io->write); SIGSEGV in "+
-		"ap_save_brigade <- ap_core_output_filter <- ap_http_chunk_filter <- ap_http_header_filter <- pass "+
-		"(request_io.c) <- io_write <- gowsgi_send_body (start_response.c) <- write_method; every other "+
-		"request of that child is lost")
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := startStress(t, mpm)
 		var wg sync.WaitGroup

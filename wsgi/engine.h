@@ -108,12 +108,24 @@ struct gowsgi_reqstate {
     long long content_length;     /* declared, or -1 */
     long long body_sent;
     int client_gone;
-    int inflight;                 /* I/O calls running with the GIL released;
-                                   * the runner waits for 0 before it returns */
+    int io_busy;                  /* a thread is in a read/write (GIL released) */
+    int io_reading;               /* ... and it is a read of the request body */
+    int io_users;                 /* threads in or waiting for one; the runner
+                                   * waits for 0 before it returns (rs is on its stack) */
+    int ended;                    /* the request is over: new I/O is refused */
     PyObject *input;              /* per-request objects, detached at the end */
     PyObject *start_response;
     PyObject *errors;
 };
+/* Claims the request's I/O for this thread, one at a time: 0, or -1 with an
+ * exception when the request has ended. GIL held on entry and return; the
+ * caller releases the GIL for the I/O, then calls gowsgi_io_release and
+ * touches rs no more. */
+int gowsgi_io_claim(gowsgi_reqstate *rs);
+void gowsgi_io_release(gowsgi_reqstate *rs);
+/* Ends the request for other threads and waits until none uses it. */
+void gowsgi_io_end(gowsgi_reqstate *rs);
+
 extern PyTypeObject gowsgi_StartResponseType;
 PyObject *gowsgi_start_response_new(gowsgi_reqstate *rs);
 /* Sends the headers if not yet sent; then body bytes honouring Content-Length. */

@@ -141,17 +141,20 @@ int gowsgi_filewrapper_send(gowsgi_interp *it, gowsgi_reqstate *rs, PyObject *wr
             if (gowsgi_send_headers(rs) != 0)
                 return -1;
             if (length > 0) {
-                rs->inflight++;
+                if (gowsgi_io_claim(rs) != 0)
+                    return -1;
                 Py_BEGIN_ALLOW_THREADS
                 rc = rs->req->io->sendfile(rs->req->ctx, fd, pos, length);
                 Py_END_ALLOW_THREADS
-                rs->inflight--;
-                if (rc != 0) {
+                if (rc != 0)
                     rs->client_gone = 1;
+                else
+                    rs->body_sent += length;
+                gowsgi_io_release(rs);
+                if (rc != 0) {
                     PyErr_SetString(PyExc_OSError, "failed to send file: client connection closed");
                     return -1;
                 }
-                rs->body_sent += length;
             }
             return 0;
         }

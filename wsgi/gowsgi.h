@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 1
+#define GOWSGI_ABI_VERSION 2
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -39,6 +39,9 @@ typedef struct gowsgi_io {
     int (*sendfile)(void *ctx, int fd, int64_t offset, int64_t len);
     /* One error-log line attributed to this request's client. */
     void (*log)(void *ctx, int level, const char *msg, size_t len);
+    /* The request has ended while an app thread is still blocked in read:
+     * make that read return (end of body) and do not reuse the connection. */
+    void (*interrupt_read)(void *ctx);
 } gowsgi_io;
 
 /* One request, as the shim resolved it against the configuration. */

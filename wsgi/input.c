@@ -30,12 +30,13 @@ static Py_ssize_t read_client(InputObject *self, char *dst, size_t len)
     gowsgi_reqstate *rs = self->rs;
     if (self->eof)
         return 0;
-    /* Counted, so a request ended by another thread meanwhile waits for it. */
-    rs->inflight++;
+    if (gowsgi_io_claim(rs) != 0)
+        return -1;
+    rs->io_reading = 1;
     Py_BEGIN_ALLOW_THREADS
     n = rs->req->io->read(rs->req->ctx, dst, len);
     Py_END_ALLOW_THREADS
-    rs->inflight--;
+    gowsgi_io_release(rs);
     if (n < 0) {
         PyErr_SetString(PyExc_OSError, "request data read error");
         return -1;

@@ -77,6 +77,11 @@ static PyObject *log_write(LogObject *self, PyObject *arg)
 {
     Py_ssize_t n;
     const char *s;
+    if (self->bound && self->req == NULL) {
+        /* wsgi.errors kept past its request, as mod_wsgi reports it. */
+        PyErr_SetString(PyExc_RuntimeError, "log object has expired");
+        return NULL;
+    }
     if (!PyUnicode_Check(arg)) {
         PyErr_Format(PyExc_TypeError, "log() argument must be str, not %.100s",
                      Py_TYPE(arg)->tp_name);

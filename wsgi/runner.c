@@ -5,8 +5,6 @@
  */
 #include "engine.h"
 
-#include <unistd.h>
-
 /* Logs the pending exception for this request; a write to a departed client is
  * not the app's fault and is logged quietly. Returns the status to answer with
  * when nothing was sent yet. */
@@ -42,11 +40,14 @@ static int flush(gowsgi_reqstate *rs)
     int rc;
     if (rs->client_gone || !rs->headers_sent)
         return 0;
+    if (gowsgi_io_claim(rs) != 0)
+        return -1;
     Py_BEGIN_ALLOW_THREADS
     rc = rs->req->io->flush(rs->req->ctx);
     Py_END_ALLOW_THREADS
     if (rc != 0)
         rs->client_gone = 1;
+    gowsgi_io_release(rs);
     return 0;
 }
 
@@ -82,7 +83,10 @@ static int send_result(gowsgi_interp *it, gowsgi_reqstate *rs, PyObject *result)
             return -1;
         }
         /* A generator streams: each item reaches the client as produced. */
-        flush(rs);
+        if (flush(rs) != 0) {
+            Py_DECREF(iter);
+            return -1;
+        }
         if (rs->client_gone ||
             (rs->content_length >= 0 && rs->body_sent >= rs->content_length))
             break;
@@ -151,11 +155,7 @@ done:
         gowsgi_start_response_detach(rs.start_response);
     /* Threads the app started may still be inside a read or write of this
      * request (GIL released); rs lives on this stack, so wait for them. */
-    while (rs.inflight > 0) {
-        Py_BEGIN_ALLOW_THREADS
-        usleep(1000);
-        Py_END_ALLOW_THREADS
-    }
+    gowsgi_io_end(&rs);
     gowsgi_log_flush_pending(it->stdout_log);
     gowsgi_log_flush_pending(it->stderr_log);
     Py_XDECREF(result);

@@ -55,9 +55,14 @@ static int parse_status(PyObject *line)
         PyErr_Format(PyExc_ValueError, "status must be 3 digit integer followed by reason, got '%s'", s);
         return -1;
     }
-    if (has_newline(line)) {
-        PyErr_SetString(PyExc_ValueError, "embedded newline in response status");
-        return -1;
+    /* Apache would quietly replace a status line with control characters;
+     * mod_wsgi refuses it, and so do we. */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            PyErr_SetString(PyExc_ValueError, "control character present in response status");
+            return -1;
+        }
     }
     return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
 }
@@ -179,7 +184,8 @@ static PyObject *start_response_call(StartResponseObject *self, PyObject *args, 
     return PyObject_GetAttrString((PyObject *)self, "write");
 }
 
-int gowsgi_send_headers(gowsgi_reqstate *rs)
+/* Hands status and headers to the shim; the caller holds the request's I/O. */
+static int send_headers_claimed(gowsgi_reqstate *rs)
 {
     if (rs->headers_sent)
         return 0;
@@ -216,27 +222,43 @@ int gowsgi_send_headers(gowsgi_reqstate *rs)
     return 0;
 }
 
+int gowsgi_send_headers(gowsgi_reqstate *rs)
+{
+    if (rs->headers_sent)
+        return 0;
+    if (gowsgi_io_claim(rs) != 0)
+        return -1;
+    int rc = send_headers_claimed(rs);
+    gowsgi_io_release(rs);
+    return rc;
+}
+
 int gowsgi_send_body(gowsgi_reqstate *rs, const char *data, Py_ssize_t len)
 {
-    int rc;
-    if (gowsgi_send_headers(rs) != 0)
+    int rc = 0;
+    if (gowsgi_io_claim(rs) != 0)
         return -1;
+    if (send_headers_claimed(rs) != 0) {
+        gowsgi_io_release(rs);
+        return -1;
+    }
     if (rs->content_length >= 0 && rs->body_sent + len > rs->content_length)
         len = (Py_ssize_t)(rs->content_length - rs->body_sent);   /* truncate, as mod_wsgi */
-    if (len <= 0 || rs->client_gone)
-        return 0;
-    gowsgi_request *req = rs->req;
-    rs->inflight++;
-    Py_BEGIN_ALLOW_THREADS
-    rc = req->io->write(req->ctx, data, (size_t)len);
-    Py_END_ALLOW_THREADS
-    rs->inflight--;
+    if (len > 0 && !rs->client_gone) {
+        gowsgi_request *req = rs->req;
+        Py_BEGIN_ALLOW_THREADS
+        rc = req->io->write(req->ctx, data, (size_t)len);
+        Py_END_ALLOW_THREADS
+        if (rc != 0)
+            rs->client_gone = 1;
+        else
+            rs->body_sent += len;
+    }
+    gowsgi_io_release(rs);
     if (rc != 0) {
-        rs->client_gone = 1;
         PyErr_SetString(PyExc_OSError, "failed to write response data: client connection closed");
         return -1;
     }
-    rs->body_sent += len;
     return 0;
 }
 

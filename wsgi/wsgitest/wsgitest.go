@@ -92,7 +92,9 @@ static void mem_log_process(int level, const char *msg, size_t len)
 	buf_add(&process_log, "\n", 1);
 }
 
-static const gowsgi_io mem_io = {mem_read, mem_start, mem_write, mem_flush, mem_sendfile, mem_log};
+static void mem_interrupt_read(void *c) { (void)c; }
+
+static const gowsgi_io mem_io = {mem_read, mem_start, mem_write, mem_flush, mem_sendfile, mem_log, mem_interrupt_read};
 
 static void set_io(gowsgi_request *req, mem_ctx *m) { req->ctx = m; req->io = &mem_io; }
 static void set_log(gowsgi_init *init) { init->log = mem_log_process; }
