@@ -91,7 +91,7 @@ int gowsgi_handler(request_rec *r)
     if (status != OK)
         return status;
 
-    if (gowsgi_engine_handle == NULL)
+    if (gowsgi_engine_serve == NULL)
         return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "gowsgi: the WSGI engine is not running in this child",
                       gowsgi_engine_error);
 
@@ -111,7 +111,7 @@ int gowsgi_handler(request_rec *r)
                 ((const char **)req.env_vals)[i] = "GET";
     }
 
-    status = gowsgi_engine_handle(&req);
+    status = gowsgi_engine_serve(&req);
     if (status == GOWSGI_INCOMPLETE) {
         /* The body fell short of what the headers promised, or an error
          * broke it off: never let the next response on this connection be

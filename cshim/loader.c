@@ -16,7 +16,7 @@
 
 #include "shim_build.h"
 
-gowsgi_handle_fn gowsgi_engine_handle;
+gowsgi_serve_fn gowsgi_engine_serve;
 const char *gowsgi_engine_error = "the gowsgi engine was not loaded";
 
 /* libgowsgi.so beside mod_gowsgi.so, unless GoWSGILibrary says otherwise. */
@@ -72,7 +72,7 @@ void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s)
         goto fail;
     }
     gowsgi_child_init_fn child_init = (gowsgi_child_init_fn)dlsym(engine, "gowsgi_child_init");
-    gowsgi_handle_fn handle = (gowsgi_handle_fn)dlsym(engine, "gowsgi_handle");
+    gowsgi_serve_fn handle = (gowsgi_serve_fn)dlsym(engine, "gowsgi_serve");
     if (child_init == NULL || handle == NULL) {
         gowsgi_engine_error = apr_psprintf(pchild, "%s is not a gowsgi engine (missing exports)", lib);
         goto fail;
@@ -125,7 +125,7 @@ void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s)
         gowsgi_engine_error = apr_pstrdup(pchild, errbuf);
         goto fail;
     }
-    gowsgi_engine_handle = handle;
+    gowsgi_engine_serve = handle;
     return;
 
 fail:

@@ -16,7 +16,7 @@ APLOG_USE_MODULE(gowsgi);
 #endif
 
 /* loader.c: the engine in this child, or NULL when it failed to start. */
-extern gowsgi_handle_fn gowsgi_engine_handle;
+extern gowsgi_serve_fn gowsgi_engine_serve;
 extern const char *gowsgi_engine_error;
 void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s);
 

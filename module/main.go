@@ -1,5 +1,7 @@
 // Command module is built with -buildmode=c-shared into libgowsgi.so: the C
-// ABI that mod_gowsgi.so calls (see wsgi/gowsgi.h), and nothing else.
+// ABI that mod_gowsgi.so calls (see wsgi/gowsgi.h), and nothing else. The
+// per-request entry, gowsgi_serve, is C (wsgi/fastpath.c); this file exports
+// the start-up entry.
 package main
 
 /*
@@ -11,7 +13,6 @@ import "C"
 
 import (
 	"fmt"
-	"os"
 	"unsafe"
 
 	"github.com/gowsgi/gowsgi/wsgi"
@@ -34,19 +35,6 @@ func gowsgi_child_init(init *C.gowsgi_init, errbuf *C.char, errlen C.size_t) (rc
 		return -1
 	}
 	return 0
-}
-
-// gowsgi_handle serves one request. Returns 0 (Apache's OK) or an HTTP status.
-//
-//export gowsgi_handle
-func gowsgi_handle(req *C.gowsgi_request) (status C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			fmt.Fprintf(os.Stderr, "gowsgi (pid=%d): internal error serving a request: %v\n", os.Getpid(), r)
-			status = 500
-		}
-	}()
-	return C.int(wsgi.Handle(unsafe.Pointer(req)))
 }
 
 func writeErr(buf *C.char, size C.size_t, msg string) {

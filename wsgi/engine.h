@@ -52,10 +52,13 @@ typedef struct gowsgi_interp {
     gowsgi_key_slot key_cache[GOWSGI_KEY_CACHE_SLOTS];
 } gowsgi_interp;
 
-/* A loaded script: its callable, swapped only with the interpreter's GIL held. */
+/* A loaded script: its callable, swapped only with the interpreter's GIL
+ * held; loaded and mtime are read without it (atomics) by the fast path. */
 typedef struct gowsgi_app {
     PyObject *callable;           /* strong reference, or NULL */
     PyObject *module;
+    long long mtime;              /* of the loaded source, microseconds */
+    int loaded;
 } gowsgi_app;
 
 /* Per-process settings copied from gowsgi_init. */
@@ -93,6 +96,11 @@ void gowsgi_log_exception(const gowsgi_request *req, const char *what);
 int gowsgi_environ_prepare(gowsgi_interp *it);
 PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req,
                                gowsgi_reqstate *rs);
+
+/* fastpath.c: the shim's entry point, and Go's registration of loaded apps. */
+int gowsgi_serve(gowsgi_request *req);
+void gowsgi_fast_register(gowsgi_interp *it, gowsgi_app *app, const char *group, const char *script,
+                          const char *callable);
 
 /* runner.c */
 int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req);

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 2
+#define GOWSGI_ABI_VERSION 3
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -116,6 +116,6 @@ typedef struct gowsgi_init {
 typedef int (*gowsgi_child_init_fn)(const gowsgi_init *init, char *errbuf, size_t errlen);
 /* Returns 0 when the response was produced (Apache's OK), GOWSGI_INCOMPLETE,
  * or an HTTP status for Apache to answer with its own error document. */
-typedef int (*gowsgi_handle_fn)(gowsgi_request *req);
+typedef int (*gowsgi_serve_fn)(gowsgi_request *req);
 
 #endif

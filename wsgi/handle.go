@@ -11,9 +11,10 @@ import (
 	"unsafe"
 )
 
-// Handle serves one request described by the shim: it picks the
-// interpreter, makes sure the script is loaded and current, then makes the
-// one call into the C runner. Returns 0 (response produced) or an HTTP status.
+// Handle serves one request the C fast path could not: it picks the
+// interpreter, makes sure the script is loaded and current, registers it
+// with the fast path, then calls the C runner. Returns 0 (response
+// produced), GOWSGI_INCOMPLETE, or an HTTP status.
 func Handle(p unsafe.Pointer) int {
 	req := (*C.gowsgi_request)(p)
 	if !eng.embedded {
@@ -42,5 +43,25 @@ func Handle(p unsafe.Pointer) int {
 			return status
 		}
 	}
+	if !a.fast.Load() && a.callable != "" {
+		// From now on requests for this app skip Go while it stays current.
+		C.gowsgi_fast_register(it.c, a.c, req.application_group, req.script, req.callable_object)
+		a.fast.Store(true)
+	}
 	return int(C.gowsgi_run(it.c, a.c, req))
+}
+
+// gowsgiDecideAndServe is where the C fast path sends every request it
+// cannot serve alone (see fastpath.c).
+//
+//export gowsgiDecideAndServe
+func gowsgiDecideAndServe(req *C.gowsgi_request) (status C.int) {
+	defer func() {
+		// A panic must not unwind into Apache's C frames.
+		if r := recover(); r != nil {
+			requestLogger(req)(logErr, fmt.Sprintf("gowsgi (pid=%d): internal error serving a request: %v", os.Getpid(), r))
+			status = 500
+		}
+	}()
+	return C.int(Handle(unsafe.Pointer(req)))
 }

@@ -6,11 +6,14 @@ package wsgi
 static gowsgi_app *gowsgi_app_new(void) { return calloc(1, sizeof(gowsgi_app)); }
 
 // Installs a freshly loaded callable; the old one is released. GIL held.
-static void gowsgi_app_swap(gowsgi_app *app, PyObject *callable, PyObject *module)
+// The fast path sees the new mtime only once the callable is in place.
+static void gowsgi_app_swap(gowsgi_app *app, PyObject *callable, PyObject *module, long long mtime)
 {
 	PyObject *old_callable = app->callable, *old_module = app->module;
 	app->callable = callable;
 	app->module = module;
+	__atomic_store_n(&app->mtime, mtime, __ATOMIC_RELEASE);
+	__atomic_store_n(&app->loaded, 1, __ATOMIC_RELEASE);
 	Py_XDECREF(old_callable);
 	Py_XDECREF(old_module);
 }
@@ -39,6 +42,7 @@ type app struct {
 	loadMu sync.Mutex   // one loader at a time; requests never wait on it once loaded
 	loaded atomic.Bool  // c.callable is set
 	mtime  atomic.Int64 // mtime (us) of the loaded source
+	fast   atomic.Bool  // registered with the C fast path
 }
 
 func newCApp() *C.gowsgi_app { return C.gowsgi_app_new() }
@@ -102,7 +106,7 @@ func (a *app) loadLocked(log logLine, req *C.gowsgi_request, mtime int64, reload
 			return 500
 		}
 	}
-	C.gowsgi_app_swap(a.c, (*C.PyObject)(unsafe.Pointer(callable)), (*C.PyObject)(unsafe.Pointer(module)))
+	C.gowsgi_app_swap(a.c, (*C.PyObject)(unsafe.Pointer(callable)), (*C.PyObject)(unsafe.Pointer(module)), C.longlong(mtime))
 	a.mtime.Store(mtime)
 	a.loaded.Store(true)
 	return 0

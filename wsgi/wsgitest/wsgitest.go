@@ -103,6 +103,8 @@ static void free_ctx(mem_ctx *m)
 	free(m->status_line.p); free(m->headers.p); free(m->out.p); free(m->log.p);
 }
 static char *process_log_text(void) { return process_log.p ? process_log.p : ""; }
+// wsgi/fastpath.c: the shim's entry point.
+int gowsgi_serve(gowsgi_request *req);
 static void reset_ctx(mem_ctx *m)
 {
 	m->body_pos = 0; m->reads = 0; m->status = 0; m->flushes = 0; m->sendfiles = 0;
@@ -207,7 +209,7 @@ type Prepared struct {
 	frees []unsafe.Pointer
 }
 
-// Do runs one request through wsgi.Handle, the entry point the shim uses.
+// Do runs one request through the shim's entry point.
 func Do(r Request) Response {
 	p := Prepare(r)
 	defer p.Free()
@@ -222,10 +224,11 @@ func (p *Prepared) Free() {
 	}
 }
 
-// Run sends the prepared request through wsgi.Handle once.
+// Run sends the prepared request through gowsgi_serve once, the entry point
+// the shim calls (the C fast path, or Go when it must decide).
 func (p *Prepared) Run() Response {
 	C.reset_ctx(p.ctx)
-	result := wsgi.Handle(unsafe.Pointer(p.req))
+	result := int(C.gowsgi_serve(p.req))
 	ctx := p.ctx
 	resp := Response{
 		Result:     result,
