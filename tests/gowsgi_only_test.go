@@ -100,3 +100,31 @@ func TestGowsgiOnly_UnhonouredDirectivesWarnOnceAndDaemonGroupsRunEmbedded(t *te
 		assert.Contains(t, a.ErrorLogContent(), "No WSGI daemon process called 'missing' has been configured")
 	})
 }
+
+// GoWSGILibrary chooses the engine library; without it the one beside
+// mod_gowsgi.so is used.
+func TestGowsgiOnly_GoWSGILibrary(t *testing.T) {
+	gowsgiOnly(t)
+	lib, err := os.ReadFile(gowsgiBuildDir() + "/libgowsgi.so")
+	require.NoError(t, err)
+	// Not t.TempDir(): its parent is 0700, and the children run as www-data.
+	dir, err := os.MkdirTemp("/tmp", "gowsgi-lib-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	copyPath := dir + "/engine-copy.so"
+	require.NoError(t, os.WriteFile(copyPath, lib, 0o644))
+
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: "GoWSGILibrary " + copyPath + "\nWSGIScriptAlias /emb @APPS@/env.wsgi\n"})
+	GetEnv(t, a.URL("/emb"), nil)
+	maps := ""
+	for _, pid := range a.ChildPids() {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+		maps += string(b)
+	}
+	assert.Contains(t, maps, copyPath, "children must load the library GoWSGILibrary names")
+
+	b := StartApache(t, ServerSpec{MPM: "event", Snippet: "GoWSGILibrary " + dir + "/missing.so\nWSGIScriptAlias /emb @APPS@/env.wsgi\n"})
+	assert.Equal(t, 500, Get(t, b.URL("/emb")).Status)
+	assert.Contains(t, b.ErrorLogContent(), "cannot load "+dir+"/missing.so")
+}
