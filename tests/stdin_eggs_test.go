@@ -1,0 +1,38 @@
+package tests
+
+// WSGIRestrictStdin and WSGIPythonEggs at run time (configtest covers their
+// syntax): stdin access raises with mod_wsgi's message, and the egg cache
+// reaches os.environ before the app imports anything.
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+const stdinEggsApp = `import os, sys
+def application(environ, start_response):
+    try:
+        sys.stdin.read()
+        stdin = 'readable'
+    except Exception as e:
+        stdin = '%s: %s' % (type(e).__name__, e)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [('%s|%s' % (stdin, os.environ.get('PYTHON_EGG_CACHE', 'unset'))).encode()]
+`
+
+func TestPythonDirectives_RestrictStdinAndEggs(t *testing.T) {
+	for _, restrict := range []string{"On", "Off"} {
+		a := StartApache(t, ServerSpec{MPM: "event",
+			Files:   map[string]string{"app/stdin.wsgi": stdinEggsApp},
+			Snippet: "WSGIRestrictStdin " + restrict + "\nWSGIPythonEggs /tmp/gowsgi-eggs\nWSGIScriptAlias /stdin @ROOT@/app/stdin.wsgi\n<Directory @ROOT@/app>\n    Require all granted\n</Directory>\n"})
+		r := Get(t, a.URL("/stdin"))
+		assert.Equal(t, 200, r.Status, r.String())
+		if restrict == "On" {
+			assert.Contains(t, r.Body, "OSError: sys.stdin access restricted by mod_wsgi|", r.String())
+		} else {
+			assert.NotContains(t, r.Body, "restricted", r.String())
+		}
+		assert.Contains(t, r.Body, "|/tmp/gowsgi-eggs", r.String())
+	}
+}
