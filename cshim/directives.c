@@ -388,11 +388,31 @@ static const char *gw_set_restrict_process(cmd_parms *cmd, void *mconfig,
     return NULL;
 }
 
+/* Where WSGIDispatchScript and the access/auth script directives keep
+ * their script and application group (cmd_data of each table entry). */
+typedef struct gw_script_desc {
+    const char *what;              /* for messages: "dispatch", "auth user", ... */
+    apr_size_t script_offset;      /* in gowsgi_dir_conf */
+    apr_size_t group_offset;
+} gw_script_desc;
+
+#define SCRIPT_DESC(what, field) \
+    { what, APR_OFFSETOF(gowsgi_dir_conf, field##_script), \
+      APR_OFFSETOF(gowsgi_dir_conf, field##_application_group) }
+
+static gw_script_desc s_dispatch = SCRIPT_DESC("dispatch", dispatch);
+static gw_script_desc s_access = SCRIPT_DESC("access", access);
+static gw_script_desc s_auth_user = SCRIPT_DESC("auth user", auth_user);
+static gw_script_desc s_auth_group = SCRIPT_DESC("auth group", auth_group);
+
 /* "path [application-group=A]" for the dispatch/access/auth scripts. */
-static const char *gw_script_with_group(cmd_parms *cmd, const char *args,
-                                        const char *what, const char **script,
-                                        const char **group)
+static const char *gw_set_script_with_group(cmd_parms *cmd, void *mconfig, const char *args)
 {
+    const gw_script_desc *d = (const gw_script_desc *)cmd->info;
+    const char *what = d->what;
+    char *dc = (char *)gowsgi_cmd_dconf(mconfig);
+    const char **script = (const char **)(dc + d->script_offset);
+    const char **group = (const char **)(dc + d->group_offset);
     const char *name, *value, *bad;
     const char *s, *g = NULL;
 
@@ -422,38 +442,6 @@ static const char *gw_script_with_group(cmd_parms *cmd, const char *args,
     *group = g;
     gowsgi_cmd_unhonoured(cmd, DETAIL_IGNORED);
     return NULL;
-}
-
-static const char *gw_set_dispatch_script(cmd_parms *cmd, void *mconfig,
-                                          const char *args)
-{
-    gowsgi_dir_conf *dc = gowsgi_cmd_dconf(mconfig);
-    return gw_script_with_group(cmd, args, "dispatch", &dc->dispatch_script,
-                                &dc->dispatch_application_group);
-}
-
-static const char *gw_set_access_script(cmd_parms *cmd, void *mconfig,
-                                        const char *args)
-{
-    gowsgi_dir_conf *dc = gowsgi_cmd_dconf(mconfig);
-    return gw_script_with_group(cmd, args, "access", &dc->access_script,
-                                &dc->access_application_group);
-}
-
-static const char *gw_set_auth_user_script(cmd_parms *cmd, void *mconfig,
-                                           const char *args)
-{
-    gowsgi_dir_conf *dc = gowsgi_cmd_dconf(mconfig);
-    return gw_script_with_group(cmd, args, "auth user", &dc->auth_user_script,
-                                &dc->auth_user_application_group);
-}
-
-static const char *gw_set_auth_group_script(cmd_parms *cmd, void *mconfig,
-                                            const char *args)
-{
-    gowsgi_dir_conf *dc = gowsgi_cmd_dconf(mconfig);
-    return gw_script_with_group(cmd, args, "auth group", &dc->auth_group_script,
-                                &dc->auth_group_application_group);
 }
 
 static const char *gw_add_handler_script(cmd_parms *cmd, void *mconfig,
@@ -703,7 +691,7 @@ const command_rec gowsgi_directives[] = {
                   "Name of entry point in WSGI script file."),
     AP_INIT_RAW_ARGS("WSGIImportScript", gowsgi_cmd_import_script, NULL, RSRC_CONF,
                      "Location of WSGI import script."),
-    AP_INIT_RAW_ARGS("WSGIDispatchScript", gw_set_dispatch_script, NULL, SVD,
+    AP_INIT_RAW_ARGS("WSGIDispatchScript", gw_set_script_with_group, &s_dispatch, SVD,
                      "Location of WSGI dispatch script."),
     AP_INIT_TAKE1("WSGIPassApacheRequest", gw_set_flag, &f_pass_request, SVD,
                   "Enable/Disable Apache request object."),
@@ -725,11 +713,11 @@ const command_rec gowsgi_directives[] = {
                      OR_FILEINFO, "Specify a list of trusted proxies."),
     AP_INIT_TAKE1("WSGIEnableSendfile", gw_set_flag, &f_sendfile, OR_FILEINFO,
                   "Enable/Disable support for kernel sendfile."),
-    AP_INIT_RAW_ARGS("WSGIAccessScript", gw_set_access_script, NULL, OR_AUTHCFG,
+    AP_INIT_RAW_ARGS("WSGIAccessScript", gw_set_script_with_group, &s_access, OR_AUTHCFG,
                      "Location of WSGI host access script file."),
-    AP_INIT_RAW_ARGS("WSGIAuthUserScript", gw_set_auth_user_script, NULL, OR_AUTHCFG,
+    AP_INIT_RAW_ARGS("WSGIAuthUserScript", gw_set_script_with_group, &s_auth_user, OR_AUTHCFG,
                      "Location of WSGI user auth script file."),
-    AP_INIT_RAW_ARGS("WSGIAuthGroupScript", gw_set_auth_group_script, NULL, OR_AUTHCFG,
+    AP_INIT_RAW_ARGS("WSGIAuthGroupScript", gw_set_script_with_group, &s_auth_group, OR_AUTHCFG,
                      "Location of WSGI group auth script file."),
     AP_INIT_TAKE1("WSGIGroupAuthoritative", gw_set_flag, &f_group_auth, OR_AUTHCFG,
                   "Enable/Disable as being authoritative on groups."),
