@@ -86,6 +86,24 @@ int gowsgi_handler(request_rec *r)
                       r->filename);
     }
 
+    /* mod_wsgi's own checks of the body's framing, with its words, before
+     * Apache's (which would answer the same statuses but say nothing of the
+     * script). */
+    const char *tenc = apr_table_get(r->headers_in, "Transfer-Encoding");
+    if (tenc) {
+        if (strcasecmp(tenc, "chunked") != 0)
+            return refuse(r, HTTP_NOT_IMPLEMENTED,
+                          apr_psprintf(r->pool, "Unexpected value for Transfer-Encoding of '%s' supplied. "
+                                                "Only 'chunked' supported.", tenc), r->filename);
+        if (dconf->chunked_request != 1)
+            return refuse(r, HTTP_LENGTH_REQUIRED,
+                          "Received request requiring chunked transfer encoding, but optional support for "
+                          "chunked transfer encoding has not been enabled.", r->filename);
+        if (apr_table_get(r->headers_in, "Content-Length"))
+            return refuse(r, HTTP_BAD_REQUEST,
+                          "Unexpected Content-Length header supplied where Transfer-Encoding was specified "
+                          "as 'chunked'.", r->filename);
+    }
     int status = ap_setup_client_block(r, dconf->chunked_request == 1 ? REQUEST_CHUNKED_DECHUNK
                                                                       : REQUEST_CHUNKED_ERROR);
     if (status != OK)
@@ -119,5 +137,7 @@ int gowsgi_handler(request_rec *r)
         gowsgi_request_break(req.ctx);
         return OK;
     }
+    if (status == 0)
+        gowsgi_request_done(req.ctx);
     return status == 0 ? OK : status;
 }

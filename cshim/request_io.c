@@ -16,22 +16,58 @@
 typedef struct request_ctx {
     request_rec *r;
     apr_bucket_brigade *bb;   /* reused for every write */
+    apr_bucket_brigade *in;   /* reused for every read */
+    int seen_eos;
+    int expected_100;         /* the client asked for "100 Continue" */
+    const char *read_error;
 } request_ctx;
 
 void *gowsgi_request_ctx(request_rec *r)
 {
-    request_ctx *ctx = apr_palloc(r->pool, sizeof(*ctx));
+    request_ctx *ctx = apr_pcalloc(r->pool, sizeof(*ctx));
     ctx->r = r;
     ctx->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    ctx->in = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    ctx->expected_100 = r->expecting_100;
     return ctx;
 }
 
+/* Reads straight from the input filters rather than ap_get_client_block,
+ * which loses the reason for a failure: the app is told it, as mod_wsgi
+ * tells it. Apache sends "100 Continue" here, on the first read, so a
+ * client is only asked for the body when the app reads it. */
 static long io_read(void *c, char *buf, size_t len)
 {
     request_ctx *ctx = c;
-    /* Apache sends "100 Continue" here, on the first read, so a client is
-     * only asked for the body when the app reads it. */
-    return ap_get_client_block(ctx->r, buf, len);
+    request_rec *r = ctx->r;
+    if (ctx->seen_eos)
+        return 0;
+    apr_status_t rv = ap_get_brigade(r->input_filters, ctx->in, AP_MODE_READBYTES, APR_BLOCK_READ, len);
+    if (rv == APR_SUCCESS && !APR_BRIGADE_EMPTY(ctx->in)) {
+        apr_size_t n = len;
+        ctx->seen_eos = APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(ctx->in));
+        rv = apr_brigade_flatten(ctx->in, buf, &n);
+        apr_brigade_cleanup(ctx->in);
+        if (rv == APR_SUCCESS)
+            return (long)n;
+    }
+    apr_brigade_cleanup(ctx->in);
+    r->connection->keepalive = AP_CONN_CLOSE;
+    if (rv == APR_SUCCESS || APR_STATUS_IS_EAGAIN(rv)) {
+        /* The HTTP input filter answers EAGAIN for failures that will not
+         * go away (timeouts, bad chunking): say what they amount to. */
+        ctx->read_error = "Connection was terminated";
+    } else {
+        char msg[256];
+        ctx->read_error = apr_pstrdup(r->pool, apr_strerror(rv, msg, sizeof(msg)));
+    }
+    return -1;
+}
+
+static const char *io_read_error(void *c)
+{
+    request_ctx *ctx = c;
+    return ctx->read_error ? ctx->read_error : "Unknown error";
 }
 
 static int io_start(void *c, int status, const char *status_line, int nheaders,
@@ -41,6 +77,11 @@ static int io_start(void *c, int status, const char *status_line, int nheaders,
     request_rec *r = ctx->r;
     r->status = status;
     r->status_line = apr_pstrdup(r->pool, status_line);
+    /* The response is final: a body the app did not ask for is not
+     * wanted, and Apache must not send "100 Continue" into the response
+     * if the app reads later. Clearing it also keeps the connection alive
+     * (Apache closes while a 100-continue is outstanding), as mod_wsgi does. */
+    r->expecting_100 = 0;
     for (int i = 0; i < nheaders; i++) {
         if (strcasecmp(names[i], "Content-Type") == 0)
             ap_set_content_type(r, apr_pstrdup(r->pool, values[i]));
@@ -97,6 +138,16 @@ static int io_sendfile(void *c, int fd, int64_t offset, int64_t len)
     return pass(ctx);
 }
 
+void gowsgi_request_done(void *c)
+{
+    request_ctx *ctx = c;
+    /* A client waiting for "100 Continue" sends its body only after a
+     * timeout; Apache reads (discards) that body before it ends the
+     * response, so send the response first, as mod_wsgi's flushes do. */
+    if (ctx->expected_100 && !ctx->seen_eos)
+        io_flush(ctx);
+}
+
 void gowsgi_request_break(void *c)
 {
     request_ctx *ctx = c;
@@ -141,6 +192,7 @@ const gowsgi_io gowsgi_request_io = {
     .sendfile = io_sendfile,
     .log = io_log,
     .interrupt_read = io_interrupt_read,
+    .read_error = io_read_error,
 };
 
 void gowsgi_log_process(int level, const char *msg, size_t len)

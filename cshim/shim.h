@@ -39,6 +39,8 @@ void gowsgi_proxy_headers(request_rec *r, const gowsgi_dir_conf *dconf);
 /* request_io.c: the engine's I/O callbacks over request_rec. */
 extern const gowsgi_io gowsgi_request_io;
 void *gowsgi_request_ctx(request_rec *r);
+/* The response is complete: lets a client waiting for "100 Continue" have it. */
+void gowsgi_request_done(void *ctx);
 /* Ends a response that broke after it started: the client must see it cut short. */
 void gowsgi_request_break(void *ctx);
 void gowsgi_log_process(int level, const char *msg, size_t len);

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 3
+#define GOWSGI_ABI_VERSION 4
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -25,8 +25,9 @@ enum {
 
 /* Per-request I/O, implemented by the shim on top of request_rec. */
 typedef struct gowsgi_io {
-    /* Reads up to len body bytes: >0 bytes read, 0 at end of body, -1 on error
-     * (the shim has logged why). The first call sends 100-continue if asked. */
+    /* Reads up to len body bytes: >0 bytes read, 0 at end of body, -1 on
+     * error (read_error then says why). The first call sends 100-continue if
+     * asked. */
     long (*read)(void *ctx, char *buf, size_t len);
     /* Sets the status and response headers. Content-Type and Content-Length
      * are applied to the request as Apache expects. Returns 0. */
@@ -42,6 +43,8 @@ typedef struct gowsgi_io {
     /* The request has ended while an app thread is still blocked in read:
      * make that read return (end of body) and do not reuse the connection. */
     void (*interrupt_read)(void *ctx);
+    /* Why the last read failed, in Apache's words (valid for the request). */
+    const char *(*read_error)(void *ctx);
 } gowsgi_io;
 
 /* One request, as the shim resolved it against the configuration. */

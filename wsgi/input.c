@@ -12,6 +12,7 @@ typedef struct {
     char *buf;
     size_t start, end, cap;
     int eof;
+    int failed;              /* a read failed: every later read fails too */
 } InputObject;
 
 static int expired(InputObject *self)
@@ -30,17 +31,25 @@ static Py_ssize_t read_client(InputObject *self, char *dst, size_t len)
     gowsgi_reqstate *rs = self->rs;
     if (self->eof)
         return 0;
+    /* A broken body must never look complete to the app: mod_wsgi's words. */
+    if (self->failed) {
+        PyErr_SetString(PyExc_OSError, "Apache/mod_wsgi request data read error: Input is already in error state.");
+        return -1;
+    }
     if (gowsgi_io_claim(rs) != 0)
         return -1;
     rs->io_reading = 1;
     Py_BEGIN_ALLOW_THREADS
     n = rs->req->io->read(rs->req->ctx, dst, len);
     Py_END_ALLOW_THREADS
-    gowsgi_io_release(rs);
     if (n < 0) {
-        PyErr_SetString(PyExc_OSError, "request data read error");
+        self->failed = 1;
+        PyErr_Format(PyExc_OSError, "Apache/mod_wsgi request data read error: %s.",
+                     rs->req->io->read_error(rs->req->ctx));
+        gowsgi_io_release(rs);
         return -1;
     }
+    gowsgi_io_release(rs);
     if (n == 0)
         self->eof = 1;
     return (Py_ssize_t)n;
@@ -257,6 +266,7 @@ PyObject *gowsgi_input_new(gowsgi_reqstate *rs)
     self->buf = NULL;
     self->start = self->end = self->cap = 0;
     self->eof = 0;
+    self->failed = 0;
     return (PyObject *)self;
 }
 

@@ -9,6 +9,7 @@ package wsgitest
 #include "gowsgi.h"
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <unistd.h>
 
 typedef struct buf { char *p; size_t len, cap; } buf;
@@ -27,6 +28,7 @@ static void buf_add(buf *b, const char *s, size_t n)
 typedef struct mem_ctx {
 	const char *body;
 	size_t body_len, body_pos;
+	int broken;     // the body breaks off after body_len bytes
 	int reads;
 	int status;
 	buf status_line, headers, out, log;
@@ -37,6 +39,8 @@ static long mem_read(void *c, char *dst, size_t len)
 {
 	mem_ctx *m = c;
 	size_t n = m->body_len - m->body_pos;
+	if (n == 0 && m->broken)
+		return -1;
 	if (n > len)
 		n = len;
 	memcpy(dst, m->body + m->body_pos, n);
@@ -88,13 +92,18 @@ static void mem_log(void *c, int level, const char *msg, size_t len)
 static buf process_log;
 static void mem_log_process(int level, const char *msg, size_t len)
 {
+	char tag[16];
+	int n = snprintf(tag, sizeof(tag), "[%d] ", level);
+	buf_add(&process_log, tag, (size_t)n);
 	buf_add(&process_log, msg, len);
 	buf_add(&process_log, "\n", 1);
 }
 
 static void mem_interrupt_read(void *c) { (void)c; }
+static const char *mem_read_error(void *c) { (void)c; return "Partial results are valid but processing is incomplete"; }
 
-static const gowsgi_io mem_io = {mem_read, mem_start, mem_write, mem_flush, mem_sendfile, mem_log, mem_interrupt_read};
+static const gowsgi_io mem_io = {mem_read, mem_start, mem_write, mem_flush, mem_sendfile, mem_log, mem_interrupt_read,
+                                 mem_read_error};
 
 static void set_io(gowsgi_request *req, mem_ctx *m) { req->ctx = m; req->io = &mem_io; }
 static void set_log(gowsgi_init *init) { init->log = mem_log_process; }
@@ -176,6 +185,7 @@ type Request struct {
 	Sendfile         bool
 	Env              map[string]string
 	Body             []byte
+	BodyBroken       bool // the body breaks off after Body: reads then fail
 }
 
 // Response is what the engine did with it.
@@ -266,6 +276,9 @@ func Prepare(r Request) *Prepared {
 		ctx.body = cs(string(r.Body))
 		ctx.body_len = C.size_t(len(r.Body))
 	}
+	if r.BodyBroken {
+		ctx.broken = 1
+	}
 	C.set_io(req, ctx)
 	callable := r.Callable
 	if callable == "" {
@@ -308,6 +321,8 @@ func goText(b C.buf) string {
 	return C.GoStringN(b.p, C.int(b.len))
 }
 
+// ProcessLog is every process-scoped error-log line so far, each as
+// "[level] text" (Apache's APLOG_* numbers).
 // ProcessLog is everything logged without a request so far.
 func ProcessLog() string { return C.GoString(C.process_log_text()) }
 
