@@ -26,6 +26,9 @@ export CGO_ENABLED := 1
 export CGO_CFLAGS := -include $(CURDIR)/wsgi/cpy3_compat.h -O2 -g -Wno-deprecated-declarations
 export CGO_LDFLAGS = $(shell pkg-config --libs python3-embed 2>/dev/null)
 export GOFLAGS := -mod=mod
+# The interpreter whose prefix the embedded Python takes when no
+# WSGIPythonHome is set (wsgi/runtime.go): Debian's, not whatever is on PATH.
+GO_LDFLAGS := -X github.com/gowsgi/gowsgi/wsgi.pythonExecutable=$(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null || echo /usr/bin/python3)
 
 GO_SOURCES := $(shell find module wsgi -name '*.go' -not -name '*_test.go') $(wildcard wsgi/*.c wsgi/*.h module/*.map) go.mod
 SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h
@@ -47,7 +50,7 @@ deps:
 
 $(BUILD)/libgowsgi.so: $(GO_SOURCES)
 	@mkdir -p $(BUILD)
-	$(GO) build -buildmode=c-shared -ldflags "-extldflags=-Wl,--version-script=$(CURDIR)/module/exports.map" -o $@.tmp ./module
+	$(GO) build -buildmode=c-shared -ldflags "$(GO_LDFLAGS) -extldflags=-Wl,--version-script=$(CURDIR)/module/exports.map" -o $@.tmp ./module
 	@rm -f $(BUILD)/libgowsgi.tmp.h $(BUILD)/libgowsgi.so.h
 	@mv -f $@.tmp $@   # a rename: a running Apache keeps its mapped copy
 
@@ -76,7 +79,7 @@ vet:
 	@test -z "$$(gofmt -l module wsgi tests)" || { gofmt -l module wsgi tests; echo "gofmt needed"; exit 1; }
 
 unit: build
-	$(GO) test -count=1 ./wsgi/ ./module/
+	$(GO) test -count=1 -ldflags "$(GO_LDFLAGS)" ./wsgi/ ./module/
 
 integration: build
 	$(GO) test -count=1 -timeout 30m ./tests/

@@ -35,12 +35,7 @@ func TestEnviron_Embedded(t *testing.T) {
 			assert.Equal(t, "True", e["wsgi.multithread"])
 		}
 		assert.Equal(t, "Input", d.Types["wsgi.input"])
-		if targetModule() == ModGowsgi {
-			// A documented difference: a line-writing Log object.
-			assert.Equal(t, "Log", d.Types["wsgi.errors"])
-		} else {
-			assert.Equal(t, "TextIOWrapper", d.Types["wsgi.errors"])
-		}
+		assert.Equal(t, "TextIOWrapper", d.Types["wsgi.errors"])
 		assert.Contains(t, e, "wsgi.file_wrapper")
 
 		// mod_wsgi keys

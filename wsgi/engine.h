@@ -46,7 +46,10 @@ typedef struct gowsgi_interp {
     PyObject *str_close;
     PyObject *str_fileno;
     PyObject *str_tell;
-    PyObject *stdout_log;         /* sys.stdout / sys.stderr replacements */
+    PyObject *str_utf8;
+    PyObject *str_replace;
+    PyObject *text_io_wrapper;    /* io.TextIOWrapper, for the log streams */
+    PyObject *stdout_log;         /* the mod_wsgi.Log buffers behind sys.stdout / sys.stderr */
     PyObject *stderr_log;
     int key_cache_used;
     gowsgi_key_slot key_cache[GOWSGI_KEY_CACHE_SLOTS];
@@ -84,7 +87,7 @@ typedef struct gowsgi_reqstate gowsgi_reqstate;
 extern __thread gowsgi_reqstate *gowsgi_current;
 
 /* pyinit.c */
-int gowsgi_py_initialize(const gowsgi_init *init, char *err, size_t errlen);
+int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *err, size_t errlen);
 gowsgi_interp *gowsgi_interp_main(void);
 gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size_t errlen);
 PyThreadState *gowsgi_enter(gowsgi_interp *it);
@@ -123,7 +126,8 @@ struct gowsgi_reqstate {
     int ended;                    /* the request is over: new I/O is refused */
     PyObject *input;              /* per-request objects, detached at the end */
     PyObject *start_response;
-    PyObject *errors;
+    PyObject *errors;             /* the mod_wsgi.Log buffer of wsgi.errors */
+    PyObject *errors_stream;      /* wsgi.errors: a TextIOWrapper over it */
 };
 /* Claims the request's I/O for this thread, one at a time: 0, or -1 with an
  * exception when the request has ended. GIL held on entry and return; the
@@ -151,10 +155,17 @@ extern PyTypeObject gowsgi_LogType;
 /* req == NULL: a process stream (sys.stdout/stderr) that attributes lines to
  * the thread's current request when there is one. */
 PyObject *gowsgi_log_new(gowsgi_request *req, int level, const char *name);
+/* A buffer for server-wide lines: never attributed to a request. */
+PyObject *gowsgi_log_new_server(int level, const char *name);
+/* The io.TextIOWrapper over a log buffer that apps see, as mod_wsgi's. */
+PyObject *gowsgi_log_wrap(gowsgi_interp *it, PyObject *buffer);
 void gowsgi_log_detach(PyObject *log);
 void gowsgi_log_flush_pending(PyObject *log);
 extern PyTypeObject gowsgi_RestrictedType;
 PyObject *gowsgi_restricted_new(const char *name);
+
+/* signal_restrict.c: signal.signal() as a logged no-op (GIL held). */
+int gowsgi_signal_restrict_install(void);
 
 /* filewrapper.c */
 extern PyTypeObject gowsgi_FileWrapperType;

@@ -117,7 +117,7 @@ func TestNonLatin1HeaderIs500(t *testing.T) {
 func TestBadStatusIs500(t *testing.T) {
 	r := do(t, "/badstatus")
 	assert.Equal(t, 500, r.Result)
-	assert.Contains(t, r.Log, "status must be 3 digit integer")
+	assert.Contains(t, r.Log, "status code is not a 3 digit integer")
 }
 
 func TestUncaughtExceptionLogsTraceback(t *testing.T) {
@@ -229,7 +229,68 @@ func TestSignalRegistrationIgnored(t *testing.T) {
 	r := do(t, "/signal")
 	require.Equal(t, 0, r.Result, r.String())
 	assert.Equal(t, "still here", string(r.Body))
-	assert.Contains(t, r.Log, "Callback registration for signal 10 ignored.")
+	// Server-wide at warning level, as mod_wsgi logs it, with the app's
+	// stack and no frame of gowsgi's own.
+	plog := wsgitest.ProcessLog()
+	assert.Contains(t, plog, "[4] gowsgi (pid=")
+	assert.Contains(t, plog, "Callback registration for signal 10 ignored.")
+	assert.Regexp(t, `\[4\]\s+File ".*app\.wsgi", line \d+, in application`, plog)
+	assert.NotContains(t, plog, "<string>")
+	assert.NotContains(t, r.Log, "Callback registration")
+}
+
+func TestStatusWithoutReasonIs500(t *testing.T) {
+	r := do(t, "/noreason")
+	assert.Equal(t, 500, r.Result)
+	assert.Contains(t, r.Log, "ValueError: no space following status code")
+}
+
+func TestInvalidHeaderNamesAre500WithTraceback(t *testing.T) {
+	for name, want := range map[string]string{
+		"space":   "space character present in header name",
+		"control": "control character present in header name",
+		"empty":   "header name is empty",
+		"colon":   "invalid character present in header name 'X:Bad'",
+		"latin1":  "invalid character present in header name",
+	} {
+		r := do(t, "/badheader", func(r *wsgitest.Request) { r.Env["QUERY_STRING"] = name })
+		assert.Equal(t, 500, r.Result, name)
+		assert.Contains(t, r.Log, "Exception occurred processing WSGI script", name)
+		assert.Contains(t, r.Log, "ValueError: "+want, name)
+		assert.Contains(t, r.Log, "in application", name+": the traceback reaches the app's frame")
+	}
+}
+
+func TestSystemExitIsLoggedAsIgnored(t *testing.T) {
+	r := do(t, "/exit")
+	assert.Equal(t, 500, r.Result)
+	assert.Contains(t, r.Log, "SystemExit exception raised by WSGI script '")
+	assert.Contains(t, r.Log, "' ignored.")
+}
+
+func TestInputErrorIsSticky(t *testing.T) {
+	r := do(t, "/input", func(r *wsgitest.Request) {
+		r.Body = []byte("partial")
+		r.BodyBroken = true
+		r.Env["QUERY_STRING"] = "errors"
+	})
+	require.Equal(t, 0, r.Result, r.String())
+	assert.Equal(t, "OSError: Apache/mod_wsgi request data read error: Partial results are valid but processing is incomplete.|"+
+		"OSError: Apache/mod_wsgi request data read error: Input is already in error state.", string(r.Body))
+}
+
+func TestErrorsIsTextIOWrapperOverLog(t *testing.T) {
+	r := do(t, "/errors")
+	require.Equal(t, 0, r.Result, r.String())
+	assert.Equal(t, "TextIOWrapper Log <wsgi.errors> utf-8 replace True True None", string(r.Body))
+	assert.Contains(t, r.Log, "? lone surrogate")
+	assert.Contains(t, r.Log, "via print")
+}
+
+func TestFileWrapperBlockSizeIsAHint(t *testing.T) {
+	r := do(t, "/file-huge-block")
+	require.Equal(t, 0, r.Result, r.String())
+	assert.Contains(t, string(r.Body), "One app, many behaviours")
 }
 
 func TestApplicationGroupsAreSeparateInterpreters(t *testing.T) {
@@ -248,7 +309,7 @@ func TestCallableObject(t *testing.T) {
 	assert.Equal(t, "from handler", string(r.Body))
 
 	r = wsgitest.Do(wsgitest.Request{Script: s, Mtime: 1})
-	assert.Equal(t, 500, r.Result)
+	assert.Equal(t, 404, r.Result, "mod_wsgi's status for a script without the callable")
 	assert.Contains(t, r.Log, "does not contain WSGI application 'application'")
 }
 

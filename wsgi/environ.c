@@ -185,7 +185,7 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_re
     if (PyDict_Update(env, it->base_environ) != 0 ||
         PyDict_SetItem(env, it->key_url_scheme, https ? it->str_https : it->str_http) != 0 ||
         PyDict_SetItem(env, it->key_input, rs->input) != 0 ||
-        PyDict_SetItem(env, it->key_errors, rs->errors) != 0)
+        PyDict_SetItem(env, it->key_errors, rs->errors_stream) != 0)
         goto fail;
 
     if (thread_id == 0)

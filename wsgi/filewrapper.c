@@ -7,6 +7,9 @@
 
 #include <sys/stat.h>
 
+/* The largest read() the generic path makes of a regular file. */
+#define FILE_BLOCK_MAX (1 << 20)
+
 typedef struct {
     PyObject_HEAD
     PyObject *filelike;
@@ -41,9 +44,9 @@ static PyObject *fw_iter(PyObject *self)
     return self;
 }
 
-static PyObject *fw_iternext(FileWrapperObject *self)
+static PyObject *read_block(FileWrapperObject *self, Py_ssize_t size)
 {
-    PyObject *data = PyObject_CallMethod(self->filelike, "read", "n", self->blksize);
+    PyObject *data = PyObject_CallMethod(self->filelike, "read", "n", size);
     if (data == NULL)
         return NULL;
     if (PyObject_Length(data) == 0) {
@@ -51,6 +54,11 @@ static PyObject *fw_iternext(FileWrapperObject *self)
         return NULL;   /* StopIteration */
     }
     return data;
+}
+
+static PyObject *fw_iternext(FileWrapperObject *self)
+{
+    return read_block(self, self->blksize);
 }
 
 static PyObject *fw_close(FileWrapperObject *self, PyObject *Py_UNUSED(ignored))
@@ -65,6 +73,22 @@ static PyMethodDef fw_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *fw_get_filelike(FileWrapperObject *self, void *Py_UNUSED(closure))
+{
+    return Py_NewRef(self->filelike);
+}
+
+static PyObject *fw_get_blksize(FileWrapperObject *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromSsize_t(self->blksize);
+}
+
+static PyGetSetDef fw_getset[] = {
+    {"filelike", (getter)fw_get_filelike, NULL, NULL, NULL},
+    {"blksize", (getter)fw_get_blksize, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 PyTypeObject gowsgi_FileWrapperType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "mod_wsgi.FileWrapper",
@@ -74,6 +98,7 @@ PyTypeObject gowsgi_FileWrapperType = {
     .tp_iter = fw_iter,
     .tp_iternext = (iternextfunc)fw_iternext,
     .tp_methods = fw_methods,
+    .tp_getset = fw_getset,
     .tp_new = fw_new,
 };
 
@@ -129,6 +154,7 @@ int gowsgi_filewrapper_send(gowsgi_interp *it, gowsgi_reqstate *rs, PyObject *wr
     FileWrapperObject *fw = (FileWrapperObject *)wrapper;
     int fd;
     long long pos, size;
+    Py_ssize_t block = fw->blksize;
     (void)it;
 
     if (rs->started && !rs->headers_sent && file_position(fw->filelike, &fd, &pos, &size) == 0) {
@@ -158,10 +184,17 @@ int gowsgi_filewrapper_send(gowsgi_interp *it, gowsgi_reqstate *rs, PyObject *wr
             }
             return 0;
         }
+        /* For a regular file the block size is a hint, as mod_wsgi treats
+         * it (it hands Apache the file): never ask read() for more than is
+         * left to send, nor for more than a bounded block at a time. */
+        if (block > length)
+            block = length > 0 ? (Py_ssize_t)length : 1;
+        if (block > FILE_BLOCK_MAX)
+            block = FILE_BLOCK_MAX;
     }
     /* Generic path: read blocks; Content-Length (declared or added) truncates. */
     PyObject *item;
-    while ((item = fw_iternext(fw)) != NULL) {
+    while ((item = read_block(fw, block)) != NULL) {
         int rc = PyBytes_Check(item) ? gowsgi_send_body(rs, PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item)) : -1;
         if (!PyBytes_Check(item))
             PyErr_Format(PyExc_TypeError, "sequence of byte string values expected, value of type %.200s found",

@@ -6,7 +6,6 @@ package wsgi
 import "C"
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -35,24 +34,9 @@ func (it *interp) withGIL(fn func()) {
 	fn()
 }
 
-// restrictSignalSource makes signal.signal() a logged no-op, as mod_wsgi does
-// under WSGIRestrictSignal On: signals belong to Apache.
-const restrictSignalSource = `
-def _gowsgi_restrict_signal():
-    import os, signal, sys, traceback
-    def signal_ignored(signum, handler):
-        sys.stderr.write("mod_wsgi (pid=%d): Callback registration for "
-                         "signal %d ignored.\n" % (os.getpid(), signum))
-        traceback.print_stack(file=sys.stderr)
-        return handler
-    signal.signal = signal_ignored
-_gowsgi_restrict_signal()
-del _gowsgi_restrict_signal
-`
-
 // prepare applies the process-wide Python settings to a new interpreter:
 // WSGIPythonPath through site.addsitedir (so .pth files count) and the
-// signal restriction.
+// signal restriction (signal_restrict.c).
 func (it *interp) prepare() error {
 	var err error
 	it.withGIL(func() {
@@ -81,8 +65,8 @@ func (it *interp) prepare() error {
 				return
 			}
 		}
-		if eng.restrictSignal && python3.PyRun_SimpleString(restrictSignalSource) != 0 {
-			err = errors.New("installing the signal restriction failed")
+		if eng.restrictSignal && C.gowsgi_signal_restrict_install() != 0 {
+			err = fmt.Errorf("installing the signal restriction failed: %s", fetchError())
 		}
 	})
 	return err

@@ -1,7 +1,10 @@
 /*
- * logstream.c: file-like objects that write whole lines to Apache's error log.
+ * logstream.c: the error-log streams. As in mod_wsgi, each is an
+ * io.TextIOWrapper (utf-8, errors='replace', line buffered, write-through)
+ * over a mod_wsgi.Log buffer that writes whole lines to Apache's error log.
  * wsgi.errors is bound to its request; sys.stdout and sys.stderr are process
- * streams that attribute each line to the request the thread is running, if any.
+ * streams that attribute each line to the request the thread is running, if
+ * any.
  */
 #include "engine.h"
 
@@ -9,6 +12,8 @@ typedef struct {
     PyObject_HEAD
     gowsgi_request *req;     /* NULL for a process stream, or once detached */
     int bound;               /* created for a request (wsgi.errors) */
+    int server;              /* server-wide lines, never a request's */
+    int expired;             /* closed, or its request has ended */
     int level;
     PyObject *name;
     char *buf;               /* pending partial line */
@@ -18,7 +23,7 @@ typedef struct {
 static void emit(LogObject *self, const char *s, size_t n)
 {
     gowsgi_request *req = self->req;
-    if (req == NULL && !self->bound && gowsgi_current != NULL)
+    if (req == NULL && !self->bound && !self->server && gowsgi_current != NULL)
         req = gowsgi_current->req;
     if (req != NULL)
         req->io->log(req->ctx, self->level, s, n);
@@ -73,37 +78,44 @@ static int write_text(LogObject *self, const char *s, Py_ssize_t n)
     return 0;
 }
 
-static PyObject *log_write(LogObject *self, PyObject *arg)
+static int expired(LogObject *self)
 {
-    Py_ssize_t n;
-    const char *s;
-    if (self->bound && self->req == NULL) {
+    if (self->expired || (self->bound && self->req == NULL)) {
         /* wsgi.errors kept past its request, as mod_wsgi reports it. */
         PyErr_SetString(PyExc_RuntimeError, "log object has expired");
-        return NULL;
+        return 1;
     }
-    if (!PyUnicode_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "log() argument must be str, not %.100s",
-                     Py_TYPE(arg)->tp_name);
-        return NULL;
-    }
-    s = PyUnicode_AsUTF8AndSize(arg, &n);
-    if (s == NULL || write_text(self, s, n) != 0)
-        return NULL;
-    return PyLong_FromSsize_t(PyUnicode_GET_LENGTH(arg));
+    return 0;
 }
 
-static PyObject *log_writelines(LogObject *self, PyObject *seq)
+/* The TextIOWrapper hands over utf-8 bytes; code using the buffer directly
+ * may pass str, as mod_wsgi's "s#" accepts both. */
+static PyObject *log_write(LogObject *self, PyObject *args)
 {
-    PyObject *it = PyObject_GetIter(seq), *item;
-    if (it == NULL)
+    const char *s;
+    Py_ssize_t n;
+    if (expired(self) || !PyArg_ParseTuple(args, "s#:write", &s, &n))
         return NULL;
+    if (write_text(self, s, n) != 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *log_writelines(LogObject *self, PyObject *args)
+{
+    PyObject *seq, *it, *item;
+    if (expired(self) || !PyArg_ParseTuple(args, "O:writelines", &seq))
+        return NULL;
+    if ((it = PyObject_GetIter(seq)) == NULL)
+        goto not_strings;
     while ((item = PyIter_Next(it)) != NULL) {
-        PyObject *r = log_write(self, item);
+        PyObject *one = PyTuple_Pack(1, item);
+        PyObject *r = one ? log_write(self, one) : NULL;
+        Py_XDECREF(one);
         Py_DECREF(item);
         if (r == NULL) {
             Py_DECREF(it);
-            return NULL;
+            goto not_strings;
         }
         Py_DECREF(r);
     }
@@ -111,11 +123,28 @@ static PyObject *log_writelines(LogObject *self, PyObject *seq)
     if (PyErr_Occurred())
         return NULL;
     Py_RETURN_NONE;
+not_strings:
+    PyErr_SetString(PyExc_TypeError, "argument must be sequence of strings");
+    return NULL;
 }
 
+/* Quiet once expired (mod_wsgi raises): the wrapper's finalizer flushes
+ * after every request, and an exception there would be made and dropped
+ * each time. */
 static PyObject *log_flush(LogObject *self, PyObject *Py_UNUSED(ignored))
 {
-    gowsgi_log_flush_pending((PyObject *)self);
+    if (!self->expired && !(self->bound && self->req == NULL))
+        gowsgi_log_flush_pending((PyObject *)self);
+    Py_RETURN_NONE;
+}
+
+/* Flushes and expires, as mod_wsgi's close(); closing twice is harmless. */
+static PyObject *log_close(LogObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (!self->expired && !(self->bound && self->req == NULL))
+        gowsgi_log_flush_pending((PyObject *)self);
+    self->req = NULL;
+    self->expired = 1;
     Py_RETURN_NONE;
 }
 
@@ -131,23 +160,28 @@ static PyObject *log_true(LogObject *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_TRUE;
 }
 
-static PyObject *log_close(LogObject *self, PyObject *Py_UNUSED(ignored))
+static PyObject *log_fileno(LogObject *self, PyObject *Py_UNUSED(ignored))
 {
     (void)self;
-    PyErr_SetString(PyExc_RuntimeError, "log object cannot be closed");
+    PyErr_SetString(PyExc_OSError, "Apache/mod_wsgi log object is not associated with a file descriptor.");
     return NULL;
 }
 
 static PyObject *log_get_name(LogObject *self, void *Py_UNUSED(closure))
 {
-    Py_INCREF(self->name);
-    return self->name;
+    return Py_NewRef(self->name);
 }
 
 static PyObject *log_get_encoding(LogObject *self, void *Py_UNUSED(closure))
 {
     (void)self;
     return PyUnicode_FromString("utf-8");
+}
+
+static PyObject *log_get_errors(LogObject *self, void *Py_UNUSED(closure))
+{
+    (void)self;
+    return PyUnicode_FromString("replace");
 }
 
 static PyObject *log_get_closed(LogObject *self, void *Py_UNUSED(closure))
@@ -158,28 +192,31 @@ static PyObject *log_get_closed(LogObject *self, void *Py_UNUSED(closure))
 
 static void log_dealloc(LogObject *self)
 {
-    gowsgi_log_flush_pending((PyObject *)self);
+    if (!self->expired)
+        gowsgi_log_flush_pending((PyObject *)self);
     Py_XDECREF(self->name);
     PyMem_Free(self->buf);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyMethodDef log_methods[] = {
-    {"write", (PyCFunction)log_write, METH_O, NULL},
-    {"writelines", (PyCFunction)log_writelines, METH_O, NULL},
     {"flush", (PyCFunction)log_flush, METH_NOARGS, NULL},
+    {"close", (PyCFunction)log_close, METH_NOARGS, NULL},
     {"isatty", (PyCFunction)log_false, METH_NOARGS, NULL},
+    {"write", (PyCFunction)log_write, METH_VARARGS, NULL},
+    {"writelines", (PyCFunction)log_writelines, METH_VARARGS, NULL},
     {"readable", (PyCFunction)log_false, METH_NOARGS, NULL},
     {"seekable", (PyCFunction)log_false, METH_NOARGS, NULL},
     {"writable", (PyCFunction)log_true, METH_NOARGS, NULL},
-    {"close", (PyCFunction)log_close, METH_NOARGS, NULL},
+    {"fileno", (PyCFunction)log_fileno, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef log_getset[] = {
     {"name", (getter)log_get_name, NULL, NULL, NULL},
-    {"encoding", (getter)log_get_encoding, NULL, NULL, NULL},
     {"closed", (getter)log_get_closed, NULL, NULL, NULL},
+    {"encoding", (getter)log_get_encoding, NULL, NULL, NULL},
+    {"errors", (getter)log_get_errors, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -200,11 +237,33 @@ PyObject *gowsgi_log_new(gowsgi_request *req, int level, const char *name)
         return NULL;
     self->req = req;
     self->bound = req != NULL;
+    self->server = 0;
+    self->expired = 0;
     self->level = level;
     self->name = PyUnicode_FromString(name);
     self->buf = NULL;
     self->len = self->cap = 0;
+    if (self->name == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
     return (PyObject *)self;
+}
+
+PyObject *gowsgi_log_new_server(int level, const char *name)
+{
+    PyObject *self = gowsgi_log_new(NULL, level, name);
+    if (self != NULL)
+        ((LogObject *)self)->server = 1;
+    return self;
+}
+
+PyObject *gowsgi_log_wrap(gowsgi_interp *it, PyObject *buffer)
+{
+    /* TextIOWrapper(buffer, "utf-8", "replace", None, True, True):
+     * line_buffering and write_through, so every line reaches the log at once. */
+    PyObject *args[] = {buffer, it->str_utf8, it->str_replace, Py_None, Py_True, Py_True};
+    return PyObject_Vectorcall(it->text_io_wrapper, args, 6, NULL);
 }
 
 void gowsgi_log_detach(PyObject *obj)

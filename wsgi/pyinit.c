@@ -79,7 +79,7 @@ static PyStatus configure_home(PyConfig *config, const char *home)
 
 static int setup_interp(gowsgi_interp *it, char *err, size_t errlen);
 
-int gowsgi_py_initialize(const gowsgi_init *init, char *err, size_t errlen)
+int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *err, size_t errlen)
 {
     PyStatus st;
     PyConfig config;
@@ -113,6 +113,12 @@ int gowsgi_py_initialize(const gowsgi_init *init, char *err, size_t errlen)
         config.hash_seed = strtoul(init->hash_seed, NULL, 10);
     }
     st = PyConfig_SetBytesArgv(&config, 1, argv);
+    if (PyStatus_Exception(st))
+        goto fail;
+    /* argv[0] is "mod_wsgi" (sys.argv, as mod_wsgi has it); left alone it
+     * would also become the program name, which no PATH holds, and Python
+     * would settle on a prefix of "/" without the system's dist-packages. */
+    st = PyConfig_SetBytesString(&config, &config.program_name, executable);
     if (PyStatus_Exception(st))
         goto fail;
     if (init->python_home != NULL && *init->python_home) {
@@ -182,26 +188,36 @@ static PyObject *intern(const char *s)
     return PyUnicode_InternFromString(s);
 }
 
+/* sys.stdout and sys.stderr: process streams (TextIOWrappers over Log
+ * buffers) that attribute each line to the thread's current request. */
 static int setup_streams(gowsgi_interp *it)
 {
+    PyObject *io = PyImport_ImportModule("io");
+    it->text_io_wrapper = io ? PyObject_GetAttrString(io, "TextIOWrapper") : NULL;
+    Py_XDECREF(io);
+    if (it->text_io_wrapper == NULL)
+        return -1;
+    it->stdout_log = gowsgi_log_new(NULL, GOWSGI_LOG_ERR, "<stdout>");
+    it->stderr_log = gowsgi_log_new(NULL, GOWSGI_LOG_ERR, "<stderr>");
+    if (it->stdout_log == NULL || it->stderr_log == NULL)
+        return -1;
     PyObject *out = gowsgi_config.restrict_stdout ? gowsgi_restricted_new("sys.stdout")
-                                                  : gowsgi_log_new(NULL, GOWSGI_LOG_ERR, "<stdout>");
-    PyObject *errs = gowsgi_log_new(NULL, GOWSGI_LOG_ERR, "<stderr>");
-    if (out == NULL || errs == NULL)
-        return -1;
-    if (PySys_SetObject("stdout", out) != 0 || PySys_SetObject("stderr", errs) != 0 ||
-        PySys_SetObject("__stdout__", out) != 0 || PySys_SetObject("__stderr__", errs) != 0)
-        return -1;
-    if (gowsgi_config.restrict_stdin) {
-        PyObject *in = gowsgi_restricted_new("sys.stdin");
-        if (in == NULL || PySys_SetObject("stdin", in) != 0 ||
-            PySys_SetObject("__stdin__", in) != 0)
-            return -1;
-        Py_DECREF(in);
-    }
-    it->stdout_log = out;
-    it->stderr_log = errs;
-    return 0;
+                                                  : gowsgi_log_wrap(it, it->stdout_log);
+    PyObject *errs = gowsgi_log_wrap(it, it->stderr_log);
+    int rc = -1;
+    if (out != NULL && errs != NULL && PySys_SetObject("stdout", out) == 0 &&
+        PySys_SetObject("stderr", errs) == 0 && PySys_SetObject("__stdout__", out) == 0 &&
+        PySys_SetObject("__stderr__", errs) == 0)
+        rc = 0;
+    Py_XDECREF(out);
+    Py_XDECREF(errs);
+    if (rc != 0 || !gowsgi_config.restrict_stdin)
+        return rc;
+    PyObject *in = gowsgi_restricted_new("sys.stdin");
+    if (in == NULL || PySys_SetObject("stdin", in) != 0 || PySys_SetObject("__stdin__", in) != 0)
+        rc = -1;
+    Py_XDECREF(in);
+    return rc;
 }
 
 static int setup_interp(gowsgi_interp *it, char *err, size_t errlen)
@@ -223,6 +239,8 @@ static int setup_interp(gowsgi_interp *it, char *err, size_t errlen)
     it->str_close = intern("close");
     it->str_fileno = intern("fileno");
     it->str_tell = intern("tell");
+    it->str_utf8 = intern("utf-8");
+    it->str_replace = intern("replace");
     if (PyErr_Occurred() || setup_streams(it) != 0 || gowsgi_modules_install(it) != 0 ||
         gowsgi_environ_prepare(it) != 0) {
         PyObject *type, *value, *tb;

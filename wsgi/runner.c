@@ -17,7 +17,10 @@ static int report_error(gowsgi_reqstate *rs, const char *what)
         return GOWSGI_INCOMPLETE;
     }
     char line[4200];
-    snprintf(line, sizeof(line), "%s '%s'.", what, rs->req->script);
+    if (PyErr_ExceptionMatches(PyExc_SystemExit))
+        snprintf(line, sizeof(line), "SystemExit exception raised by WSGI script '%s' ignored.", rs->req->script);
+    else
+        snprintf(line, sizeof(line), "%s '%s'.", what, rs->req->script);
     gowsgi_log_exception(rs->req, line);
     return rs->headers_sent ? GOWSGI_INCOMPLETE : 500;
 }
@@ -109,9 +112,10 @@ int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req)
     Py_XINCREF(callable);
 
     rs.input = gowsgi_input_new(&rs);
-    rs.errors = gowsgi_log_new(req, GOWSGI_LOG_ERR, "wsgi.errors");
+    rs.errors = gowsgi_log_new(req, GOWSGI_LOG_ERR, "<wsgi.errors>");
+    rs.errors_stream = rs.errors ? gowsgi_log_wrap(it, rs.errors) : NULL;
     rs.start_response = gowsgi_start_response_new(&rs);
-    if (callable == NULL || rs.input == NULL || rs.errors == NULL || rs.start_response == NULL ||
+    if (callable == NULL || rs.input == NULL || rs.errors_stream == NULL || rs.start_response == NULL ||
         (environ = gowsgi_environ_build(it, req, &rs)) == NULL ||
         (args = PyTuple_Pack(2, environ, rs.start_response)) == NULL) {
         status = report_error(&rs, "Failed to prepare request for WSGI script");
@@ -162,6 +166,7 @@ done:
     Py_XDECREF(args);
     Py_XDECREF(environ);
     Py_XDECREF(rs.input);
+    Py_XDECREF(rs.errors_stream);
     Py_XDECREF(rs.errors);
     Py_XDECREF(rs.start_response);
     Py_XDECREF(rs.status_line);

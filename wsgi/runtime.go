@@ -36,6 +36,14 @@ type engine struct {
 var eng = &engine{interps: map[string]*interp{}}
 
 // processLog writes one line to Apache's error log, attributed to the process.
+
+// pythonExecutable is the interpreter whose prefix Python adopts when no
+// WSGIPythonHome names one: the build's Debian python3 (the Makefile sets it
+// with -X), so sys.prefix, sys.executable and the system site-packages are
+// those of the Python gowsgi links, whatever PATH Apache runs with. Unset,
+// it is "python3" found on PATH, as mod_wsgi leaves it.
+var pythonExecutable = "python3"
+
 func processLog(level int, msg string) {
 	if eng.logFn == nil {
 		return
@@ -77,7 +85,9 @@ func Init(p unsafe.Pointer, errbuf unsafe.Pointer, errlen int) error {
 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if C.gowsgi_py_initialize(init, (*C.char)(errbuf), C.size_t(errlen)) != 0 {
+	executable := C.CString(pythonExecutable)
+	defer C.free(unsafe.Pointer(executable))
+	if C.gowsgi_py_initialize(init, executable, (*C.char)(errbuf), C.size_t(errlen)) != 0 {
 		return fmt.Errorf("%s", C.GoString((*C.char)(errbuf)))
 	}
 	main := &interp{c: C.gowsgi_interp_main(), name: "", apps: map[appKey]*app{}}

@@ -61,7 +61,8 @@ func (a *app) current(mtime int64, reloading bool) bool {
 }
 
 // load imports (or re-imports) the script. Returns an HTTP status: 0 when
-// the app is ready, 500 when loading failed (logged, with the traceback).
+// the app is ready, 500 when loading failed (logged, with the traceback),
+// 404 when the script lacks the callable (as mod_wsgi).
 func (a *app) load(log logLine, req *C.gowsgi_request, mtime int64, reloading bool) int {
 	a.loadMu.Lock()
 	defer a.loadMu.Unlock()
@@ -103,7 +104,7 @@ func (a *app) loadLocked(log logLine, req *C.gowsgi_request, mtime int64, reload
 			module.DecRef()
 			log(logErr, fmt.Sprintf("gowsgi (pid=%d): Target WSGI script '%s' does not contain WSGI application '%s'.",
 				os.Getpid(), a.script, a.callable))
-			return 500
+			return 404 // mod_wsgi's status: the resource has no application
 		}
 	}
 	C.gowsgi_app_swap(a.c, (*C.PyObject)(unsafe.Pointer(callable)), (*C.PyObject)(unsafe.Pointer(module)), C.longlong(mtime))
@@ -115,7 +116,11 @@ func (a *app) loadLocked(log logLine, req *C.gowsgi_request, mtime int64, reload
 // logFailure reports a script that would not load, with the Python traceback
 // when there is one.
 func (a *app) logFailure(log logLine, req *C.gowsgi_request, err error) {
-	log(logErr, fmt.Sprintf("gowsgi (pid=%d): Failed to exec Python script file '%s'.", os.Getpid(), a.script))
+	if python3.PyErr_Occurred() != nil && python3.PyErr_ExceptionMatches(python3.PyExc_SystemExit) {
+		log(logErr, fmt.Sprintf("gowsgi (pid=%d): SystemExit exception raised when doing exec of Python script file '%s'.", os.Getpid(), a.script))
+	} else {
+		log(logErr, fmt.Sprintf("gowsgi (pid=%d): Failed to exec Python script file '%s'.", os.Getpid(), a.script))
+	}
 	if python3.PyErr_Occurred() == nil {
 		log(logErr, fmt.Sprintf("gowsgi (pid=%d): %v", os.Getpid(), err))
 		return

@@ -22,12 +22,13 @@ static int expired(StartResponseObject *self)
     return 0;
 }
 
-/* Encodes a native string to latin-1 bytes, as PEP 3333 requires. */
-static PyObject *latin1_bytes(PyObject *s, const char *what)
+/* Encodes a native string to latin-1 bytes, as PEP 3333 requires
+ * (mod_wsgi's messages). */
+static PyObject *latin1_bytes(PyObject *s)
 {
     if (!PyUnicode_Check(s)) {
-        PyErr_Format(PyExc_TypeError, "expected unicode object for %s, value of type %.200s found",
-                     what, Py_TYPE(s)->tp_name);
+        PyErr_Format(PyExc_TypeError, "expected unicode object, value of type %.200s found",
+                     Py_TYPE(s)->tp_name);
         return NULL;
     }
     PyObject *b = PyUnicode_AsLatin1String(s);
@@ -45,33 +46,70 @@ static int has_newline(PyObject *b)
     return memchr(s, '\n', (size_t)n) != NULL || memchr(s, '\r', (size_t)n) != NULL;
 }
 
-/* Parses the status line "NNN reason": returns the code, or -1 with an exception. */
+/* Parses the status line "NNN reason" with mod_wsgi's rules and messages
+ * (the reason may be empty, the space may not): returns the code, or -1 with
+ * an exception. */
 static int parse_status(PyObject *line)
 {
     const char *s = PyBytes_AS_STRING(line);
     Py_ssize_t n = PyBytes_GET_SIZE(line);
-    if (n < 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' ||
-        s[2] > '9' || (n > 3 && s[3] != ' ')) {
-        PyErr_Format(PyExc_ValueError, "status must be 3 digit integer followed by reason, got '%s'", s);
+    if (n < 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' ||
+        (n > 3 && s[3] >= '0' && s[3] <= '9')) {
+        PyErr_SetString(PyExc_ValueError, "status code is not a 3 digit integer");
+        return -1;
+    }
+    if (n == 3 || s[3] != ' ') {
+        PyErr_SetString(PyExc_ValueError, "no space following status code");
         return -1;
     }
     /* Apache would quietly replace a status line with control characters;
      * mod_wsgi refuses it, and so do we. */
-    for (Py_ssize_t i = 0; i < n; i++) {
+    for (Py_ssize_t i = 4; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f) {
-            PyErr_SetString(PyExc_ValueError, "control character present in response status");
+            PyErr_SetString(PyExc_ValueError, "control character present in reason phrase");
             return -1;
         }
     }
     return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
 }
 
-/* Validates headers: a list of (str, str); returns a list of (bytes, bytes). */
+/* A header name: mod_wsgi's checks (empty, control, space), then Apache's
+ * token rule, which its header filter would otherwise enforce later with a
+ * bare 500 and no word of which script or header. */
+static int check_header_name(PyObject *name)
+{
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(name);
+    Py_ssize_t n = PyBytes_GET_SIZE(name);
+    if (n == 0) {
+        PyErr_SetString(PyExc_ValueError, "header name is empty");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7f) {
+            PyErr_SetString(PyExc_ValueError, "control character present in header name");
+            return -1;
+        }
+        if (s[i] == ' ') {
+            PyErr_SetString(PyExc_ValueError, "space character present in header name");
+            return -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] >= 0x80 || strchr("()<>@,;:\\\"/[]?={}\t", s[i]) != NULL) {
+            PyErr_Format(PyExc_ValueError, "invalid character present in header name '%s'", (const char *)s);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Validates headers: a list of (str, str); returns a list of (bytes, bytes).
+ * Checks and messages in mod_wsgi's order. */
 static PyObject *convert_headers(PyObject *headers, long long *content_length)
 {
     if (!PyList_Check(headers)) {
-        PyErr_Format(PyExc_TypeError, "response headers must be a list, value of type %.200s found",
+        PyErr_Format(PyExc_TypeError, "expected list object for headers, value of type %.200s found",
                      Py_TYPE(headers)->tp_name);
         return NULL;
     }
@@ -82,22 +120,30 @@ static PyObject *convert_headers(PyObject *headers, long long *content_length)
     *content_length = -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(headers, i);
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+        if (!PyTuple_Check(item)) {
             PyErr_Format(PyExc_TypeError, "list of tuple values expected for headers, value of type %.200s found",
                          Py_TYPE(item)->tp_name);
             goto fail;
         }
-        PyObject *name = latin1_bytes(PyTuple_GET_ITEM(item, 0), "header name");
+        if (PyTuple_GET_SIZE(item) != 2) {
+            PyErr_Format(PyExc_ValueError, "tuple of length 2 expected for header, length is %d",
+                         (int)PyTuple_GET_SIZE(item));
+            goto fail;
+        }
+        PyObject *name = latin1_bytes(PyTuple_GET_ITEM(item, 0));
         if (name == NULL)
             goto fail;
-        PyObject *value = latin1_bytes(PyTuple_GET_ITEM(item, 1), "header value");
+        if (check_header_name(name) != 0) {
+            Py_DECREF(name);
+            goto fail;
+        }
+        PyObject *value = latin1_bytes(PyTuple_GET_ITEM(item, 1));
         if (value == NULL) {
             Py_DECREF(name);
             goto fail;
         }
-        if (has_newline(name) || has_newline(value)) {
-            PyErr_Format(PyExc_ValueError, "embedded newline in response header with name '%s' and value '%s'",
-                         PyBytes_AS_STRING(name), PyBytes_AS_STRING(value));
+        if (has_newline(value)) {
+            PyErr_SetString(PyExc_ValueError, "carriage return/line feed character present in header value");
             Py_DECREF(name);
             Py_DECREF(value);
             goto fail;
@@ -162,7 +208,7 @@ static PyObject *start_response_call(StartResponseObject *self, PyObject *args, 
         return NULL;
     }
 
-    PyObject *line = latin1_bytes(status, "status");
+    PyObject *line = latin1_bytes(status);
     if (line == NULL)
         return NULL;
     int code = parse_status(line);

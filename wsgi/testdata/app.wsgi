@@ -45,6 +45,14 @@ def application(environ, start_response):
             out = b'|'.join(inp.readlines())
         elif mode == 'iter':
             out = b'|'.join(line for line in inp)
+        elif mode == 'errors':
+            results = []
+            for _ in range(2):
+                try:
+                    results.append(repr(inp.read()))
+                except Exception as e:
+                    results.append('%s: %s' % (type(e).__name__, e))
+            out = '|'.join(results).encode()
         else:
             out = repr(inp.read()).encode() + repr(inp.read()).encode()
         start_response('200 OK', plain)
@@ -114,5 +122,26 @@ def application(environ, start_response):
     if path == '/badstatus':
         start_response('OK', plain)
         return [b'x']
+    if path == '/noreason':
+        start_response('200', plain)
+        return [b'x']
+    if path == '/badheader':
+        name = {'space': 'X Bad', 'control': 'X\x01Bad', 'empty': '', 'colon': 'X:Bad',
+                'latin1': 'X-\u00e9'}[environ['QUERY_STRING']]
+        start_response('200 OK', [(name, 'v')])
+        return [b'x']
+    if path == '/exit':
+        sys.exit(3)
+    if path == '/errors':
+        errors = environ['wsgi.errors']
+        errors.write('\udcff lone surrogate\n')
+        print('via print', file=errors, flush=True)
+        start_response('200 OK', plain)
+        return [' '.join(str(x) for x in (
+            type(errors).__name__, type(errors.buffer).__name__, errors.name, errors.encoding,
+            errors.errors, errors.line_buffering, errors.write_through, errors.newlines)).encode()]
+    if path == '/file-huge-block':
+        start_response('200 OK', plain)
+        return environ['wsgi.file_wrapper'](open(environ['SCRIPT_FILENAME'], 'rb'), 2**40)
     start_response('404 Not Found', plain)
     return [b'no route ' + path.encode()]
