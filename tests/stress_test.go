@@ -634,7 +634,12 @@ func TestStress_ReloadUnderLoad(t *testing.T) {
 		for v := 2; v <= 7; v++ {
 			time.Sleep(300 * time.Millisecond)
 			last = fmt.Sprint(v)
-			require.NoError(t, os.WriteFile(script, []byte(stressReloadScript(last)), 0o644))
+			// Deploy as a deploy tool would: write a temporary file in the
+			// same directory and rename it over the script, so that a
+			// reload never reads a truncated or half-written file.
+			tmp := script + ".tmp"
+			require.NoError(t, os.WriteFile(tmp, []byte(stressReloadScript(last)), 0o644))
+			require.NoError(t, os.Rename(tmp, script))
 			future := time.Now().Add(time.Duration(v) * time.Second)
 			require.NoError(t, os.Chtimes(script, future, future))
 		}
