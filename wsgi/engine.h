@@ -48,6 +48,10 @@ typedef struct gowsgi_interp {
     PyObject *str_tell;
     PyObject *str_utf8;
     PyObject *str_replace;
+    PyObject *str_encoding;
+    PyObject *str_errors;
+    PyObject *str_line_buffering;
+    PyObject *str_write_through;
     PyObject *text_io_wrapper;    /* io.TextIOWrapper, for the log streams */
     PyObject *stdout_log;         /* the mod_wsgi.Log buffers behind sys.stdout / sys.stderr */
     PyObject *stderr_log;
@@ -159,6 +163,12 @@ PyObject *gowsgi_log_new(gowsgi_request *req, int level, const char *name);
 PyObject *gowsgi_log_new_server(int level, const char *name);
 /* The io.TextIOWrapper over a log buffer that apps see, as mod_wsgi's. */
 PyObject *gowsgi_log_wrap(gowsgi_interp *it, PyObject *buffer);
+/* wsgi.errors for a request (new references to the stream and, in *buffer,
+ * its Log buffer), reused from this thread's last request when it can be. */
+PyObject *gowsgi_errors_open(gowsgi_interp *it, gowsgi_request *req, PyObject **buffer);
+/* After the request dropped its references (buffer detached): keeps the
+ * pair for the next request only if nothing else holds or changed it. */
+void gowsgi_errors_release(gowsgi_interp *it, PyObject *stream, PyObject *buffer);
 void gowsgi_log_detach(PyObject *log);
 void gowsgi_log_flush_pending(PyObject *log);
 extern PyTypeObject gowsgi_RestrictedType;

@@ -3,6 +3,7 @@ package wsgi_test
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -285,6 +286,26 @@ func TestErrorsIsTextIOWrapperOverLog(t *testing.T) {
 	assert.Equal(t, "TextIOWrapper Log <wsgi.errors> utf-8 replace True True None", string(r.Body))
 	assert.Contains(t, r.Log, "? lone surrogate")
 	assert.Contains(t, r.Log, "via print")
+}
+
+func TestErrorsKeptPastItsRequestExpire(t *testing.T) {
+	// One OS thread: each thread hands its wsgi.errors to its next request.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	require.Equal(t, "kept", string(do(t, "/keep-errors").Body))
+	r := do(t, "/use-kept-errors")
+	require.Equal(t, 0, r.Result, r.String())
+	assert.Equal(t, "log object has expired fresh=True", string(r.Body),
+		"a wsgi.errors the app kept is never handed to a later request")
+	assert.Contains(t, r.Log, "fresh line")
+	assert.NotContains(t, r.Log, "late line")
+}
+
+func TestErrorsReconfiguredIsNotReused(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	require.Equal(t, 0, do(t, "/reconfigure-errors").Result)
+	assert.Equal(t, "True", string(do(t, "/errors-id").Body), "the next request gets a line-buffered wsgi.errors")
 }
 
 func TestFileWrapperBlockSizeIsAHint(t *testing.T) {

@@ -266,6 +266,97 @@ PyObject *gowsgi_log_wrap(gowsgi_interp *it, PyObject *buffer)
     return PyObject_Vectorcall(it->text_io_wrapper, args, 6, NULL);
 }
 
+/* wsgi.errors. An io.TextIOWrapper costs about a fifth of a whole hello
+ * request to make (a codec lookup and a Python-level incremental encoder;
+ * measured with callgrind), so each thread keeps one per interpreter and
+ * hands it to the next request, as long as nothing outside the finished
+ * request still holds it or its buffer and the app changed nothing on it. */
+typedef struct errors_slot {
+    PyObject *stream;
+    LogObject *buffer;
+} errors_slot;
+
+static __thread errors_slot *errors_slots;
+static __thread int errors_slots_len;
+
+static errors_slot *errors_slot_for(int index)
+{
+    if (index >= errors_slots_len) {
+        int len = index + 8;
+        errors_slot *grown = PyMem_RawRealloc(errors_slots, sizeof(*grown) * (size_t)len);
+        if (grown == NULL)
+            return NULL;
+        memset(grown + errors_slots_len, 0, sizeof(*grown) * (size_t)(len - errors_slots_len));
+        errors_slots = grown;
+        errors_slots_len = len;
+    }
+    return &errors_slots[index];
+}
+
+PyObject *gowsgi_errors_open(gowsgi_interp *it, gowsgi_request *req, PyObject **buffer)
+{
+    errors_slot *slot = errors_slot_for(it->index);
+    if (slot == NULL)
+        return PyErr_NoMemory();
+    if (slot->stream == NULL) {
+        PyObject *buf = gowsgi_log_new(req, GOWSGI_LOG_ERR, "<wsgi.errors>");
+        PyObject *stream = buf ? gowsgi_log_wrap(it, buf) : NULL;
+        if (stream == NULL) {
+            Py_XDECREF(buf);
+            return NULL;
+        }
+        slot->stream = stream;
+        slot->buffer = (LogObject *)buf;
+    }
+    slot->buffer->req = req;
+    *buffer = Py_NewRef((PyObject *)slot->buffer);
+    return Py_NewRef(slot->stream);
+}
+
+/* The attributes reconfigure() can change, as the wrapper was made. */
+static int stream_unchanged(gowsgi_interp *it, PyObject *stream)
+{
+    PyObject **dict = _PyObject_GetDictPtr(stream);
+    if (dict != NULL && *dict != NULL && PyDict_GET_SIZE(*dict) > 0)
+        return 0;
+    PyObject *names[] = {it->str_line_buffering, it->str_write_through};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        PyObject *v = PyObject_GetAttr(stream, names[i]);
+        int same = v == Py_True;
+        Py_XDECREF(v);
+        if (!same) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    PyObject *names_str[] = {it->str_encoding, it->str_errors};
+    PyObject *want[] = {it->str_utf8, it->str_replace};
+    for (size_t i = 0; i < 2; i++) {
+        PyObject *v = PyObject_GetAttr(stream, names_str[i]);
+        int same = v != NULL && PyUnicode_Check(v) && PyUnicode_Compare(v, want[i]) == 0;
+        Py_XDECREF(v);
+        if (!same) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void gowsgi_errors_release(gowsgi_interp *it, PyObject *stream, PyObject *buffer)
+{
+    errors_slot *slot = errors_slot_for(it->index);
+    if (slot == NULL || slot->stream != stream)
+        return;
+    /* Held by the slot and the caller only (the wrapper holds the buffer):
+     * nobody can see a later request's lines through them. */
+    if (Py_REFCNT(stream) == 2 && Py_REFCNT(buffer) == 3 && !slot->buffer->expired &&
+        stream_unchanged(it, stream))
+        return;
+    Py_CLEAR(slot->stream);
+    Py_CLEAR(slot->buffer);
+}
+
 void gowsgi_log_detach(PyObject *obj)
 {
     LogObject *self = (LogObject *)obj;

@@ -241,6 +241,10 @@ static int setup_interp(gowsgi_interp *it, char *err, size_t errlen)
     it->str_tell = intern("tell");
     it->str_utf8 = intern("utf-8");
     it->str_replace = intern("replace");
+    it->str_encoding = intern("encoding");
+    it->str_errors = intern("errors");
+    it->str_line_buffering = intern("line_buffering");
+    it->str_write_through = intern("write_through");
     if (PyErr_Occurred() || setup_streams(it) != 0 || gowsgi_modules_install(it) != 0 ||
         gowsgi_environ_prepare(it) != 0) {
         PyObject *type, *value, *tb;

@@ -112,8 +112,7 @@ int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req)
     Py_XINCREF(callable);
 
     rs.input = gowsgi_input_new(&rs);
-    rs.errors = gowsgi_log_new(req, GOWSGI_LOG_ERR, "<wsgi.errors>");
-    rs.errors_stream = rs.errors ? gowsgi_log_wrap(it, rs.errors) : NULL;
+    rs.errors_stream = gowsgi_errors_open(it, req, &rs.errors);
     rs.start_response = gowsgi_start_response_new(&rs);
     if (callable == NULL || rs.input == NULL || rs.errors_stream == NULL || rs.start_response == NULL ||
         (environ = gowsgi_environ_build(it, req, &rs)) == NULL ||
@@ -166,6 +165,8 @@ done:
     Py_XDECREF(args);
     Py_XDECREF(environ);
     Py_XDECREF(rs.input);
+    if (rs.errors_stream)
+        gowsgi_errors_release(it, rs.errors_stream, rs.errors);
     Py_XDECREF(rs.errors_stream);
     Py_XDECREF(rs.errors);
     Py_XDECREF(rs.start_response);

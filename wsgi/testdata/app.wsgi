@@ -140,6 +140,28 @@ def application(environ, start_response):
         return [' '.join(str(x) for x in (
             type(errors).__name__, type(errors.buffer).__name__, errors.name, errors.encoding,
             errors.errors, errors.line_buffering, errors.write_through, errors.newlines)).encode()]
+    if path == '/keep-errors':
+        global kept_errors
+        kept_errors = environ['wsgi.errors']
+        start_response('200 OK', plain)
+        return [b'kept']
+    if path == '/use-kept-errors':
+        try:
+            kept_errors.write('late line\n')
+            outcome = 'no error'
+        except RuntimeError as e:
+            outcome = str(e)
+        fresh = environ['wsgi.errors'] is not kept_errors
+        environ['wsgi.errors'].write('fresh line\n')
+        start_response('200 OK', plain)
+        return [('%s fresh=%s' % (outcome, fresh)).encode()]
+    if path == '/reconfigure-errors':
+        environ['wsgi.errors'].reconfigure(line_buffering=False)
+        start_response('200 OK', plain)
+        return [str(id(environ['wsgi.errors'])).encode()]
+    if path == '/errors-id':
+        start_response('200 OK', plain)
+        return [str(environ['wsgi.errors'].line_buffering).encode()]
     if path == '/file-huge-block':
         start_response('200 OK', plain)
         return environ['wsgi.file_wrapper'](open(environ['SCRIPT_FILENAME'], 'rb'), 2**40)
