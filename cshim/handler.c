@@ -25,19 +25,6 @@ static const char *setting(request_rec *r, int aliased, const char *note, const 
     return v ? v : dir_value;
 }
 
-/* WSGIMapHEADToGET: On always; Auto only when a content filter is already
- * first in the output chain (mod_wsgi's test), since it may need the body. */
-static int head_as_get(request_rec *r, const gowsgi_dir_conf *dconf)
-{
-    if (!r->header_only)
-        return 0;
-    if (dconf->map_head_to_get == GOWSGI_MAP_HEAD_ON)
-        return 1;
-    if (dconf->map_head_to_get == GOWSGI_MAP_HEAD_OFF)
-        return 0;
-    return r->output_filters && r->output_filters->frec->ftype < AP_FTYPE_PROTOCOL;
-}
-
 int gowsgi_handler(request_rec *r)
 {
     if (r->handler == NULL ||
@@ -123,11 +110,6 @@ int gowsgi_handler(request_rec *r)
     req.head_only = r->header_only;
     req.request_start = (int64_t)r->request_time;
     gowsgi_environ(r, dconf, pass_authorization, &req);
-    if (head_as_get(r, dconf)) {
-        for (int i = 0; i < req.nenv; i++)
-            if (strcmp(req.env_keys[i], "REQUEST_METHOD") == 0)
-                ((const char **)req.env_vals)[i] = "GET";
-    }
 
     status = gowsgi_engine_serve(&req);
     if (status == GOWSGI_INCOMPLETE) {

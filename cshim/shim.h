@@ -15,10 +15,13 @@
 APLOG_USE_MODULE(gowsgi);
 #endif
 
-/* loader.c: the engine in this child, or NULL when it failed to start. */
+/* engine_load.c: the engine in this child, or NULL when it failed to start. */
 extern gowsgi_serve_fn gowsgi_engine_serve;
 extern const char *gowsgi_engine_error;
 void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s);
+
+/* engine_settings.c: the engine's start-up settings from the configuration. */
+void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init);
 
 /* alias.c: WSGIScriptAlias / WSGIScriptAliasMatch in translate_name. */
 int gowsgi_translate_name(request_rec *r);
@@ -29,14 +32,14 @@ const char *gowsgi_application_group(request_rec *r, const char *spec);
 const char *gowsgi_process_group(request_rec *r, const char *spec);
 const char *gowsgi_callable_object(request_rec *r, const char *spec);
 
-/* environ.c: the CGI variables of the request, as flat arrays. */
+/* cgi_vars.c: the CGI variables of the request, as flat arrays. */
 void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_authorization,
                     gowsgi_request *req);
 
 /* proxy_headers.c: WSGITrustedProxyHeaders / WSGITrustedProxies. */
 void gowsgi_proxy_headers(request_rec *r, const gowsgi_dir_conf *dconf);
 
-/* request_io.c: the engine's I/O callbacks over request_rec. */
+/* apache_io.c: the engine's I/O callbacks over request_rec. */
 extern const gowsgi_io gowsgi_request_io;
 void *gowsgi_request_ctx(request_rec *r);
 /* The response is complete: lets a client waiting for "100 Continue" have it. */

@@ -60,13 +60,22 @@ typedef struct gowsgi_interp {
 } gowsgi_interp;
 
 /* A loaded script: its callable, swapped only with the interpreter's GIL
- * held; loaded and mtime are read without it (atomics) by the fast path. */
+ * held; loaded and mtime are read without it (atomics). The one record of
+ * an app's state: Go's loader and the C fast path both ask it. */
 typedef struct gowsgi_app {
     PyObject *callable;           /* strong reference, or NULL */
     PyObject *module;
     long long mtime;              /* of the loaded source, microseconds */
     int loaded;
 } gowsgi_app;
+
+/* Whether the app can serve a request that saw its script at mtime: the
+ * one freshness rule. */
+static inline int gowsgi_app_current(const gowsgi_app *app, long long mtime, int reloading)
+{
+    return __atomic_load_n(&app->loaded, __ATOMIC_ACQUIRE) &&
+           (!reloading || __atomic_load_n(&app->mtime, __ATOMIC_ACQUIRE) == mtime);
+}
 
 /* Per-process settings copied from gowsgi_init. */
 typedef struct gowsgi_settings {
@@ -94,9 +103,14 @@ extern __thread gowsgi_reqstate *gowsgi_current;
 int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *err, size_t errlen);
 gowsgi_interp *gowsgi_interp_main(void);
 gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size_t errlen);
+
+/* thread_state.c: this thread's cached thread state for an interpreter. */
+PyThreadState **gowsgi_thread_state_slot(int index);
 PyThreadState *gowsgi_enter(gowsgi_interp *it);
 void gowsgi_leave(PyThreadState *ts);
-/* Logs the pending Python exception with its traceback; clears it. */
+
+/* exception_log.c: logs the pending Python exception with its traceback
+ * (after the line what); clears it. */
 void gowsgi_log_exception(const gowsgi_request *req, const char *what);
 
 /* environ.c */

@@ -100,8 +100,7 @@ int gowsgi_serve(gowsgi_request *req)
             break;
         if (!same(e, h, group, script, callable))
             continue;
-        if (__atomic_load_n(&e->app->loaded, __ATOMIC_ACQUIRE) &&
-            (!req->script_reloading || __atomic_load_n(&e->app->mtime, __ATOMIC_ACQUIRE) == req->script_mtime))
+        if (gowsgi_app_current(e->app, req->script_mtime, req->script_reloading))
             return gowsgi_run(e->it, e->app, req);
         break;   /* stale: Go reloads it */
     }

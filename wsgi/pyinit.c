@@ -1,7 +1,6 @@
 /*
- * pyinit.c: CPython start-up, one interpreter per application group, and the
- * per-thread cache of thread states (one PyThreadState per Apache thread per
- * interpreter, created once: a PyGILState_Ensure per request costs ~10 us).
+ * pyinit.c: CPython start-up and one interpreter per application group, each
+ * set up with its streams, modules and environ prototype.
  */
 #include "engine.h"
 
@@ -14,41 +13,6 @@ gowsgi_settings gowsgi_config;
 __thread gowsgi_reqstate *gowsgi_current;
 
 static gowsgi_interp *main_interp;
-
-/* Thread states of this thread, indexed by gowsgi_interp.index. Never freed:
- * Apache's threads live as long as the child. */
-static __thread PyThreadState **thread_states;
-static __thread int thread_states_len;
-
-static PyThreadState **thread_state_slot(int index)
-{
-    if (index >= thread_states_len) {
-        int len = index + 8;
-        PyThreadState **grown = realloc(thread_states, sizeof(*grown) * (size_t)len);
-        if (grown == NULL)
-            abort();   /* out of memory before Python runs: nothing to recover */
-        memset(grown + thread_states_len, 0,
-               sizeof(*grown) * (size_t)(len - thread_states_len));
-        thread_states = grown;
-        thread_states_len = len;
-    }
-    return &thread_states[index];
-}
-
-PyThreadState *gowsgi_enter(gowsgi_interp *it)
-{
-    PyThreadState **slot = thread_state_slot(it->index);
-    if (*slot == NULL)
-        *slot = PyThreadState_New(it->interp);
-    PyEval_RestoreThread(*slot);
-    return *slot;
-}
-
-void gowsgi_leave(PyThreadState *ts)
-{
-    (void)ts;
-    PyEval_SaveThread();
-}
 
 gowsgi_interp *gowsgi_interp_main(void)
 {
@@ -146,7 +110,7 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
     main_interp->name = "";
     if (setup_interp(main_interp, err, errlen) != 0)
         return -1;
-    *thread_state_slot(0) = PyThreadState_Get();
+    *gowsgi_thread_state_slot(0) = PyThreadState_Get();
     PyEval_SaveThread();
     return 0;
 
@@ -173,12 +137,12 @@ gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size
     if (setup_interp(it, err, errlen) != 0) {
         /* Keep the interpreter: ending it here could run arbitrary finalisers. */
         PyEval_SaveThread();
-        *thread_state_slot(index) = ts;
+        *gowsgi_thread_state_slot(index) = ts;
         free((void *)it->name);
         free(it);
         return NULL;
     }
-    *thread_state_slot(index) = ts;
+    *gowsgi_thread_state_slot(index) = ts;
     PyEval_SaveThread();
     return it;
 }
@@ -262,49 +226,3 @@ static int setup_interp(gowsgi_interp *it, char *err, size_t errlen)
     return 0;
 }
 
-static void log_line(const gowsgi_request *req, int level, const char *msg, size_t len)
-{
-    if (req != NULL)
-        req->io->log(req->ctx, level, msg, len);
-    else if (gowsgi_config.log != NULL)
-        gowsgi_config.log(level, msg, len);
-}
-
-void gowsgi_log_exception(const gowsgi_request *req, const char *what)
-{
-    PyObject *type, *value, *tb;
-    char head[4096];
-    int n = snprintf(head, sizeof(head), "gowsgi (pid=%d): %s", (int)getpid(), what);
-    log_line(req, GOWSGI_LOG_ERR, head, n > 0 && (size_t)n < sizeof(head) ? (size_t)n : strlen(head));
-
-    PyErr_Fetch(&type, &value, &tb);
-    if (type == NULL)
-        return;
-    PyErr_NormalizeException(&type, &value, &tb);
-    PyObject *mod = PyImport_ImportModule("traceback");
-    PyObject *lines = mod ? PyObject_CallMethod(mod, "format_exception", "OOO", type,
-                                                value ? value : Py_None, tb ? tb : Py_None)
-                          : NULL;
-    PyObject *empty = PyUnicode_FromString("");
-    PyObject *text = lines && empty ? PyUnicode_Join(empty, lines) : NULL;
-    Py_XDECREF(empty);
-    if (text != NULL) {
-        Py_ssize_t size;
-        const char *s = PyUnicode_AsUTF8AndSize(text, &size);
-        while (s != NULL && size > 0) {
-            const char *nl = memchr(s, '\n', (size_t)size);
-            Py_ssize_t line = nl ? nl - s : size;
-            if (line > 0)
-                log_line(req, GOWSGI_LOG_ERR, s, (size_t)line);
-            s += line + (nl ? 1 : 0);
-            size -= line + (nl ? 1 : 0);
-        }
-    }
-    PyErr_Clear();
-    Py_XDECREF(text);
-    Py_XDECREF(lines);
-    Py_XDECREF(mod);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
-}

@@ -39,10 +39,8 @@ type app struct {
 	callable string // "" for WSGIImportScript: import only
 	c        *C.gowsgi_app
 
-	loadMu sync.Mutex   // one loader at a time; requests never wait on it once loaded
-	loaded atomic.Bool  // c.callable is set
-	mtime  atomic.Int64 // mtime (us) of the loaded source
-	fast   atomic.Bool  // registered with the C fast path
+	loadMu sync.Mutex  // one loader at a time; requests never wait on it once loaded
+	fast   atomic.Bool // registered with the C fast path
 }
 
 func newCApp() *C.gowsgi_app { return C.gowsgi_app_new() }
@@ -55,9 +53,14 @@ func moduleName(script string) string {
 }
 
 // current reports whether the loaded script can serve a request that saw
-// the file at mtime.
+// the file at mtime. The state lives in C (gowsgi_app), its one owner, which
+// the fast path reads without entering Go.
 func (a *app) current(mtime int64, reloading bool) bool {
-	return a.loaded.Load() && (!reloading || a.mtime.Load() == mtime)
+	r := C.int(0)
+	if reloading {
+		r = 1
+	}
+	return C.gowsgi_app_current(a.c, C.longlong(mtime), r) != 0
 }
 
 // load imports (or re-imports) the script. Returns an HTTP status: 0 when
@@ -108,8 +111,6 @@ func (a *app) loadLocked(log logLine, req *C.gowsgi_request, mtime int64, reload
 		}
 	}
 	C.gowsgi_app_swap(a.c, (*C.PyObject)(unsafe.Pointer(callable)), (*C.PyObject)(unsafe.Pointer(module)), C.longlong(mtime))
-	a.mtime.Store(mtime)
-	a.loaded.Store(true)
 	return 0
 }
 

@@ -1,5 +1,5 @@
 /*
- * environ.c: the request's CGI variables, as mod_wsgi 4.9.4 computes them:
+ * cgi_vars.c: the request's CGI variables, as mod_wsgi 4.9.4 computes them:
  * Apache's own ap_add_cgi_vars/ap_add_common_vars (so SetEnv, SetEnvIf,
  * RewriteRule [E=] and CGIPassAuth behave as they do there) over the request
  * headers less those with invalid names, Authorization only when allowed, the
@@ -11,6 +11,7 @@
 #include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "util_filter.h"
 #include "util_script.h"
 #include "ap_listen.h"
 #include "apr_lib.h"
@@ -55,6 +56,19 @@ static const char *listener_host(request_rec *r)
 static APR_OPTIONAL_FN_TYPE(ssl_is_https) *is_https;
 static int is_https_looked_up;
 
+/* WSGIMapHEADToGET: On always; Auto only when a content filter is already
+ * first in the output chain (mod_wsgi's test), since it may need the body. */
+static int head_as_get(request_rec *r, const gowsgi_dir_conf *dconf)
+{
+    if (!r->header_only)
+        return 0;
+    if (dconf->map_head_to_get == GOWSGI_MAP_HEAD_ON)
+        return 1;
+    if (dconf->map_head_to_get == GOWSGI_MAP_HEAD_OFF)
+        return 0;
+    return r->output_filters && r->output_filters->frec->ftype < AP_FTYPE_PROTOCOL;
+}
+
 void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_authorization,
                     gowsgi_request *req)
 {
@@ -65,6 +79,8 @@ void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_autho
     ap_add_cgi_vars(r);
     ap_add_common_vars(r);
     r->headers_in = headers;
+    if (head_as_get(r, dconf))
+        apr_table_setn(env, "REQUEST_METHOD", "GET");
 
     if (pass_authorization) {
         const char *auth = apr_table_get(r->headers_in, "Authorization");

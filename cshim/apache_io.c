@@ -1,5 +1,5 @@
 /*
- * request_io.c: the engine's I/O callbacks (gowsgi_io) over a request_rec:
+ * apache_io.c: the engine's I/O callbacks (gowsgi_io) over a request_rec:
  * body reads, status and headers, body writes through the output filters,
  * sendfile, and error-log lines. Called with the GIL released where they
  * may block.

@@ -1,5 +1,5 @@
 /*
- * request_io.c: one reader or writer at a time per request. Reads and
+ * io_claim.c: one reader or writer at a time per request. Reads and
  * writes run with the GIL released, and an app may hand wsgi.input or
  * write() to its own threads: two threads inside Apache's filters for one
  * request, or one still inside after the request ended, would corrupt the

@@ -1,0 +1,66 @@
+/*
+ * engine_load.c: loads the engine in an Apache child (never in the parent: the Go
+ * runtime does not survive fork and cannot be unloaded). libpython goes first,
+ * RTLD_GLOBAL, because Debian's lib-dynload extensions are not linked against
+ * it; libgowsgi.so then RTLD_LOCAL. Neither is ever dlclose()d.
+ */
+#include "shim.h"
+
+#include <dlfcn.h>
+#include <libgen.h>
+#include <string.h>
+
+#include "apr_strings.h"
+
+#include "shim_build.h"
+
+gowsgi_serve_fn gowsgi_engine_serve;
+const char *gowsgi_engine_error = "the gowsgi engine was not loaded";
+
+/* libgowsgi.so beside mod_gowsgi.so, unless GoWSGILibrary says otherwise. */
+static const char *library_path(apr_pool_t *p)
+{
+    Dl_info info;
+    if (gowsgi_globals.library_path != NULL)
+        return gowsgi_globals.library_path;
+    if (dladdr((void *)&gowsgi_module, &info) == 0 || info.dli_fname == NULL)
+        return "libgowsgi.so";
+    char *dir = apr_pstrdup(p, info.dli_fname);
+    return apr_pstrcat(p, dirname(dir), "/libgowsgi.so", NULL);
+}
+
+void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s)
+{
+    const char *lib = library_path(pchild);
+    char errbuf[2048] = "";
+    gowsgi_init init;
+
+    if (dlopen(GOWSGI_LIBPYTHON, RTLD_NOW | RTLD_GLOBAL) == NULL) {
+        gowsgi_engine_error = apr_psprintf(pchild, "cannot load %s: %s", GOWSGI_LIBPYTHON, dlerror());
+        goto fail;
+    }
+    void *engine = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (engine == NULL) {
+        gowsgi_engine_error = apr_psprintf(pchild, "cannot load %s: %s", lib, dlerror());
+        goto fail;
+    }
+    gowsgi_child_init_fn child_init = (gowsgi_child_init_fn)dlsym(engine, "gowsgi_child_init");
+    gowsgi_serve_fn handle = (gowsgi_serve_fn)dlsym(engine, "gowsgi_serve");
+    if (child_init == NULL || handle == NULL) {
+        gowsgi_engine_error = apr_psprintf(pchild, "%s is not a gowsgi engine (missing exports)", lib);
+        goto fail;
+    }
+
+    gowsgi_engine_settings(pchild, &init);
+
+    if (child_init(&init, errbuf, sizeof(errbuf)) != 0) {
+        gowsgi_engine_error = apr_pstrdup(pchild, errbuf);
+        goto fail;
+    }
+    gowsgi_engine_serve = handle;
+    return;
+
+fail:
+    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "gowsgi: the WSGI engine could not start in this child "
+                 "(pid %d), every WSGI request will get 500: %s", (int)getpid(), gowsgi_engine_error);
+}

@@ -1,0 +1,45 @@
+/*
+ * thread_state.c: one PyThreadState per Apache (or daemon worker) thread per
+ * interpreter, created once and reused: a PyGILState_Ensure per request
+ * creates and destroys one each time (~10 us).
+ */
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Thread states of this thread, indexed by gowsgi_interp.index. Never freed:
+ * Apache's threads live as long as the child. */
+static __thread PyThreadState **thread_states;
+static __thread int thread_states_len;
+
+PyThreadState **gowsgi_thread_state_slot(int index)
+{
+    if (index >= thread_states_len) {
+        int len = index + 8;
+        PyThreadState **grown = realloc(thread_states, sizeof(*grown) * (size_t)len);
+        if (grown == NULL)
+            abort();   /* out of memory before Python runs: nothing to recover */
+        memset(grown + thread_states_len, 0,
+               sizeof(*grown) * (size_t)(len - thread_states_len));
+        thread_states = grown;
+        thread_states_len = len;
+    }
+    return &thread_states[index];
+}
+
+PyThreadState *gowsgi_enter(gowsgi_interp *it)
+{
+    PyThreadState **slot = gowsgi_thread_state_slot(it->index);
+    if (*slot == NULL)
+        *slot = PyThreadState_New(it->interp);
+    PyEval_RestoreThread(*slot);
+    return *slot;
+}
+
+void gowsgi_leave(PyThreadState *ts)
+{
+    (void)ts;
+    PyEval_SaveThread();
+}
+
