@@ -31,7 +31,9 @@ export GOFLAGS := -mod=mod
 GO_LDFLAGS := -X github.com/gowsgi/gowsgi/wsgi.pythonExecutable=$(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null || echo /usr/bin/python3)
 
 GO_SOURCES := $(shell find module wsgi -name '*.go' -not -name '*_test.go') $(wildcard wsgi/*.c wsgi/*.h module/*.map) go.mod
-SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h
+# The daemon protocol and channel are compiled into both sides.
+WIRE_SOURCES := wsgi/daemon_wire.c wsgi/daemon_wire.h wsgi/daemon_channel.c wsgi/daemon_channel.h
+SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h $(WIRE_SOURCES)
 
 .PHONY: build deps run test unit integration vet clean install uninstall deb
 
@@ -63,7 +65,7 @@ $(BUILD)/shim_build.h: Makefile
 
 $(BUILD)/mod_gowsgi.so: $(SHIM_SOURCES) $(BUILD)/shim_build.h
 	@rm -rf $(BUILD)/shim && mkdir -p $(BUILD)/shim
-	@cp cshim/*.c cshim/*.h $(BUILD)/shim/
+	@cp cshim/*.c cshim/*.h $(filter %.c,$(WIRE_SOURCES)) $(BUILD)/shim/
 	cd $(BUILD)/shim && $(APXS) -c -o mod_gowsgi.la \
 		-Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-Wno-unused-parameter -Wc,-Wno-missing-field-initializers \
 		-I$(CURDIR)/wsgi -I$(BUILD) -ldl *.c >/dev/null
@@ -79,7 +81,7 @@ vet:
 	@test -z "$$(gofmt -l module wsgi tests)" || { gofmt -l module wsgi tests; echo "gofmt needed"; exit 1; }
 
 unit: build
-	$(GO) test -count=1 -ldflags "$(GO_LDFLAGS)" ./wsgi/ ./module/
+	$(GO) test -count=1 -ldflags "$(GO_LDFLAGS)" ./wsgi/ ./wsgi/wiretest/ ./module/
 
 integration: build
 	$(GO) test -count=1 -timeout 30m ./tests/
@@ -110,6 +112,40 @@ uninstall:
 
 deb: build
 	@APXS="$(APXS)" conf/deb.sh "$(BUILD)" "$(VERSION)"
+
+# ---- fuzzing (wsgi/fuzz) ---------------------------------------------------
+# `make fuzz` runs each libFuzzer target (the daemon-mode wire codec as a
+# daemon and as an Apache child read it) for FUZZ_SECONDS, starting from the
+# seeds in wsgi/testdata/fuzz (written by wsgi/wiretest's TestFuzzSeeds),
+# copied so that the committed ones stay as they are. A crash, leak or failed
+# check fails the make and leaves its input in $(FUZZ_DIR)/artifacts.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR ?= $(BUILD)/fuzz
+FUZZ_TARGETS := daemon_side child_side
+FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1 \
+	-Wall -Wextra -Werror -I$(CURDIR)/wsgi
+.PHONY: fuzz
+fuzz:
+	@command -v clang >/dev/null || { echo "Installing clang"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang; }
+	@mkdir -p $(FUZZ_DIR)
+	@printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' > $(FUZZ_DIR)/probe.c
+	@clang -fsanitize=fuzzer,address,undefined $(FUZZ_DIR)/probe.c -o $(FUZZ_DIR)/probe 2>/dev/null || { \
+		rt=libclang-rt-$$(clang -dumpversion | cut -d. -f1)-dev; echo "Installing libFuzzer's runtime: $$rt"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$rt; }
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		clang $(FUZZ_CFLAGS) $(CURDIR)/wsgi/fuzz/fuzz_$$t.c $(CURDIR)/wsgi/daemon_wire.c -o $(FUZZ_DIR)/fuzz_$$t; \
+	done
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		rm -rf $(FUZZ_DIR)/corpus_$$t; mkdir -p $(FUZZ_DIR)/corpus_$$t $(FUZZ_DIR)/artifacts; \
+		cp $(CURDIR)/wsgi/testdata/fuzz/$$t/* $(FUZZ_DIR)/corpus_$$t/; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS)s (log: $(FUZZ_DIR)/$$t.log)"; \
+		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- $(FUZZ_DIR)/corpus_$$t >$(FUZZ_DIR)/$$t.log 2>&1 || { \
+			tail -n 40 $(FUZZ_DIR)/$$t.log; echo "fuzz_$$t failed: its input is in $(FUZZ_DIR)/artifacts"; exit 1; }; \
+		grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_DIR)/$$t.log; \
+		grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' $(FUZZ_DIR)/$$t.log; \
+	done
 
 # ---- benchmarks (tests/bench) ----------------------------------------------
 # `make bench` times gowsgi against mod_wsgi and Apache's static-file floor

@@ -52,8 +52,9 @@ typedef struct gowsgi_daemon {
 /* WSGIImportScript. */
 typedef struct gowsgi_import_script {
     const char *script;
-    const char *process_group;
+    const char *process_group;     /* "" = Apache's children */
     const char *application_group;
+    const char *callable_object;   /* a preloaded alias's callable; NULL for WSGIImportScript */
     gowsgi_where where;
 } gowsgi_import_script;
 
@@ -100,9 +101,9 @@ typedef struct gowsgi_global {
     const char *newrelic_config_file;
     const char *newrelic_environment;
     apr_array_header_t *daemons;         /* gowsgi_daemon */
-    apr_array_header_t *import_scripts;  /* gowsgi_import_script; only embedded ones
-                                          * (process_group ""), including the preload of
-                                          * WSGIScriptAlias with both groups given */
+    apr_array_header_t *import_scripts;  /* gowsgi_import_script: WSGIImportScript and the
+                                          * preload of WSGIScriptAlias with both groups given,
+                                          * for Apache's children and for daemon groups */
     apr_array_header_t *unhonoured;      /* gowsgi_unhonoured */
 } gowsgi_global;
 

@@ -237,6 +237,28 @@ static const char *gw_daemon_option(cmd_parms *cmd, gowsgi_daemon *d,
     return NULL;
 }
 
+/* Options accepted and validated but not acted on yet: each one given is
+ * named in a start-up warning (README, "Daemon mode"). */
+static const char *const gw_unhonoured_options[] = {
+    "request-timeout", "deadlock-timeout", "startup-timeout",
+    "eviction-timeout", "queue-timeout", "listen-backlog", "response-buffer-size",
+    "response-socket-timeout", "socket-user", "send-buffer-size", "receive-buffer-size",
+    "script-user", "script-group", "chroot", "stack-size", "server-metrics",
+    "newrelic-config-file", "newrelic-environment", NULL
+};
+
+static void gw_warn_unhonoured_options(cmd_parms *cmd, apr_table_t *options)
+{
+    int i;
+
+    for (i = 0; gw_unhonoured_options[i]; i++) {
+        if (apr_table_get(options, gw_unhonoured_options[i]))
+            gowsgi_cmd_unhonoured(cmd, apr_pstrcat(cmd->pool, "option ",
+                                  gw_unhonoured_options[i],
+                                  "= is not implemented yet: ignored", NULL));
+    }
+}
+
 const char *gowsgi_cmd_daemon_process(cmd_parms *cmd, void *mconfig,
                                          const char *args)
 {
@@ -278,7 +300,7 @@ const char *gowsgi_cmd_daemon_process(cmd_parms *cmd, void *mconfig,
     d.where = gowsgi_cmd_where(cmd);
     *(gowsgi_daemon *)apr_array_push(gowsgi_globals.daemons) = d;
 
-    gowsgi_cmd_unhonoured(cmd, DETAIL_DAEMON);
+    gw_warn_unhonoured_options(cmd, d.options);
     return NULL;
 }
 
@@ -334,8 +356,6 @@ const char *gowsgi_cmd_import_script(cmd_parms *cmd, void *mconfig,
         const char *err = gowsgi_cmd_check_group(cmd, imp.process_group);
         if (err)
             FAIL(err);
-        gowsgi_cmd_unhonoured(cmd, "not imported: daemon mode is not implemented yet");
-        return NULL;
     }
 
     *(gowsgi_import_script *)apr_array_push(gowsgi_globals.import_scripts) = imp;

@@ -25,12 +25,12 @@
 #include "config.h"
 
 /* The "what happens instead" texts of the start-up warnings. */
-#define DETAIL_DAEMON \
-    "daemon mode is not implemented yet: requests for daemon process " \
-    "groups run embedded in Apache's children, as the Apache user"
 #define DETAIL_IGNORED "not implemented yet: ignored"
-#define DETAIL_DAEMON_ONLY \
-    "only affects daemon mode, which is not implemented yet: ignored"
+#define DETAIL_DAEMON_LATER \
+    "not implemented yet in daemon mode: ignored"
+#define DETAIL_NO_SOCKETS \
+    "not needed: gowsgi's daemon processes are reached through a channel " \
+    "the Apache parent hands to its children, not a socket file"
 
 const char *gowsgi_cmd_err(cmd_parms *cmd, const char *msg);
 /* In a directive handler: return msg as this directive's error. */

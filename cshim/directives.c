@@ -112,7 +112,7 @@ static const char *gw_set_socket_prefix(cmd_parms *cmd, void *mconfig,
     if (path == NULL)
         FAIL(apr_pstrcat(cmd->pool, "Invalid WSGISocketPrefix '", v, "'.", NULL));
     gowsgi_globals.socket_prefix = path;
-    gowsgi_cmd_unhonoured(cmd, DETAIL_DAEMON_ONLY);
+    gowsgi_cmd_unhonoured(cmd, DETAIL_NO_SOCKETS);
     return NULL;
 }
 
@@ -166,7 +166,8 @@ static const char *gw_set_accept_mutex(cmd_parms *cmd, void *mconfig,
     for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
         if (strcasecmp(v, known[i]) == 0) {
             gowsgi_globals.accept_mutex = known[i];
-            gowsgi_cmd_unhonoured(cmd, DETAIL_DAEMON_ONLY);
+            gowsgi_cmd_unhonoured(cmd, "not needed: only an idle daemon thread takes a request "
+                                       "from its group's channel, so there is nothing to lock");
             return NULL;
         }
     }
@@ -306,14 +307,13 @@ static const char *gw_add_script_alias(cmd_parms *cmd, void *mconfig,
             if (err)
                 FAIL(err);
         }
-        else {
-            gowsgi_import_script *imp =
-                (gowsgi_import_script *)apr_array_push(gowsgi_globals.import_scripts);
-            imp->script = target;
-            imp->process_group = process_group;
-            imp->application_group = application_group;
-            imp->where = gowsgi_cmd_where(cmd);
-        }
+        gowsgi_import_script *imp =
+            (gowsgi_import_script *)apr_array_push(gowsgi_globals.import_scripts);
+        imp->script = target;
+        imp->process_group = process_group;
+        imp->application_group = application_group;
+        imp->callable_object = NULL;   /* import only, as mod_wsgi preloads */
+        imp->where = gowsgi_cmd_where(cmd);
     }
 
     /* A vhost's list is its own; the merge inherits the base list only when
@@ -330,12 +330,6 @@ static const char *gw_add_script_alias(cmd_parms *cmd, void *mconfig,
     alias->pass_authorization = pass_authorization;
     alias->where = gowsgi_cmd_where(cmd);
 
-    /* The alias itself works; only routing to a daemon group does not. */
-    if (process_group && *process_group) {
-        gowsgi_cmd_unhonoured(cmd, apr_pstrcat(cmd->pool, "process-group=",
-                                       process_group, ": ", DETAIL_DAEMON,
-                                       NULL));
-    }
     return NULL;
 }
 
@@ -348,10 +342,8 @@ static const char *gw_set_process_group(cmd_parms *cmd, void *mconfig,
 {
     gowsgi_dir_conf *dc = gowsgi_cmd_dconf(mconfig);
 
+    (void)cmd;
     dc->process_group = gowsgi_parse_group(v);
-    /* %{GLOBAL} means embedded, which is exactly what happens. */
-    if (*dc->process_group)
-        gowsgi_cmd_unhonoured(cmd, DETAIL_DAEMON);
     return NULL;
 }
 
@@ -384,7 +376,6 @@ static const char *gw_set_restrict_process(cmd_parms *cmd, void *mconfig,
             break;
         *(const char **)apr_array_push(dc->restrict_process) = gowsgi_parse_group(w);
     }
-    gowsgi_cmd_unhonoured(cmd, DETAIL_DAEMON_ONLY);
     return NULL;
 }
 
@@ -610,16 +601,16 @@ static gw_flag_desc f_restrict_stdout = GLOBAL_FLAG(restrict_stdout, NULL);
 static gw_flag_desc f_restrict_signal = GLOBAL_FLAG(restrict_signal, NULL);
 static gw_flag_desc f_case = GLOBAL_FLAG(case_sensitivity, DETAIL_IGNORED);
 static gw_flag_desc f_server_metrics = GLOBAL_FLAG(server_metrics, DETAIL_IGNORED);
-static gw_flag_desc f_socket_rotation = GLOBAL_FLAG(socket_rotation, DETAIL_DAEMON_ONLY);
+static gw_flag_desc f_socket_rotation = GLOBAL_FLAG(socket_rotation, DETAIL_NO_SOCKETS);
 
 static gw_flag_desc f_pass_request = DIR_FLAG(pass_apache_request, DETAIL_IGNORED);
 static gw_flag_desc f_pass_auth = DIR_FLAG(pass_authorization, NULL);
 static gw_flag_desc f_reloading = DIR_FLAG(script_reloading, NULL);
-static gw_flag_desc f_error_override = DIR_FLAG(error_override, DETAIL_DAEMON_ONLY);
+static gw_flag_desc f_error_override = DIR_FLAG(error_override, DETAIL_DAEMON_LATER);
 static gw_flag_desc f_chunked = DIR_FLAG(chunked_request, NULL);
 static gw_flag_desc f_map_head =
     { NULL, APR_OFFSETOF(gowsgi_dir_conf, map_head_to_get), 1, NULL };
-static gw_flag_desc f_ignore_activity = DIR_FLAG(ignore_activity, DETAIL_DAEMON_ONLY);
+static gw_flag_desc f_ignore_activity = DIR_FLAG(ignore_activity, DETAIL_DAEMON_LATER);
 static gw_flag_desc f_sendfile = DIR_FLAG(enable_sendfile, NULL);
 static gw_flag_desc f_group_auth = DIR_FLAG(group_authoritative, DETAIL_IGNORED);
 

@@ -18,7 +18,7 @@ gowsgi_serve_fn gowsgi_engine_serve;
 const char *gowsgi_engine_error = "the gowsgi engine was not loaded";
 
 /* libgowsgi.so beside mod_gowsgi.so, unless GoWSGILibrary says otherwise. */
-static const char *library_path(apr_pool_t *p)
+const char *gowsgi_engine_library(apr_pool_t *p)
 {
     Dl_info info;
     if (gowsgi_globals.library_path != NULL)
@@ -31,7 +31,7 @@ static const char *library_path(apr_pool_t *p)
 
 void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s)
 {
-    const char *lib = library_path(pchild);
+    const char *lib = gowsgi_engine_library(pchild);
     char errbuf[2048] = "";
     gowsgi_init init;
 

@@ -17,19 +17,23 @@ static int mpm_query(int what, int fallback)
     return v;
 }
 
-/* Embedded-mode imports: WSGIImportScript with process-group=%{GLOBAL} and
- * the preloads of aliases that name both groups. */
-static gowsgi_import *imports(apr_pool_t *p, int *n)
+/* The imports of one process group ("" for Apache's children): the
+ * WSGIImportScript files and the preloads of aliases that name both groups. */
+gowsgi_import *gowsgi_engine_imports(apr_pool_t *p, const char *process_group, int *n)
 {
     apr_array_header_t *list = gowsgi_globals.import_scripts;
-    *n = list ? list->nelts : 0;
-    gowsgi_import *out = apr_pcalloc(p, sizeof(*out) * (size_t)(*n + 1));
-    for (int i = 0; i < *n; i++) {
+    int total = list ? list->nelts : 0;
+    gowsgi_import *out = apr_pcalloc(p, sizeof(*out) * (size_t)(total + 1));
+    *n = 0;
+    for (int i = 0; i < total; i++) {
         gowsgi_import_script *in = &APR_ARRAY_IDX(list, i, gowsgi_import_script);
-        out[i].script = in->script;
-        out[i].application_group = in->application_group ? in->application_group : "";
-        out[i].callable_object = NULL;
-        out[i].where = apr_psprintf(p, "%s:%d", in->where.file ? in->where.file : "?", in->where.line);
+        if (strcmp(in->process_group ? in->process_group : "", process_group) != 0)
+            continue;
+        gowsgi_import *imp = &out[(*n)++];
+        imp->script = in->script;
+        imp->application_group = in->application_group ? in->application_group : "";
+        imp->callable_object = in->callable_object;
+        imp->where = apr_psprintf(p, "%s:%d", in->where.file ? in->where.file : "?", in->where.line);
     }
     return out;
 }
@@ -38,10 +42,8 @@ void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init)
 {
     memset(init, 0, sizeof(*init));
     init->abi_version = GOWSGI_ABI_VERSION;
-    /* Daemon groups are not implemented yet and run embedded, so Python is
-     * needed whenever any daemon group is defined, restriction or not. */
-    init->embedded = !gowsgi_globals.restrict_embedded ||
-                    (gowsgi_globals.daemons && gowsgi_globals.daemons->nelts > 0);
+    /* WSGIRestrictEmbedded On: Apache's children only forward to daemons. */
+    init->embedded = !gowsgi_globals.restrict_embedded;
     init->python_home = gowsgi_globals.python_home;
     init->python_path = gowsgi_globals.python_path;
     init->python_eggs = gowsgi_globals.python_eggs;
@@ -55,7 +57,7 @@ void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init)
     init->restrict_stdin = gowsgi_globals.restrict_stdin == 1;
     init->restrict_stdout = gowsgi_globals.restrict_stdout == 1;
     init->restrict_signal = gowsgi_globals.restrict_signal != 0;
-    init->imports = imports(p, &init->nimports);
+    init->imports = gowsgi_engine_imports(p, "", &init->nimports);
 
     /* wsgi.multithread/multiprocess as mod_wsgi derives them from the MPM. */
     int threads = 1, processes = 1;

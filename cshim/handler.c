@@ -4,7 +4,7 @@
  * wording and the status it gives), resolves the groups, and makes the one
  * call into the engine.
  */
-#include "shim.h"
+#include "daemon.h"
 
 #include "http_core.h"
 #include "http_protocol.h"
@@ -54,8 +54,9 @@ int gowsgi_handler(request_rec *r)
     const char *pass_auth = aliased ? apr_table_get(r->notes, "mod_wsgi.pass_authorization") : NULL;
     int pass_authorization = pass_auth ? strcmp(pass_auth, "1") == 0 : dconf->pass_authorization == 1;
 
+    const gowsgi_daemon *daemon = NULL;
     if (*req.process_group) {
-        const gowsgi_daemon *daemon = gowsgi_find_daemon(req.process_group);
+        daemon = gowsgi_find_daemon(req.process_group);
         if (daemon == NULL)
             return refuse(r, HTTP_INTERNAL_SERVER_ERROR,
                           apr_psprintf(r->pool, "No WSGI daemon process called '%s' has been configured",
@@ -66,8 +67,16 @@ int gowsgi_handler(request_rec *r)
             return refuse(r, HTTP_INTERNAL_SERVER_ERROR,
                           apr_psprintf(r->pool, "Daemon process called '%s' cannot be accessed by this WSGI application",
                                        req.process_group), r->filename);
-        /* Daemon mode is not implemented yet: the request runs embedded (the
-         * start-up log says so once, for the WSGIDaemonProcess directive). */
+        if (dconf->restrict_process != NULL) {
+            int allowed = 0;
+            for (int i = 0; i < dconf->restrict_process->nelts && !allowed; i++)
+                allowed = strcmp(APR_ARRAY_IDX(dconf->restrict_process, i, const char *), req.process_group) == 0;
+            if (!allowed)
+                return refuse(r, HTTP_INTERNAL_SERVER_ERROR,
+                              apr_psprintf(r->pool, "Daemon process called '%s' cannot be accessed by this WSGI "
+                                           "application as not a member of allowed groups", req.process_group),
+                              r->filename);
+        }
     } else if (gowsgi_globals.restrict_embedded == 1) {
         return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "Embedded mode of mod_wsgi disabled by runtime configuration",
                       r->filename);
@@ -96,7 +105,7 @@ int gowsgi_handler(request_rec *r)
     if (status != OK)
         return status;
 
-    if (gowsgi_engine_serve == NULL)
+    if (daemon == NULL && gowsgi_engine_serve == NULL)
         return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "gowsgi: the WSGI engine is not running in this child",
                       gowsgi_engine_error);
 
@@ -111,7 +120,7 @@ int gowsgi_handler(request_rec *r)
     req.request_start = (int64_t)r->request_time;
     gowsgi_environ(r, dconf, pass_authorization, &req);
 
-    status = gowsgi_engine_serve(&req);
+    status = daemon ? gowsgi_daemon_forward(r, daemon, &req) : gowsgi_engine_serve(&req);
     if (status == GOWSGI_INCOMPLETE) {
         /* The body fell short of what the headers promised, or an error
          * broke it off: never let the next response on this connection be

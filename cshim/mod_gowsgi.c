@@ -4,7 +4,7 @@
  * in child_init.
  */
 #define GOWSGI_MODULE_RECORD
-#include "shim.h"
+#include "daemon.h"
 
 #include "http_core.h"
 #include "http_request.h"
@@ -41,14 +41,20 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         return OK;
     }
     ap_add_version_component(pconf, "gowsgi/" GOWSGI_VERSION);
+    gowsgi_main_server = s;
     gowsgi_warn_unhonoured(s);
-    return OK;
+    return gowsgi_daemons_start(pconf, s);
 }
 
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     gowsgi_main_server = s;
-    gowsgi_engine_load(pchild, s);
+    gowsgi_daemons_child_init();
+    /* WSGIRestrictEmbedded On: this child only forwards; no Python here. */
+    if (gowsgi_globals.restrict_embedded == 1)
+        gowsgi_engine_error = "embedded mode is off (WSGIRestrictEmbedded On)";
+    else
+        gowsgi_engine_load(pchild, s);
 }
 
 static void register_hooks(apr_pool_t *p)

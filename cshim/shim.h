@@ -19,9 +19,12 @@ APLOG_USE_MODULE(gowsgi);
 extern gowsgi_serve_fn gowsgi_engine_serve;
 extern const char *gowsgi_engine_error;
 void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s);
+/* The path of libgowsgi.so: GoWSGILibrary, or beside mod_gowsgi.so. */
+const char *gowsgi_engine_library(apr_pool_t *p);
 
 /* engine_settings.c: the engine's start-up settings from the configuration. */
 void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init);
+gowsgi_import *gowsgi_engine_imports(apr_pool_t *p, const char *process_group, int *n);
 
 /* alias.c: WSGIScriptAlias / WSGIScriptAliasMatch in translate_name. */
 int gowsgi_translate_name(request_rec *r);

@@ -13,6 +13,7 @@ import "C"
 
 import (
 	"fmt"
+	"os"
 	"unsafe"
 
 	"github.com/gowsgi/gowsgi/wsgi"
@@ -35,6 +36,21 @@ func gowsgi_child_init(init *C.gowsgi_init, errbuf *C.char, errlen C.size_t) (rc
 		return -1
 	}
 	return 0
+}
+
+// gowsgi_daemon_main runs a daemon process of a WSGIDaemonProcess group
+// (cshim/daemon_child.c calls it once the process has its identity) and
+// returns its exit status.
+//
+//export gowsgi_daemon_main
+func gowsgi_daemon_main(init *C.gowsgi_daemon_init) (rc C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "gowsgi: internal error in a daemon process: %v\n", r)
+			rc = 1
+		}
+	}()
+	return C.int(wsgi.DaemonMain(unsafe.Pointer(init)))
 }
 
 func writeErr(buf *C.char, size C.size_t, msg string) {

@@ -456,10 +456,11 @@ func TestPackagingExampleConfigs(t *testing.T) {
 			t.Parallel()
 			b, err := os.ReadFile(f)
 			require.NoError(t, err)
+			if regexp.MustCompile(`(?m)^\s*WSGIDaemonProcess.* user=`).Match(b) {
+				t.Skip("names users this machine has not got: served for real by TestPackagingExampleSharedHosting")
+			}
 			out, code := ConfigTest(t, ServerSpec{Module: ModGowsgi, Snippet: "Define APACHE_LOG_DIR @ROOT@\n" + string(b)})
 			assert.Equal(t, 0, code, "configtest of %s:\n%s", f, out)
-			// The examples must not pretend daemon mode works.
-			assert.NotRegexp(t, `(?m)^\s*WSGI(DaemonProcess|ProcessGroup)`, string(b))
 		})
 	}
 }

@@ -81,8 +81,12 @@ static inline int gowsgi_app_current(const gowsgi_app *app, long long mtime, int
 typedef struct gowsgi_settings {
     int multithread;
     int multiprocess;
+    int run_once;
     int max_processes;
     int threads_per_process;
+    int apache_max_processes;
+    int apache_threads_per_process;
+    const char *process_group;
     int restrict_stdin;
     int restrict_stdout;
     int restrict_signal;

@@ -41,7 +41,7 @@ int gowsgi_environ_prepare(gowsgi_interp *it)
     if (set_str(d, "wsgi.version", Py_BuildValue("(ii)", 1, 0)) != 0 ||
         PyDict_SetItemString(d, "wsgi.multithread", gowsgi_config.multithread ? Py_True : Py_False) != 0 ||
         PyDict_SetItemString(d, "wsgi.multiprocess", gowsgi_config.multiprocess ? Py_True : Py_False) != 0 ||
-        PyDict_SetItemString(d, "wsgi.run_once", Py_False) != 0 ||
+        PyDict_SetItemString(d, "wsgi.run_once", gowsgi_config.run_once ? Py_True : Py_False) != 0 ||
         PyDict_SetItemString(d, "wsgi.input_terminated", Py_True) != 0 ||
         PyDict_SetItemString(d, "wsgi.file_wrapper", (PyObject *)&gowsgi_FileWrapperType) != 0 ||
         set_str(d, "apache.version", Py_BuildValue("(iii)", av[0], av[1], av[2])) != 0 ||

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 4
+#define GOWSGI_ABI_VERSION 5
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -96,10 +96,15 @@ typedef struct gowsgi_init {
     int nimports;
     const gowsgi_import *imports;
 
-    int max_threads;                 /* Apache threads per child: sizes the Go scheduler */
-    int multithread;                 /* MPM is threaded */
-    int multiprocess;                /* MPM may run several children */
+    int max_threads;                 /* threads per process (Apache's, or the group's) */
+    int multithread;                 /* wsgi.multithread */
+    int multiprocess;                /* wsgi.multiprocess */
+    int run_once;                    /* wsgi.run_once */
     int max_processes;               /* for the mod_wsgi / apache modules */
+    const char *process_group;       /* mod_wsgi.process_group: "" in Apache's children */
+    const char *path_first;          /* put first in each interpreter's sys.path (a daemon's home=) */
+    int apache_max_threads;          /* apache.threads_per_process (the MPM's) */
+    int apache_max_processes;        /* apache.maximum_processes */
     const char *mpm_name;
     const char *server_description;  /* ap_get_server_description() */
     const char *server_built;
@@ -108,6 +113,31 @@ typedef struct gowsgi_init {
     /* Process-scoped error-log line (no request). */
     void (*log)(int level, const char *msg, size_t len);
 } gowsgi_init;
+
+/* One daemon process of a WSGIDaemonProcess group, handed to
+ * gowsgi_daemon_main in the forked process once it runs as the group's user
+ * (cshim/daemon_process.c). The daemon serves connections that arrive on
+ * channel_fd (wsgi/daemon_channel.h) until it is told to stop or reaches a
+ * limit, then returns its exit status. */
+typedef struct gowsgi_daemon_init {
+    gowsgi_init base;                /* Python settings, with the group's python-home/path */
+    const char *group;               /* the process group's name */
+    int process_index;               /* 0 .. processes-1 */
+    int threads;                     /* worker threads; 0: only import scripts run */
+    int channel_fd;                  /* the receive end of the group's channel */
+    const unsigned char *secret;     /* GOWSGI_DAEMON_SECRET_SIZE bytes every request carries */
+    int parent_pid;                  /* the Apache parent: peers must be its children */
+    unsigned int peer_uid;           /* Apache's User: the only peer uid accepted */
+    int maximum_requests;            /* 0: no limit */
+    int shutdown_timeout;            /* seconds */
+    int socket_timeout;              /* seconds */
+    int restart_interval;            /* seconds, 0: none */
+    int inactivity_timeout;          /* seconds, 0: none */
+    char *exit_reason;               /* the engine writes why the process stops here */
+    size_t exit_reason_size;
+} gowsgi_daemon_init;
+
+#define GOWSGI_DAEMON_SECRET_SIZE 32
 
 /* gowsgi_handle's answer when the response was started but is incomplete
  * (shorter than its Content-Length, or broken off by an error): the shim
@@ -120,5 +150,7 @@ typedef int (*gowsgi_child_init_fn)(const gowsgi_init *init, char *errbuf, size_
 /* Returns 0 when the response was produced (Apache's OK), GOWSGI_INCOMPLETE,
  * or an HTTP status for Apache to answer with its own error document. */
 typedef int (*gowsgi_serve_fn)(gowsgi_request *req);
+/* Runs a daemon process; returns its exit status. */
+typedef int (*gowsgi_daemon_main_fn)(const gowsgi_daemon_init *init);
 
 #endif

@@ -65,6 +65,16 @@ func (it *interp) prepare() error {
 				return
 			}
 		}
+		if eng.pathFirst != "" {
+			path := python3.PySys_GetObject("path") // borrowed
+			item := python3.PyUnicode_FromString(eng.pathFirst)
+			rc := python3.PyList_Insert(path, 0, item)
+			item.DecRef()
+			if rc != 0 {
+				err = fmt.Errorf("putting %s first on sys.path: %s", eng.pathFirst, fetchError())
+				return
+			}
+		}
 		if eng.restrictSignal && C.gowsgi_signal_restrict_install() != 0 {
 			err = fmt.Errorf("installing the signal restriction failed: %s", fetchError())
 		}

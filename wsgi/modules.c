@@ -48,7 +48,7 @@ int gowsgi_modules_install(gowsgi_interp *it)
         return -1;
     if (add(m, "version", Py_BuildValue("(iii)", 4, 9, 4)) != 0 ||
         add(m, "gowsgi_version", Py_BuildValue("(iii)", 0, 1, 0)) != 0 ||
-        add(m, "process_group", PyUnicode_FromString("")) != 0 ||
+        add(m, "process_group", PyUnicode_FromString(gowsgi_config.process_group)) != 0 ||
         add(m, "application_group", PyUnicode_FromString(it->name)) != 0 ||
         add(m, "maximum_processes", PyLong_FromLong(gowsgi_config.max_processes)) != 0 ||
         add(m, "threads_per_process", PyLong_FromLong(gowsgi_config.threads_per_process)) != 0 ||
@@ -66,8 +66,8 @@ int gowsgi_modules_install(gowsgi_interp *it)
         add(m, "description", PyUnicode_FromString(gowsgi_config.server_description)) != 0 ||
         add(m, "mpm_name", PyUnicode_FromString(gowsgi_config.mpm_name)) != 0 ||
         add(m, "build_date", PyUnicode_FromString(gowsgi_config.server_built)) != 0 ||
-        add(m, "maximum_processes", PyLong_FromLong(gowsgi_config.max_processes)) != 0 ||
-        add(m, "threads_per_process", PyLong_FromLong(gowsgi_config.threads_per_process)) != 0) {
+        add(m, "maximum_processes", PyLong_FromLong(gowsgi_config.apache_max_processes)) != 0 ||
+        add(m, "threads_per_process", PyLong_FromLong(gowsgi_config.apache_threads_per_process)) != 0) {
         Py_DECREF(m);
         return -1;
     }

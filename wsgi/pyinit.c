@@ -53,6 +53,10 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
     gowsgi_config.multiprocess = init->multiprocess;
     gowsgi_config.max_processes = init->max_processes;
     gowsgi_config.threads_per_process = init->max_threads;
+    gowsgi_config.run_once = init->run_once;
+    gowsgi_config.process_group = strdup(init->process_group ? init->process_group : "");
+    gowsgi_config.apache_max_processes = init->apache_max_processes ? init->apache_max_processes : init->max_processes;
+    gowsgi_config.apache_threads_per_process = init->apache_max_threads ? init->apache_max_threads : init->max_threads;
     gowsgi_config.restrict_stdin = init->restrict_stdin;
     gowsgi_config.restrict_stdout = init->restrict_stdout;
     gowsgi_config.restrict_signal = init->restrict_signal;

@@ -27,8 +27,10 @@ type engine struct {
 	createMu  sync.Mutex // serialises interpreter creation; guards nextIndex
 	nextIndex int
 	embedded  bool
+	group     string // the daemon process group this process serves; "" in Apache's children
 
 	pythonPath     []string
+	pathFirst      string // a daemon's home=: sys.path[0] of every interpreter
 	restrictSignal bool
 	logFn          *[0]byte // gowsgi_init.log
 }
@@ -66,8 +68,14 @@ func Init(p unsafe.Pointer, errbuf unsafe.Pointer, errlen int) error {
 	runtime.GOMAXPROCS(int(init.max_threads) + 2)
 	eng.logFn = (*[0]byte)(unsafe.Pointer(init.log))
 	eng.embedded = init.embedded != 0
+	if init.process_group != nil {
+		eng.group = C.GoString(init.process_group)
+	}
 	if !eng.embedded {
 		return nil
+	}
+	if init.path_first != nil {
+		eng.pathFirst = C.GoString(init.path_first)
 	}
 	if init.python_path != nil {
 		for _, dir := range strings.Split(C.GoString(init.python_path), ":") {

@@ -91,8 +91,8 @@ func (a *app) loadLocked(log logLine, req *C.gowsgi_request, mtime int64, reload
 	if module != nil {
 		module.IncRef()
 	} else {
-		log(logInfo, fmt.Sprintf("gowsgi (pid=%d, process='', application='%s'): Loading Python script file '%s'.",
-			os.Getpid(), a.it.name, a.script))
+		log(logInfo, fmt.Sprintf("gowsgi (pid=%d, process='%s', application='%s'): Loading Python script file '%s'.",
+			os.Getpid(), eng.group, a.it.name, a.script))
 		var err error
 		if module, err = execScript(name, a.script, mtime); err != nil {
 			a.logFailure(log, req, err)

@@ -1,0 +1,117 @@
+/*
+ * daemon.h: daemon mode in the shim. The parent forks and watches each
+ * group's processes (daemon_process.c); a forked process becomes the group's
+ * user and loads the engine (daemon_child.c); an Apache child forwards a
+ * request to the group (daemon_forward.c). The group's settings come from
+ * its WSGIDaemonProcess options (daemon_settings.c).
+ */
+#ifndef GOWSGI_DAEMON_H
+#define GOWSGI_DAEMON_H
+
+#include "shim.h"
+#include "daemon_channel.h"
+#include "daemon_wire.h"
+
+#include "apr_thread_proc.h"
+
+typedef struct gowsgi_daemon_rt gowsgi_daemon_rt;
+
+/* What is known of a process that went away, kept in memory shared by the
+ * parent, the daemons and Apache's children, so that the child that lost a
+ * request can say why (ARCHITECTURE.md section 5, "failures have causes"). */
+typedef struct gowsgi_daemon_death {
+    int pid;
+    int signal;                    /* killed by this signal; 0: it exited */
+    int exit_code;
+    char reason[160];              /* the daemon's own word on why it exited */
+} gowsgi_daemon_death;
+
+/* A process slot's shared record: the daemon writes why it exits before it
+ * does; the parent records each death. */
+typedef struct gowsgi_daemon_slot {
+    int pid;
+    int exiting;                   /* the daemon is exiting on its own */
+    char reason[160];
+} gowsgi_daemon_slot;
+
+#define GOWSGI_DAEMON_DEATHS 16
+typedef struct gowsgi_daemon_shared {
+    unsigned int next_death;
+    gowsgi_daemon_death deaths[GOWSGI_DAEMON_DEATHS];
+    gowsgi_daemon_slot slots[];    /* one per process of the group */
+} gowsgi_daemon_shared;
+
+/* One process slot of a group. */
+typedef struct gowsgi_daemon_proc {
+    gowsgi_daemon_rt *rt;
+    int index;
+    apr_proc_t proc;
+    int running;
+    int stopping;                  /* told to stop: not restarted */
+    apr_time_t started;
+} gowsgi_daemon_proc;
+
+/* A group in this configuration generation, with its options resolved. */
+struct gowsgi_daemon_rt {
+    const gowsgi_daemon *conf;
+    int index;
+    int channel[2];                /* [0] send end (children), [1] receive end (daemons) */
+    unsigned char secret[GOWSGI_DAEMON_SECRET_SIZE];
+    gowsgi_daemon_proc *procs;     /* conf->processes */
+    gowsgi_daemon_shared *shared;  /* MAP_SHARED: parent, daemons and children */
+    size_t shared_size;
+
+    uid_t uid;
+    gid_t gid;
+    const char *user_name;         /* for initgroups, HOME, USER, LOGNAME */
+    gid_t *groups;                 /* supplementary-groups=, or NULL: initgroups */
+    int ngroups;
+    const char *home;
+    int umask;                     /* -1: inherited */
+    const char *lang;
+    const char *locale;
+    const char *python_home;
+    const char *python_path;
+    const char *python_eggs;
+    const char *display_name;      /* NULL: Apache's own title */
+    long stack_size;
+    int maximum_requests;
+    int restart_interval;
+    int inactivity_timeout;
+    int shutdown_timeout;
+    int graceful_timeout;          /* draining after a graceful restart */
+    int connect_timeout;
+    int socket_timeout;
+    int header_buffer_size;
+    int cpu_time_limit;
+    int cpu_priority;
+    long memory_limit;
+    long virtual_memory_limit;
+    int run_once;
+};
+
+extern gowsgi_daemon_rt *gowsgi_daemon_rts;
+extern int gowsgi_daemon_nrts;
+
+/* daemon_process.c */
+int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s);
+void gowsgi_daemons_child_init(void);
+const gowsgi_daemon_rt *gowsgi_daemon_runtime(const gowsgi_daemon *conf);
+
+/* daemon_settings.c: resolves a group's options (an error message or NULL),
+ * and fills the engine's start-up settings for one of its processes. */
+const char *gowsgi_daemon_settings(apr_pool_t *p, gowsgi_daemon_rt *rt);
+void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, gowsgi_daemon_init *init);
+
+/* daemon_child.c: the forked process; never returns. */
+void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index) __attribute__((noreturn));
+
+/* daemon_process.c: why the group's process pid went away, waiting up to
+ * wait_ms for the parent to notice; NULL if it is not known. */
+const char *gowsgi_daemon_death_text(apr_pool_t *p, const gowsgi_daemon_death *d);
+const char *gowsgi_daemon_death_cause(apr_pool_t *p, const gowsgi_daemon_rt *rt, int pid, int wait_ms);
+
+/* daemon_forward.c: serves the request through the group; an HTTP status. */
+int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req);
+
+#endif

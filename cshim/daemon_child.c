@@ -1,0 +1,190 @@
+/*
+ * daemon_child.c: a daemon process between fork() and the engine. Before any
+ * thread exists, and in this order (ARCHITECTURE.md section 5): leave
+ * Apache's process group, close Apache's listeners and every descriptor
+ * that is not this group's, take the group's identity (never root), ask to
+ * die with the parent, go home, set the umask, locale and limits; only then
+ * load libpython and libgowsgi.so and hand over to the engine. A setup
+ * failure is logged with its cause and the process waits before exiting,
+ * so a broken group cannot become a fork loop.
+ */
+#include "daemon.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ap_listen.h"
+#include "unixd.h"
+#include "apr_strings.h"
+
+#include "shim_build.h"
+
+/* How long a process that could not start waits before exiting. */
+#define SETUP_FAILURE_BACKOFF 5
+
+static void fail(gowsgi_daemon_rt *rt, int index, const char *what, int err) __attribute__((noreturn));
+static void fail(gowsgi_daemon_rt *rt, int index, const char *what, int err)
+{
+    ap_log_error(APLOG_MARK, APLOG_CRIT, err, gowsgi_main_server,
+                 "gowsgi: daemon process %d of group '%s' (pid %d) could not start: %s; retrying in %d seconds",
+                 index, rt->conf->name, (int)getpid(), what, SETUP_FAILURE_BACKOFF);
+    sleep(SETUP_FAILURE_BACKOFF);
+    _exit(1);
+}
+
+/* Apache's handlers and mask are the parent's business; Go installs its own
+ * for the signals the engine listens to. */
+static void reset_signals(void)
+{
+    sigset_t none;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* The process title mod_wsgi gives: written over Apache's argv[0], padded
+ * with spaces and cut to its length (the other arguments stay). */
+static void set_title(const char *title)
+{
+    char *argv0 = (char *)gowsgi_main_server->process->argv[0];
+    if (argv0 == NULL)
+        return;
+    size_t room = strlen(argv0), len = strlen(title);
+    memset(argv0, ' ', room);
+    memcpy(argv0, title, len < room ? len : room);
+    prctl(PR_SET_NAME, title, 0, 0, 0);
+}
+
+static void close_others(gowsgi_daemon_rt *own)
+{
+    ap_close_listeners();
+    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+        gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
+        close(rt->channel[0]);   /* a daemon never sends on a channel */
+        if (rt != own)
+            close(rt->channel[1]);
+    }
+}
+
+/* os.environ says who the process runs as, as mod_wsgi fixes it up: HOME
+ * always, USER, USERNAME and LOGNAME where Apache's environment had them. */
+static void fix_environment(void)
+{
+    struct passwd *pw = getpwuid(geteuid());
+    if (pw == NULL)
+        return;
+    const char *names[] = {"USER", "USERNAME", "LOGNAME"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (getenv(names[i]) != NULL)
+            setenv(names[i], pw->pw_name, 1);
+    setenv("HOME", pw->pw_dir, 1);
+}
+
+static void set_limit(gowsgi_daemon_rt *rt, int index, int resource, long value, const char *what)
+{
+    if (value <= 0)
+        return;
+    struct rlimit rl = {(rlim_t)value, (rlim_t)value};
+    if (setrlimit(resource, &rl) != 0)
+        fail(rt, index, what, errno);
+}
+
+static void take_identity(gowsgi_daemon_rt *rt, int index)
+{
+    if (geteuid() != 0)
+        return;   /* Apache not started as root: options are ignored, as mod_wsgi */
+    if (rt->uid == 0)
+        fail(rt, index, "WSGI process blocked from running as root.", 0);
+    if (setgid(rt->gid) != 0)
+        fail(rt, index, "setgid", errno);
+    int rc = rt->groups ? setgroups((size_t)rt->ngroups, rt->groups) : initgroups(rt->user_name, rt->gid);
+    if (rc != 0)
+        fail(rt, index, "setting the supplementary groups", errno);
+    if (setuid(rt->uid) != 0)
+        fail(rt, index, "setuid", errno);
+    if (getuid() == 0 || geteuid() == 0)
+        fail(rt, index, "WSGI process blocked from running as root.", 0);
+}
+
+static void start_engine(gowsgi_daemon_rt *rt, int index)
+{
+    apr_pool_t *p;
+    apr_pool_create(&p, NULL);
+    if (dlopen(GOWSGI_LIBPYTHON, RTLD_NOW | RTLD_GLOBAL) == NULL)
+        fail(rt, index, apr_psprintf(p, "cannot load %s: %s", GOWSGI_LIBPYTHON, dlerror()), 0);
+    const char *lib = gowsgi_engine_library(p);
+    void *engine = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (engine == NULL)
+        fail(rt, index, apr_psprintf(p, "cannot load %s: %s", lib, dlerror()), 0);
+    gowsgi_daemon_main_fn daemon_main = (gowsgi_daemon_main_fn)dlsym(engine, "gowsgi_daemon_main");
+    if (daemon_main == NULL)
+        fail(rt, index, apr_psprintf(p, "%s is not a gowsgi engine (no gowsgi_daemon_main)", lib), 0);
+
+    gowsgi_daemon_init init;
+    memset(&init, 0, sizeof(init));
+    gowsgi_engine_settings(p, &init.base);
+    gowsgi_daemon_engine_settings(p, rt, &init);
+    init.process_index = index;
+    init.parent_pid = (int)getppid();
+    /* Apache's children run as Apache's User; only they may connect. */
+    init.peer_uid = (unsigned int)ap_unixd_config.user_id;
+    gowsgi_daemon_slot *slot = &rt->shared->slots[index];
+    init.exit_reason = slot->reason;
+    init.exit_reason_size = sizeof(slot->reason);
+    int code = daemon_main(&init);
+    __atomic_store_n(&slot->exiting, 1, __ATOMIC_RELEASE);
+    _exit(code);
+}
+
+void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
+{
+    reset_signals();
+    if (setsid() < 0)
+        fail(rt, index, "setsid", errno);
+    close_others(rt);
+    if (rt->display_name)
+        set_title(rt->display_name);
+    take_identity(rt, index);
+    /* After setuid, which clears it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() == 1)
+        _exit(0);   /* the parent is already gone */
+    if (rt->home && chdir(rt->home) != 0) {
+        char what[512];
+        snprintf(what, sizeof(what), "unable to change working directory to '%s' (home) as uid=%ld", rt->home,
+                 (long)geteuid());
+        fail(rt, index, what, errno);
+    }
+    if (rt->umask >= 0)
+        umask((mode_t)rt->umask);
+    if (rt->lang)
+        setenv("LANG", rt->lang, 1);
+    if (rt->locale) {
+        setenv("LC_ALL", rt->locale, 1);
+        setlocale(LC_ALL, rt->locale);
+    }
+    fix_environment();
+    if (rt->python_eggs)
+        setenv("PYTHON_EGG_CACHE", rt->python_eggs, 1);
+    set_limit(rt, index, RLIMIT_CPU, rt->cpu_time_limit, "cpu-time-limit");
+    set_limit(rt, index, RLIMIT_DATA, rt->memory_limit, "memory-limit");
+    set_limit(rt, index, RLIMIT_AS, rt->virtual_memory_limit, "virtual-memory-limit");
+    if (rt->cpu_priority != 0 && setpriority(PRIO_PROCESS, 0, rt->cpu_priority) != 0)
+        fail(rt, index, "cpu-priority", errno);
+    start_engine(rt, index);
+    _exit(1);
+}

@@ -1,0 +1,265 @@
+/*
+ * daemon_forward.c: an Apache child serving a request through a daemon
+ * group. It connects over the group's channel, sends the request (the same
+ * CGI variables embedded mode builds) with the group's secret, then follows
+ * the daemon: body bytes when the app reads (READ), log lines, and finally
+ * an error status or the response, which goes to the client through the
+ * same callbacks embedded mode uses (apache_io.c). Bytes move C to C; the
+ * child needs no Go and no Python.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http_protocol.h"
+#include "apr_strings.h"
+
+typedef struct forward {
+    request_rec *r;
+    const gowsgi_daemon_rt *rt;
+    void *io_ctx;                  /* apache_io.c's context for this request */
+    int fd;
+    int timeout_ms;
+    uint32_t daemon_pid;
+    int headers_sent;
+    gowsgi_wire_buf out, in;
+} forward;
+
+static const char *group_name(const forward *f)
+{
+    return f->rt->conf->name;
+}
+
+/* The request is lost: one line saying where and why. */
+static int lost(forward *f, int status, const char *why)
+{
+    if (f->daemon_pid)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, "gowsgi: daemon process of group '%s' (pid %u): %s: %s",
+                      group_name(f), f->daemon_pid, why, f->r->filename);
+    else
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, "gowsgi: daemon process group '%s': %s: %s", group_name(f),
+                      why, f->r->filename);
+    if (f->headers_sent) {
+        gowsgi_request_break(f->io_ctx);
+        return OK;
+    }
+    return status;
+}
+
+/* The daemon closed the connection mid-request: ask the parent's record
+ * why (it notices a death within about a second). */
+static const char *ended_why(forward *f)
+{
+    const char *cause = f->daemon_pid ? gowsgi_daemon_death_cause(f->r->pool, f->rt, (int)f->daemon_pid, 1500) : NULL;
+    return apr_psprintf(f->r->pool, "the response was cut off before it was complete: the process %s",
+                        cause ? cause : "closed the connection (its cause is not known yet)");
+}
+
+static int send_out(forward *f)
+{
+    int rc = gowsgi_wire_send(f->fd, f->out.p, f->out.len, f->timeout_ms);
+    f->out.len = 0;
+    return rc;
+}
+
+/* The app asked for up to max body bytes. */
+static int send_body(forward *f, uint32_t max)
+{
+    char buf[GOWSGI_WIRE_MAX_CHUNK];
+    size_t want = max < sizeof(buf) ? max : sizeof(buf);
+    long n = want ? gowsgi_request_io.read(f->io_ctx, buf, want) : 0;
+    int rc;
+    if (n > 0)
+        rc = gowsgi_wire_put_frame(&f->out, GOWSGI_FRAME_BODY, buf, (size_t)n);
+    else if (n == 0)
+        rc = gowsgi_wire_put_frame(&f->out, GOWSGI_FRAME_BODY_END, NULL, 0);
+    else {
+        const char *why = gowsgi_request_io.read_error(f->io_ctx);
+        rc = gowsgi_wire_put_frame(&f->out, GOWSGI_FRAME_BODY_ERROR, why, strlen(why));
+    }
+    return rc == 0 ? send_out(f) : -ENOMEM;
+}
+
+static int apply_headers(forward *f, const unsigned char *p, size_t len)
+{
+    char err[256];
+    gowsgi_wire_headers *h = gowsgi_wire_get_headers(p, len, err, sizeof(err));
+    if (h == NULL)
+        return lost(f, HTTP_INTERNAL_SERVER_ERROR, apr_psprintf(f->r->pool, "malformed response headers (%s)", err));
+    for (uint32_t i = 0; i < h->n; i++) {
+        size_t line = strlen(h->names[i]) + 2 + strlen(h->values[i]);
+        if ((int)line > f->rt->header_buffer_size) {
+            const char *why = apr_psprintf(f->r->pool, "response header '%s' is %lu bytes, over header-buffer-size=%d",
+                                           h->names[i], (unsigned long)line, f->rt->header_buffer_size);
+            free(h);
+            return lost(f, HTTP_INTERNAL_SERVER_ERROR, why);
+        }
+    }
+    gowsgi_request_io.start(f->io_ctx, h->status, h->status_line, (int)h->n, h->names, h->values);
+    f->headers_sent = 1;
+    free(h);
+    return -1;   /* carry on */
+}
+
+/* Follows the daemon until the response ends. Returns Apache's status. */
+static int follow(forward *f)
+{
+    for (;;) {
+        int type;
+        int rc = gowsgi_wire_recv(f->fd, &type, &f->in, f->timeout_ms);
+        if (rc == -ETIMEDOUT)
+            return lost(f, f->headers_sent ? OK : HTTP_GATEWAY_TIME_OUT,
+                        f->headers_sent ? "timed out sending the response"
+                                        : "Timeout when reading response headers from daemon process");
+        if (rc == 1 || rc == -ECONNRESET)
+            return lost(f, HTTP_INTERNAL_SERVER_ERROR, ended_why(f));
+        if (rc != 0)
+            return lost(f, HTTP_INTERNAL_SERVER_ERROR,
+                        apr_psprintf(f->r->pool, "reading from the daemon process failed (%s)",
+                                     rc == -EPROTO ? "malformed frame" : strerror(-rc)));
+        const unsigned char *p = f->in.p;
+        size_t len = f->in.len;
+        switch (type) {
+        case GOWSGI_FRAME_ACCEPT: {
+            uint32_t served;
+            if (gowsgi_wire_get_accept(p, len, &f->daemon_pid, &served) != 0)
+                return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed ACCEPT frame");
+            break;
+        }
+        case GOWSGI_FRAME_READ: {
+            uint32_t max;
+            if (gowsgi_wire_get_u32(p, len, &max) != 0)
+                return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed READ frame");
+            if (send_body(f, max) != 0)
+                return lost(f, HTTP_INTERNAL_SERVER_ERROR, "sending the request body failed");
+            break;
+        }
+        case GOWSGI_FRAME_LOG: {
+            int level;
+            const char *msg;
+            size_t n;
+            if (gowsgi_wire_get_log(p, len, &level, &msg, &n) != 0)
+                return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed LOG frame");
+            /* As mod_wsgi's daemons log: the request's client as "remote". */
+            ap_log_error(APLOG_MARK, level, 0, f->r->server, "[remote %s:%u] %.*s", f->r->useragent_ip,
+                         f->r->useragent_addr ? (unsigned)f->r->useragent_addr->port : 0u, (int)n, msg);
+            break;
+        }
+        case GOWSGI_FRAME_ERROR: {
+            int status, cause;
+            const char *msg;
+            size_t n;
+            if (gowsgi_wire_get_error(p, len, &status, &cause, &msg, &n) != 0 || f->headers_sent)
+                return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed ERROR frame");
+            if (n > 0)
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, "%.*s", (int)n, msg);
+            return status;
+        }
+        case GOWSGI_FRAME_HEADERS:
+            if (f->headers_sent)
+                return lost(f, HTTP_INTERNAL_SERVER_ERROR, "a second HEADERS frame");
+            if ((rc = apply_headers(f, p, len)) >= 0)
+                return rc;
+            break;
+        case GOWSGI_FRAME_DATA: {
+            int flags;
+            const unsigned char *data;
+            size_t n;
+            if (!f->headers_sent || gowsgi_wire_get_data(p, len, &flags, &data, &n) != 0)
+                return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed DATA frame");
+            if ((n > 0 && gowsgi_request_io.write(f->io_ctx, (const char *)data, n) != 0) ||
+                ((flags & GOWSGI_DATA_FLUSH) && gowsgi_request_io.flush(f->io_ctx) != 0)) {
+                /* The client went away: closing the connection tells the daemon. */
+                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, f->r, "gowsgi: client closed the connection");
+                gowsgi_request_break(f->io_ctx);
+                return OK;
+            }
+            break;
+        }
+        case GOWSGI_FRAME_END: {
+            int outcome;
+            if (!f->headers_sent || gowsgi_wire_get_end(p, len, &outcome) != 0)
+                return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed END frame");
+            if (outcome != GOWSGI_END_COMPLETE)
+                gowsgi_request_break(f->io_ctx);
+            else
+                gowsgi_request_done(f->io_ctx);
+            return OK;
+        }
+        default:
+            return lost(f, HTTP_INTERNAL_SERVER_ERROR,
+                        apr_psprintf(f->r->pool, "unexpected frame type %d from the daemon", type));
+        }
+    }
+}
+
+static apr_status_t close_fd(void *data)
+{
+    forward *f = data;
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    gowsgi_wire_buf_free(&f->out);
+    gowsgi_wire_buf_free(&f->in);
+    return APR_SUCCESS;
+}
+
+int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req)
+{
+    const gowsgi_daemon_rt *rt = gowsgi_daemon_runtime(daemon);
+    if (rt == NULL || rt->channel[0] < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: daemon process group '%s' is not running in this "
+                      "server generation: %s", daemon->name, r->filename);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    forward *f = apr_pcalloc(r->pool, sizeof(*f));
+    f->r = r;
+    f->rt = rt;
+    f->io_ctx = req->ctx;
+    f->timeout_ms = rt->socket_timeout * 1000;
+    apr_time_t queue_start = apr_time_now();
+
+    f->fd = gowsgi_channel_connect(rt->channel[0], rt->connect_timeout * 1000);
+    if (f->fd < 0) {
+        int err = -f->fd;
+        f->fd = -1;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
+                      "gowsgi: unable to connect to WSGI daemon process '%s' through its channel as user with uid=%d "
+                      "%s: %s", daemon->name, (int)getuid(),
+                      err == ETIMEDOUT ? apr_psprintf(r->pool, "(no process of the group took the request within "
+                                                               "connect-timeout=%d)", rt->connect_timeout)
+                                       : "(no process of the group is running)",
+                      r->filename);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    apr_pool_cleanup_register(r->pool, f, close_fd, apr_pool_cleanup_null);
+
+    gowsgi_wire_request wr;
+    memset(&wr, 0, sizeof(wr));
+    memcpy(wr.secret, rt->secret, sizeof(wr.secret));
+    wr.script_mtime = req->script_mtime;
+    wr.request_start = req->request_start;
+    wr.queue_start = (int64_t)queue_start;
+    wr.flags = (req->script_reloading ? GOWSGI_REQ_SCRIPT_RELOADING : 0) |
+               (req->head_only ? GOWSGI_REQ_HEAD_ONLY : 0);
+    wr.script = req->script;
+    wr.process_group = req->process_group;
+    wr.application_group = req->application_group;
+    wr.callable_object = req->callable_object;
+    wr.handler_script = req->handler_script;
+    wr.nenv = (uint32_t)req->nenv;
+    wr.env_keys = req->env_keys;
+    wr.env_vals = req->env_vals;
+    if (gowsgi_wire_put_request(&f->out, &wr) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: the request is too large to send to daemon process "
+                      "group '%s': %s", daemon->name, r->filename);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    int rc = send_out(f);
+    if (rc != 0)
+        return lost(f, HTTP_SERVICE_UNAVAILABLE,
+                    apr_psprintf(r->pool, "sending the request failed (%s)", strerror(-rc)));
+    return follow(f);
+}

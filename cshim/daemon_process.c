@@ -1,0 +1,452 @@
+/*
+ * daemon_process.c: the Apache parent's side of daemon mode. In post_config
+ * (second pass) it opens one channel per WSGIDaemonProcess group
+ * (wsgi/daemon_channel.h), forks the group's processes while the parent
+ * still holds no Go and no Python, watches them with Apache's other-child
+ * registry, starts a new one when one dies (saying how it died), and ends
+ * a configuration generation: on a graceful restart the old processes
+ * drain (they finish what they serve, take what old Apache children still
+ * send, and exit when idle) while the new generation starts at once; on
+ * stop or restart they get shutdown-timeout, then are killed.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ap_mpm.h"
+#include "mpm_common.h"
+#include "apr_strings.h"
+
+gowsgi_daemon_rt *gowsgi_daemon_rts;
+int gowsgi_daemon_nrts;
+
+static apr_pool_t *generation_pool;
+/* Set when Apache stops or restarts hard (its other-child registry says
+ * RESTART); a generation that ends without it ends gracefully. */
+static int hard_stop;
+
+/* Processes of earlier generations still draining after a graceful
+ * restart. Kept in the parent's retained data, which outlives the
+ * configuration and this module's code (reloaded at each restart), so it
+ * holds no pointers. */
+#define GOWSGI_MAX_DRAINING 256
+typedef struct gowsgi_draining {
+    pid_t pid;
+    apr_time_t deadline;
+    int killed;
+    char group[64];
+} gowsgi_draining;
+
+typedef struct gowsgi_retained {
+    int n;
+    gowsgi_draining procs[GOWSGI_MAX_DRAINING];
+} gowsgi_retained;
+
+static gowsgi_retained *retained(void)
+{
+    gowsgi_retained *r = ap_retained_data_get("gowsgi_daemons");
+    return r ? r : ap_retained_data_create("gowsgi_daemons", sizeof(gowsgi_retained));
+}
+
+/* pid is a child of this Apache parent (not a reused pid). */
+static int our_child(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *end = strrchr(buf, ')');
+    int ppid = -1;
+    char state;
+    return end && sscanf(end + 1, " %c %d", &state, &ppid) == 2 && ppid == (int)getpid();
+}
+
+static void forget_draining(pid_t pid)
+{
+    gowsgi_retained *r = retained();
+    for (int i = 0; i < r->n; i++) {
+        if (r->procs[i].pid == pid) {
+            r->procs[i] = r->procs[--r->n];
+            return;
+        }
+    }
+}
+
+static void watch(gowsgi_daemon_proc *dp);
+
+/* Records how the process in dp ended and says so: the daemon's own reason
+ * when it exited on its own, else the signal. Apache hands over either a
+ * raw wait status or APR's exit code, which for a signal is its number:
+ * the low seven bits are the signal either way. */
+static const char *record_death(gowsgi_daemon_proc *dp, int status)
+{
+    gowsgi_daemon_shared *sh = dp->rt->shared;
+    gowsgi_daemon_slot *slot = &sh->slots[dp->index];
+    gowsgi_daemon_death *d = &sh->deaths[sh->next_death % GOWSGI_DAEMON_DEATHS];
+    memset(d, 0, sizeof(*d));
+    if (slot->pid == (int)dp->proc.pid && slot->exiting) {
+        d->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : status;
+        apr_cpystrn(d->reason, slot->reason, sizeof(d->reason));
+    } else {
+        d->signal = status & 0x7f;
+    }
+    __atomic_store_n(&d->pid, (int)dp->proc.pid, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&sh->next_death, 1, __ATOMIC_ACQ_REL);
+    return gowsgi_daemon_death_text(generation_pool, d);
+}
+
+static int server_stopping(void)
+{
+    int state = AP_MPMQ_STOPPING;
+    ap_mpm_query(AP_MPMQ_MPM_STATE, &state);
+    return state == AP_MPMQ_STOPPING;
+}
+
+static void spawn(gowsgi_daemon_proc *dp)
+{
+    apr_status_t rv = apr_proc_fork(&dp->proc, generation_pool);
+    if (rv == APR_INCHILD)
+        gowsgi_daemon_child_main(dp->rt, dp->index);   /* does not return */
+    if (rv != APR_INPARENT) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, gowsgi_main_server,
+                     "gowsgi: cannot fork daemon process %d of group '%s'", dp->index, dp->rt->conf->name);
+        dp->running = 0;
+        return;
+    }
+    dp->running = 1;
+    dp->started = apr_time_now();
+    gowsgi_daemon_slot *slot = &dp->rt->shared->slots[dp->index];
+    slot->exiting = 0;
+    slot->reason[0] = '\0';
+    __atomic_store_n(&slot->pid, (int)dp->proc.pid, __ATOMIC_RELEASE);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
+                 "gowsgi: started daemon process %d of group '%s' (pid %d)", dp->index, dp->rt->conf->name,
+                 (int)dp->proc.pid);
+    watch(dp);
+}
+
+/* Apache's other-child registry tells us when a daemon dies (DEATH), when
+ * the server restarts or stops (RESTART), and when this generation's pool
+ * goes (UNREGISTER). */
+static void maintenance(int reason, void *data, apr_wait_t status)
+{
+    gowsgi_daemon_proc *dp = data;
+    switch (reason) {
+    case APR_OC_REASON_DEATH:
+    case APR_OC_REASON_LOST: {
+        /* Not running before unregistering: that calls back (UNREGISTER). */
+        dp->running = 0;
+        apr_proc_other_child_unregister(dp);
+        int restart = !dp->stopping && !server_stopping();
+        if (reason == APR_OC_REASON_DEATH) {
+            const char *how = record_death(dp, status);
+            ap_log_error(APLOG_MARK, restart && !dp->rt->shared->slots[dp->index].exiting ? APLOG_ERR : APLOG_INFO,
+                         0, gowsgi_main_server, "gowsgi: daemon process %d of group '%s' (pid %d) %s%s", dp->index,
+                         dp->rt->conf->name, (int)dp->proc.pid, how, restart ? "; starting a new one" : "");
+        }
+        if (restart)
+            spawn(dp);
+        break;
+    }
+    case APR_OC_REASON_RESTART:
+        /* Apache is stopping or restarting hard: stop now. */
+        hard_stop = 1;
+        if (dp->running && !dp->stopping) {
+            dp->stopping = 1;
+            kill(dp->proc.pid, SIGTERM);
+        }
+        apr_proc_other_child_unregister(dp);
+        break;
+    case APR_OC_REASON_UNREGISTER:
+        break;   /* the generation's pool is going: stop_all decides */
+    default:
+        break;
+    }
+}
+
+static void watch(gowsgi_daemon_proc *dp)
+{
+    apr_proc_other_child_register(&dp->proc, maintenance, dp, NULL, generation_pool);
+}
+
+/* When the generation ends (restart or stop), every daemon was told to stop
+ * (SIGTERM: it finishes what it is serving); wait for them up to the
+ * groups' shutdown-timeout, then kill what is left. Every one is reaped. */
+/* A graceful restart: the old processes drain while the new generation
+ * starts; the next generation watches them (watch_draining). */
+static void drain_all(void)
+{
+    gowsgi_retained *r = retained();
+    apr_time_t now = apr_time_now();
+    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+        gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
+        for (int i = 0; i < rt->conf->processes; i++) {
+            gowsgi_daemon_proc *dp = &rt->procs[i];
+            if (!dp->running)
+                continue;
+            dp->stopping = 1;
+            kill(dp->proc.pid, SIGUSR1);
+            if (r->n == GOWSGI_MAX_DRAINING) {
+                kill(dp->proc.pid, SIGTERM);   /* no room to watch it: it stops now */
+                continue;
+            }
+            gowsgi_draining *d = &r->procs[r->n++];
+            d->pid = dp->proc.pid;
+            d->deadline = now + apr_time_from_sec(rt->graceful_timeout);
+            d->killed = 0;
+            apr_cpystrn(d->group, rt->conf->name, sizeof(d->group));
+        }
+    }
+}
+
+static apr_status_t stop_all(void *unused)
+{
+    (void)unused;
+    if (!hard_stop) {
+        drain_all();
+        goto release;
+    }
+    /* Stop or hard restart: draining processes of earlier generations go too. */
+    gowsgi_retained *r = retained();
+    for (int i = 0; i < r->n; i++)
+        if (our_child(r->procs[i].pid))
+            kill(r->procs[i].pid, SIGTERM);
+    int timeout = 0;
+    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+        gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
+        if (rt->shutdown_timeout > timeout)
+            timeout = rt->shutdown_timeout;
+        for (int i = 0; i < rt->conf->processes; i++) {
+            gowsgi_daemon_proc *dp = &rt->procs[i];
+            if (dp->running && !dp->stopping) {
+                dp->stopping = 1;
+                kill(dp->proc.pid, SIGTERM);
+            }
+        }
+    }
+    apr_time_t deadline = apr_time_now() + apr_time_from_sec(timeout);
+    for (;;) {
+        int left = 0;
+        for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+            gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
+            for (int i = 0; i < rt->conf->processes; i++) {
+                gowsgi_daemon_proc *dp = &rt->procs[i];
+                if (!dp->running)
+                    continue;
+                int status;
+                pid_t r = waitpid(dp->proc.pid, &status, WNOHANG);
+                if (r == dp->proc.pid || (r < 0 && errno == ECHILD))
+                    dp->running = 0;   /* reaped here, or already by the MPM */
+                else if (apr_time_now() >= deadline) {
+                    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server,
+                                 "gowsgi: daemon process %d of group '%s' (pid %d) did not stop within "
+                                 "shutdown-timeout=%d; killing it", i, rt->conf->name, (int)dp->proc.pid,
+                                 rt->shutdown_timeout);
+                    kill(dp->proc.pid, SIGKILL);
+                    waitpid(dp->proc.pid, &status, 0);
+                    dp->running = 0;
+                } else {
+                    left++;
+                }
+            }
+        }
+        for (int i = 0; i < r->n; i++) {
+            int status;
+            pid_t w = waitpid(r->procs[i].pid, &status, WNOHANG);
+            if (w == r->procs[i].pid || (w < 0 && errno == ECHILD))
+                r->procs[i--] = r->procs[--r->n];
+            else if (apr_time_now() >= deadline) {
+                kill(r->procs[i].pid, SIGKILL);
+                waitpid(r->procs[i].pid, &status, 0);
+                r->procs[i--] = r->procs[--r->n];
+            } else {
+                left++;
+            }
+        }
+        if (left == 0)
+            break;
+        apr_sleep(apr_time_from_msec(20));
+    }
+release:
+    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+        gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
+        close(rt->channel[0]);
+        close(rt->channel[1]);
+        if (rt->shared != NULL && rt->shared != MAP_FAILED)
+            munmap(rt->shared, rt->shared_size);
+    }
+    gowsgi_daemon_rts = NULL;
+    gowsgi_daemon_nrts = 0;
+    return APR_SUCCESS;
+}
+
+/* A draining process of an earlier generation: reaped and logged when it
+ * exits, killed if it outlives its deadline. */
+typedef struct drain_watch {
+    apr_proc_t proc;
+} drain_watch;
+
+static void drain_maintenance(int reason, void *data, apr_wait_t status)
+{
+    drain_watch *w = data;
+    gowsgi_retained *r = retained();
+    gowsgi_draining *d = NULL;
+    for (int i = 0; i < r->n; i++)
+        if (r->procs[i].pid == w->proc.pid)
+            d = &r->procs[i];
+    switch (reason) {
+    case APR_OC_REASON_DEATH:
+    case APR_OC_REASON_LOST:
+        apr_proc_other_child_unregister(w);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
+                     "gowsgi: daemon process %d of group '%s' from before the graceful restart has drained and "
+                     "exited", (int)w->proc.pid, d ? d->group : "?");
+        forget_draining(w->proc.pid);
+        break;
+    case APR_OC_REASON_RESTART:
+        hard_stop = 1;
+        apr_proc_other_child_unregister(w);
+        break;
+    case APR_OC_REASON_UNREGISTER:
+        break;
+    default:
+        if (d != NULL && !d->killed && apr_time_now() > d->deadline && our_child(d->pid)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server,
+                         "gowsgi: daemon process %d of group '%s' was still busy at the end of its graceful-timeout "
+                         "after a graceful restart; killing it", (int)d->pid, d->group);
+            kill(d->pid, SIGKILL);
+            d->killed = 1;
+        }
+        break;
+    }
+    (void)status;
+}
+
+static void watch_draining(apr_pool_t *pconf)
+{
+    gowsgi_retained *r = retained();
+    for (int i = 0; i < r->n; i++) {
+        if (!our_child(r->procs[i].pid)) {
+            r->procs[i--] = r->procs[--r->n];   /* already gone */
+            continue;
+        }
+        drain_watch *w = apr_pcalloc(pconf, sizeof(*w));
+        w->proc.pid = r->procs[i].pid;
+        apr_proc_other_child_register(&w->proc, drain_maintenance, w, NULL, pconf);
+    }
+}
+
+static apr_status_t forget_pool(void *unused)
+{
+    (void)unused;
+    generation_pool = NULL;
+    return APR_SUCCESS;
+}
+
+int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
+{
+    apr_array_header_t *daemons = gowsgi_globals.daemons;
+    apr_pool_cleanup_register(pconf, NULL, forget_pool, apr_pool_cleanup_null);
+    watch_draining(pconf);
+    if (daemons == NULL || daemons->nelts == 0)
+        return OK;
+    generation_pool = pconf;
+    hard_stop = 0;
+    gowsgi_daemon_nrts = daemons->nelts;
+    gowsgi_daemon_rts = apr_pcalloc(pconf, sizeof(gowsgi_daemon_rt) * (size_t)daemons->nelts);
+    /* Registered before the other-child entries, so it runs after their
+     * UNREGISTER (pool cleanups run last-registered first). */
+    apr_pool_cleanup_register(pconf, NULL, stop_all, apr_pool_cleanup_null);
+    for (int g = 0; g < daemons->nelts; g++) {
+        gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
+        rt->conf = &APR_ARRAY_IDX(daemons, g, gowsgi_daemon);
+        rt->index = g;
+        rt->channel[0] = rt->channel[1] = -1;
+        const char *err = gowsgi_daemon_settings(pconf, rt);
+        if (err != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "gowsgi: WSGIDaemonProcess %s at %s:%d: %s", rt->conf->name,
+                         rt->conf->where.file, rt->conf->where.line, err);
+            return !OK;
+        }
+        int rc = gowsgi_channel_open(rt->channel);
+        if (rc != 0) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, -rc, s, "gowsgi: cannot open the channel of daemon group '%s'",
+                         rt->conf->name);
+            return !OK;
+        }
+        if (getrandom(rt->secret, sizeof(rt->secret), 0) != (ssize_t)sizeof(rt->secret)) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "gowsgi: no random secret for daemon group '%s'",
+                         rt->conf->name);
+            return !OK;
+        }
+        rt->procs = apr_pcalloc(pconf, sizeof(gowsgi_daemon_proc) * (size_t)rt->conf->processes);
+        size_t size = sizeof(gowsgi_daemon_shared) + sizeof(gowsgi_daemon_slot) * (size_t)rt->conf->processes;
+        rt->shared = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (rt->shared == MAP_FAILED) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "gowsgi: no shared memory for daemon group '%s'",
+                         rt->conf->name);
+            return !OK;
+        }
+        rt->shared_size = size;
+    }
+    /* Every channel exists before the first fork: a daemon closes the ends
+     * that are not its own. */
+    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+        gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
+        for (int i = 0; i < rt->conf->processes; i++) {
+            rt->procs[i].rt = rt;
+            rt->procs[i].index = i;
+            spawn(&rt->procs[i]);
+        }
+    }
+    return OK;
+}
+
+void gowsgi_daemons_child_init(void)
+{
+    /* An Apache child only ever sends on a channel. */
+    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+        if (gowsgi_daemon_rts[g].channel[1] >= 0) {
+            close(gowsgi_daemon_rts[g].channel[1]);
+            gowsgi_daemon_rts[g].channel[1] = -1;
+        }
+    }
+}
+
+const gowsgi_daemon_rt *gowsgi_daemon_runtime(const gowsgi_daemon *conf)
+{
+    for (int g = 0; g < gowsgi_daemon_nrts; g++)
+        if (gowsgi_daemon_rts[g].conf == conf)
+            return &gowsgi_daemon_rts[g];
+    return NULL;
+}
+
+const char *gowsgi_daemon_death_text(apr_pool_t *p, const gowsgi_daemon_death *d)
+{
+    if (d->signal)
+        return apr_psprintf(p, "was killed by signal %d (%s)", d->signal, strsignal(d->signal));
+    return apr_psprintf(p, "exited with status %d (%s)", d->exit_code, d->reason[0] ? d->reason : "no reason given");
+}
+
+const char *gowsgi_daemon_death_cause(apr_pool_t *p, const gowsgi_daemon_rt *rt, int pid, int wait_ms)
+{
+    const gowsgi_daemon_shared *sh = rt->shared;
+    for (int waited = 0;; waited += 20) {
+        for (int i = 0; i < GOWSGI_DAEMON_DEATHS; i++)
+            if (__atomic_load_n(&sh->deaths[i].pid, __ATOMIC_ACQUIRE) == pid)
+                return gowsgi_daemon_death_text(p, &sh->deaths[i]);
+        if (waited >= wait_ms)
+            return NULL;
+        apr_sleep(apr_time_from_msec(20));
+    }
+}

@@ -1,0 +1,155 @@
+package wsgi
+
+/*
+#include <stdlib.h>
+#include "engine.h"
+#include "daemon_serve.h"
+
+static gowsgi_daemon_state *gowsgi_daemon_state_new(void) { return calloc(1, sizeof(gowsgi_daemon_state)); }
+static int gowsgi_daemon_state_active(gowsgi_daemon_state *st) { return __atomic_load_n(&st->active, __ATOMIC_ACQUIRE); }
+static long gowsgi_daemon_state_served(gowsgi_daemon_state *st) { return __atomic_load_n(&st->served, __ATOMIC_ACQUIRE); }
+static int gowsgi_daemon_state_stopping(gowsgi_daemon_state *st) { return __atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE); }
+static void gowsgi_daemon_state_stop(gowsgi_daemon_state *st) { __atomic_store_n(&st->stopping, 1, __ATOMIC_RELEASE); }
+static long long gowsgi_daemon_state_last(gowsgi_daemon_state *st) { return __atomic_load_n(&st->last_activity, __ATOMIC_ACQUIRE); }
+static int gowsgi_daemon_state_closed(gowsgi_daemon_state *st) { return __atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE); }
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// DaemonMain runs one process of a WSGIDaemonProcess group: Python as the
+// group configures it, then a fixed pool of worker threads (threads=), each
+// locked to its OS thread and serving connections in C (daemon_serve.c)
+// until the process is told to stop or reaches one of its limits. It
+// returns the process's exit status; the reason is logged.
+func DaemonMain(p unsafe.Pointer) int {
+	init := (*C.gowsgi_daemon_init)(p)
+	group := C.GoString(init.group)
+	errbuf := C.malloc(2048)
+	defer C.free(errbuf)
+	if err := Init(unsafe.Pointer(&init.base), errbuf, 2048); err != nil {
+		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process group '%s' could not start Python: %v",
+			os.Getpid(), group, err))
+		setExitReason(init, "Python could not start: "+err.Error())
+		time.Sleep(5 * time.Second) // a broken group must not become a fork loop
+		return 1
+	}
+	// The workers sit in C; Go only needs room for the monitor.
+	runtime.GOMAXPROCS(2)
+
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+
+	st := C.gowsgi_daemon_state_new()
+	threads := int(init.threads)
+	var workers sync.WaitGroup
+	for i := 0; i < threads; i++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			runtime.LockOSThread() // a worker keeps its thread and its Python thread state
+			C.gowsgi_daemon_worker(init, st)
+		}()
+	}
+	done := make(chan struct{})
+	if threads > 0 {
+		go func() { workers.Wait(); close(done) }()
+	} // threads=0: only the import scripts run, until the process is told to stop
+
+	reason := monitor(init, st, signals, done)
+	C.gowsgi_daemon_state_stop(st)
+	setExitReason(init, reason)
+	processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): daemon process of group '%s' stopping: %s",
+		os.Getpid(), group, reason))
+	select {
+	case <-done:
+	case <-time.After(time.Duration(init.shutdown_timeout) * time.Second):
+		processLog(logWarning, fmt.Sprintf("gowsgi (pid=%d): daemon process of group '%s' exiting with %d "+
+			"request(s) still active after shutdown-timeout=%d", os.Getpid(), group,
+			int(C.gowsgi_daemon_state_active(st)), int(init.shutdown_timeout)))
+	}
+	return 0
+}
+
+// drainIdle is how long a draining process waits, idle, for requests that
+// old Apache children may still send before it exits.
+const drainIdle = time.Second
+
+// monitor waits for the reason this process must stop: a signal, its
+// request limit, restart-interval or inactivity-timeout.
+func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-chan os.Signal, done <-chan struct{}) string {
+	started := time.Now()
+	var draining time.Time // SIGUSR1: a graceful restart; zero while not draining
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case sig := <-signals:
+			if sig == syscall.SIGUSR1 {
+				// The Apache parent started a new generation: keep taking
+				// what old Apache children still send, exit once idle.
+				if draining.IsZero() {
+					draining = time.Now()
+				}
+				continue
+			}
+			return fmt.Sprintf("signal %d (%v)", int(sig.(syscall.Signal)), sig)
+		case <-done:
+			if max := int(init.maximum_requests); max > 0 && int(C.gowsgi_daemon_state_served(st)) >= max {
+				return fmt.Sprintf("maximum-requests=%d reached", max)
+			}
+			if C.gowsgi_daemon_state_closed(st) != 0 {
+				return "its channel closed: the Apache generation it served has ended"
+			}
+			return "no worker threads"
+		case now := <-tick.C:
+			if C.gowsgi_daemon_state_stopping(st) != 0 {
+				if max := int(init.maximum_requests); max > 0 {
+					return fmt.Sprintf("maximum-requests=%d reached", max)
+				}
+				return "stopping"
+			}
+			if !draining.IsZero() && C.gowsgi_daemon_state_active(st) == 0 {
+				idleSince := time.UnixMicro(int64(C.gowsgi_daemon_state_last(st)))
+				if idleSince.Before(draining) {
+					idleSince = draining
+				}
+				if now.Sub(idleSince) >= drainIdle {
+					return "graceful restart: drained"
+				}
+			}
+			if s := int(init.restart_interval); s > 0 && now.Sub(started) >= time.Duration(s)*time.Second {
+				return fmt.Sprintf("restart-interval=%d reached", s)
+			}
+			if s := int(init.inactivity_timeout); s > 0 && C.gowsgi_daemon_state_active(st) == 0 {
+				last := time.UnixMicro(int64(C.gowsgi_daemon_state_last(st)))
+				if last.Before(started) {
+					last = started
+				}
+				if now.Sub(last) >= time.Duration(s)*time.Second {
+					return fmt.Sprintf("inactivity-timeout=%d reached", s)
+				}
+			}
+		}
+	}
+}
+
+// setExitReason leaves the reason where the Apache parent and children read
+// it (shared memory): the child that loses a request says why.
+func setExitReason(init *C.gowsgi_daemon_init, reason string) {
+	if init.exit_reason == nil || init.exit_reason_size == 0 {
+		return
+	}
+	dst := unsafe.Slice((*byte)(unsafe.Pointer(init.exit_reason)), int(init.exit_reason_size))
+	n := copy(dst[:len(dst)-1], reason)
+	dst[n] = 0
+}

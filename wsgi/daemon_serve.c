@@ -1,0 +1,360 @@
+/*
+ * daemon_serve.c: a daemon process's worker threads. Each waits on the
+ * group's channel only while it is idle, takes one connection, checks who
+ * sent it, and runs the request through the same entry as embedded mode
+ * (gowsgi_serve) with I/O callbacks that speak the wire protocol
+ * (daemon_wire.h) instead of Apache's filters: body bytes are pulled from
+ * the Apache child as the app reads, the response goes back as frames.
+ * Go (daemon.go) starts these threads and decides when the process stops.
+ */
+#include "engine.h"
+#include "daemon_channel.h"
+#include "daemon_serve.h"
+#include "daemon_wire.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+typedef struct conn {
+    int fd;
+    int timeout_ms;
+    pthread_mutex_t send_lock;    /* LOG frames may come from other threads */
+    int send_failed;
+    int body_done;
+    const char *read_error;
+    gowsgi_wire_buf out, in;
+    char reason[256];
+} conn;
+
+/* Sends what is in c->out; once a send fails the Apache child is gone and
+ * nothing more is sent. Caller holds send_lock. */
+static int flush_out(conn *c)
+{
+    int rc = c->send_failed ? -EPIPE : gowsgi_wire_send(c->fd, c->out.p, c->out.len, c->timeout_ms);
+    c->out.len = 0;
+    if (rc != 0)
+        c->send_failed = 1;
+    return rc;
+}
+
+static long conn_read(void *ctx, char *buf, size_t len)
+{
+    conn *c = ctx;
+    int type;
+    if (c->body_done)
+        return 0;
+    if (len > GOWSGI_WIRE_MAX_CHUNK)
+        len = GOWSGI_WIRE_MAX_CHUNK;
+    pthread_mutex_lock(&c->send_lock);
+    int rc = gowsgi_wire_put_u32(&c->out, GOWSGI_FRAME_READ, (uint32_t)len) == 0 ? flush_out(c) : -ENOMEM;
+    pthread_mutex_unlock(&c->send_lock);
+    if (rc == 0)
+        rc = gowsgi_wire_recv(c->fd, &type, &c->in, c->timeout_ms);
+    if (rc != 0) {
+        c->read_error = rc == -ETIMEDOUT ? "The timeout specified has expired" : "Connection was terminated";
+        return -1;
+    }
+    switch (type) {
+    case GOWSGI_FRAME_BODY:
+        if (c->in.len == 0 || c->in.len > len)
+            break;
+        memcpy(buf, c->in.p, c->in.len);
+        return (long)c->in.len;
+    case GOWSGI_FRAME_BODY_END:
+        c->body_done = 1;
+        return 0;
+    case GOWSGI_FRAME_BODY_ERROR: {
+        size_t n = c->in.len < sizeof(c->reason) - 1 ? c->in.len : sizeof(c->reason) - 1;
+        memcpy(c->reason, c->in.p, n);
+        c->reason[n] = '\0';
+        c->read_error = c->reason;
+        return -1;
+    }
+    default:
+        break;
+    }
+    c->read_error = "Connection was terminated";
+    return -1;
+}
+
+static int conn_start(void *ctx, int status, const char *status_line, int nheaders, const char *const *names,
+                      const char *const *values)
+{
+    conn *c = ctx;
+    gowsgi_wire_headers h = {status, status_line, (uint32_t)nheaders, names, values};
+    pthread_mutex_lock(&c->send_lock);
+    if (gowsgi_wire_put_headers(&c->out, &h) == 0)
+        flush_out(c);
+    else
+        c->send_failed = 1;
+    pthread_mutex_unlock(&c->send_lock);
+    return 0;
+}
+
+static int conn_data(conn *c, int flags, const char *buf, size_t len)
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->send_lock);
+    do {
+        size_t n = len > GOWSGI_WIRE_MAX_CHUNK ? GOWSGI_WIRE_MAX_CHUNK : len;
+        if (gowsgi_wire_put_data(&c->out, n == len ? flags : 0, buf, n) != 0 || flush_out(c) != 0)
+            rc = -1;
+        buf += n;
+        len -= n;
+    } while (rc == 0 && len > 0);
+    pthread_mutex_unlock(&c->send_lock);
+    return rc;
+}
+
+static int conn_write(void *ctx, const char *buf, size_t len)
+{
+    return conn_data(ctx, 0, buf, len);
+}
+
+static int conn_flush(void *ctx)
+{
+    return conn_data(ctx, GOWSGI_DATA_FLUSH, NULL, 0);
+}
+
+/* No sendfile across the process boundary yet: the file's bytes travel as
+ * DATA frames (mod_wsgi also gives up sendfile in daemon mode). */
+static int conn_sendfile(void *ctx, int fd, int64_t offset, int64_t len)
+{
+    char buf[64 * 1024];
+    while (len > 0) {
+        ssize_t n = pread(fd, buf, len < (int64_t)sizeof(buf) ? (size_t)len : sizeof(buf), offset);
+        if (n <= 0)
+            return -1;
+        if (conn_write(ctx, buf, (size_t)n) != 0)
+            return -1;
+        offset += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* A line for the request's log, written by the Apache child so it carries
+ * the client's address; the process log if the child is gone. */
+static void conn_log(void *ctx, int level, const char *msg, size_t len)
+{
+    conn *c = ctx;
+    int sent = 0;
+    pthread_mutex_lock(&c->send_lock);
+    if (!c->send_failed && gowsgi_wire_put_log(&c->out, level, msg, len) == 0)
+        sent = flush_out(c) == 0;
+    pthread_mutex_unlock(&c->send_lock);
+    if (!sent && gowsgi_config.log != NULL)
+        gowsgi_config.log(level, msg, len);
+}
+
+static void conn_interrupt_read(void *ctx)
+{
+    conn *c = ctx;
+    shutdown(c->fd, SHUT_RD);
+}
+
+static const char *conn_read_error(void *ctx)
+{
+    conn *c = ctx;
+    return c->read_error ? c->read_error : "Unknown error";
+}
+
+static const gowsgi_io conn_io = {
+    .read = conn_read,
+    .start = conn_start,
+    .write = conn_write,
+    .flush = conn_flush,
+    .sendfile = conn_sendfile,
+    .log = conn_log,
+    .interrupt_read = conn_interrupt_read,
+    .read_error = conn_read_error,
+};
+
+static void process_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void process_log(int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n > 0 && gowsgi_config.log != NULL)
+        gowsgi_config.log(level, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* Only a child of this Apache, running as Apache's User, may send requests
+ * (ARCHITECTURE.md section 5); the channel already limits who can reach us,
+ * this makes sure of it. */
+static int peer_allowed(const gowsgi_daemon_init *init, int fd, char *why, size_t whylen)
+{
+    pid_t pid;
+    uid_t uid;
+    int rc = gowsgi_channel_peer(fd, &pid, &uid);
+    if (rc != 0) {
+        snprintf(why, whylen, "its credentials are unknown (%s)", strerror(-rc));
+        return 0;
+    }
+    if (uid != (uid_t)init->peer_uid) {
+        snprintf(why, whylen, "it runs as uid %d, not Apache's uid %u (pid %d)", (int)uid, init->peer_uid, (int)pid);
+        return 0;
+    }
+    char path[64], stat[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(stat, 1, sizeof(stat) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    stat[n] = '\0';
+    /* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
+    const char *end = strrchr(stat, ')');
+    int ppid = -1;
+    char state;
+    if (end == NULL || sscanf(end + 1, " %c %d", &state, &ppid) != 2 || ppid != init->parent_pid) {
+        snprintf(why, whylen, "pid %d is not a child of this Apache (parent %d)", (int)pid, ppid);
+        return 0;
+    }
+    return 1;
+}
+
+static int64_t now_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* One connection, one request. */
+static void serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd)
+{
+    conn c;
+    memset(&c, 0, sizeof(c));
+    c.fd = fd;
+    c.timeout_ms = init->socket_timeout > 0 ? init->socket_timeout * 1000 : 60000;
+    pthread_mutex_init(&c.send_lock, NULL);
+    char why[256], err[256];
+    int type;
+    gowsgi_wire_request *wr = NULL;
+    int64_t daemon_start = now_us();
+
+    if (!peer_allowed(init, fd, why, sizeof(why))) {
+        process_log(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' refused a connection: %s",
+                    (int)getpid(), init->group, why);
+        goto done;
+    }
+    if (gowsgi_wire_put_accept(&c.out, (uint32_t)getpid(),
+                               (uint32_t)__atomic_load_n(&st->served, __ATOMIC_RELAXED)) != 0 ||
+        flush_out(&c) != 0)
+        goto done;
+    int rc = gowsgi_wire_recv(fd, &type, &c.in, c.timeout_ms);
+    if (rc != 0 || type != GOWSGI_FRAME_REQUEST ||
+        (wr = gowsgi_wire_get_request(c.in.p, c.in.len, err, sizeof(err))) == NULL) {
+        process_log(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' dropped a connection: %s",
+                    (int)getpid(), init->group,
+                    rc == 1 ? "it closed before sending a request"
+                    : rc != 0 ? "no request arrived in time"
+                    : type != GOWSGI_FRAME_REQUEST ? "the first frame was not a request" : err);
+        goto done;
+    }
+    /* Constant time: the secret is the proof the request came from Apache. */
+    unsigned char diff = 0;
+    for (size_t i = 0; i < GOWSGI_DAEMON_SECRET_SIZE; i++)
+        diff |= (unsigned char)(wr->secret[i] ^ init->secret[i]);
+    if (diff != 0) {
+        process_log(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' refused a request without the "
+                    "group's secret", (int)getpid(), init->group);
+        if (gowsgi_wire_put_error(&c.out, 500, GOWSGI_CAUSE_SECRET, "") == 0)
+            flush_out(&c);
+        goto done;
+    }
+
+    /* The environ of daemon mode: the child's CGI variables plus what only
+     * the daemon knows (mod_wsgi 4.9.4's daemon keys, strings). */
+    uint32_t n = wr->nenv;
+    const char **keys = malloc(sizeof(char *) * (n + 4));
+    const char **vals = malloc(sizeof(char *) * (n + 4));
+    char queue_start[32], start[32], restarts[16];
+    if (keys == NULL || vals == NULL) {
+        free(keys);
+        free(vals);
+        goto done;
+    }
+    memcpy(keys, wr->env_keys, sizeof(char *) * n);
+    memcpy(vals, wr->env_vals, sizeof(char *) * n);
+    snprintf(queue_start, sizeof(queue_start), "%lld", (long long)wr->queue_start);
+    snprintf(start, sizeof(start), "%lld", (long long)daemon_start);
+    snprintf(restarts, sizeof(restarts), "%u", wr->restarts);
+    keys[n] = "mod_wsgi.queue_start", vals[n++] = queue_start;
+    keys[n] = "mod_wsgi.daemon_start", vals[n++] = start;
+    keys[n] = "mod_wsgi.daemon_connects", vals[n++] = "1";
+    keys[n] = "mod_wsgi.daemon_restarts", vals[n++] = restarts;
+
+    gowsgi_request req;
+    memset(&req, 0, sizeof(req));
+    req.ctx = &c;
+    req.io = &conn_io;
+    req.script = wr->script;
+    req.script_mtime = wr->script_mtime;
+    req.process_group = wr->process_group;
+    req.application_group = wr->application_group;
+    req.callable_object = wr->callable_object;
+    req.handler_script = wr->handler_script;
+    req.script_reloading = (wr->flags & GOWSGI_REQ_SCRIPT_RELOADING) != 0;
+    req.enable_sendfile = 0;
+    req.head_only = (wr->flags & GOWSGI_REQ_HEAD_ONLY) != 0;
+    req.request_start = wr->request_start;
+    req.nenv = (int)n;
+    req.env_keys = keys;
+    req.env_vals = vals;
+
+    int status = gowsgi_serve(&req);
+    pthread_mutex_lock(&c.send_lock);
+    if (status == 0 || status == GOWSGI_INCOMPLETE)
+        rc = gowsgi_wire_put_end(&c.out, status == 0 ? GOWSGI_END_COMPLETE : GOWSGI_END_INCOMPLETE);
+    else
+        rc = gowsgi_wire_put_error(&c.out, status, GOWSGI_CAUSE_APP, "");
+    if (rc == 0)
+        flush_out(&c);
+    pthread_mutex_unlock(&c.send_lock);
+    free(keys);
+    free(vals);
+
+done:
+    free(wr);
+    gowsgi_wire_buf_free(&c.out);
+    gowsgi_wire_buf_free(&c.in);
+    pthread_mutex_destroy(&c.send_lock);
+}
+
+void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *st)
+{
+    while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE)) {
+        int fd = gowsgi_channel_accept(init->channel_fd, 500);
+        if (fd == -EAGAIN || fd == -EINTR)
+            continue;
+        if (fd == -EPIPE || fd == -ECONNRESET) {
+            /* Every sender has closed the channel: the Apache generation
+             * this process served is gone, nothing more can arrive. */
+            __atomic_store_n(&st->channel_closed, 1, __ATOMIC_RELEASE);
+            return;
+        }
+        if (fd < 0) {
+            process_log(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' cannot take connections: %s",
+                        (int)getpid(), init->group, strerror(-fd));
+            usleep(500 * 1000);
+            continue;
+        }
+        __atomic_add_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
+        serve(init, st, fd);
+        close(fd);
+        __atomic_store_n(&st->last_activity, now_us(), __ATOMIC_RELEASE);
+        long served = __atomic_add_fetch(&st->served, 1, __ATOMIC_ACQ_REL);
+        __atomic_sub_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
+        if (init->maximum_requests > 0 && served >= init->maximum_requests)
+            __atomic_store_n(&st->stopping, 1, __ATOMIC_RELEASE);
+    }
+}

@@ -1,0 +1,25 @@
+/*
+ * daemon_serve.h: what a daemon process's worker threads (daemon_serve.c)
+ * share with the Go code that runs the process (daemon.go). Counters are
+ * read and written with atomics.
+ */
+#ifndef GOWSGI_DAEMON_SERVE_H
+#define GOWSGI_DAEMON_SERVE_H
+
+#include "gowsgi.h"
+
+#include <stdint.h>
+
+typedef struct gowsgi_daemon_state {
+    int stopping;                 /* set: workers take no new connection */
+    int active;                   /* requests being served now */
+    long served;                  /* requests served so far */
+    int64_t last_activity;        /* microseconds since the epoch */
+    int channel_closed;           /* every sender closed the channel */
+} gowsgi_daemon_state;
+
+/* Serves connections from the group's channel until st->stopping is set;
+ * sets it itself when maximum-requests is reached. */
+void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *st);
+
+#endif
