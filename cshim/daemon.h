@@ -112,6 +112,6 @@ const char *gowsgi_daemon_death_text(apr_pool_t *p, const gowsgi_daemon_death *d
 const char *gowsgi_daemon_death_cause(apr_pool_t *p, const gowsgi_daemon_rt *rt, int pid, int wait_ms);
 
 /* daemon_forward.c: serves the request through the group; an HTTP status. */
-int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req);
+int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req, int error_override);
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "http_protocol.h"
+#include "http_request.h"
 #include "apr_strings.h"
 
 typedef struct forward {
@@ -23,7 +24,11 @@ typedef struct forward {
     int fd;
     int timeout_ms;
     uint32_t daemon_pid;
-    int headers_sent;
+    int headers_sent;              /* the client has the response's status and headers */
+    int headers_seen;              /* the daemon sent them (sent on, or held back) */
+    int error_override;            /* WSGIErrorOverride On */
+    const char *redirect;          /* 200 + local Location: an internal redirect */
+    int override_status;           /* an error status for Apache's ErrorDocument */
     gowsgi_wire_buf out, in;
 } forward;
 
@@ -97,10 +102,35 @@ static int apply_headers(forward *f, const unsigned char *p, size_t len)
             return lost(f, HTTP_INTERNAL_SERVER_ERROR, why);
         }
     }
-    gowsgi_request_io.start(f->io_ctx, h->status, h->status_line, (int)h->n, h->names, h->values);
-    f->headers_sent = 1;
+    f->headers_seen = 1;
+    /* Daemon mode keeps CGI's rules, as mod_wsgi's does: a 200 with a local
+     * Location is an internal redirect, and WSGIErrorOverride hands error
+     * statuses to Apache's ErrorDocument; the app's body is dropped. */
+    const char *location = NULL;
+    for (uint32_t i = 0; i < h->n; i++)
+        if (strcasecmp(h->names[i], "Location") == 0)
+            location = h->values[i];
+    if (h->status == 200 && location && location[0] == '/')
+        f->redirect = apr_pstrdup(f->r->pool, location);
+    else if (f->error_override && ap_is_HTTP_ERROR(h->status))
+        f->override_status = h->status;
+    else {
+        gowsgi_request_io.start(f->io_ctx, h->status, h->status_line, (int)h->n, h->names, h->values);
+        f->headers_sent = 1;
+    }
     free(h);
     return -1;   /* carry on */
+}
+
+static int redirect(forward *f)
+{
+    request_rec *r = f->r;
+    /* A GET, whatever the method was; the body was read already. */
+    r->method = "GET";
+    r->method_number = M_GET;
+    apr_table_unset(r->headers_in, "Content-Length");
+    ap_internal_redirect_handler(f->redirect, r);
+    return OK;
 }
 
 /* Follows the daemon until the response ends. Returns Apache's status. */
@@ -158,7 +188,7 @@ static int follow(forward *f)
             return status;
         }
         case GOWSGI_FRAME_HEADERS:
-            if (f->headers_sent)
+            if (f->headers_seen)
                 return lost(f, HTTP_INTERNAL_SERVER_ERROR, "a second HEADERS frame");
             if ((rc = apply_headers(f, p, len)) >= 0)
                 return rc;
@@ -167,8 +197,10 @@ static int follow(forward *f)
             int flags;
             const unsigned char *data;
             size_t n;
-            if (!f->headers_sent || gowsgi_wire_get_data(p, len, &flags, &data, &n) != 0)
+            if (!f->headers_seen || gowsgi_wire_get_data(p, len, &flags, &data, &n) != 0)
                 return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed DATA frame");
+            if (!f->headers_sent)
+                break;   /* held back: a redirect or an overridden error */
             if ((n > 0 && gowsgi_request_io.write(f->io_ctx, (const char *)data, n) != 0) ||
                 ((flags & GOWSGI_DATA_FLUSH) && gowsgi_request_io.flush(f->io_ctx) != 0)) {
                 /* The client went away: closing the connection tells the daemon. */
@@ -180,8 +212,12 @@ static int follow(forward *f)
         }
         case GOWSGI_FRAME_END: {
             int outcome;
-            if (!f->headers_sent || gowsgi_wire_get_end(p, len, &outcome) != 0)
+            if (!f->headers_seen || gowsgi_wire_get_end(p, len, &outcome) != 0)
                 return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed END frame");
+            if (f->redirect)
+                return redirect(f);
+            if (f->override_status)
+                return f->override_status;
             if (outcome != GOWSGI_END_COMPLETE)
                 gowsgi_request_break(f->io_ctx);
             else
@@ -206,7 +242,7 @@ static apr_status_t close_fd(void *data)
     return APR_SUCCESS;
 }
 
-int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req)
+int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req, int error_override)
 {
     const gowsgi_daemon_rt *rt = gowsgi_daemon_runtime(daemon);
     if (rt == NULL || rt->channel[0] < 0) {
@@ -218,6 +254,7 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
     f->r = r;
     f->rt = rt;
     f->io_ctx = req->ctx;
+    f->error_override = error_override;
     f->timeout_ms = rt->socket_timeout * 1000;
     apr_time_t queue_start = apr_time_now();
 

@@ -606,7 +606,7 @@ static gw_flag_desc f_socket_rotation = GLOBAL_FLAG(socket_rotation, DETAIL_NO_S
 static gw_flag_desc f_pass_request = DIR_FLAG(pass_apache_request, DETAIL_IGNORED);
 static gw_flag_desc f_pass_auth = DIR_FLAG(pass_authorization, NULL);
 static gw_flag_desc f_reloading = DIR_FLAG(script_reloading, NULL);
-static gw_flag_desc f_error_override = DIR_FLAG(error_override, DETAIL_DAEMON_LATER);
+static gw_flag_desc f_error_override = DIR_FLAG(error_override, NULL);
 static gw_flag_desc f_chunked = DIR_FLAG(chunked_request, NULL);
 static gw_flag_desc f_map_head =
     { NULL, APR_OFFSETOF(gowsgi_dir_conf, map_head_to_get), 1, NULL };

@@ -14,7 +14,7 @@
  * value) string pairs.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE
+#define _GNU_SOURCE  /* poll, clock_gettime and MSG_NOSIGNAL under a strict -std */
 #endif
 #include "daemon_wire.h"
 

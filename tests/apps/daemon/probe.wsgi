@@ -174,6 +174,17 @@ def application(environ, start_response):
         start_response('200 OK', text)
         return environ['wsgi.file_wrapper'](f, 4096)
 
+    if op == 'location':
+        # CGI semantics of daemon mode: a 200 with a local Location is an
+        # internal redirect (the body is dropped).
+        start_response('200 OK', text + [('Location', q['to'][0])])
+        return [b'body of the redirecting response']
+
+    if op == 'method':
+        start_response('200 OK', text)
+        return [('method=%s body=%r' % (environ['REQUEST_METHOD'],
+                                        environ['wsgi.input'].read())).encode()]
+
     if op == 'head':
         start_response('200 OK', text + [('X-Method', environ['REQUEST_METHOD'])])
         return [b'body for ' + environ['REQUEST_METHOD'].encode()]
