@@ -29,7 +29,8 @@ typedef struct forward {
     int error_override;            /* WSGIErrorOverride On */
     const char *redirect;          /* 200 + local Location: an internal redirect */
     int override_status;           /* an error status for Apache's ErrorDocument */
-    gowsgi_wire_buf out, in;
+    gowsgi_wire_buf out;
+    gowsgi_wire_reader in;
 } forward;
 
 static const char *group_name(const forward *f)
@@ -138,7 +139,9 @@ static int follow(forward *f)
 {
     for (;;) {
         int type;
-        int rc = gowsgi_wire_recv(f->fd, &type, &f->in, f->timeout_ms);
+        const unsigned char *p;
+        size_t len;
+        int rc = gowsgi_wire_read(&f->in, &type, &p, &len, f->timeout_ms);
         if (rc == -ETIMEDOUT)
             return lost(f, f->headers_sent ? OK : HTTP_GATEWAY_TIME_OUT,
                         f->headers_sent ? "timed out sending the response"
@@ -149,8 +152,6 @@ static int follow(forward *f)
             return lost(f, HTTP_INTERNAL_SERVER_ERROR,
                         apr_psprintf(f->r->pool, "reading from the daemon process failed (%s)",
                                      rc == -EPROTO ? "malformed frame" : strerror(-rc)));
-        const unsigned char *p = f->in.p;
-        size_t len = f->in.len;
         switch (type) {
         case GOWSGI_FRAME_ACCEPT: {
             uint32_t served;
@@ -238,7 +239,7 @@ static apr_status_t close_fd(void *data)
         close(f->fd);
     f->fd = -1;
     gowsgi_wire_buf_free(&f->out);
-    gowsgi_wire_buf_free(&f->in);
+    gowsgi_wire_reader_free(&f->in);
     return APR_SUCCESS;
 }
 
@@ -271,6 +272,7 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
                       r->filename);
         return HTTP_SERVICE_UNAVAILABLE;
     }
+    f->in.fd = f->fd;
     apr_pool_cleanup_register(r->pool, f, close_fd, apr_pool_cleanup_null);
 
     gowsgi_wire_request wr;

@@ -27,9 +27,15 @@ typedef struct conn {
     int send_failed;
     int body_done;
     const char *read_error;
-    gowsgi_wire_buf out, in;
+    gowsgi_wire_buf out;
+    gowsgi_wire_reader in;
     char reason[256];
 } conn;
+
+/* Response frames wait in c->out until this much is there, a flush is
+ * asked for, the app reads the body, or the response ends: a small
+ * response leaves in one send. */
+#define COALESCE_LIMIT (64u << 10)
 
 /* Sends what is in c->out; once a send fails the Apache child is gone and
  * nothing more is sent. Caller holds send_lock. */
@@ -46,6 +52,8 @@ static long conn_read(void *ctx, char *buf, size_t len)
 {
     conn *c = ctx;
     int type;
+    const unsigned char *p;
+    size_t plen;
     if (c->body_done)
         return 0;
     if (len > GOWSGI_WIRE_MAX_CHUNK)
@@ -54,23 +62,23 @@ static long conn_read(void *ctx, char *buf, size_t len)
     int rc = gowsgi_wire_put_u32(&c->out, GOWSGI_FRAME_READ, (uint32_t)len) == 0 ? flush_out(c) : -ENOMEM;
     pthread_mutex_unlock(&c->send_lock);
     if (rc == 0)
-        rc = gowsgi_wire_recv(c->fd, &type, &c->in, c->timeout_ms);
+        rc = gowsgi_wire_read(&c->in, &type, &p, &plen, c->timeout_ms);
     if (rc != 0) {
         c->read_error = rc == -ETIMEDOUT ? "The timeout specified has expired" : "Connection was terminated";
         return -1;
     }
     switch (type) {
     case GOWSGI_FRAME_BODY:
-        if (c->in.len == 0 || c->in.len > len)
+        if (plen == 0 || plen > len)
             break;
-        memcpy(buf, c->in.p, c->in.len);
-        return (long)c->in.len;
+        memcpy(buf, p, plen);
+        return (long)plen;
     case GOWSGI_FRAME_BODY_END:
         c->body_done = 1;
         return 0;
     case GOWSGI_FRAME_BODY_ERROR: {
-        size_t n = c->in.len < sizeof(c->reason) - 1 ? c->in.len : sizeof(c->reason) - 1;
-        memcpy(c->reason, c->in.p, n);
+        size_t n = plen < sizeof(c->reason) - 1 ? plen : sizeof(c->reason) - 1;
+        memcpy(c->reason, p, n);
         c->reason[n] = '\0';
         c->read_error = c->reason;
         return -1;
@@ -88,10 +96,8 @@ static int conn_start(void *ctx, int status, const char *status_line, int nheade
     conn *c = ctx;
     gowsgi_wire_headers h = {status, status_line, (uint32_t)nheaders, names, values};
     pthread_mutex_lock(&c->send_lock);
-    if (gowsgi_wire_put_headers(&c->out, &h) == 0)
-        flush_out(c);
-    else
-        c->send_failed = 1;
+    if (gowsgi_wire_put_headers(&c->out, &h) != 0)
+        c->send_failed = 1;   /* sent with the first data, a flush, or the end */
     pthread_mutex_unlock(&c->send_lock);
     return 0;
 }
@@ -102,8 +108,11 @@ static int conn_data(conn *c, int flags, const char *buf, size_t len)
     pthread_mutex_lock(&c->send_lock);
     do {
         size_t n = len > GOWSGI_WIRE_MAX_CHUNK ? GOWSGI_WIRE_MAX_CHUNK : len;
-        if (gowsgi_wire_put_data(&c->out, n == len ? flags : 0, buf, n) != 0 || flush_out(c) != 0)
+        int last = n == len;
+        if (c->send_failed || gowsgi_wire_put_data(&c->out, last ? flags : 0, buf, n) != 0)
             rc = -1;
+        else if ((last && (flags & GOWSGI_DATA_FLUSH)) || c->out.len >= COALESCE_LIMIT)
+            rc = flush_out(c) == 0 ? 0 : -1;
         buf += n;
         len -= n;
     } while (rc == 0 && len > 0);
@@ -146,7 +155,7 @@ static void conn_log(void *ctx, int level, const char *msg, size_t len)
     int sent = 0;
     pthread_mutex_lock(&c->send_lock);
     if (!c->send_failed && gowsgi_wire_put_log(&c->out, level, msg, len) == 0)
-        sent = flush_out(c) == 0;
+        sent = c->out.len < COALESCE_LIMIT || flush_out(c) == 0;
     pthread_mutex_unlock(&c->send_lock);
     if (!sent && gowsgi_config.log != NULL)
         gowsgi_config.log(level, msg, len);
@@ -234,6 +243,7 @@ static void serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int f
     conn c;
     memset(&c, 0, sizeof(c));
     c.fd = fd;
+    c.in.fd = fd;
     c.timeout_ms = init->socket_timeout > 0 ? init->socket_timeout * 1000 : 60000;
     pthread_mutex_init(&c.send_lock, NULL);
     char why[256], err[256];
@@ -246,13 +256,15 @@ static void serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int f
                     (int)getpid(), init->group, why);
         goto done;
     }
+    /* ACCEPT leaves with the first frames of the answer. */
     if (gowsgi_wire_put_accept(&c.out, (uint32_t)getpid(),
-                               (uint32_t)__atomic_load_n(&st->served, __ATOMIC_RELAXED)) != 0 ||
-        flush_out(&c) != 0)
+                               (uint32_t)__atomic_load_n(&st->served, __ATOMIC_RELAXED)) != 0)
         goto done;
-    int rc = gowsgi_wire_recv(fd, &type, &c.in, c.timeout_ms);
+    const unsigned char *p;
+    size_t plen;
+    int rc = gowsgi_wire_read(&c.in, &type, &p, &plen, c.timeout_ms);
     if (rc != 0 || type != GOWSGI_FRAME_REQUEST ||
-        (wr = gowsgi_wire_get_request(c.in.p, c.in.len, err, sizeof(err))) == NULL) {
+        (wr = gowsgi_wire_get_request(p, plen, err, sizeof(err))) == NULL) {
         process_log(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' dropped a connection: %s",
                     (int)getpid(), init->group,
                     rc == 1 ? "it closed before sending a request"
@@ -326,7 +338,7 @@ static void serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int f
 done:
     free(wr);
     gowsgi_wire_buf_free(&c.out);
-    gowsgi_wire_buf_free(&c.in);
+    gowsgi_wire_reader_free(&c.in);
     pthread_mutex_destroy(&c.send_lock);
 }
 

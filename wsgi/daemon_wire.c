@@ -851,3 +851,81 @@ int gowsgi_wire_recv(int fd, int *type, gowsgi_wire_buf *payload, int timeout_ms
     *type = t;
     return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Buffered frame reading                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Reads what the socket has, as much as fits: a small response's frames
+ * (headers, data, end) arrive in one recv instead of two per frame. */
+#define READER_CHUNK (64u << 10)
+
+int gowsgi_wire_read(gowsgi_wire_reader *r, int *type, const unsigned char **payload, size_t *len,
+                     int timeout_ms)
+{
+    deadline d;
+    int started = 0;
+
+    if (r == NULL || type == NULL || payload == NULL || len == NULL)
+        return -EINVAL;
+    *payload = NULL;
+    *len = 0;
+    /* The previous frame is consumed: move what is left to the front. */
+    if (r->start > 0) {
+        memmove(r->p, r->p + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->start = 0;
+    }
+    for (;;) {
+        size_t have = r->end - r->start;
+        size_t need = GOWSGI_WIRE_HEADER_SIZE;
+        uint32_t plen = 0;
+        int t = 0;
+
+        if (have >= GOWSGI_WIRE_HEADER_SIZE) {
+            if (gowsgi_wire_parse_header(r->p + r->start, &t, &plen) < 0)
+                return -EPROTO;
+            need += plen;
+            if (have >= need) {
+                *type = t;
+                *payload = r->p + r->start + GOWSGI_WIRE_HEADER_SIZE;
+                *len = plen;
+                r->start += need;
+                return 0;
+            }
+        }
+        /* Room for the rest of this frame and a chunk more, bounded by
+         * the largest frame there can be (checked above). */
+        size_t want = need > have + READER_CHUNK ? need : have + READER_CHUNK;
+        if (want > r->cap) {
+            unsigned char *grown = realloc(r->p, want);
+            if (grown == NULL)
+                return -ENOMEM;
+            r->p = grown;
+            r->cap = want;
+        }
+        ssize_t n = recv(r->fd, r->p + r->end, r->cap - r->end, MSG_DONTWAIT);
+        if (n > 0) {
+            r->end += (size_t)n;
+        } else if (n == 0) {
+            return have == 0 ? 1 : -EPROTO;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (!started) {
+                deadline_start(&d, timeout_ms);
+                started = 1;
+            }
+            int rc = wait_fd(r->fd, POLLIN, &d);
+            if (rc < 0)
+                return rc;
+        } else if (errno != EINTR) {
+            return -errno;
+        }
+    }
+}
+
+void gowsgi_wire_reader_free(gowsgi_wire_reader *r)
+{
+    free(r->p);
+    r->p = NULL;
+    r->start = r->end = r->cap = 0;
+}

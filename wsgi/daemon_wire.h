@@ -154,4 +154,19 @@ int gowsgi_wire_send(int fd, const void *p, size_t len, int timeout_ms);
  * maximum) or a stream ending inside a frame; or a negative errno. */
 int gowsgi_wire_recv(int fd, int *type, gowsgi_wire_buf *payload, int timeout_ms);
 
+/* A buffered reader of frames from one socket: it reads what is there, so
+ * several small frames cost one recv. Zero it, set fd, free it when done. */
+typedef struct gowsgi_wire_reader {
+    int fd;
+    unsigned char *p;
+    size_t start, end, cap;
+} gowsgi_wire_reader;
+
+/* The next frame: its type and payload (valid until the next call). The
+ * same answers as gowsgi_wire_recv: 0, 1 at a clean end of stream, -EPROTO,
+ * or a negative errno. */
+int gowsgi_wire_read(gowsgi_wire_reader *r, int *type, const unsigned char **payload, size_t *len,
+                     int timeout_ms);
+void gowsgi_wire_reader_free(gowsgi_wire_reader *r);
+
 #endif

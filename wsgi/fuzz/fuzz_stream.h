@@ -2,7 +2,7 @@
  * fuzz_stream.h: what both fuzz targets do with an input. It is the byte
  * stream one side of a daemon connection reads (daemon_wire.h), read twice:
  * from memory with gowsgi_wire_parse_header, and through a real socket with
- * gowsgi_wire_recv. The two readings must agree frame for frame, and each
+ * gowsgi_wire_recv and with the buffered gowsgi_wire_read. The two readings must agree frame for frame, and each
  * frame goes to the target's handler, which decodes it as that side would.
  */
 #ifndef GOWSGI_FUZZ_STREAM_H
@@ -94,6 +94,31 @@ static void fuzz_check_socket(const uint8_t *data, size_t size, const fuzz_frame
     CHECK(rc == end);
     CHECK(b.len == 0);
     gowsgi_wire_buf_free(&b);
+    close(sv[0]);
+    close(sv[1]);
+
+    /* And through the buffered reader, which reads ahead. */
+    gowsgi_wire_reader r = {0};
+    const unsigned char *p;
+    size_t len;
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    if (size > 0 && send(sv[0], data, size, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)size) {
+        close(sv[0]);
+        close(sv[1]);
+        return;
+    }
+    CHECK(shutdown(sv[0], SHUT_WR) == 0);
+    r.fd = sv[1];
+    for (i = 0; i < n; i++) {
+        rc = gowsgi_wire_read(&r, &type, &p, &len, 1000);
+        CHECK(rc == 0);
+        CHECK(type == frames[i].type);
+        CHECK(len == frames[i].len);
+        CHECK(len == 0 || memcmp(p, frames[i].p, len) == 0);
+    }
+    rc = gowsgi_wire_read(&r, &type, &p, &len, 1000);
+    CHECK(rc == end);
+    gowsgi_wire_reader_free(&r);
     close(sv[0]);
     close(sv[1]);
 }

@@ -430,6 +430,32 @@ func (b *Buf) Recv(fd, timeoutMs int) (t, rc int) {
 	return int(ct), rc
 }
 
+// Reader is a gowsgi_wire_reader in C memory. Free it.
+type Reader struct{ r *C.gowsgi_wire_reader }
+
+func NewReader(fd int) *Reader {
+	r := (*C.gowsgi_wire_reader)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gowsgi_wire_reader{}))))
+	r.fd = C.int(fd)
+	return &Reader{r}
+}
+
+func (r *Reader) Free() {
+	C.gowsgi_wire_reader_free(r.r)
+	C.free(unsafe.Pointer(r.r))
+}
+
+// Read returns the next frame's type and a copy of its payload.
+func (r *Reader) Read(timeoutMs int) (t int, payload []byte, rc int) {
+	var ct C.int = -1
+	var p *C.uchar
+	var n C.size_t
+	rc = int(C.gowsgi_wire_read(r.r, &ct, &p, &n, C.int(timeoutMs)))
+	if rc == 0 {
+		payload = C.GoBytes(unsafe.Pointer(p), C.int(n))
+	}
+	return int(ct), payload, rc
+}
+
 // ChannelOpen returns the send and receive ends, or a negative errno.
 func ChannelOpen() (send, recv, rc int) {
 	p := C.channel_open()
