@@ -21,6 +21,7 @@ typedef struct gowsgi_daemon_rt gowsgi_daemon_rt;
  * request can say why (ARCHITECTURE.md section 5, "failures have causes"). */
 typedef struct gowsgi_daemon_death {
     int pid;
+    apr_time_t when;               /* when the parent noticed */
     int signal;                    /* killed by this signal; 0: it exited */
     int exit_code;
     char reason[160];              /* the daemon's own word on why it exited */
@@ -110,6 +111,10 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index) __attribute__((no
  * wait_ms for the parent to notice; NULL if it is not known. */
 const char *gowsgi_daemon_death_text(apr_pool_t *p, const gowsgi_daemon_death *d);
 const char *gowsgi_daemon_death_cause(apr_pool_t *p, const gowsgi_daemon_rt *rt, int pid, int wait_ms);
+/* Why a process of the group went away after since, when the connection
+ * ended before the daemon said who it was: the latest death noticed within
+ * wait_ms, as "process N ...". */
+const char *gowsgi_daemon_death_since(apr_pool_t *p, const gowsgi_daemon_rt *rt, apr_time_t since, int wait_ms);
 
 /* daemon_forward.c: serves the request through the group; an HTTP status. */
 int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req, int error_override);

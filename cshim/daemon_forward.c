@@ -29,6 +29,7 @@ typedef struct forward {
     int error_override;            /* WSGIErrorOverride On */
     const char *redirect;          /* 200 + local Location: an internal redirect */
     int override_status;           /* an error status for Apache's ErrorDocument */
+    apr_time_t queue_start;
     gowsgi_wire_buf out;
     gowsgi_wire_reader in;
 } forward;
@@ -58,9 +59,14 @@ static int lost(forward *f, int status, const char *why)
  * why (it notices a death within about a second). */
 static const char *ended_why(forward *f)
 {
-    const char *cause = f->daemon_pid ? gowsgi_daemon_death_cause(f->r->pool, f->rt, (int)f->daemon_pid, 1500) : NULL;
-    return apr_psprintf(f->r->pool, "the response was cut off before it was complete: the process %s",
-                        cause ? cause : "closed the connection (its cause is not known yet)");
+    /* The daemon names itself with its first frames; a process that dies
+     * before sending any is found among the group's recent deaths. */
+    const char *cause = f->daemon_pid ? gowsgi_daemon_death_cause(f->r->pool, f->rt, (int)f->daemon_pid, 1500)
+                                      : gowsgi_daemon_death_since(f->r->pool, f->rt, f->queue_start, 1500);
+    if (cause == NULL)
+        cause = "closed the connection (its cause is not known yet)";
+    return apr_psprintf(f->r->pool, "the response was cut off before it was complete: the %s%s",
+                        f->daemon_pid ? "process " : "", cause);
 }
 
 static int send_out(forward *f)
@@ -258,6 +264,7 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
     f->error_override = error_override;
     f->timeout_ms = rt->socket_timeout * 1000;
     apr_time_t queue_start = apr_time_now();
+    f->queue_start = queue_start;
 
     f->fd = gowsgi_channel_connect(rt->channel[0], rt->connect_timeout * 1000);
     if (f->fd < 0) {

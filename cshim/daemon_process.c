@@ -100,6 +100,7 @@ static const char *record_death(gowsgi_daemon_proc *dp, int status)
     } else {
         d->signal = status & 0x7f;
     }
+    d->when = apr_time_now();
     __atomic_store_n(&d->pid, (int)dp->proc.pid, __ATOMIC_RELEASE);
     __atomic_add_fetch(&sh->next_death, 1, __ATOMIC_ACQ_REL);
     return gowsgi_daemon_death_text(generation_pool, d);
@@ -445,6 +446,25 @@ const char *gowsgi_daemon_death_cause(apr_pool_t *p, const gowsgi_daemon_rt *rt,
         for (int i = 0; i < GOWSGI_DAEMON_DEATHS; i++)
             if (__atomic_load_n(&sh->deaths[i].pid, __ATOMIC_ACQUIRE) == pid)
                 return gowsgi_daemon_death_text(p, &sh->deaths[i]);
+        if (waited >= wait_ms)
+            return NULL;
+        apr_sleep(apr_time_from_msec(20));
+    }
+}
+
+const char *gowsgi_daemon_death_since(apr_pool_t *p, const gowsgi_daemon_rt *rt, apr_time_t since, int wait_ms)
+{
+    const gowsgi_daemon_shared *sh = rt->shared;
+    for (int waited = 0;; waited += 20) {
+        const gowsgi_daemon_death *latest = NULL;
+        for (int i = 0; i < GOWSGI_DAEMON_DEATHS; i++) {
+            const gowsgi_daemon_death *d = &sh->deaths[i];
+            if (__atomic_load_n(&d->pid, __ATOMIC_ACQUIRE) != 0 && d->when >= since &&
+                (latest == NULL || d->when > latest->when))
+                latest = d;
+        }
+        if (latest != NULL)
+            return apr_psprintf(p, "process %d %s", latest->pid, gowsgi_daemon_death_text(p, latest));
         if (waited >= wait_ms)
             return NULL;
         apr_sleep(apr_time_from_msec(20));

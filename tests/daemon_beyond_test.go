@@ -1,0 +1,188 @@
+package tests
+
+// Where gowsgi's daemon mode goes beyond mod_wsgi's (issue 7, README "Daemon
+// mode"): graceful restarts that drain, refusal of processes that are not
+// this Apache's children, and logs that say how a daemon died.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const drainSnippet = `
+WSGIDaemonProcess g threads=4 display-name=gen-one
+WSGIScriptAlias /g @APPS@/daemon/probe.wsgi process-group=g
+`
+
+// apachectl graceful with daemon requests in flight: every one completes
+// with 200 in the old processes, new requests are served at once by the new
+// generation's processes running the new configuration, and the old ones
+// exit when drained. mod_wsgi fails the in-flight ones after ~3 s (#383).
+func TestDaemonBeyond_GracefulRestartDrains(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: drainSnippet})
+		before := getFacts(t, a.URL("/g"), nil)
+		require.True(t, strings.HasPrefix(before.Cmdline, "gen-one"), "title before: %q", before.Cmdline)
+
+		type result struct {
+			status int
+			facts  probeFacts
+			took   time.Duration
+			err    error
+		}
+		const inflight = 3
+		results := make(chan result, inflight)
+		var started sync.WaitGroup
+		for i := 0; i < inflight; i++ {
+			started.Add(1)
+			go func() {
+				started.Done()
+				t0 := time.Now()
+				r, err := doReq(longClient, "GET", a.URL("/g?op=sleep&s=4"), nil, nil)
+				res := result{err: err, took: time.Since(t0)}
+				if err == nil {
+					res.status = r.Status
+					if r.Status == 200 {
+						_ = json.Unmarshal([]byte(r.Body), &res.facts)
+					}
+				}
+				results <- res
+			}()
+		}
+		started.Wait()
+		time.Sleep(700 * time.Millisecond) // the requests are inside the daemon
+
+		conf, err := os.ReadFile(a.ConfPath)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(a.ConfPath, []byte(strings.Replace(string(conf), "display-name=gen-one", "display-name=gen-two", 1)), 0o644))
+		mark := markLog(a)
+		t0 := time.Now()
+		require.NoError(t, a.Graceful())
+
+		// New requests: served at once, by the new generation, new config.
+		after := getFacts(t, a.URL("/g"), nil)
+		assert.Less(t, time.Since(t0), 3*time.Second, "the graceful restart did not wait for the old daemons")
+		assert.True(t, strings.HasPrefix(after.Cmdline, "gen-two"), "a new request runs in a new-generation daemon: %q", after.Cmdline)
+		assert.NotEqual(t, before.Pid, after.Pid)
+
+		oldPids := map[int]bool{}
+		for i := 0; i < inflight; i++ {
+			res := <-results
+			require.NoError(t, res.err, "an in-flight request across the graceful restart")
+			assert.Equal(t, 200, res.status, "an in-flight request completes")
+			assert.True(t, strings.HasPrefix(res.facts.Cmdline, "gen-one"), "in-flight requests finish in the old daemon")
+			assert.GreaterOrEqual(t, res.took, 4*time.Second)
+			oldPids[res.facts.Pid] = true
+		}
+		// The old processes exit once drained.
+		lines := mark.waitRaw("has drained and exited", 15*time.Second)
+		assert.NotEmpty(t, lines, "the parent logs the old daemon's exit")
+		for pid := range oldPids {
+			deadline := time.Now().Add(10 * time.Second)
+			for time.Now().Before(deadline) && syscall.Kill(pid, 0) == nil {
+				time.Sleep(50 * time.Millisecond)
+			}
+			assert.Error(t, syscall.Kill(pid, 0), "old daemon %d has exited", pid)
+		}
+	})
+}
+
+// A process of Apache's user that is not a child of this Apache gets hold of
+// a group's channel (here: a process forked by an embedded app) and tries to
+// make the group run something: the daemon refuses it and says why.
+func TestDaemonBeyond_StrangerIsRefused(t *testing.T) {
+	gowsgiOnly(t)
+	a := StartApache(t, ServerSpec{MPM: "prefork", Snippet: `
+WSGIDaemonProcess target threads=2
+WSGIScriptAlias /target @APPS@/daemon/probe.wsgi process-group=target
+WSGIScriptAlias /intruder @APPS@/daemon/intruder.wsgi application-group=%{GLOBAL}
+`})
+	require.Equal(t, 200, Get(t, a.URL("/target")).Status)
+	mark := markLog(a)
+	r := Get(t, a.URL("/intruder"))
+	require.Equal(t, 200, r.Status, "%s", r)
+	var rep struct {
+		Pid      int               `json:"pid"`
+		Ppid     int               `json:"ppid"`
+		Attempts map[string]string `json:"attempts"`
+		Error    string            `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.Body), &rep), r.Body)
+	require.Empty(t, rep.Error)
+	require.NotEmpty(t, rep.Attempts, "the embedded app holds the group's channel (Apache's children do)")
+	assert.NotEqual(t, a.Pid(), rep.Ppid, "the intruder is not a child of the Apache parent")
+	for fd, outcome := range rep.Attempts {
+		assert.NotEqual(t, "accepted", outcome, "fd %s: a daemon served a stranger", fd)
+	}
+	lines := mark.waitRaw("refused a connection", 5*time.Second)
+	require.NotEmpty(t, lines, "the refusal is logged")
+	assert.Contains(t, strings.Join(lines, "\n"), fmt.Sprintf("pid %d is not a child of this Apache", rep.Pid))
+	assert.Equal(t, 200, Get(t, a.URL("/target")).Status, "the group still serves Apache")
+}
+
+// A daemon killed while serving a request: the client gets mod_wsgi's 500,
+// the Apache child's log line names the group, the pid and the signal, and
+// the parent's line says the same and that a new process starts. mod_wsgi
+// logs "Truncated or oversized response headers" for every such death.
+func TestDaemonBeyond_DeathsHaveCauses(t *testing.T) {
+	gowsgiOnly(t)
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
+WSGIDaemonProcess victim threads=2
+WSGIDaemonProcess short threads=1 maximum-requests=2
+WSGIScriptAlias /victim @APPS@/daemon/probe.wsgi process-group=victim
+WSGIScriptAlias /short @APPS@/daemon/probe.wsgi process-group=short
+`})
+	f := getFacts(t, a.URL("/victim"), nil)
+	mark := markLog(a)
+	done := make(chan Resp, 1)
+	go func() {
+		r, _ := doReq(longClient, "GET", a.URL("/victim?op=sleep&s=5"), nil, nil)
+		done <- r
+	}()
+	time.Sleep(700 * time.Millisecond)
+	require.NoError(t, syscall.Kill(f.Pid, syscall.SIGKILL))
+	r := <-done
+	assert.Equal(t, 500, r.Status)
+	child := mark.waitRaw("cut off", 5*time.Second)
+	require.NotEmpty(t, child)
+	lost := strings.Join(child, "\n")
+	assert.Contains(t, lost, "group 'victim'")
+	assert.Regexp(t, fmt.Sprintf(`(\(pid %d\)|process %d) was killed by signal 9 \(Killed\)`, f.Pid, f.Pid), lost)
+	parent := mark.waitRaw("starting a new one", 5*time.Second)
+	assert.Contains(t, strings.Join(parent, "\n"), fmt.Sprintf("(pid %d) was killed by signal 9 (Killed); starting a new one", f.Pid))
+
+	// A process that reaches maximum-requests says so as it is replaced.
+	s1 := getFacts(t, a.URL("/short"), nil)
+	getFacts(t, a.URL("/short"), nil)
+	exited := mark.waitRaw(fmt.Sprintf("(pid %d) exited", s1.Pid), 10*time.Second)
+	require.NotEmpty(t, exited)
+	assert.Contains(t, strings.Join(exited, "\n"), "maximum-requests=2 reached")
+	assert.NotEqual(t, s1.Pid, getFacts(t, a.URL("/short"), nil).Pid, "a new process serves the group")
+}
+
+// longClient waits long enough for the slow requests these tests make.
+var longClient = &http.Client{Timeout: 30 * time.Second}
+
+// waitRaw polls until a line written since the mark contains needle and
+// returns every line written since the mark, as written (any level).
+func (m logMark) waitRaw(needle string, timeout time.Duration) []string {
+	deadline := time.Now().Add(timeout)
+	for {
+		raw := m.raw()
+		if strings.Contains(strings.Join(raw, "\n"), needle) || time.Now().After(deadline) {
+			return raw
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
