@@ -37,6 +37,7 @@ typedef struct gowsgi_daemon_slot {
 
 #define GOWSGI_DAEMON_DEATHS 16
 typedef struct gowsgi_daemon_shared {
+    int reload_token;              /* see gowsgi_daemon_init.reload_token */
     unsigned int next_death;
     gowsgi_daemon_death deaths[GOWSGI_DAEMON_DEATHS];
     gowsgi_daemon_slot slots[];    /* one per process of the group */

@@ -145,6 +145,7 @@ static void start_engine(gowsgi_daemon_rt *rt, int index)
     gowsgi_daemon_slot *slot = &rt->shared->slots[index];
     init.exit_reason = slot->reason;
     init.exit_reason_size = sizeof(slot->reason);
+    init.reload_token = &rt->shared->reload_token;
     int code = daemon_main(&init);
     __atomic_store_n(&slot->exiting, 1, __ATOMIC_RELEASE);
     _exit(code);

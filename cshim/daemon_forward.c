@@ -30,6 +30,7 @@ typedef struct forward {
     const char *redirect;          /* 200 + local Location: an internal redirect */
     int override_status;           /* an error status for Apache's ErrorDocument */
     apr_time_t queue_start;
+    int restarting;                /* the last REPLAY came from a process restarting */
     gowsgi_wire_buf out;
     gowsgi_wire_reader in;
 } forward;
@@ -129,6 +130,10 @@ static int apply_headers(forward *f, const unsigned char *p, size_t len)
     return -1;   /* carry on */
 }
 
+/* follow()'s answer when the daemon asks for the request to be sent again
+ * (its script changed: a new process will answer). Not an HTTP status. */
+#define REPLAY (-2)
+
 static int redirect(forward *f)
 {
     request_rec *r = f->r;
@@ -190,6 +195,13 @@ static int follow(forward *f)
             size_t n;
             if (gowsgi_wire_get_error(p, len, &status, &cause, &msg, &n) != 0 || f->headers_sent)
                 return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed ERROR frame");
+            if (cause == GOWSGI_CAUSE_RELOAD) {
+                /* "restarting": the process that saw the change makes way
+                 * (mod_wsgi.daemon_restarts counts these); otherwise a
+                 * process still on the old code declined a replay. */
+                f->restarting = n == 10 && memcmp(msg, "restarting", 10) == 0;
+                return REPLAY;
+            }
             if (n > 0)
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, "%.*s", (int)n, msg);
             return status;
@@ -266,22 +278,6 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
     apr_time_t queue_start = apr_time_now();
     f->queue_start = queue_start;
 
-    f->fd = gowsgi_channel_connect(rt->channel[0], rt->connect_timeout * 1000);
-    if (f->fd < 0) {
-        int err = -f->fd;
-        f->fd = -1;
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
-                      "gowsgi: unable to connect to WSGI daemon process '%s' through its channel as user with uid=%d "
-                      "%s: %s", daemon->name, (int)getuid(),
-                      err == ETIMEDOUT ? apr_psprintf(r->pool, "(no process of the group took the request within "
-                                                               "connect-timeout=%d)", rt->connect_timeout)
-                                       : "(no process of the group is running)",
-                      r->filename);
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    f->in.fd = f->fd;
-    apr_pool_cleanup_register(r->pool, f, close_fd, apr_pool_cleanup_null);
-
     gowsgi_wire_request wr;
     memset(&wr, 0, sizeof(wr));
     memcpy(wr.secret, rt->secret, sizeof(wr.secret));
@@ -298,14 +294,56 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
     wr.nenv = (uint32_t)req->nenv;
     wr.env_keys = req->env_keys;
     wr.env_vals = req->env_vals;
-    if (gowsgi_wire_put_request(&f->out, &wr) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: the request is too large to send to daemon process "
-                      "group '%s': %s", daemon->name, r->filename);
-        return HTTP_INTERNAL_SERVER_ERROR;
+    apr_pool_cleanup_register(r->pool, f, close_fd, apr_pool_cleanup_null);
+    f->fd = -1;
+
+    /* A replay (the script changed) goes to another process, or to the new
+     * one once it is up: retried for up to connect-timeout. */
+    apr_time_t give_up = queue_start + apr_time_from_sec(rt->connect_timeout);
+    unsigned attempts = 0;
+    for (;;) {
+        f->fd = gowsgi_channel_connect(rt->channel[0], rt->connect_timeout * 1000);
+        if (f->fd < 0) {
+            int err = -f->fd;
+            f->fd = -1;
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
+                          "gowsgi: unable to connect to WSGI daemon process '%s' through its channel as user with "
+                          "uid=%d %s: %s", daemon->name, (int)getuid(),
+                          err == ETIMEDOUT ? apr_psprintf(r->pool, "(no process of the group took the request "
+                                                                   "within connect-timeout=%d)", rt->connect_timeout)
+                                           : "(no process of the group is running)",
+                          r->filename);
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
+        f->in.fd = f->fd;
+        f->daemon_pid = 0;
+        f->out.len = 0;
+        if (gowsgi_wire_put_request(&f->out, &wr) != 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: the request is too large to send to daemon process "
+                          "group '%s': %s", daemon->name, r->filename);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        int rc = send_out(f);
+        if (rc != 0)
+            return lost(f, HTTP_SERVICE_UNAVAILABLE,
+                        apr_psprintf(r->pool, "sending the request failed (%s)", strerror(-rc)));
+        int status = follow(f);
+        if (status != REPLAY)
+            return status;
+        close_fd(f);
+        attempts++;
+        if (f->restarting)
+            wr.restarts++;
+        if (apr_time_now() >= give_up) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "Maximum number of WSGI daemon process restart connects "
+                          "reached for group '%s' (%u attempts within connect-timeout=%d): %s", daemon->name,
+                          attempts, rt->connect_timeout, r->filename);
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
+        if (f->restarting)
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "gowsgi: daemon process group '%s': the script changed; "
+                          "sending the request to a new process: %s", daemon->name, r->filename);
+        else
+            apr_sleep(apr_time_from_msec(50));   /* the new process is starting */
     }
-    int rc = send_out(f);
-    if (rc != 0)
-        return lost(f, HTTP_SERVICE_UNAVAILABLE,
-                    apr_psprintf(r->pool, "sending the request failed (%s)", strerror(-rc)));
-    return follow(f);
 }

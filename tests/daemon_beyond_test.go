@@ -186,3 +186,80 @@ func (m logMark) waitRaw(needle string, timeout time.Duration) []string {
 		time.Sleep(25 * time.Millisecond)
 	}
 }
+
+// Touching (deploying) the script of a daemon group replaces its processes
+// one at a time: the request that saw the change is answered by the new
+// code on a new process (mod_wsgi.daemon_restarts '1'), no request fails,
+// and the group never loses more than one process at once. mod_wsgi
+// restarts every process and stalls each for shutdown-timeout (#923, #631).
+func TestDaemonBeyond_ScriptChangeReplacesProcessesOneAtATime(t *testing.T) {
+	gowsgiOnly(t)
+	probe, err := os.ReadFile(probeScript())
+	require.NoError(t, err)
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
+WSGIDaemonProcess pair processes=2 threads=4
+WSGIScriptAlias /app @ROOT@/scratch/app.wsgi process-group=pair
+<Directory @ROOT@/scratch>
+    Require all granted
+</Directory>
+`, Files: map[string]string{"scratch/app.wsgi": string(probe)}})
+	script := a.Root + "/scratch/app.wsgi"
+
+	// Both processes load the script: concurrent slow requests spread.
+	pids := map[int]bool{}
+	for round := 0; round < 5 && len(pids) < 2; round++ {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for i := 0; i < 6; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f := getFacts(t, a.URL("/app?op=sleep&s=0.4"), nil)
+				mu.Lock()
+				pids[f.Pid] = true
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	}
+	require.Len(t, pids, 2, "both processes serve the script")
+
+	// Deploy: a new version, renamed into place as a deploy tool does.
+	next := string(probe) + "\n_v1 = application\n\ndef application(environ, start_response):\n" +
+		"    def sr(status, headers, *exc):\n        return start_response(status, headers + [('X-Version', '2')], *exc)\n" +
+		"    return _v1(environ, sr)\n"
+	time.Sleep(1100 * time.Millisecond) // a new mtime, whatever the filesystem's granularity
+	require.NoError(t, os.WriteFile(script+".new", []byte(next), 0o644))
+	require.NoError(t, os.Rename(script+".new", script))
+
+	mark := markLog(a)
+	sawRestart := false
+	for i := 0; i < 12; i++ {
+		t0 := time.Now()
+		r := Get(t, a.URL("/app"))
+		require.Equal(t, 200, r.Status, "request %d after the change: %s", i, r)
+		assert.Equal(t, "2", r.Header.Get("X-Version"), "request %d is answered by the new code", i)
+		assert.Less(t, time.Since(t0), 5*time.Second, "request %d did not wait for the whole group", i)
+		f := decodeFacts(t, r.Body)
+		assert.False(t, pids[f.Pid], "request %d ran in a process started after the change", i)
+		if f.Environ["mod_wsgi.daemon_restarts"] == "1" {
+			sawRestart = true
+		}
+	}
+	assert.True(t, sawRestart, "a request that saw the change was replayed (daemon_restarts '1')")
+	// One at a time: the second old process made way only after the first
+	// one's replacement had started.
+	lines := mark.waitRaw("making way", 5*time.Second)
+	var order []string
+	for _, l := range lines {
+		switch {
+		case strings.Contains(l, "stopping: its script changed"):
+			order = append(order, "stop")
+		case strings.Contains(l, "started daemon process"):
+			order = append(order, "start")
+		}
+	}
+	for i := 1; i < len(order); i++ {
+		assert.False(t, order[i] == "stop" && order[i-1] == "stop", "two processes made way at once: %v", order)
+	}
+}

@@ -1,17 +1,25 @@
 package wsgi
 
 /*
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include "engine.h"
 #include "daemon_serve.h"
 
-static gowsgi_daemon_state *gowsgi_daemon_state_new(void) { return calloc(1, sizeof(gowsgi_daemon_state)); }
 static int gowsgi_daemon_state_active(gowsgi_daemon_state *st) { return __atomic_load_n(&st->active, __ATOMIC_ACQUIRE); }
 static long gowsgi_daemon_state_served(gowsgi_daemon_state *st) { return __atomic_load_n(&st->served, __ATOMIC_ACQUIRE); }
 static int gowsgi_daemon_state_stopping(gowsgi_daemon_state *st) { return __atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE); }
-static void gowsgi_daemon_state_stop(gowsgi_daemon_state *st) { __atomic_store_n(&st->stopping, 1, __ATOMIC_RELEASE); }
 static long long gowsgi_daemon_state_last(gowsgi_daemon_state *st) { return __atomic_load_n(&st->last_activity, __ATOMIC_ACQUIRE); }
 static int gowsgi_daemon_state_closed(gowsgi_daemon_state *st) { return __atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE); }
+static int gowsgi_daemon_state_reloading(gowsgi_daemon_state *st) { return __atomic_load_n(&st->reloading, __ATOMIC_ACQUIRE); }
+// A process that made way for a changed script has gone: the next may.
+static void gowsgi_daemon_release_reload(int *token)
+{
+	int holder = token ? __atomic_load_n(token, __ATOMIC_ACQUIRE) : 0;
+	if (holder != 0 && kill(holder, 0) != 0 && errno == ESRCH)
+		__atomic_compare_exchange_n(token, &holder, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
 */
 import "C"
 
@@ -45,6 +53,9 @@ func DaemonMain(p unsafe.Pointer) int {
 	}
 	// The workers sit in C; Go only needs room for the monitor.
 	runtime.GOMAXPROCS(2)
+	// Ready, with the current code: a process that made way for a changed
+	// script is replaced, so the next stale one may go.
+	C.gowsgi_daemon_release_reload(init.reload_token)
 
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
@@ -66,7 +77,7 @@ func DaemonMain(p unsafe.Pointer) int {
 	} // threads=0: only the import scripts run, until the process is told to stop
 
 	reason := monitor(init, st, signals, done)
-	C.gowsgi_daemon_state_stop(st)
+	C.gowsgi_daemon_stop(st)
 	setExitReason(init, reason)
 	processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): daemon process of group '%s' stopping: %s",
 		os.Getpid(), group, reason))
@@ -104,6 +115,9 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 			}
 			return fmt.Sprintf("signal %d (%v)", int(sig.(syscall.Signal)), sig)
 		case <-done:
+			if C.gowsgi_daemon_state_reloading(st) != 0 {
+				return "its script changed: making way for a new process"
+			}
 			if max := int(init.maximum_requests); max > 0 && int(C.gowsgi_daemon_state_served(st)) >= max {
 				return fmt.Sprintf("maximum-requests=%d reached", max)
 			}
@@ -113,6 +127,9 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 			return "no worker threads"
 		case now := <-tick.C:
 			if C.gowsgi_daemon_state_stopping(st) != 0 {
+				if C.gowsgi_daemon_state_reloading(st) != 0 {
+					return "its script changed: making way for a new process"
+				}
 				if max := int(init.maximum_requests); max > 0 {
 					return fmt.Sprintf("maximum-requests=%d reached", max)
 				}

@@ -184,13 +184,19 @@ static int first_fd(struct msghdr *msg)
 
 int gowsgi_channel_accept(int recv_fd, int timeout_ms)
 {
+    return gowsgi_channel_accept_or(recv_fd, -1, timeout_ms);
+}
+
+int gowsgi_channel_accept_or(int recv_fd, int cancel_fd, int timeout_ms)
+{
     union {
         struct cmsghdr align;
         char buf[CMSG_SPACE(ACCEPT_MAX_FDS * sizeof(int))];
     } control;
     unsigned char byte;
     struct iovec iov = {&byte, 1};
-    struct pollfd pfd = {recv_fd, POLLIN, 0};
+    struct pollfd pfds[2] = {{recv_fd, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
+    struct pollfd pfd;
     struct msghdr msg;
     ssize_t r;
     int n, fd, type;
@@ -198,11 +204,14 @@ int gowsgi_channel_accept(int recv_fd, int timeout_ms)
 
     if (recv_fd < 0)
         return -EBADF;  /* poll would wait out the time on it */
-    n = poll(&pfd, 1, timeout_ms < 0 ? -1 : timeout_ms);
+    n = poll(pfds, cancel_fd >= 0 ? 2 : 1, timeout_ms < 0 ? -1 : timeout_ms);
     if (n == 0 || (n < 0 && errno == EINTR))
         return -EAGAIN;
     if (n < 0)
         return -errno;
+    if (cancel_fd >= 0 && (pfds[1].revents & (POLLIN | POLLHUP | POLLERR)))
+        return -ECANCELED;   /* the process is stopping: take nothing more */
+    pfd = pfds[0];
     if (pfd.revents & POLLNVAL)
         return -EBADF;
 

@@ -33,6 +33,9 @@ int gowsgi_channel_connect(int send_fd, int timeout_ms);
  * ran out or a signal arrived, so the caller can look at its state and
  * wait again. A message that carries no descriptor is dropped (-EAGAIN). */
 int gowsgi_channel_accept(int recv_fd, int timeout_ms);
+/* The same, but returns -ECANCELED at once, taking nothing, when cancel_fd
+ * is readable (a process that is stopping wakes its idle threads so). */
+int gowsgi_channel_accept_or(int recv_fd, int cancel_fd, int timeout_ms);
 
 /* The credentials of the process at the other end of a connection (the
  * child that created the socketpair): 0, or a negative errno. */

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -305,6 +306,7 @@ static void serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int f
     keys[n] = "mod_wsgi.daemon_connects", vals[n++] = "1";
     keys[n] = "mod_wsgi.daemon_restarts", vals[n++] = restarts;
 
+    const char *replay_why = "";
     gowsgi_request req;
     memset(&req, 0, sizeof(req));
     req.ctx = &c;
@@ -323,6 +325,30 @@ static void serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int f
     req.env_keys = keys;
     req.env_vals = vals;
 
+    /* A changed script: the process that sees it first makes way for a new
+     * one (mod_wsgi restarts the process too, but every process at once),
+     * and the Apache child replays the request there. While one process is
+     * being replaced the others keep serving, on the code they have, so the
+     * group never drops more than one process; a replayed request is never
+     * answered by old code. */
+    if (req.script_reloading && gowsgi_app_stale(&req)) {
+        int free_token = 0, self = (int)getpid();
+        if (wr->restarts == 0 &&
+            (__atomic_compare_exchange_n(init->reload_token, &free_token, self, 0, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE) ||
+             __atomic_load_n(init->reload_token, __ATOMIC_ACQUIRE) == self)) {
+            __atomic_store_n(&st->reloading, 1, __ATOMIC_RELEASE);
+            gowsgi_daemon_stop(st);
+            replay_why = "restarting";
+            goto replay;
+        }
+        if (wr->restarts > 0) {
+            replay_why = "waiting";   /* for the new process: not this stale one */
+            goto replay;
+        }
+        req.script_reloading = 0;   /* serve it as loaded */
+    }
+
     int status = gowsgi_serve(&req);
     pthread_mutex_lock(&c.send_lock);
     if (status == 0 || status == GOWSGI_INCOMPLETE)
@@ -332,6 +358,12 @@ static void serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int f
     if (rc == 0)
         flush_out(&c);
     pthread_mutex_unlock(&c.send_lock);
+    goto release;
+
+replay:
+    if (gowsgi_wire_put_error(&c.out, 503, GOWSGI_CAUSE_RELOAD, replay_why) == 0)
+        flush_out(&c);
+release:
     free(keys);
     free(vals);
 
@@ -342,11 +374,30 @@ done:
     pthread_mutex_destroy(&c.send_lock);
 }
 
+gowsgi_daemon_state *gowsgi_daemon_state_new(void)
+{
+    gowsgi_daemon_state *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return NULL;
+    st->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return st;
+}
+
+void gowsgi_daemon_stop(gowsgi_daemon_state *st)
+{
+    uint64_t one = 1;
+    __atomic_store_n(&st->stopping, 1, __ATOMIC_RELEASE);
+    if (st->stop_fd >= 0 && write(st->stop_fd, &one, sizeof(one)) < 0) {
+        /* already signalled (the counter is full) or gone: workers still
+         * see stopping within their poll timeout */
+    }
+}
+
 void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *st)
 {
     while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE)) {
-        int fd = gowsgi_channel_accept(init->channel_fd, 500);
-        if (fd == -EAGAIN || fd == -EINTR)
+        int fd = gowsgi_channel_accept_or(init->channel_fd, st->stop_fd, 1000);
+        if (fd == -EAGAIN || fd == -EINTR || fd == -ECANCELED)
             continue;
         if (fd == -EPIPE || fd == -ECONNRESET) {
             /* Every sender has closed the channel: the Apache generation
@@ -367,6 +418,6 @@ void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *s
         long served = __atomic_add_fetch(&st->served, 1, __ATOMIC_ACQ_REL);
         __atomic_sub_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
         if (init->maximum_requests > 0 && served >= init->maximum_requests)
-            __atomic_store_n(&st->stopping, 1, __ATOMIC_RELEASE);
+            gowsgi_daemon_stop(st);
     }
 }

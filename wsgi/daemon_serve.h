@@ -16,7 +16,14 @@ typedef struct gowsgi_daemon_state {
     long served;                  /* requests served so far */
     int64_t last_activity;        /* microseconds since the epoch */
     int channel_closed;           /* every sender closed the channel */
+    int reloading;                /* this process makes way for a changed script */
+    int stop_fd;                  /* an eventfd, readable once stopping is set */
 } gowsgi_daemon_state;
+
+/* A new state, or NULL. */
+gowsgi_daemon_state *gowsgi_daemon_state_new(void);
+/* Sets stopping and wakes every idle worker: none takes another connection. */
+void gowsgi_daemon_stop(gowsgi_daemon_state *st);
 
 /* Serves connections from the group's channel until st->stopping is set;
  * sets it itself when maximum-requests is reached. */

@@ -124,6 +124,9 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req,
 
 /* fastpath.c: the shim's entry point, and Go's registration of loaded apps. */
 int gowsgi_serve(gowsgi_request *req);
+/* The app this request names is loaded here from an older version of its
+ * script (a daemon process then makes way for a new one). */
+int gowsgi_app_stale(const gowsgi_request *req);
 void gowsgi_fast_register(gowsgi_interp *it, gowsgi_app *app, const char *group, const char *script,
                           const char *callable);
 

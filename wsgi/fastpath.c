@@ -106,3 +106,18 @@ int gowsgi_serve(gowsgi_request *req)
     }
     return gowsgiDecideAndServe(req);
 }
+
+int gowsgi_app_stale(const gowsgi_request *req)
+{
+    const char *group = req->application_group, *script = req->script, *callable = req->callable_object;
+    uint64_t h = key_hash(group, script, callable);
+    for (uint64_t i = 0; i < FAST_SLOTS; i++) {
+        fast_entry *e = atomic_load_explicit(&fast_table[(h + i) & (FAST_SLOTS - 1)], memory_order_acquire);
+        if (e == NULL)
+            return 0;
+        if (same(e, h, group, script, callable))
+            return __atomic_load_n(&e->app->loaded, __ATOMIC_ACQUIRE) &&
+                   !gowsgi_app_current(e->app, req->script_mtime, 1);
+    }
+    return 0;
+}

@@ -135,6 +135,9 @@ typedef struct gowsgi_daemon_init {
     int inactivity_timeout;          /* seconds, 0: none */
     char *exit_reason;               /* the engine writes why the process stops here */
     size_t exit_reason_size;
+    /* Shared by the group's processes: the pid of the one replacing itself
+     * for a changed script, 0 when none is; so they go one at a time. */
+    int *reload_token;
 } gowsgi_daemon_init;
 
 #define GOWSGI_DAEMON_SECRET_SIZE 32
