@@ -80,6 +80,8 @@ struct gowsgi_daemon_rt {
     int maximum_requests;
     int restart_interval;
     int inactivity_timeout;
+    int request_timeout;
+    int queue_timeout;
     int shutdown_timeout;
     int graceful_timeout;          /* draining after a graceful restart */
     int connect_timeout;

@@ -240,8 +240,8 @@ static const char *gw_daemon_option(cmd_parms *cmd, gowsgi_daemon *d,
 /* Options accepted and validated but not acted on yet: each one given is
  * named in a start-up warning (README, "Daemon mode"). */
 static const char *const gw_unhonoured_options[] = {
-    "request-timeout", "deadlock-timeout", "startup-timeout",
-    "eviction-timeout", "queue-timeout", "listen-backlog", "response-buffer-size",
+    "deadlock-timeout", "startup-timeout",
+    "eviction-timeout", "listen-backlog", "response-buffer-size",
     "response-socket-timeout", "socket-user", "send-buffer-size", "receive-buffer-size",
     "script-user", "script-group", "chroot", "stack-size", "server-metrics",
     "newrelic-config-file", "newrelic-environment", NULL

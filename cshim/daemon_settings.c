@@ -90,6 +90,8 @@ const char *gowsgi_daemon_settings(apr_pool_t *p, gowsgi_daemon_rt *rt)
     rt->maximum_requests = (int)opt_long(rt, "maximum-requests", 0);
     rt->restart_interval = (int)opt_long(rt, "restart-interval", 0);
     rt->inactivity_timeout = (int)opt_long(rt, "inactivity-timeout", 0);
+    rt->request_timeout = (int)opt_long(rt, "request-timeout", 0);
+    rt->queue_timeout = (int)opt_long(rt, "queue-timeout", 0);
     rt->shutdown_timeout = (int)opt_long(rt, "shutdown-timeout", 5);
     /* How long old processes may drain after a graceful restart: the
      * group's graceful-timeout, else GracefulShutdownTimeout, else 15. */
@@ -140,4 +142,6 @@ void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, go
     init->socket_timeout = rt->socket_timeout;
     init->restart_interval = rt->restart_interval;
     init->inactivity_timeout = rt->inactivity_timeout;
+    init->request_timeout = rt->request_timeout;
+    init->queue_timeout = rt->queue_timeout;
 }

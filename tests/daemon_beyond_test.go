@@ -263,3 +263,44 @@ WSGIScriptAlias /app @ROOT@/scratch/app.wsgi process-group=pair
 		assert.False(t, order[i] == "stop" && order[i-1] == "stop", "two processes made way at once: %v", order)
 	}
 }
+
+// request-timeout and queue-timeout, with their causes in the log: a
+// request that runs past request-timeout ends its process at once (500, and
+// the child's line says request-timeout and how long); a request that
+// waited past queue-timeout for a free thread is not run (504, mod_wsgi's
+// "Queue timeout expired").
+func TestDaemonBeyond_Timeouts(t *testing.T) {
+	gowsgiOnly(t)
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
+WSGIDaemonProcess slow threads=1 request-timeout=2
+WSGIDaemonProcess queued threads=1 queue-timeout=1
+WSGIScriptAlias /slow @APPS@/daemon/probe.wsgi process-group=slow
+WSGIScriptAlias /queued @APPS@/daemon/probe.wsgi process-group=queued
+`})
+	f := getFacts(t, a.URL("/slow"), nil)
+	mark := markLog(a)
+	t0 := time.Now()
+	r, err := doReq(longClient, "GET", a.URL("/slow?op=sleep&s=10"), nil, nil)
+	require.NoError(t, err)
+	took := time.Since(t0)
+	assert.Equal(t, 500, r.Status)
+	assert.Less(t, took, 5*time.Second, "the client hears soon after request-timeout")
+	lines := strings.Join(mark.waitRaw("request-timeout=2 exceeded", 5*time.Second), "\n")
+	assert.Regexp(t, fmt.Sprintf(`group 'slow'.*%d.*request-timeout=2 exceeded: requests had run [0-9.]+ s on average`, f.Pid), lines)
+	assert.Equal(t, 200, Get(t, a.URL("/slow")).Status, "a new process serves the group")
+
+	getFacts(t, a.URL("/queued"), nil)
+	first := make(chan int, 1)
+	go func() {
+		r, _ := doReq(longClient, "GET", a.URL("/queued?op=sleep&s=2.5"), nil, nil)
+		first <- r.Status
+	}()
+	time.Sleep(300 * time.Millisecond)
+	mark = markLog(a)
+	r, err = doReq(longClient, "GET", a.URL("/queued?op=facts"), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 504, r.Status, "waited past queue-timeout for the only thread")
+	assert.Equal(t, 200, <-first)
+	assert.Contains(t, strings.Join(mark.waitRaw("Queue timeout expired", 3*time.Second), "\n"),
+		"Queue timeout expired for WSGI daemon process 'queued'")
+}

@@ -61,7 +61,7 @@ func TestGowsgiOnly_UnhonouredDaemonOptionsWarnOnce(t *testing.T) {
 	gowsgiOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: "" +
-			"WSGIDaemonProcess d1 processes=2 threads=4 display-name=%{GROUP} request-timeout=30 queue-timeout=5\n" +
+			"WSGIDaemonProcess d1 processes=2 threads=4 display-name=%{GROUP} deadlock-timeout=30 listen-backlog=50\n" +
 			"WSGIAcceptMutex default\n" +
 			"WSGIScriptAlias /emb @APPS@/env.wsgi\n" +
 			"WSGIScriptAlias /daemon @APPS@/env.wsgi process-group=d1\n" +
@@ -81,8 +81,8 @@ func TestGowsgiOnly_UnhonouredDaemonOptionsWarnOnce(t *testing.T) {
 		log := a.ErrorLogContent()
 		daemonAt := fmt.Sprintf("gowsgi: WSGIDaemonProcess at %s:%d is accepted but not honoured: ", a.ConfPath, lineOf("WSGIDaemonProcess d1"))
 		for _, want := range []string{
-			daemonAt + "option request-timeout= is not implemented yet: ignored",
-			daemonAt + "option queue-timeout= is not implemented yet: ignored",
+			daemonAt + "option deadlock-timeout= is not implemented yet: ignored",
+			daemonAt + "option listen-backlog= is not implemented yet: ignored",
 			fmt.Sprintf("gowsgi: WSGIAcceptMutex at %s:%d is accepted but not honoured: not needed", a.ConfPath, lineOf("WSGIAcceptMutex")),
 		} {
 			assert.Equal(t, 1, strings.Count(log, want), "exactly one start-up warning %q in:\n%s", want, log)

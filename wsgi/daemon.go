@@ -12,6 +12,7 @@ static long gowsgi_daemon_state_served(gowsgi_daemon_state *st) { return __atomi
 static int gowsgi_daemon_state_stopping(gowsgi_daemon_state *st) { return __atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE); }
 static long long gowsgi_daemon_state_last(gowsgi_daemon_state *st) { return __atomic_load_n(&st->last_activity, __ATOMIC_ACQUIRE); }
 static int gowsgi_daemon_state_closed(gowsgi_daemon_state *st) { return __atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE); }
+static long long gowsgi_daemon_load64(int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static int gowsgi_daemon_state_reloading(gowsgi_daemon_state *st) { return __atomic_load_n(&st->reloading, __ATOMIC_ACQUIRE); }
 // A process that made way for a changed script has gone: the next may.
 static void gowsgi_daemon_release_reload(int *token)
@@ -26,6 +27,7 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"strings"
 	"os/signal"
 	"runtime"
 	"sync"
@@ -60,16 +62,20 @@ func DaemonMain(p unsafe.Pointer) int {
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 
-	st := C.gowsgi_daemon_state_new()
 	threads := int(init.threads)
+	st := C.gowsgi_daemon_state_new(C.int(threads))
+	if st == nil {
+		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process group '%s': out of memory", os.Getpid(), group))
+		return 1
+	}
 	var workers sync.WaitGroup
 	for i := 0; i < threads; i++ {
 		workers.Add(1)
-		go func() {
+		go func(index int) {
 			defer workers.Done()
 			runtime.LockOSThread() // a worker keeps its thread and its Python thread state
-			C.gowsgi_daemon_worker(init, st)
-		}()
+			C.gowsgi_daemon_worker(init, st, C.int(index))
+		}(i)
 	}
 	done := make(chan struct{})
 	if threads > 0 {
@@ -79,6 +85,13 @@ func DaemonMain(p unsafe.Pointer) int {
 	reason := monitor(init, st, signals, done)
 	C.gowsgi_daemon_stop(st)
 	setExitReason(init, reason)
+	if strings.HasPrefix(reason, "request-timeout") {
+		// The requests that outran it will not finish: end now, so their
+		// clients hear at once (mod_wsgi waits shutdown-timeout more).
+		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process of group '%s' stopping: %s",
+			os.Getpid(), group, reason))
+		return 0
+	}
 	processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): daemon process of group '%s' stopping: %s",
 		os.Getpid(), group, reason))
 	select {
@@ -144,6 +157,12 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 					return "graceful restart: drained"
 				}
 			}
+			if s := int(init.request_timeout); s > 0 {
+				if avg, longest := busyTimes(st, now); avg >= time.Duration(s)*time.Second {
+					return fmt.Sprintf("request-timeout=%d exceeded: requests had run %.1f s on average "+
+						"per thread (the longest %.1f s)", s, avg.Seconds(), longest.Seconds())
+				}
+			}
 			if s := int(init.restart_interval); s > 0 && now.Sub(started) >= time.Duration(s)*time.Second {
 				return fmt.Sprintf("restart-interval=%d reached", s)
 			}
@@ -169,4 +188,28 @@ func setExitReason(init *C.gowsgi_daemon_init, reason string) {
 	dst := unsafe.Slice((*byte)(unsafe.Pointer(init.exit_reason)), int(init.exit_reason_size))
 	n := copy(dst[:len(dst)-1], reason)
 	dst[n] = 0
+}
+
+// busyTimes is mod_wsgi's request-timeout measure: the time the busy
+// workers have spent on their requests, summed and spread over every
+// worker, and the longest single request.
+func busyTimes(st *C.gowsgi_daemon_state, now time.Time) (avg, longest time.Duration) {
+	n := int(st.nthreads)
+	if n <= 0 {
+		return 0, 0
+	}
+	since := unsafe.Slice(st.busy_since, n)
+	var total time.Duration
+	for i := range since {
+		started := int64(C.gowsgi_daemon_load64(&since[i]))
+		if started == 0 {
+			continue
+		}
+		d := now.Sub(time.UnixMicro(started))
+		total += d
+		if d > longest {
+			longest = d
+		}
+	}
+	return total / time.Duration(n), longest
 }

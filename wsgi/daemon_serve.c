@@ -285,6 +285,19 @@ static void serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int f
         goto done;
     }
 
+    /* queue-timeout: a request that waited too long for a free thread is
+     * not run (mod_wsgi's 504 and words), so a backlog clears instead of
+     * serving clients that have given up. */
+    if (init->queue_timeout > 0 && daemon_start - wr->queue_start > (int64_t)init->queue_timeout * 1000000) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "Queue timeout expired for WSGI daemon process '%s' (waited %.1f s for a free "
+                 "thread, queue-timeout=%d): %s", init->group, (double)(daemon_start - wr->queue_start) / 1e6,
+                 init->queue_timeout, wr->script);
+        if (gowsgi_wire_put_error(&c.out, 504, GOWSGI_CAUSE_QUEUE_TIMEOUT, msg) == 0)
+            flush_out(&c);
+        goto done;
+    }
+
     /* The environ of daemon mode: the child's CGI variables plus what only
      * the daemon knows (mod_wsgi 4.9.4's daemon keys, strings). */
     uint32_t n = wr->nenv;
@@ -374,11 +387,17 @@ done:
     pthread_mutex_destroy(&c.send_lock);
 }
 
-gowsgi_daemon_state *gowsgi_daemon_state_new(void)
+gowsgi_daemon_state *gowsgi_daemon_state_new(int threads)
 {
     gowsgi_daemon_state *st = calloc(1, sizeof(*st));
     if (st == NULL)
         return NULL;
+    st->nthreads = threads;
+    st->busy_since = calloc((size_t)(threads > 0 ? threads : 1), sizeof(int64_t));
+    if (st->busy_since == NULL) {
+        free(st);
+        return NULL;
+    }
     st->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     return st;
 }
@@ -393,7 +412,7 @@ void gowsgi_daemon_stop(gowsgi_daemon_state *st)
     }
 }
 
-void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *st)
+void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int index)
 {
     while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE)) {
         int fd = gowsgi_channel_accept_or(init->channel_fd, st->stop_fd, 1000);
@@ -412,7 +431,9 @@ void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *s
             continue;
         }
         __atomic_add_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
+        __atomic_store_n(&st->busy_since[index], now_us(), __ATOMIC_RELEASE);
         serve(init, st, fd);
+        __atomic_store_n(&st->busy_since[index], 0, __ATOMIC_RELEASE);
         close(fd);
         __atomic_store_n(&st->last_activity, now_us(), __ATOMIC_RELEASE);
         long served = __atomic_add_fetch(&st->served, 1, __ATOMIC_ACQ_REL);

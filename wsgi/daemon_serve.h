@@ -18,15 +18,17 @@ typedef struct gowsgi_daemon_state {
     int channel_closed;           /* every sender closed the channel */
     int reloading;                /* this process makes way for a changed script */
     int stop_fd;                  /* an eventfd, readable once stopping is set */
+    int nthreads;
+    int64_t *busy_since;          /* per worker: when its request started, 0 when idle */
 } gowsgi_daemon_state;
 
-/* A new state, or NULL. */
-gowsgi_daemon_state *gowsgi_daemon_state_new(void);
+/* A new state for threads workers, or NULL. */
+gowsgi_daemon_state *gowsgi_daemon_state_new(int threads);
 /* Sets stopping and wakes every idle worker: none takes another connection. */
 void gowsgi_daemon_stop(gowsgi_daemon_state *st);
 
 /* Serves connections from the group's channel until st->stopping is set;
  * sets it itself when maximum-requests is reached. */
-void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *st);
+void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int index);
 
 #endif

@@ -133,6 +133,8 @@ typedef struct gowsgi_daemon_init {
     int socket_timeout;              /* seconds */
     int restart_interval;            /* seconds, 0: none */
     int inactivity_timeout;          /* seconds, 0: none */
+    int request_timeout;             /* seconds, 0: none */
+    int queue_timeout;               /* seconds, 0: none */
     char *exit_reason;               /* the engine writes why the process stops here */
     size_t exit_reason_size;
     /* Shared by the group's processes: the pid of the one replacing itself

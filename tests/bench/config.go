@@ -29,6 +29,10 @@ type Variant struct {
 	Static bool   // Apache's static-file floor, no WSGI module
 	Module string // "mod_wsgi" or "gowsgi"
 	Daemon bool   // WSGIDaemonProcess bench processes=2 threads=16
+	// UWSGI: no WSGI module; Apache proxies every request with
+	// mod_proxy_uwsgi to a uWSGI server (processes=2 threads=16) that the
+	// driver starts beside Apache (uwsgi.go).
+	UWSGI bool
 	// Probe: before timing, check that requests really run in a daemon
 	// process; if they do not, the variant is skipped with a note.
 	Probe bool
@@ -41,8 +45,13 @@ func allVariants() []Variant {
 		{Name: "modwsgi-daemon", Title: "mod_wsgi daemon", Module: "mod_wsgi", Daemon: true, Probe: true},
 		{Name: "gowsgi-embedded", Title: "gowsgi embedded", Module: "gowsgi"},
 		{Name: "gowsgi-daemon", Title: "gowsgi daemon", Module: "gowsgi", Daemon: true, Probe: true},
+		{Name: "uwsgi", Title: "uWSGI (mod_proxy_uwsgi)", UWSGI: true, Probe: true},
 	}
 }
+
+// separateProcesses: the app runs outside Apache's MPM children (daemon
+// processes, or uWSGI's workers), whose PSS is reported per process.
+func (v Variant) separateProcesses() bool { return v.Daemon || v.UWSGI }
 
 // mpmBlock is the MPM configuration shared by every variant. The process and
 // thread counts are fixed (StartServers = ServerLimit, MaxSpare* at the
@@ -89,6 +98,10 @@ type ServerConfig struct {
 
 func (c *ServerConfig) ErrorLog() string { return filepath.Join(c.Root, "error.log") }
 func (c *ServerConfig) ConfPath() string { return filepath.Join(c.Root, "httpd.conf") }
+func (c *ServerConfig) UWSGISocket() string {
+	return filepath.Join(c.Root, "run", "uwsgi", "uwsgi.sock")
+}
+func (c *ServerConfig) UWSGILog() string { return filepath.Join(c.Root, "uwsgi.log") }
 
 // prepareRoot creates the ServerRoot: static bodies, the app and httpd.conf.
 // Apache's children run as www-data, so everything is world-readable.
@@ -148,6 +161,10 @@ func (c *ServerConfig) generate() string {
 	case "gowsgi":
 		p("LoadModule gowsgi_module %s", filepath.Join(c.BuildDir, "mod_gowsgi.so"))
 	}
+	if v.UWSGI {
+		p("LoadModule proxy_module %s", modProxySO)
+		p("LoadModule proxy_uwsgi_module %s", modProxyUWSGISO)
+	}
 	p("%s", mpmBlock(c.MPM))
 	p("TypesConfig /etc/mime.types")
 	p("DocumentRoot %q", filepath.Join(c.Root, "htdocs"))
@@ -161,6 +178,13 @@ func (c *ServerConfig) generate() string {
 			p("    Header set %s %q", respHeaderName(i), respHeaderValue(i))
 		}
 		p("</Location>")
+		return b.String()
+	}
+	if v.UWSGI {
+		// Apache's children connect to uWSGI's unix socket once per request
+		// (the uwsgi protocol has no keep-alive), as mod_wsgi's do to its
+		// daemon processes.
+		p("ProxyPass / %q", "unix:"+c.UWSGISocket()+"|uwsgi://localhost/")
 		return b.String()
 	}
 	p("WSGIScriptAlias / %q", filepath.Join(c.Root, "app", "bench.wsgi"))

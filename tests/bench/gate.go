@@ -90,7 +90,11 @@ func errorLogLines(s *Server, n int) string {
 		}
 		keep = append(keep, line)
 	}
-	return tail(strings.Join(keep, "\n"), n)
+	out := tail(strings.Join(keep, "\n"), n)
+	if s.uwsgi != nil {
+		out += "\nuwsgi log:\n" + tail(s.uwsgi.logText(), n)
+	}
+	return out
 }
 
 // probeDaemon checks where requests run: the pid the app reports must not
@@ -120,10 +124,7 @@ func probeDaemon(s *Server) (string, error) {
 		}
 		pids[pid] = true
 	}
-	inTree := map[int]bool{}
-	for _, p := range tree(s.Pid()) {
-		inTree[p.pid] = true
-	}
+	inTree := s.treePids()
 	for pid := range pids {
 		if !inTree[pid] {
 			return "", fmt.Errorf("the app answered from pid %d, which is not in the server's process tree", pid)

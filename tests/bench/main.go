@@ -45,9 +45,14 @@ type Cell struct {
 	LifetimeCPU       time.Duration // whole server life, from wait4 after stop
 	PSS               int64         // bytes, max of mid-run and end-of-run samples
 	Procs             int           // processes in the tree
-	Err               string        // the cell could not be measured
-	Warnings          []string
-	LogExcerpt        string // error-log lines worth showing
+	// SepPSS: PSS of each process running the app outside Apache's MPM
+	// children (daemon processes, uWSGI workers), in bytes, sampled after the
+	// timed run; MasterPSS: the uWSGI master's.
+	SepPSS     []int64
+	MasterPSS  int64
+	Err        string // the cell could not be measured
+	Warnings   []string
+	LogExcerpt string // error-log lines worth showing
 }
 
 func (c *Cell) CPUPerRequest() time.Duration {
@@ -282,6 +287,8 @@ func run(o *Options, tmp string) error {
 		}
 	}
 
+	info.UWSGI = uwsgiVersion()
+
 	// 2. Timed rounds: for each workload, the variants in turn (A, B, C, A,
 	// B, C, ...), each cell in a fresh server.
 	var cells []*Cell
@@ -334,6 +341,12 @@ func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n      ") }
 // gate starts one server for the variant and checks every workload on it.
 func gate(v Variant, wls []Workload, o *Options, tmp string) *GateResult {
 	g := &GateResult{Failures: map[string]string{}}
+	if v.UWSGI {
+		if _, note := ensureUWSGI(); note != "" {
+			g.Skip = note
+			return g
+		}
+	}
 	s, err := startServer(v, o.MPM, o.BuildDir, tmp)
 	if err != nil {
 		for _, w := range wls {
@@ -416,7 +429,7 @@ func runCell(v Variant, w Workload, round int, o *Options, tmp, script string) *
 		return c
 	}
 	s.note()
-	before, err := treeCPU(s.Pid())
+	before, err := s.treeCPU()
 	if err != nil {
 		c.Err = err.Error()
 		stop()
@@ -426,12 +439,19 @@ func runCell(v Variant, w Workload, round int, o *Options, tmp, script string) *
 	pssMid := make(chan int64, 1)
 	go func() {
 		time.Sleep(o.Duration / 2)
-		p, _ := treePSS(s.Pid())
+		p, _ := s.treePSS()
 		pssMid <- p
 	}()
 	load, err := runWrk(ctx, url, script, w.Connections, o.Duration)
-	after, err2 := treeCPU(s.Pid())
-	pssEnd, procs := treePSS(s.Pid())
+	after, err2 := s.treeCPU()
+	pssEnd, procs := s.treePSS()
+	if v.separateProcesses() {
+		sep, master, err := s.separatePSS()
+		if err != nil {
+			c.Warnings = append(c.Warnings, "PSS per daemon process: "+err.Error())
+		}
+		c.SepPSS, c.MasterPSS = sep, master
+	}
 	s.note()
 	c.PSS = max(pssEnd, <-pssMid)
 	c.Procs = procs
@@ -459,9 +479,20 @@ func printCell(c *Cell) {
 		fmt.Printf("  %-8s %-18s ERROR %s\n", c.Workload, c.Variant, indent(c.Err))
 		return
 	}
-	fmt.Printf("  %-8s %-18s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  cpu %6.1f us/req  pss %6.1f MiB  errors %d\n",
+	sep := ""
+	if len(c.SepPSS) > 0 {
+		var mib []string
+		for _, b := range c.SepPSS {
+			mib = append(mib, fmt.Sprintf("%.1f", float64(b)/(1<<20)))
+		}
+		sep = "  per process " + strings.Join(mib, "/")
+		if c.MasterPSS > 0 {
+			sep += fmt.Sprintf(" (master %.1f)", float64(c.MasterPSS)/(1<<20))
+		}
+	}
+	fmt.Printf("  %-8s %-18s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  cpu %6.1f us/req  pss %6.1f MiB%s  errors %d\n",
 		c.Workload, c.Variant, c.Load.RPS(), c.Load.P50US/1000, c.Load.P99US/1000,
-		float64(c.CPUPerRequest().Nanoseconds())/1000, float64(c.PSS)/(1<<20), c.Load.Errors())
+		float64(c.CPUPerRequest().Nanoseconds())/1000, float64(c.PSS)/(1<<20), sep, c.Load.Errors())
 	for _, w := range c.Warnings {
 		fmt.Printf("      warning: %s\n", w)
 	}

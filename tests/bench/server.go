@@ -5,7 +5,9 @@ package main
 // gracefully by its pid, and the driver then checks that no process of it is
 // left. The driver is a child subreaper, so a descendant that outlives the
 // Apache parent is re-parented to the driver (not to init): it is found,
-// stopped by its pid, reaped, and its CPU is still counted.
+// stopped by its pid, reaped, and its CPU is still counted. The uWSGI
+// variant's uWSGI server (uwsgi.go) is started before Apache, stopped after
+// it, and is part of the server for every measurement (roots).
 
 import (
 	"bytes"
@@ -37,6 +39,8 @@ type Server struct {
 	waitErr error
 	// seen holds every pid observed in the tree while it ran.
 	seen map[int]bool
+	// uwsgi is the uWSGI server beside this Apache (uWSGI variant only).
+	uwsgi *uwsgiProc
 }
 
 func freePort() (int, error) {
@@ -56,29 +60,137 @@ func startServer(v Variant, mpm, buildDir, parent string) (*Server, error) {
 		return nil, err
 	}
 	var lastErr error
+	var up *uwsgiProc
+	stopUp := func() {
+		if up != nil {
+			up.stop()
+			_, _ = (&Server{uwsgi: up, seen: map[int]bool{}}).reapLeftovers()
+		}
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		port, err := freePort()
 		if err != nil {
+			stopUp()
 			return nil, err
 		}
 		s := &Server{Conf: ServerConfig{Variant: v, MPM: mpm, BuildDir: buildDir, Root: root, Port: port}, seen: map[int]bool{}}
 		if err := s.Conf.prepareRoot(); err != nil {
+			stopUp()
 			return nil, err
 		}
 		_ = os.Remove(s.Conf.ErrorLog())
+		if v.UWSGI && up == nil {
+			if up, err = startUWSGI(&s.Conf); err != nil {
+				stopUp()
+				return nil, err
+			}
+		}
+		// Apache alone first: a failed launch stops and reaps only Apache.
 		if lastErr = s.launch(); lastErr == nil {
+			s.uwsgi = up
+			s.note()
 			return s, nil
 		}
 		if !strings.Contains(lastErr.Error(), "Address already in use") {
 			break
 		}
 	}
+	stopUp()
 	return nil, lastErr
 }
 
 func (s *Server) Addr() string    { return fmt.Sprintf("127.0.0.1:%d", s.Conf.Port) }
 func (s *Server) BaseURL() string { return "http://" + s.Addr() }
 func (s *Server) Pid() int        { return s.cmd.Process.Pid }
+
+// roots are the pids whose process trees make up the server: the Apache
+// parent, and the uWSGI master when there is one.
+func (s *Server) roots() []int {
+	r := []int{s.Pid()}
+	if s.uwsgi != nil && !s.uwsgi.exited() {
+		r = append(r, s.uwsgi.Pid())
+	}
+	return r
+}
+
+// treeCPU samples the CPU of every root's tree.
+func (s *Server) treeCPU() (CPUSample, error) {
+	var total CPUSample
+	for _, root := range s.roots() {
+		c, err := treeCPU(root)
+		if err != nil {
+			return total, err
+		}
+		total.Ticks += c.Ticks
+		total.Procs += c.Procs
+	}
+	return total, nil
+}
+
+// treePSS sums the PSS of every root's tree.
+func (s *Server) treePSS() (int64, int) {
+	var total int64
+	var n int
+	for _, root := range s.roots() {
+		b, k := treePSS(root)
+		total += b
+		n += k
+	}
+	return total, n
+}
+
+// treePids are the live pids of the server.
+func (s *Server) treePids() map[int]bool {
+	m := map[int]bool{}
+	for _, root := range s.roots() {
+		for _, p := range tree(root) {
+			m[p.pid] = true
+		}
+	}
+	return m
+}
+
+// separatePSS measures, one by one, the processes that run the app outside
+// Apache's MPM children: for a daemon variant, the Apache parent's
+// descendants that do not hold its listening socket (the daemon processes;
+// the MPM children hold it); for uWSGI, the master's descendants (its
+// workers), and the master itself apart. PSS in bytes.
+func (s *Server) separatePSS() (procs []int64, master int64, err error) {
+	v := s.Conf.Variant
+	switch {
+	case v.UWSGI:
+		if s.uwsgi == nil || s.uwsgi.exited() {
+			return nil, 0, fmt.Errorf("uwsgi is not running")
+		}
+		for i, p := range tree(s.uwsgi.Pid()) {
+			kb, err := pssKB(p.pid)
+			if err != nil {
+				return nil, 0, err
+			}
+			if i == 0 {
+				master = kb << 10
+			} else {
+				procs = append(procs, kb<<10)
+			}
+		}
+	case v.Daemon:
+		inode, err := listenerInode(s.Conf.Port)
+		if err != nil {
+			return nil, 0, err
+		}
+		for i, p := range tree(s.Pid()) {
+			if i == 0 || holdsSocket(p.pid, inode) {
+				continue
+			}
+			kb, err := pssKB(p.pid)
+			if err != nil {
+				return nil, 0, err
+			}
+			procs = append(procs, kb<<10)
+		}
+	}
+	return procs, master, nil
+}
 
 func (s *Server) ErrorLogText() string {
 	b, _ := os.ReadFile(s.Conf.ErrorLog())
@@ -133,8 +245,8 @@ func (s *Server) note() {
 	if s.exited() {
 		return
 	}
-	for _, p := range tree(s.Pid()) {
-		s.seen[p.pid] = true
+	for pid := range s.treePids() {
+		s.seen[pid] = true
 	}
 }
 
@@ -182,6 +294,13 @@ func (s *Server) Stop() (StopResult, error) {
 			res.LifetimeCPU = tvDur(ru.Utime) + tvDur(ru.Stime)
 		}
 	}
+	// uWSGI after Apache, which no longer sends it anything.
+	if s.uwsgi != nil {
+		if !s.uwsgi.stop() {
+			res.Graceful = false
+		}
+		res.LifetimeCPU += s.uwsgi.cpu
+	}
 	orphanCPU, err := s.reapLeftovers()
 	res.LifetimeCPU += orphanCPU
 	return res, err
@@ -196,7 +315,13 @@ func tvDur(tv syscall.Timeval) time.Duration {
 // Live ones are signalled by pid (SIGTERM, then SIGKILL); all are reaped, and
 // their CPU is returned. Any leftover is an error.
 func (s *Server) reapLeftovers() (time.Duration, error) {
-	pgid := s.Pid()
+	pgids := map[int]bool{}
+	if s.cmd != nil {
+		pgids[s.Pid()] = true
+	}
+	if s.uwsgi != nil {
+		pgids[s.uwsgi.Pid()] = true
+	}
 	me := os.Getpid()
 	var cpu time.Duration
 	var found []string
@@ -208,7 +333,7 @@ func (s *Server) reapLeftovers() (time.Duration, error) {
 			if pid == me {
 				continue
 			}
-			if st.pgid == pgid || (st.ppid == me && s.seen[pid]) {
+			if pgids[st.pgid] || (st.ppid == me && s.seen[pid]) {
 				left = append(left, st)
 			}
 		}

@@ -16,6 +16,7 @@ import (
 // SysInfo describes the run's software and machine.
 type SysInfo struct {
 	Date, Apache, ModWsgi, Python, Gowsgi, GoBuild, Wrk string
+	UWSGI                                               string // "" when not installed
 	Kernel, CPU, Memory, LoadAvg                        string
 	Cores                                               int
 	// /proc/stat "cpu" line at the start: total and steal jiffies.
