@@ -82,6 +82,7 @@ struct gowsgi_daemon_rt {
     int inactivity_timeout;
     int request_timeout;
     int queue_timeout;
+    int eviction_timeout;
     int shutdown_timeout;
     int graceful_timeout;          /* draining after a graceful restart */
     int connect_timeout;
@@ -118,6 +119,9 @@ const char *gowsgi_daemon_death_cause(apr_pool_t *p, const gowsgi_daemon_rt *rt,
  * ended before the daemon said who it was: the latest death noticed within
  * wait_ms, as "process N ...". */
 const char *gowsgi_daemon_death_since(apr_pool_t *p, const gowsgi_daemon_rt *rt, apr_time_t since, int wait_ms);
+
+/* daemon_script_owner.c: script-user= / script-group=: OK, or 403 (logged). */
+int gowsgi_daemon_check_script(request_rec *r, const gowsgi_daemon_rt *rt);
 
 /* daemon_forward.c: serves the request through the group; an HTTP status. */
 int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req, int error_override);

@@ -98,7 +98,9 @@ static void set_limit(gowsgi_daemon_rt *rt, int index, int resource, long value,
 {
     if (value <= 0)
         return;
-    struct rlimit rl = {(rlim_t)value, (rlim_t)value};
+    /* CPU: a soft limit only, so SIGXCPU asks for a graceful restart (the
+     * engine drains) rather than the hard limit's kill. */
+    struct rlimit rl = {(rlim_t)value, resource == RLIMIT_CPU ? RLIM_INFINITY : (rlim_t)value};
     if (setrlimit(resource, &rl) != 0)
         fail(rt, index, what, errno);
 }

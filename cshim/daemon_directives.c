@@ -240,10 +240,9 @@ static const char *gw_daemon_option(cmd_parms *cmd, gowsgi_daemon *d,
 /* Options accepted and validated but not acted on yet: each one given is
  * named in a start-up warning (README, "Daemon mode"). */
 static const char *const gw_unhonoured_options[] = {
-    "deadlock-timeout", "startup-timeout",
-    "eviction-timeout", "listen-backlog", "response-buffer-size",
+    "deadlock-timeout", "startup-timeout", "response-buffer-size",
     "response-socket-timeout", "socket-user", "send-buffer-size", "receive-buffer-size",
-    "script-user", "script-group", "chroot", "stack-size", "server-metrics",
+    "chroot", "stack-size", "server-metrics",
     "newrelic-config-file", "newrelic-environment", NULL
 };
 

@@ -269,6 +269,9 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
                       "server generation: %s", daemon->name, r->filename);
         return HTTP_SERVICE_UNAVAILABLE;
     }
+    int allowed = gowsgi_daemon_check_script(r, rt);
+    if (allowed != OK)
+        return allowed;
     forward *f = apr_pcalloc(r->pool, sizeof(*f));
     f->r = r;
     f->rt = rt;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -385,6 +386,15 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
                          rt->conf->name);
             return !OK;
         }
+        /* listen-backlog: how many connections may wait for a free daemon
+         * thread. The channel's queue is bounded by its send buffer, which
+         * each waiting connection takes about 768 bytes of (the kernel
+         * doubles what is set). Past it, a child waits up to
+         * connect-timeout, then answers 503. */
+        int backlog = (int)apr_atoi64(apr_table_get(rt->conf->options, "listen-backlog")
+                                          ? apr_table_get(rt->conf->options, "listen-backlog") : "100");
+        int sndbuf = (backlog > 0 ? backlog : 1) * 384;
+        setsockopt(rt->channel[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
         if (getrandom(rt->secret, sizeof(rt->secret), 0) != (ssize_t)sizeof(rt->secret)) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "gowsgi: no random secret for daemon group '%s'",
                          rt->conf->name);

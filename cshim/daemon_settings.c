@@ -92,6 +92,7 @@ const char *gowsgi_daemon_settings(apr_pool_t *p, gowsgi_daemon_rt *rt)
     rt->inactivity_timeout = (int)opt_long(rt, "inactivity-timeout", 0);
     rt->request_timeout = (int)opt_long(rt, "request-timeout", 0);
     rt->queue_timeout = (int)opt_long(rt, "queue-timeout", 0);
+    rt->eviction_timeout = (int)opt_long(rt, "eviction-timeout", 0);
     rt->shutdown_timeout = (int)opt_long(rt, "shutdown-timeout", 5);
     /* How long old processes may drain after a graceful restart: the
      * group's graceful-timeout, else GracefulShutdownTimeout, else 15. */
@@ -144,4 +145,7 @@ void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, go
     init->inactivity_timeout = rt->inactivity_timeout;
     init->request_timeout = rt->request_timeout;
     init->queue_timeout = rt->queue_timeout;
+    init->graceful_timeout = rt->graceful_timeout;
+    init->eviction_timeout = rt->eviction_timeout;
+    init->cpu_time_limit = rt->cpu_time_limit;
 }

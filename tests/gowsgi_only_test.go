@@ -54,14 +54,15 @@ func TestGowsgiOnly_StopIsPrompt(t *testing.T) {
 	})
 }
 
-// Directives gowsgi accepts but does not honour yet must each say so once at
-// start-up, naming the directive and its file:line (issue: never stub), and a
-// request for a defined daemon group must still be served (embedded).
+// Directives and daemon options gowsgi accepts but does not honour yet must
+// each say so once at start-up, naming the directive and its file:line
+// (issue: never stub); honoured ones say nothing, and a daemon group's
+// requests run in its own processes.
 func TestGowsgiOnly_UnhonouredDaemonOptionsWarnOnce(t *testing.T) {
 	gowsgiOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: "" +
-			"WSGIDaemonProcess d1 processes=2 threads=4 display-name=%{GROUP} deadlock-timeout=30 listen-backlog=50\n" +
+			"WSGIDaemonProcess d1 processes=2 threads=4 display-name=%{GROUP} deadlock-timeout=30 stack-size=524288\n" +
 			"WSGIAcceptMutex default\n" +
 			"WSGIScriptAlias /emb @APPS@/env.wsgi\n" +
 			"WSGIScriptAlias /daemon @APPS@/env.wsgi process-group=d1\n" +
@@ -82,7 +83,7 @@ func TestGowsgiOnly_UnhonouredDaemonOptionsWarnOnce(t *testing.T) {
 		daemonAt := fmt.Sprintf("gowsgi: WSGIDaemonProcess at %s:%d is accepted but not honoured: ", a.ConfPath, lineOf("WSGIDaemonProcess d1"))
 		for _, want := range []string{
 			daemonAt + "option deadlock-timeout= is not implemented yet: ignored",
-			daemonAt + "option listen-backlog= is not implemented yet: ignored",
+			daemonAt + "option stack-size= is not implemented yet: ignored",
 			fmt.Sprintf("gowsgi: WSGIAcceptMutex at %s:%d is accepted but not honoured: not needed", a.ConfPath, lineOf("WSGIAcceptMutex")),
 		} {
 			assert.Equal(t, 1, strings.Count(log, want), "exactly one start-up warning %q in:\n%s", want, log)

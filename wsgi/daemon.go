@@ -27,9 +27,9 @@ import "C"
 import (
 	"fmt"
 	"os"
-	"strings"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -60,7 +60,7 @@ func DaemonMain(p unsafe.Pointer) int {
 	C.gowsgi_daemon_release_reload(init.reload_token)
 
 	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGXCPU)
 
 	threads := int(init.threads)
 	st := C.gowsgi_daemon_state_new(C.int(threads))
@@ -112,17 +112,28 @@ const drainIdle = time.Second
 // request limit, restart-interval or inactivity-timeout.
 func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-chan os.Signal, done <-chan struct{}) string {
 	started := time.Now()
-	var draining time.Time // SIGUSR1: a graceful restart; zero while not draining
+	var draining time.Time // when a graceful stop began; zero while not draining
+	var drainWhy string
+	var drainFor time.Duration
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case sig := <-signals:
-			if sig == syscall.SIGUSR1 {
-				// The Apache parent started a new generation: keep taking
-				// what old Apache children still send, exit once idle.
+			if sig == syscall.SIGUSR1 || sig == syscall.SIGXCPU {
+				// SIGUSR1: the Apache parent started a new generation, or
+				// someone asked this process to make way (eviction);
+				// SIGXCPU: cpu-time-limit. Keep taking what is sent, exit
+				// once idle, or at eviction-/graceful-timeout.
 				if draining.IsZero() {
 					draining = time.Now()
+					drainFor = time.Duration(init.graceful_timeout) * time.Second
+					drainWhy = "SIGUSR1 (a graceful restart or an eviction)"
+					if sig == syscall.SIGXCPU {
+						drainWhy = fmt.Sprintf("cpu-time-limit=%d reached", int(init.cpu_time_limit))
+					} else if init.eviction_timeout > 0 {
+						drainFor = time.Duration(init.eviction_timeout) * time.Second
+					}
 				}
 				continue
 			}
@@ -154,8 +165,11 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 					idleSince = draining
 				}
 				if now.Sub(idleSince) >= drainIdle {
-					return "graceful restart: drained"
+					return drainWhy + ": drained"
 				}
+			}
+			if !draining.IsZero() && drainFor > 0 && now.Sub(draining) >= drainFor {
+				return fmt.Sprintf("%s: still busy after %s", drainWhy, drainFor)
 			}
 			if s := int(init.request_timeout); s > 0 {
 				if avg, longest := busyTimes(st, now); avg >= time.Duration(s)*time.Second {

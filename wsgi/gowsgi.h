@@ -135,6 +135,9 @@ typedef struct gowsgi_daemon_init {
     int inactivity_timeout;          /* seconds, 0: none */
     int request_timeout;             /* seconds, 0: none */
     int queue_timeout;               /* seconds, 0: none */
+    int graceful_timeout;            /* seconds a graceful stop may take */
+    int eviction_timeout;            /* seconds, for SIGUSR1; 0: graceful_timeout */
+    int cpu_time_limit;              /* seconds of CPU (SIGXCPU then drains) */
     char *exit_reason;               /* the engine writes why the process stops here */
     size_t exit_reason_size;
     /* Shared by the group's processes: the pid of the one replacing itself
