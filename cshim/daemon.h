@@ -83,6 +83,12 @@ struct gowsgi_daemon_rt {
     int request_timeout;
     int queue_timeout;
     int eviction_timeout;
+    int deadlock_timeout;
+    int startup_timeout;
+    int send_buffer_size;
+    int receive_buffer_size;
+    int response_buffer_size;
+    int response_socket_timeout;
     int shutdown_timeout;
     int graceful_timeout;          /* draining after a graceful restart */
     int connect_timeout;

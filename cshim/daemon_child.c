@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <locale.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,19 @@ static void take_identity(gowsgi_daemon_rt *rt, int index)
         fail(rt, index, "WSGI process blocked from running as root.", 0);
 }
 
+/* stack-size: the default for every thread made from now on, Go's worker
+ * threads and the app's own included (glibc; before any exists). */
+static void set_stack_size(gowsgi_daemon_rt *rt, int index)
+{
+    pthread_attr_t attr;
+    if (rt->stack_size <= 0)
+        return;
+    if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, (size_t)rt->stack_size) != 0 ||
+        pthread_setattr_default_np(&attr) != 0)
+        fail(rt, index, "stack-size", 0);
+    pthread_attr_destroy(&attr);
+}
+
 static void start_engine(gowsgi_daemon_rt *rt, int index)
 {
     apr_pool_t *p;
@@ -188,6 +202,7 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
     set_limit(rt, index, RLIMIT_AS, rt->virtual_memory_limit, "virtual-memory-limit");
     if (rt->cpu_priority != 0 && setpriority(PRIO_PROCESS, 0, rt->cpu_priority) != 0)
         fail(rt, index, "cpu-priority", errno);
+    set_stack_size(rt, index);
     start_engine(rt, index);
     _exit(1);
 }

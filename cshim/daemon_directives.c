@@ -240,15 +240,17 @@ static const char *gw_daemon_option(cmd_parms *cmd, gowsgi_daemon *d,
 /* Options accepted and validated but not acted on yet: each one given is
  * named in a start-up warning (README, "Daemon mode"). */
 static const char *const gw_unhonoured_options[] = {
-    "deadlock-timeout", "startup-timeout", "response-buffer-size",
-    "response-socket-timeout", "socket-user", "send-buffer-size", "receive-buffer-size",
-    "chroot", "stack-size", "server-metrics",
+    "chroot", "server-metrics",
     "newrelic-config-file", "newrelic-environment", NULL
 };
 
 static void gw_warn_unhonoured_options(cmd_parms *cmd, apr_table_t *options)
 {
     int i;
+
+    if (apr_table_get(options, "socket-user"))
+        gowsgi_cmd_unhonoured(cmd, "option socket-user= is not needed: there is "
+                              "no socket file to own (" DETAIL_NO_SOCKETS ")");
 
     for (i = 0; gw_unhonoured_options[i]; i++) {
         if (apr_table_get(options, gw_unhonoured_options[i]))

@@ -10,9 +10,11 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "apr_strings.h"
@@ -250,6 +252,21 @@ static int follow(forward *f)
     }
 }
 
+/* response-socket-timeout: how long a write to the client may block while
+ * the response is proxied (Apache's Timeout otherwise). */
+static int follow_with_timeout(forward *f)
+{
+    apr_socket_t *sock = ap_get_conn_socket(f->r->connection);
+    apr_interval_time_t before = 0;
+    int set = f->rt->response_socket_timeout > 0 && sock != NULL &&
+              apr_socket_timeout_get(sock, &before) == APR_SUCCESS &&
+              apr_socket_timeout_set(sock, apr_time_from_sec(f->rt->response_socket_timeout)) == APR_SUCCESS;
+    int status = follow(f);
+    if (set)
+        apr_socket_timeout_set(sock, before);
+    return status;
+}
+
 static apr_status_t close_fd(void *data)
 {
     forward *f = data;
@@ -320,6 +337,8 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
         }
         f->in.fd = f->fd;
         f->daemon_pid = 0;
+        if (rt->response_buffer_size > 0)
+            setsockopt(f->fd, SOL_SOCKET, SO_RCVBUF, &rt->response_buffer_size, sizeof(rt->response_buffer_size));
         f->out.len = 0;
         if (gowsgi_wire_put_request(&f->out, &wr) != 0) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: the request is too large to send to daemon process "
@@ -330,7 +349,7 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
         if (rc != 0)
             return lost(f, HTTP_SERVICE_UNAVAILABLE,
                         apr_psprintf(r->pool, "sending the request failed (%s)", strerror(-rc)));
-        int status = follow(f);
+        int status = follow_with_timeout(f);
         if (status != REPLAY)
             return status;
         close_fd(f);

@@ -93,6 +93,12 @@ const char *gowsgi_daemon_settings(apr_pool_t *p, gowsgi_daemon_rt *rt)
     rt->request_timeout = (int)opt_long(rt, "request-timeout", 0);
     rt->queue_timeout = (int)opt_long(rt, "queue-timeout", 0);
     rt->eviction_timeout = (int)opt_long(rt, "eviction-timeout", 0);
+    rt->deadlock_timeout = (int)opt_long(rt, "deadlock-timeout", 300);
+    rt->startup_timeout = (int)opt_long(rt, "startup-timeout", 0);
+    rt->send_buffer_size = (int)opt_long(rt, "send-buffer-size", 0);
+    rt->receive_buffer_size = (int)opt_long(rt, "receive-buffer-size", 0);
+    rt->response_buffer_size = (int)opt_long(rt, "response-buffer-size", 0);
+    rt->response_socket_timeout = (int)opt_long(rt, "response-socket-timeout", 0);
     rt->shutdown_timeout = (int)opt_long(rt, "shutdown-timeout", 5);
     /* How long old processes may drain after a graceful restart: the
      * group's graceful-timeout, else GracefulShutdownTimeout, else 15. */
@@ -148,4 +154,8 @@ void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, go
     init->graceful_timeout = rt->graceful_timeout;
     init->eviction_timeout = rt->eviction_timeout;
     init->cpu_time_limit = rt->cpu_time_limit;
+    init->deadlock_timeout = rt->deadlock_timeout;
+    init->startup_timeout = rt->startup_timeout;
+    init->send_buffer_size = rt->send_buffer_size;
+    init->receive_buffer_size = rt->receive_buffer_size;
 }

@@ -41,7 +41,8 @@ func TestDaemonBeyond_GracefulRestartDrains(t *testing.T) {
 			took   time.Duration
 			err    error
 		}
-		const inflight = 3
+		// Two: prefork starts two children, and each in-flight request holds one.
+		const inflight = 2
 		results := make(chan result, inflight)
 		var started sync.WaitGroup
 		for i := 0; i < inflight; i++ {
@@ -61,7 +62,7 @@ func TestDaemonBeyond_GracefulRestartDrains(t *testing.T) {
 			}()
 		}
 		started.Wait()
-		time.Sleep(700 * time.Millisecond) // the requests are inside the daemon
+		time.Sleep(time.Second) // the requests are inside the daemon
 
 		conf, err := os.ReadFile(a.ConfPath)
 		require.NoError(t, err)
@@ -71,7 +72,13 @@ func TestDaemonBeyond_GracefulRestartDrains(t *testing.T) {
 		require.NoError(t, a.Graceful())
 
 		// New requests: served at once, by the new generation, new config.
-		after := getFacts(t, a.URL("/g"), nil)
+		// A new connection: one kept alive from before may still be served
+		// by an old Apache child, with the old configuration (Apache's own
+		// graceful semantics, worker and prefork MPMs).
+		r, err := doReq(freshClient, "GET", a.URL("/g"), nil, nil)
+		require.NoError(t, err)
+		require.Equal(t, 200, r.Status, "%s", r)
+		after := decodeFacts(t, r.Body)
 		assert.Less(t, time.Since(t0), 3*time.Second, "the graceful restart did not wait for the old daemons")
 		assert.True(t, strings.HasPrefix(after.Cmdline, "gen-two"), "a new request runs in a new-generation daemon: %q", after.Cmdline)
 		assert.NotEqual(t, before.Pid, after.Pid)
@@ -173,6 +180,9 @@ WSGIScriptAlias /short @APPS@/daemon/probe.wsgi process-group=short
 
 // longClient waits long enough for the slow requests these tests make.
 var longClient = &http.Client{Timeout: 30 * time.Second}
+
+// freshClient opens a new connection for every request.
+var freshClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 // waitRaw polls until a line written since the mark contains needle and
 // returns every line written since the mark, as written (any level).

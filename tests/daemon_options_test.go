@@ -4,6 +4,8 @@ package tests
 // mod_wsgi), eviction with SIGUSR1 and cpu-time-limit (gowsgi).
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -122,4 +124,55 @@ func lookupUID(name string) (int, error) {
 		return 0, err
 	}
 	return strconv.Atoi(u.Uid)
+}
+
+// stack-size, send-buffer-size and receive-buffer-size reach the threads
+// and sockets they name; deadlock-timeout ends a process whose GIL is held
+// for good; startup-timeout replaces a process whose script keeps failing.
+func TestDaemonBeyond_ThreadAndSocketOptions(t *testing.T) {
+	gowsgiOnly(t)
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
+WSGIDaemonProcess tuned threads=1 stack-size=524288 send-buffer-size=65536 receive-buffer-size=32768
+WSGIDaemonProcess stuck threads=1 deadlock-timeout=2
+WSGIDaemonProcess broken threads=1 startup-timeout=1
+WSGIScriptAlias /tuned @APPS@/daemon/probe.wsgi process-group=tuned
+WSGIScriptAlias /stuck @APPS@/daemon/probe.wsgi process-group=stuck
+WSGIScriptAlias /broken @ROOT@/scratch/broken.wsgi process-group=broken
+<Directory @ROOT@/scratch>
+    Require all granted
+</Directory>
+`, Files: map[string]string{"scratch/broken.wsgi": "raise RuntimeError('this script never loads')\n"}})
+
+	var stack struct {
+		Size int `json:"stack_size"`
+	}
+	r := Get(t, a.URL("/tuned?op=stack"))
+	require.Equal(t, 200, r.Status, "%s", r)
+	require.NoError(t, json.Unmarshal([]byte(r.Body), &stack))
+	assert.Equal(t, 524288, stack.Size, "the worker thread's stack is stack-size")
+
+	var bufs struct {
+		Bufs [][2]int `json:"bufs"`
+	}
+	r = Get(t, a.URL("/tuned?op=sockbufs"))
+	require.NoError(t, json.Unmarshal([]byte(r.Body), &bufs))
+	require.Len(t, bufs.Bufs, 1, "one connection: this request's")
+	assert.Equal(t, [2]int{2 * 65536, 2 * 32768}, bufs.Bufs[0], "the kernel doubles what is set")
+
+	f := getFacts(t, a.URL("/stuck"), nil)
+	mark := markLog(a)
+	t0 := time.Now()
+	r, err := doReq(longClient, "GET", a.URL("/stuck?op=holdgil&s=20"), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 500, r.Status)
+	assert.Less(t, time.Since(t0), 8*time.Second)
+	assert.Contains(t, strings.Join(mark.waitRaw("deadlock-timeout=2 exceeded", 5*time.Second), "\n"),
+		fmt.Sprintf("(pid %d) exited with status 0 (deadlock-timeout=2 exceeded: the Python GIL could not be taken", f.Pid))
+
+	mark = markLog(a)
+	assert.Equal(t, 500, Get(t, a.URL("/broken")).Status)
+	time.Sleep(1500 * time.Millisecond)
+	assert.Equal(t, 500, Get(t, a.URL("/broken")).Status)
+	assert.Contains(t, strings.Join(mark.waitRaw("startup-timeout=1 exceeded", 5*time.Second), "\n"),
+		"startup-timeout=1 exceeded: a script has failed to load")
 }

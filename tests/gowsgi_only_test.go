@@ -62,7 +62,7 @@ func TestGowsgiOnly_UnhonouredDaemonOptionsWarnOnce(t *testing.T) {
 	gowsgiOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: "" +
-			"WSGIDaemonProcess d1 processes=2 threads=4 display-name=%{GROUP} deadlock-timeout=30 stack-size=524288\n" +
+			"WSGIDaemonProcess d1 processes=2 threads=4 display-name=%{GROUP} server-metrics=On socket-user=www-data\n" +
 			"WSGIAcceptMutex default\n" +
 			"WSGIScriptAlias /emb @APPS@/env.wsgi\n" +
 			"WSGIScriptAlias /daemon @APPS@/env.wsgi process-group=d1\n" +
@@ -82,8 +82,8 @@ func TestGowsgiOnly_UnhonouredDaemonOptionsWarnOnce(t *testing.T) {
 		log := a.ErrorLogContent()
 		daemonAt := fmt.Sprintf("gowsgi: WSGIDaemonProcess at %s:%d is accepted but not honoured: ", a.ConfPath, lineOf("WSGIDaemonProcess d1"))
 		for _, want := range []string{
-			daemonAt + "option deadlock-timeout= is not implemented yet: ignored",
-			daemonAt + "option stack-size= is not implemented yet: ignored",
+			daemonAt + "option server-metrics= is not implemented yet: ignored",
+			daemonAt + "option socket-user= is not needed: there is no socket file to own",
 			fmt.Sprintf("gowsgi: WSGIAcceptMutex at %s:%d is accepted but not honoured: not needed", a.ConfPath, lineOf("WSGIAcceptMutex")),
 		} {
 			assert.Equal(t, 1, strings.Count(log, want), "exactly one start-up warning %q in:\n%s", want, log)

@@ -13,6 +13,7 @@ static int gowsgi_daemon_state_stopping(gowsgi_daemon_state *st) { return __atom
 static long long gowsgi_daemon_state_last(gowsgi_daemon_state *st) { return __atomic_load_n(&st->last_activity, __ATOMIC_ACQUIRE); }
 static int gowsgi_daemon_state_closed(gowsgi_daemon_state *st) { return __atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE); }
 static long long gowsgi_daemon_load64(int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static long long gowsgi_daemon_gil_seen(gowsgi_daemon_state *st) { return __atomic_load_n(&st->gil_seen, __ATOMIC_ACQUIRE); }
 static int gowsgi_daemon_state_reloading(gowsgi_daemon_state *st) { return __atomic_load_n(&st->reloading, __ATOMIC_ACQUIRE); }
 // A process that made way for a changed script has gone: the next may.
 static void gowsgi_daemon_release_reload(int *token)
@@ -77,6 +78,12 @@ func DaemonMain(p unsafe.Pointer) int {
 			C.gowsgi_daemon_worker(init, st, C.int(index))
 		}(i)
 	}
+	if init.deadlock_timeout > 0 {
+		go func() {
+			runtime.LockOSThread()
+			C.gowsgi_daemon_gil_watch(st)
+		}()
+	}
 	done := make(chan struct{})
 	if threads > 0 {
 		go func() { workers.Wait(); close(done) }()
@@ -85,7 +92,7 @@ func DaemonMain(p unsafe.Pointer) int {
 	reason := monitor(init, st, signals, done)
 	C.gowsgi_daemon_stop(st)
 	setExitReason(init, reason)
-	if strings.HasPrefix(reason, "request-timeout") {
+	if strings.HasPrefix(reason, "request-timeout") || strings.HasPrefix(reason, "deadlock-timeout") {
 		// The requests that outran it will not finish: end now, so their
 		// clients hear at once (mod_wsgi waits shutdown-timeout more).
 		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process of group '%s' stopping: %s",
@@ -170,6 +177,18 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 			}
 			if !draining.IsZero() && drainFor > 0 && now.Sub(draining) >= drainFor {
 				return fmt.Sprintf("%s: still busy after %s", drainWhy, drainFor)
+			}
+			if s := int(init.deadlock_timeout); s > 0 {
+				if seen := int64(C.gowsgi_daemon_gil_seen(st)); seen != 0 && now.Sub(time.UnixMicro(seen)) >= time.Duration(s)*time.Second {
+					return fmt.Sprintf("deadlock-timeout=%d exceeded: the Python GIL could not be taken for %.0f s",
+						s, now.Sub(time.UnixMicro(seen)).Seconds())
+				}
+			}
+			if s := int(init.startup_timeout); s > 0 {
+				if since := loadFailingSince.Load(); since != 0 && now.Sub(time.UnixMicro(since)) >= time.Duration(s)*time.Second {
+					return fmt.Sprintf("startup-timeout=%d exceeded: a script has failed to load for %.0f s",
+						s, now.Sub(time.UnixMicro(since)).Seconds())
+				}
 			}
 			if s := int(init.request_timeout); s > 0 {
 				if avg, longest := busyTimes(st, now); avg >= time.Duration(s)*time.Second {

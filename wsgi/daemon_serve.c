@@ -13,6 +13,7 @@
 #include "daemon_wire.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -245,6 +246,10 @@ static void serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int f
     memset(&c, 0, sizeof(c));
     c.fd = fd;
     c.in.fd = fd;
+    if (init->send_buffer_size > 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &init->send_buffer_size, sizeof(init->send_buffer_size));
+    if (init->receive_buffer_size > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &init->receive_buffer_size, sizeof(init->receive_buffer_size));
     c.timeout_ms = init->socket_timeout > 0 ? init->socket_timeout * 1000 : 60000;
     pthread_mutex_init(&c.send_lock, NULL);
     char why[256], err[256];
@@ -440,5 +445,17 @@ void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *s
         __atomic_sub_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
         if (init->maximum_requests > 0 && served >= init->maximum_requests)
             gowsgi_daemon_stop(st);
+    }
+}
+
+void gowsgi_daemon_gil_watch(gowsgi_daemon_state *st)
+{
+    gowsgi_interp *main = gowsgi_interp_main();
+    while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE)) {
+        PyThreadState *ts = gowsgi_enter(main);
+        __atomic_store_n(&st->gil_seen, now_us(), __ATOMIC_RELEASE);
+        gowsgi_leave(ts);
+        struct pollfd stop = {st->stop_fd, POLLIN, 0};
+        poll(&stop, 1, 1000);
     }
 }

@@ -18,6 +18,7 @@ typedef struct gowsgi_daemon_state {
     int channel_closed;           /* every sender closed the channel */
     int reloading;                /* this process makes way for a changed script */
     int stop_fd;                  /* an eventfd, readable once stopping is set */
+    int64_t gil_seen;             /* when the GIL watch last took the GIL */
     int nthreads;
     int64_t *busy_since;          /* per worker: when its request started, 0 when idle */
 } gowsgi_daemon_state;
@@ -26,6 +27,10 @@ typedef struct gowsgi_daemon_state {
 gowsgi_daemon_state *gowsgi_daemon_state_new(int threads);
 /* Sets stopping and wakes every idle worker: none takes another connection. */
 void gowsgi_daemon_stop(gowsgi_daemon_state *st);
+
+/* deadlock-timeout's watch: takes and gives back the GIL every second,
+ * noting when it could, until the process stops. */
+void gowsgi_daemon_gil_watch(gowsgi_daemon_state *st);
 
 /* Serves connections from the group's channel until st->stopping is set;
  * sets it itself when maximum-requests is reached. */

@@ -138,6 +138,10 @@ typedef struct gowsgi_daemon_init {
     int graceful_timeout;            /* seconds a graceful stop may take */
     int eviction_timeout;            /* seconds, for SIGUSR1; 0: graceful_timeout */
     int cpu_time_limit;              /* seconds of CPU (SIGXCPU then drains) */
+    int deadlock_timeout;            /* seconds the GIL may stay unobtainable; 0: no watch */
+    int startup_timeout;             /* seconds a script may keep failing to load; 0: none */
+    int send_buffer_size;            /* SO_SNDBUF of each connection's daemon end; 0: the OS's */
+    int receive_buffer_size;         /* SO_RCVBUF likewise */
     char *exit_reason;               /* the engine writes why the process stops here */
     size_t exit_reason_size;
     /* Shared by the group's processes: the pid of the one replacing itself

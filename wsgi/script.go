@@ -27,6 +27,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	python3 "github.com/go-python/cpy3"
@@ -44,6 +45,11 @@ type app struct {
 }
 
 func newCApp() *C.gowsgi_app { return C.gowsgi_app_new() }
+
+// loadFailingSince is when a script first failed to load in this process
+// (microseconds; 0 while loads succeed): a daemon process restarts after
+// startup-timeout of that (mod_wsgi's remedy for half-loaded Django, #198).
+var loadFailingSince atomic.Int64
 
 // moduleName is mod_wsgi's name for a script's module, so code that looks
 // itself up in sys.modules keeps working.
@@ -96,8 +102,10 @@ func (a *app) loadLocked(log logLine, req *C.gowsgi_request, mtime int64, reload
 		var err error
 		if module, err = execScript(name, a.script, mtime); err != nil {
 			a.logFailure(log, req, err)
+			loadFailingSince.CompareAndSwap(0, time.Now().UnixMicro())
 			return 500
 		}
+		loadFailingSince.Store(0)
 	}
 	var callable *python3.PyObject
 	if a.callable != "" {

@@ -174,6 +174,45 @@ def application(environ, start_response):
         start_response('200 OK', text)
         return environ['wsgi.file_wrapper'](f, 4096)
 
+    if op == 'stack':
+        # The stack size of the thread running the request.
+        import ctypes
+        libc = ctypes.CDLL(None)
+        libc.pthread_self.restype = ctypes.c_ulong
+        attr = ctypes.create_string_buffer(128)
+        libc.pthread_getattr_np(ctypes.c_ulong(libc.pthread_self()), attr)
+        size = ctypes.c_size_t()
+        libc.pthread_attr_getstacksize(attr, ctypes.byref(size))
+        libc.pthread_attr_destroy(attr)
+        return _json(start_response, {'stack_size': size.value})
+
+    if op == 'sockbufs':
+        # SO_SNDBUF / SO_RCVBUF of this process's stream sockets (with
+        # threads=1: the connection this request came on).
+        out = []
+        for name in os.listdir('/proc/self/fd'):
+            try:
+                s = socket.socket(fileno=os.dup(int(name)))
+            except OSError:
+                continue
+            try:
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) == socket.SOCK_STREAM:
+                    out.append([s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF),
+                                s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)])
+            except OSError:
+                pass
+            finally:
+                s.close()
+        return _json(start_response, {'bufs': out})
+
+    if op == 'holdgil':
+        # A C call that keeps the GIL (PyDLL does not release it): what a
+        # deadlocked extension looks like to the process.
+        import ctypes
+        ctypes.PyDLL(None).sleep(int(q.get('s', ['10'])[0]))
+        start_response('200 OK', text)
+        return [b'released']
+
     if op == 'location':
         # CGI semantics of daemon mode: a 200 with a local Location is an
         # internal redirect (the body is dropped).
