@@ -31,6 +31,7 @@ typedef struct gowsgi_daemon_death {
  * does; the parent records each death. */
 typedef struct gowsgi_daemon_slot {
     int pid;
+    int ready;                     /* the daemon takes requests (Python is up) */
     int exiting;                   /* the daemon is exiting on its own */
     char reason[160];
 } gowsgi_daemon_slot;
@@ -102,6 +103,8 @@ struct gowsgi_daemon_rt {
 };
 
 extern gowsgi_daemon_rt *gowsgi_daemon_rts;
+/* Set in a daemon process: the parent's cleanups it inherited do nothing. */
+extern int gowsgi_in_daemon;
 extern int gowsgi_daemon_nrts;
 
 /* daemon_process.c */
@@ -129,7 +132,14 @@ const char *gowsgi_daemon_death_since(apr_pool_t *p, const gowsgi_daemon_rt *rt,
 /* daemon_script_owner.c: script-user= / script-group=: OK, or 403 (logged). */
 int gowsgi_daemon_check_script(request_rec *r, const gowsgi_daemon_rt *rt);
 
+/* daemon_process.c: whether a process of the group takes requests now. */
+int gowsgi_daemon_group_ready(const gowsgi_daemon_rt *rt);
+/* What is known of why the group has no process up: a process's own word
+ * on why it cannot start, else the last death; NULL if nothing. */
+const char *gowsgi_daemon_group_trouble(apr_pool_t *p, const gowsgi_daemon_rt *rt);
+
 /* daemon_forward.c: serves the request through the group; an HTTP status. */
-int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req, int error_override);
+int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req, int error_override,
+                          int ignore_activity);
 
 #endif

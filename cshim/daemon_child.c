@@ -162,13 +162,25 @@ static void start_engine(gowsgi_daemon_rt *rt, int index)
     init.exit_reason = slot->reason;
     init.exit_reason_size = sizeof(slot->reason);
     init.reload_token = &rt->shared->reload_token;
+    init.ready = &slot->ready;
     int code = daemon_main(&init);
     __atomic_store_n(&slot->exiting, 1, __ATOMIC_RELEASE);
     _exit(code);
 }
 
+/* Whatever calls exit() in this process (CPython gives up on a bad
+ * python-home that way) must not run the Apache parent's atexit and pool
+ * cleanups, which this fork inherited: they would remove the pid file and
+ * stop the other daemons. Registered last, so it runs first. */
+static void exit_without_apache(void)
+{
+    _exit(1);
+}
+
 void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
 {
+    atexit(exit_without_apache);
+    gowsgi_in_daemon = 1;
     reset_signals();
     if (setsid() < 0)
         fail(rt, index, "setsid", errno);

@@ -278,7 +278,8 @@ static apr_status_t close_fd(void *data)
     return APR_SUCCESS;
 }
 
-int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req, int error_override)
+int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req, int error_override,
+                          int ignore_activity)
 {
     const gowsgi_daemon_rt *rt = gowsgi_daemon_runtime(daemon);
     if (rt == NULL || rt->channel[0] < 0) {
@@ -305,7 +306,7 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
     wr.request_start = req->request_start;
     wr.queue_start = (int64_t)queue_start;
     wr.flags = (req->script_reloading ? GOWSGI_REQ_SCRIPT_RELOADING : 0) |
-               (req->head_only ? GOWSGI_REQ_HEAD_ONLY : 0);
+               (req->head_only ? GOWSGI_REQ_HEAD_ONLY : 0) | (ignore_activity ? GOWSGI_REQ_IGNORE_ACTIVITY : 0);
     wr.script = req->script;
     wr.process_group = req->process_group;
     wr.application_group = req->application_group;
@@ -322,6 +323,20 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
     apr_time_t give_up = queue_start + apr_time_from_sec(rt->connect_timeout);
     unsigned attempts = 0;
     for (;;) {
+        /* A request queued for a group with no process up would wait out
+         * socket-timeout: wait at most connect-timeout for one (mod_wsgi's
+         * connect retries), then say what became of the last one. */
+        while (!gowsgi_daemon_group_ready(rt)) {
+            if (apr_time_now() >= give_up) {
+                const char *why = gowsgi_daemon_group_trouble(r->pool, rt);
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              "gowsgi: unable to connect to WSGI daemon process '%s': no process of the group has "
+                              "been ready within connect-timeout=%d%s%s: %s", daemon->name, rt->connect_timeout,
+                              why ? "; " : "", why ? why : "", r->filename);
+                return HTTP_SERVICE_UNAVAILABLE;
+            }
+            apr_sleep(apr_time_from_msec(50));
+        }
         f->fd = gowsgi_channel_connect(rt->channel[0], rt->connect_timeout * 1000);
         if (f->fd < 0) {
             int err = -f->fd;

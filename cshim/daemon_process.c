@@ -59,17 +59,7 @@ static gowsgi_retained *retained(void)
 /* pid is a child of this Apache parent (not a reused pid). */
 static int our_child(pid_t pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    const char *end = strrchr(buf, ')');
-    int ppid = -1;
-    char state;
-    return end && sscanf(end + 1, " %c %d", &state, &ppid) == 2 && ppid == (int)getpid();
+    return gowsgi_process_parent(pid) == (int)getpid();
 }
 
 static void forget_draining(pid_t pid)
@@ -94,6 +84,7 @@ static const char *record_death(gowsgi_daemon_proc *dp, int status)
     gowsgi_daemon_shared *sh = dp->rt->shared;
     gowsgi_daemon_slot *slot = &sh->slots[dp->index];
     gowsgi_daemon_death *d = &sh->deaths[sh->next_death % GOWSGI_DAEMON_DEATHS];
+    __atomic_store_n(&slot->ready, 0, __ATOMIC_RELEASE);
     memset(d, 0, sizeof(*d));
     if (slot->pid == (int)dp->proc.pid && slot->exiting) {
         d->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : status;
@@ -128,6 +119,7 @@ static void spawn(gowsgi_daemon_proc *dp)
     dp->running = 1;
     dp->started = apr_time_now();
     gowsgi_daemon_slot *slot = &dp->rt->shared->slots[dp->index];
+    __atomic_store_n(&slot->ready, 0, __ATOMIC_RELEASE);
     slot->exiting = 0;
     slot->reason[0] = '\0';
     __atomic_store_n(&slot->pid, (int)dp->proc.pid, __ATOMIC_RELEASE);
@@ -211,9 +203,13 @@ static void drain_all(void)
     }
 }
 
+int gowsgi_in_daemon;
+
 static apr_status_t stop_all(void *unused)
 {
     (void)unused;
+    if (gowsgi_in_daemon)
+        return APR_SUCCESS;   /* a daemon's copy of the parent's pool: not its business */
     if (!hard_stop) {
         drain_all();
         goto release;
@@ -479,4 +475,23 @@ const char *gowsgi_daemon_death_since(apr_pool_t *p, const gowsgi_daemon_rt *rt,
             return NULL;
         apr_sleep(apr_time_from_msec(20));
     }
+}
+
+int gowsgi_daemon_group_ready(const gowsgi_daemon_rt *rt)
+{
+    for (int i = 0; i < rt->conf->processes; i++)
+        if (__atomic_load_n(&rt->shared->slots[i].ready, __ATOMIC_ACQUIRE))
+            return 1;
+    return 0;
+}
+
+const char *gowsgi_daemon_group_trouble(apr_pool_t *p, const gowsgi_daemon_rt *rt)
+{
+    for (int i = 0; i < rt->conf->processes; i++) {
+        const gowsgi_daemon_slot *slot = &rt->shared->slots[i];
+        if (!__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) && slot->reason[0] != '\0')
+            return apr_psprintf(p, "process %d: %.*s", __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE),
+                                (int)sizeof(slot->reason), slot->reason);
+    }
+    return gowsgi_daemon_death_since(p, rt, 0, 0);
 }

@@ -26,8 +26,6 @@
 
 /* The "what happens instead" texts of the start-up warnings. */
 #define DETAIL_IGNORED "not implemented yet: ignored"
-#define DETAIL_DAEMON_LATER \
-    "not implemented yet in daemon mode: ignored"
 #define DETAIL_NO_SOCKETS \
     "not needed: gowsgi's daemon processes are reached through a channel " \
     "the Apache parent hands to its children, not a socket file"

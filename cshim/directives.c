@@ -610,7 +610,7 @@ static gw_flag_desc f_error_override = DIR_FLAG(error_override, NULL);
 static gw_flag_desc f_chunked = DIR_FLAG(chunked_request, NULL);
 static gw_flag_desc f_map_head =
     { NULL, APR_OFFSETOF(gowsgi_dir_conf, map_head_to_get), 1, NULL };
-static gw_flag_desc f_ignore_activity = DIR_FLAG(ignore_activity, DETAIL_DAEMON_LATER);
+static gw_flag_desc f_ignore_activity = DIR_FLAG(ignore_activity, NULL);
 static gw_flag_desc f_sendfile = DIR_FLAG(enable_sendfile, NULL);
 static gw_flag_desc f_group_auth = DIR_FLAG(group_authoritative, DETAIL_IGNORED);
 

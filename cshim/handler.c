@@ -120,7 +120,7 @@ int gowsgi_handler(request_rec *r)
     req.request_start = (int64_t)r->request_time;
     gowsgi_environ(r, dconf, pass_authorization, &req);
 
-    status = daemon ? gowsgi_daemon_forward(r, daemon, &req, dconf->error_override == 1) : gowsgi_engine_serve(&req);
+    status = daemon ? gowsgi_daemon_forward(r, daemon, &req, dconf->error_override == 1, dconf->ignore_activity == 1) : gowsgi_engine_serve(&req);
     if (status == GOWSGI_INCOMPLETE) {
         /* The body fell short of what the headers promised, or an error
          * broke it off: never let the next response on this connection be

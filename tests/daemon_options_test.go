@@ -176,3 +176,52 @@ WSGIScriptAlias /broken @ROOT@/scratch/broken.wsgi process-group=broken
 	assert.Contains(t, strings.Join(mark.waitRaw("startup-timeout=1 exceeded", 5*time.Second), "\n"),
 		"startup-timeout=1 exceeded: a script has failed to load")
 }
+
+// inactivity-timeout restarts an idle process; requests under
+// WSGIIgnoreActivity On (health checks) do not count as activity.
+func TestDaemon_IgnoreActivity(t *testing.T) {
+	gowsgiOnly(t)
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
+WSGIDaemonProcess idle threads=2 inactivity-timeout=2
+WSGIScriptAlias /idle @APPS@/daemon/probe.wsgi process-group=idle
+WSGIScriptAlias /health @APPS@/daemon/probe.wsgi process-group=idle
+<Location /health>
+    WSGIIgnoreActivity On
+</Location>
+`})
+	first := getFacts(t, a.URL("/idle"), nil)
+	mark := markLog(a)
+	// Health checks every 0.4 s for 3.6 s: the process still goes idle.
+	for i := 0; i < 9; i++ {
+		require.Equal(t, 200, Get(t, a.URL("/health")).Status)
+		time.Sleep(400 * time.Millisecond)
+	}
+	lines := strings.Join(mark.waitRaw("inactivity-timeout=2 reached", 3*time.Second), "\n")
+	assert.Contains(t, lines, fmt.Sprintf("(pid %d) exited with status 0 (inactivity-timeout=2 reached)", first.Pid))
+}
+
+// A group whose processes cannot start (here: a python-home that does not
+// exist) says why and retries no faster than every few seconds; the rest of
+// the server goes on.
+func TestDaemon_BrokenGroupBacksOff(t *testing.T) {
+	gowsgiOnly(t)
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
+WSGIDaemonProcess broken threads=1 python-home=/nonexistent/venv connect-timeout=1
+WSGIScriptAlias /broken @APPS@/daemon/probe.wsgi process-group=broken
+WSGIScriptAlias /emb @APPS@/env.wsgi
+`})
+	time.Sleep(500 * time.Millisecond) // the first process has tried and failed
+	r := Get(t, a.URL("/broken"))
+	assert.Equal(t, 503, r.Status, "no process of the group can take it")
+	assert.Regexp(t, `no process of the group has been ready within connect-timeout=1; process \d+:? (exited with status 1 \()?Python could not start`,
+		a.ErrorLogContent(), "the 503 says why")
+	assert.Equal(t, 200, Get(t, a.URL("/emb")).Status, "the rest of the server works")
+	time.Sleep(6 * time.Second)
+	log := a.ErrorLogContent()
+	assert.Contains(t, log, "daemon process group 'broken' could not start Python")
+	starts := strings.Count(log, "started daemon process 0 of group 'broken'")
+	assert.GreaterOrEqual(t, starts, 1)
+	assert.LessOrEqual(t, starts, 3, "a broken group is retried every 5 s, not in a fork loop")
+	_, err := os.Stat(a.Root + "/run/httpd.pid")
+	assert.NoError(t, err, "a failing daemon does not remove the server's pid file")
+}

@@ -14,6 +14,7 @@ static long long gowsgi_daemon_state_last(gowsgi_daemon_state *st) { return __at
 static int gowsgi_daemon_state_closed(gowsgi_daemon_state *st) { return __atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE); }
 static long long gowsgi_daemon_load64(int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static long long gowsgi_daemon_gil_seen(gowsgi_daemon_state *st) { return __atomic_load_n(&st->gil_seen, __ATOMIC_ACQUIRE); }
+static void gowsgi_daemon_set_ready(int *ready) { __atomic_store_n(ready, 1, __ATOMIC_RELEASE); }
 static int gowsgi_daemon_state_reloading(gowsgi_daemon_state *st) { return __atomic_load_n(&st->reloading, __ATOMIC_ACQUIRE); }
 // A process that made way for a changed script has gone: the next may.
 static void gowsgi_daemon_release_reload(int *token)
@@ -83,6 +84,9 @@ func DaemonMain(p unsafe.Pointer) int {
 			runtime.LockOSThread()
 			C.gowsgi_daemon_gil_watch(st)
 		}()
+	}
+	if init.ready != nil {
+		C.gowsgi_daemon_set_ready(init.ready)
 	}
 	done := make(chan struct{})
 	if threads > 0 {

@@ -10,6 +10,7 @@
 #include "daemon_channel.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdint.h>
@@ -254,4 +255,22 @@ int gowsgi_channel_peer(int fd, pid_t *pid, uid_t *uid)
     *pid = cred.pid;
     *uid = cred.uid;
     return 0;
+}
+
+int gowsgi_process_parent(pid_t pid)
+{
+    char path[64], buf[512];
+    int ppid = -1;
+    char state;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    /* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
+    const char *end = strrchr(buf, ')');
+    if (end == NULL || sscanf(end + 1, " %c %d", &state, &ppid) != 2)
+        return -1;
+    return ppid;
 }

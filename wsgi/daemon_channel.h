@@ -41,4 +41,7 @@ int gowsgi_channel_accept_or(int recv_fd, int cancel_fd, int timeout_ms);
  * child that created the socketpair): 0, or a negative errno. */
 int gowsgi_channel_peer(int fd, pid_t *pid, uid_t *uid);
 
+/* The parent pid of a process, from /proc, or -1 when it is gone. */
+int gowsgi_process_parent(pid_t pid);
+
 #endif

@@ -214,18 +214,8 @@ static int peer_allowed(const gowsgi_daemon_init *init, int fd, char *why, size_
         snprintf(why, whylen, "it runs as uid %d, not Apache's uid %u (pid %d)", (int)uid, init->peer_uid, (int)pid);
         return 0;
     }
-    char path[64], stat[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(stat, 1, sizeof(stat) - 1, f) : 0;
-    if (f)
-        fclose(f);
-    stat[n] = '\0';
-    /* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
-    const char *end = strrchr(stat, ')');
-    int ppid = -1;
-    char state;
-    if (end == NULL || sscanf(end + 1, " %c %d", &state, &ppid) != 2 || ppid != init->parent_pid) {
+    int ppid = gowsgi_process_parent(pid);
+    if (ppid != init->parent_pid) {
         snprintf(why, whylen, "pid %d is not a child of this Apache (parent %d)", (int)pid, ppid);
         return 0;
     }
@@ -239,9 +229,11 @@ static int64_t now_us(void)
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
-/* One connection, one request. */
-static void serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd)
+/* One connection, one request. Returns 0 when it must not count as
+ * activity for inactivity-timeout (WSGIIgnoreActivity), else 1. */
+static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd)
 {
+    int activity = 1;
     conn c;
     memset(&c, 0, sizeof(c));
     c.fd = fd;
@@ -290,6 +282,8 @@ static void serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int f
         goto done;
     }
 
+    if (wr->flags & GOWSGI_REQ_IGNORE_ACTIVITY)
+        activity = 0;
     /* queue-timeout: a request that waited too long for a free thread is
      * not run (mod_wsgi's 504 and words), so a backlog clears instead of
      * serving clients that have given up. */
@@ -390,6 +384,7 @@ done:
     gowsgi_wire_buf_free(&c.out);
     gowsgi_wire_reader_free(&c.in);
     pthread_mutex_destroy(&c.send_lock);
+    return activity;
 }
 
 gowsgi_daemon_state *gowsgi_daemon_state_new(int threads)
@@ -437,10 +432,11 @@ void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *s
         }
         __atomic_add_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
         __atomic_store_n(&st->busy_since[index], now_us(), __ATOMIC_RELEASE);
-        serve(init, st, fd);
+        int activity = serve(init, st, fd);
         __atomic_store_n(&st->busy_since[index], 0, __ATOMIC_RELEASE);
         close(fd);
-        __atomic_store_n(&st->last_activity, now_us(), __ATOMIC_RELEASE);
+        if (activity)
+            __atomic_store_n(&st->last_activity, now_us(), __ATOMIC_RELEASE);
         long served = __atomic_add_fetch(&st->served, 1, __ATOMIC_ACQ_REL);
         __atomic_sub_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
         if (init->maximum_requests > 0 && served >= init->maximum_requests)

@@ -75,6 +75,7 @@ enum {
 #define GOWSGI_REQ_SCRIPT_RELOADING 1
 #define GOWSGI_REQ_ENABLE_SENDFILE 2
 #define GOWSGI_REQ_HEAD_ONLY 4
+#define GOWSGI_REQ_IGNORE_ACTIVITY 8  /* WSGIIgnoreActivity: no reset of inactivity-timeout */
 
 typedef struct gowsgi_wire_request {
     unsigned char secret[GOWSGI_WIRE_SECRET_SIZE];

@@ -147,6 +147,9 @@ typedef struct gowsgi_daemon_init {
     /* Shared by the group's processes: the pid of the one replacing itself
      * for a changed script, 0 when none is; so they go one at a time. */
     int *reload_token;
+    /* Set once the process takes requests, so Apache's children know the
+     * group is up (the parent clears it when the process goes). */
+    int *ready;
 } gowsgi_daemon_init;
 
 #define GOWSGI_DAEMON_SECRET_SIZE 32

@@ -511,7 +511,7 @@ func (r *Report) setup(p func(string, ...any)) {
 	si := r.Info
 	p("## Setup")
 	p("")
-	p("- Date: %s; run took %v; load average at start: %s; CPU time stolen by the hypervisor during the run: %s.", si.Date, r.Elapsed.Round(time.Second), si.LoadAvg, r.Info.stealSince())
+	p("- Date: %s; run took %v; load average at start: %s; CPU time stolen by the hypervisor during the run: %s; CPU used by processes other than the benchmark's (servers, uWSGI, wrk, driver) during the run: %s.", si.Date, r.Elapsed.Round(time.Second), si.LoadAvg, r.Info.stealSince(), r.Info.othersCPU(r.Elapsed))
 	p("- Machine: %d × %s, %s, %s (shared, not pinned).", si.Cores, si.CPU, si.Memory, si.Kernel)
 	uw := ""
 	if si.UWSGI != "" {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -21,6 +22,55 @@ type SysInfo struct {
 	Cores                                               int
 	// /proc/stat "cpu" line at the start: total and steal jiffies.
 	startTotal, startSteal uint64
+	// At the start: the machine's busy jiffies, and the CPU of this driver
+	// and its reaped children (servers, wrk).
+	startBusy     uint64
+	startBenchCPU time.Duration
+}
+
+// busyJiffies is user+nice+system of all CPUs from /proc/stat (irq and
+// softirq time, much of it the benchmark's own loopback traffic, is in no
+// process's times and so left out).
+func busyJiffies() uint64 {
+	line, _, _ := strings.Cut(readFile("/proc/stat"), "\n")
+	f := strings.Fields(line)
+	var busy uint64
+	for _, i := range []int{1, 2, 3} {
+		if i < len(f) {
+			var v uint64
+			fmt.Sscan(f[i], &v)
+			busy += v
+		}
+	}
+	return busy
+}
+
+// benchCPU is the user+system CPU of this process and of its children that
+// have been waited for (every server, uWSGI and wrk run).
+func benchCPU() time.Duration {
+	var total time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			total += tvDur(ru.Utime) + tvDur(ru.Stime)
+		}
+	}
+	return total
+}
+
+// othersCPU is the CPU time that processes other than the benchmark's used
+// since the start, as a share of the machine's capacity (cores x elapsed).
+func (si SysInfo) othersCPU(elapsed time.Duration) string {
+	busy := time.Duration(busyJiffies()-si.startBusy) * time.Second / clockTicks
+	others := busy - (benchCPU() - si.startBenchCPU)
+	if others < 0 {
+		others = 0
+	}
+	capacity := elapsed * time.Duration(si.Cores)
+	if capacity <= 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.0f%% of the machine (%v of CPU time)", 100*float64(others)/float64(capacity), others.Round(time.Second))
 }
 
 // cpuTimes reads the total and steal jiffies of all CPUs from /proc/stat.
@@ -52,6 +102,7 @@ func (si SysInfo) stealSince() string {
 func collectSysInfo(o *Options) SysInfo {
 	si := SysInfo{Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Cores: runtime.NumCPU()}
 	si.startTotal, si.startSteal = cpuTimes()
+	si.startBusy, si.startBenchCPU = busyJiffies(), benchCPU()
 	si.Apache = firstLine(cmdOut(apacheBin, "-v"))
 	si.Apache = strings.TrimPrefix(si.Apache, "Server version: ")
 	si.ModWsgi = "mod_wsgi " + strings.TrimSpace(cmdOut("dpkg-query", "-W", "-f=${Version}", "libapache2-mod-wsgi-py3")) + " (Debian libapache2-mod-wsgi-py3)"
