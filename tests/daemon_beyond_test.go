@@ -284,6 +284,8 @@ func TestDaemonBeyond_Timeouts(t *testing.T) {
 	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
 WSGIDaemonProcess slow threads=1 request-timeout=2
 WSGIDaemonProcess queued threads=1 queue-timeout=1
+WSGIDaemonProcess sock threads=1 socket-timeout=1
+WSGIScriptAlias /sock @APPS@/daemon/probe.wsgi process-group=sock
 WSGIScriptAlias /slow @APPS@/daemon/probe.wsgi process-group=slow
 WSGIScriptAlias /queued @APPS@/daemon/probe.wsgi process-group=queued
 `})
@@ -298,6 +300,14 @@ WSGIScriptAlias /queued @APPS@/daemon/probe.wsgi process-group=queued
 	lines := strings.Join(mark.waitRaw("request-timeout=2 exceeded", 5*time.Second), "\n")
 	assert.Regexp(t, fmt.Sprintf(`group 'slow'.*%d.*request-timeout=2 exceeded: requests had run [0-9.]+ s on average`, f.Pid), lines)
 	assert.Equal(t, 200, Get(t, a.URL("/slow")).Status, "a new process serves the group")
+
+	// socket-timeout: no response headers in time is mod_wsgi's 504.
+	mark = markLog(a)
+	r, err = doReq(longClient, "GET", a.URL("/sock?op=sleep&s=3"), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 504, r.Status)
+	assert.Contains(t, strings.Join(mark.waitRaw("Timeout when reading response headers", 3*time.Second), "\n"),
+		"group 'sock'")
 
 	getFacts(t, a.URL("/queued"), nil)
 	first := make(chan int, 1)
