@@ -23,6 +23,7 @@ typedef struct gowsgi_daemon_death {
     int pid;
     apr_time_t when;               /* when the parent noticed */
     int signal;                    /* killed by this signal; 0: it exited */
+    long memory_limit;             /* the group's memory-limit (or virtual-), for the cause */
     int exit_code;
     char reason[160];              /* the daemon's own word on why it exited */
 } gowsgi_daemon_death;

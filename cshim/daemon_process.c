@@ -91,6 +91,7 @@ static const char *record_death(gowsgi_daemon_proc *dp, int status)
         apr_cpystrn(d->reason, slot->reason, sizeof(d->reason));
     } else {
         d->signal = status & 0x7f;
+        d->memory_limit = dp->rt->memory_limit > 0 ? dp->rt->memory_limit : dp->rt->virtual_memory_limit;
     }
     d->when = apr_time_now();
     __atomic_store_n(&d->pid, (int)dp->proc.pid, __ATOMIC_RELEASE);
@@ -440,6 +441,12 @@ const gowsgi_daemon_rt *gowsgi_daemon_runtime(const gowsgi_daemon *conf)
 
 const char *gowsgi_daemon_death_text(apr_pool_t *p, const gowsgi_daemon_death *d)
 {
+    /* A process out of memory under memory-limit (RLIMIT_DATA/AS) aborts
+     * or faults when C code cannot allocate, or is killed by the kernel. */
+    if (d->signal && d->memory_limit > 0 &&
+        (d->signal == SIGABRT || d->signal == SIGSEGV || d->signal == SIGBUS || d->signal == SIGKILL))
+        return apr_psprintf(p, "was killed by signal %d (%s); with memory-limit=%ld it has most likely run out "
+                            "of memory", d->signal, strsignal(d->signal), d->memory_limit);
     if (d->signal)
         return apr_psprintf(p, "was killed by signal %d (%s)", d->signal, strsignal(d->signal));
     return apr_psprintf(p, "exited with status %d (%s)", d->exit_code, d->reason[0] ? d->reason : "no reason given");

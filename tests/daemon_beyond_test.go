@@ -324,3 +324,26 @@ WSGIScriptAlias /queued @APPS@/daemon/probe.wsgi process-group=queued
 	assert.Contains(t, strings.Join(mark.waitRaw("Queue timeout expired", 3*time.Second), "\n"),
 		"Queue timeout expired for WSGI daemon process 'queued'")
 }
+
+// memory-limit: Python code that asks for more gets MemoryError (500, the
+// traceback says so); a process that dies of it (C code aborting) is
+// reported as most likely out of memory.
+func TestDaemonBeyond_MemoryLimit(t *testing.T) {
+	gowsgiOnly(t)
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
+WSGIDaemonProcess small threads=1 memory-limit=400000000
+WSGIScriptAlias /small @APPS@/daemon/probe.wsgi process-group=small
+`})
+	f := getFacts(t, a.URL("/small"), nil)
+	mark := markLog(a)
+	r := Get(t, a.URL("/small?op=hog&n=800000000"))
+	assert.Equal(t, 500, r.Status)
+	assert.Contains(t, strings.Join(mark.waitRaw("MemoryError", 3*time.Second), "\n"), "MemoryError")
+
+	mark = markLog(a)
+	r, err := doReq(longClient, "GET", a.URL("/small?op=abort"), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 500, r.Status)
+	lines := strings.Join(mark.waitRaw("most likely run out of memory", 5*time.Second), "\n")
+	assert.Contains(t, lines, fmt.Sprintf("(pid %d) was killed by signal 6 (Aborted); with memory-limit=400000000 it has most likely run out of memory", f.Pid))
+}

@@ -213,6 +213,16 @@ def application(environ, start_response):
         start_response('200 OK', text)
         return [b'released']
 
+    if op == 'hog':
+        # More memory than the group's memory-limit allows.
+        data = bytearray(int(q['n'][0]))
+        start_response('200 OK', text)
+        return [b'allocated %d' % len(data)]
+
+    if op == 'abort':
+        # What C code that cannot allocate often does.
+        os.abort()
+
     if op == 'location':
         # CGI semantics of daemon mode: a 200 with a local Location is an
         # internal redirect (the body is dropped).
