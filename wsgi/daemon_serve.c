@@ -214,11 +214,19 @@ static int peer_allowed(const gowsgi_daemon_init *init, int fd, char *why, size_
         snprintf(why, whylen, "it runs as uid %d, not Apache's uid %u (pid %d)", (int)uid, init->peer_uid, (int)pid);
         return 0;
     }
+    /* Apache's children live long: each thread remembers the last few it
+     * checked, so /proc is read once per child, not once per request. */
+    static __thread pid_t known[8];
+    static __thread unsigned next_known;
+    for (unsigned i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (known[i] == pid)
+            return 1;
     int ppid = gowsgi_process_parent(pid);
     if (ppid != init->parent_pid) {
         snprintf(why, whylen, "pid %d is not a child of this Apache (parent %d)", (int)pid, ppid);
         return 0;
     }
+    known[next_known++ % (sizeof(known) / sizeof(known[0]))] = pid;
     return 1;
 }
 
@@ -393,6 +401,7 @@ gowsgi_daemon_state *gowsgi_daemon_state_new(int threads)
     if (st == NULL)
         return NULL;
     st->nthreads = threads;
+    pthread_mutex_init(&st->accept_lock, NULL);
     st->busy_since = calloc((size_t)(threads > 0 ? threads : 1), sizeof(int64_t));
     if (st->busy_since == NULL) {
         free(st);
@@ -412,16 +421,37 @@ void gowsgi_daemon_stop(gowsgi_daemon_state *st)
     }
 }
 
-void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int index)
+/* The next connection, taken by the one idle thread that holds the accept
+ * lock (leader/followers: poll would wake every idle thread for each
+ * request); or a negative errno once the process stops or the channel is
+ * closed. */
+static int take_connection(const gowsgi_daemon_init *init, gowsgi_daemon_state *st)
 {
-    while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE)) {
-        int fd = gowsgi_channel_accept_or(init->channel_fd, st->stop_fd, 1000);
+    int fd = -ECANCELED;
+    pthread_mutex_lock(&st->accept_lock);
+    while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE)) {
+        fd = gowsgi_channel_accept_or(init->channel_fd, st->stop_fd, 1000);
         if (fd == -EAGAIN || fd == -EINTR || fd == -ECANCELED)
             continue;
-        if (fd == -EPIPE || fd == -ECONNRESET) {
+        if (fd == -EPIPE || fd == -ECONNRESET)
             /* Every sender has closed the channel: the Apache generation
              * this process served is gone, nothing more can arrive. */
             __atomic_store_n(&st->channel_closed, 1, __ATOMIC_RELEASE);
+        break;
+    }
+    pthread_mutex_unlock(&st->accept_lock);
+    return fd;
+}
+
+void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int index)
+{
+    while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE)) {
+        int fd = take_connection(init, st);
+        if (fd == -ECANCELED || fd == -EPIPE || fd == -ECONNRESET ||
+            __atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE)) {
+            if (fd >= 0)
+                close(fd);
             return;
         }
         if (fd < 0) {
