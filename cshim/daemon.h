@@ -123,7 +123,8 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index) __attribute__((no
 
 /* daemon_process.c: why the group's process pid went away, waiting up to
  * wait_ms for the parent to notice; NULL if it is not known. */
-const char *gowsgi_daemon_death_text(apr_pool_t *p, const gowsgi_daemon_death *d);
+/* How d went away, into text (from a record the caller owns). */
+const char *gowsgi_daemon_death_format(const gowsgi_daemon_death *d, char *text, size_t len);
 const char *gowsgi_daemon_death_cause(apr_pool_t *p, const gowsgi_daemon_rt *rt, int pid, int wait_ms);
 /* Why a process of the group went away after since, when the connection
  * ended before the daemon said who it was: the latest death noticed within

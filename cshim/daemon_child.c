@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -31,15 +32,30 @@
 
 #include "shim_build.h"
 
+static gowsgi_daemon_slot *exit_slot;
+static int apache_sid;
+
+/* The parent reads why a process went: say it, then go. */
+static void note_exit(const char *why)
+{
+    if (exit_slot == NULL)
+        return;
+    snprintf(exit_slot->reason, sizeof(exit_slot->reason), "%s", why);
+    __atomic_store_n(&exit_slot->exiting, 1, __ATOMIC_RELEASE);
+}
+
 /* How long a process that could not start waits before exiting. */
 #define SETUP_FAILURE_BACKOFF 5
 
 static void fail(gowsgi_daemon_rt *rt, int index, const char *what, int err) __attribute__((noreturn));
 static void fail(gowsgi_daemon_rt *rt, int index, const char *what, int err)
 {
+    char why[160];
     ap_log_error(APLOG_MARK, APLOG_CRIT, err, gowsgi_main_server,
                  "gowsgi: daemon process %d of group '%s' (pid %d) could not start: %s; retrying in %d seconds",
                  index, rt->conf->name, (int)getpid(), what, SETUP_FAILURE_BACKOFF);
+    snprintf(why, sizeof(why), "could not start: %s%s%s", what, err ? ": " : "", err ? strerror(err) : "");
+    note_exit(why);
     sleep(SETUP_FAILURE_BACKOFF);
     _exit(1);
 }
@@ -70,14 +86,21 @@ static void set_title(const char *title)
     prctl(PR_SET_NAME, title, 0, 0, 0);
 }
 
+/* Nothing of another group may stay in a daemon: not its channel, not its
+ * shared records (a tenant could forge them), not its secret. */
 static void close_others(gowsgi_daemon_rt *own)
 {
     ap_close_listeners();
     for (int g = 0; g < gowsgi_daemon_nrts; g++) {
         gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
         close(rt->channel[0]);   /* a daemon never sends on a channel */
-        if (rt != own)
-            close(rt->channel[1]);
+        if (rt == own)
+            continue;
+        close(rt->channel[1]);
+        explicit_bzero(rt->secret, sizeof(rt->secret));
+        if (rt->shared != NULL && rt->shared != MAP_FAILED)
+            munmap(rt->shared, rt->shared_size);
+        rt->shared = NULL;
     }
 }
 
@@ -156,6 +179,7 @@ static void start_engine(gowsgi_daemon_rt *rt, int index)
     gowsgi_daemon_engine_settings(p, rt, &init);
     init.process_index = index;
     init.parent_pid = (int)getppid();
+    init.parent_sid = apache_sid;
     /* Apache's children run as Apache's User; only they may connect. */
     init.peer_uid = (unsigned int)ap_unixd_config.user_id;
     gowsgi_daemon_slot *slot = &rt->shared->slots[index];
@@ -174,6 +198,8 @@ static void start_engine(gowsgi_daemon_rt *rt, int index)
  * stop the other daemons. Registered last, so it runs first. */
 static void exit_without_apache(void)
 {
+    if (exit_slot != NULL && !__atomic_load_n(&exit_slot->exiting, __ATOMIC_ACQUIRE))
+        note_exit("it called exit() while starting");
     _exit(1);
 }
 
@@ -181,6 +207,8 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
 {
     atexit(exit_without_apache);
     gowsgi_in_daemon = 1;
+    exit_slot = &rt->shared->slots[index];
+    apache_sid = (int)getsid(0);   /* before leaving it */
     reset_signals();
     if (setsid() < 0)
         fail(rt, index, "setsid", errno);

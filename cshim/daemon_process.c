@@ -79,24 +79,30 @@ static void watch(gowsgi_daemon_proc *dp);
  * when it exited on its own, else the signal. Apache hands over either a
  * raw wait status or APR's exit code, which for a signal is its number:
  * the low seven bits are the signal either way. */
-static const char *record_death(gowsgi_daemon_proc *dp, int status)
+static const char *record_death(gowsgi_daemon_proc *dp, int status, char *text, size_t textlen)
 {
     gowsgi_daemon_shared *sh = dp->rt->shared;
     gowsgi_daemon_slot *slot = &sh->slots[dp->index];
-    gowsgi_daemon_death *d = &sh->deaths[sh->next_death % GOWSGI_DAEMON_DEATHS];
+    gowsgi_daemon_death local;
+    /* The slot is the daemon's to write: read it once, bounded. */
+    memset(&local, 0, sizeof(local));
     __atomic_store_n(&slot->ready, 0, __ATOMIC_RELEASE);
-    memset(d, 0, sizeof(*d));
-    if (slot->pid == (int)dp->proc.pid && slot->exiting) {
-        d->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : status;
-        apr_cpystrn(d->reason, slot->reason, sizeof(d->reason));
+    if (__atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE) == (int)dp->proc.pid &&
+        __atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE)) {
+        local.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : status;
+        memcpy(local.reason, slot->reason, sizeof(local.reason) - 1);
     } else {
-        d->signal = status & 0x7f;
-        d->memory_limit = dp->rt->memory_limit > 0 ? dp->rt->memory_limit : dp->rt->virtual_memory_limit;
+        local.signal = status & 0x7f;
+        local.memory_limit = dp->rt->memory_limit > 0 ? dp->rt->memory_limit : dp->rt->virtual_memory_limit;
     }
-    d->when = apr_time_now();
-    __atomic_store_n(&d->pid, (int)dp->proc.pid, __ATOMIC_RELEASE);
+    local.when = apr_time_now();
+    local.pid = (int)dp->proc.pid;
+    gowsgi_daemon_death *d = &sh->deaths[sh->next_death % GOWSGI_DAEMON_DEATHS];
+    __atomic_store_n(&d->pid, 0, __ATOMIC_RELEASE);
+    memcpy(d, &local, sizeof(*d));
+    __atomic_store_n(&d->pid, local.pid, __ATOMIC_RELEASE);
     __atomic_add_fetch(&sh->next_death, 1, __ATOMIC_ACQ_REL);
-    return gowsgi_daemon_death_text(generation_pool, d);
+    return gowsgi_daemon_death_format(&local, text, textlen);
 }
 
 static int server_stopping(void)
@@ -144,7 +150,8 @@ static void maintenance(int reason, void *data, apr_wait_t status)
         apr_proc_other_child_unregister(dp);
         int restart = !dp->stopping && !server_stopping();
         if (reason == APR_OC_REASON_DEATH) {
-            const char *how = record_death(dp, status);
+            char text[512];
+            const char *how = record_death(dp, status, text, sizeof(text));
             ap_log_error(APLOG_MARK, restart && !dp->rt->shared->slots[dp->index].exiting ? APLOG_ERR : APLOG_INFO,
                          0, gowsgi_main_server, "gowsgi: daemon process %d of group '%s' (pid %d) %s%s", dp->index,
                          dp->rt->conf->name, (int)dp->proc.pid, how, restart ? "; starting a new one" : "");
@@ -439,17 +446,33 @@ const gowsgi_daemon_rt *gowsgi_daemon_runtime(const gowsgi_daemon *conf)
     return NULL;
 }
 
-const char *gowsgi_daemon_death_text(apr_pool_t *p, const gowsgi_daemon_death *d)
+const char *gowsgi_daemon_death_format(const gowsgi_daemon_death *d, char *text, size_t len)
 {
     /* A process out of memory under memory-limit (RLIMIT_DATA/AS) aborts
      * or faults when C code cannot allocate, or is killed by the kernel. */
     if (d->signal && d->memory_limit > 0 &&
         (d->signal == SIGABRT || d->signal == SIGSEGV || d->signal == SIGBUS || d->signal == SIGKILL))
-        return apr_psprintf(p, "was killed by signal %d (%s); with memory-limit=%ld it has most likely run out "
-                            "of memory", d->signal, strsignal(d->signal), d->memory_limit);
-    if (d->signal)
-        return apr_psprintf(p, "was killed by signal %d (%s)", d->signal, strsignal(d->signal));
-    return apr_psprintf(p, "exited with status %d (%s)", d->exit_code, d->reason[0] ? d->reason : "no reason given");
+        snprintf(text, len, "was killed by signal %d (%s); with memory-limit=%ld it has most likely run out of "
+                 "memory", d->signal, strsignal(d->signal), d->memory_limit);
+    else if (d->signal)
+        snprintf(text, len, "was killed by signal %d (%s)", d->signal, strsignal(d->signal));
+    else
+        snprintf(text, len, "exited with status %d (%.*s)", d->exit_code, (int)strnlen(d->reason, sizeof(d->reason)),
+                 d->reason[0] ? d->reason : "no reason given");
+    return text;
+}
+
+/* A record from shared memory, copied and made safe to print: a daemon of
+ * the group can write anything there. */
+static const char *death_text(apr_pool_t *p, const gowsgi_daemon_death *shared)
+{
+    gowsgi_daemon_death local;
+    char text[512];
+    memcpy(&local, shared, sizeof(local));
+    local.reason[sizeof(local.reason) - 1] = '\0';
+    if (local.signal < 0 || local.signal >= NSIG)
+        local.signal = 0;
+    return apr_pstrdup(p, gowsgi_daemon_death_format(&local, text, sizeof(text)));
 }
 
 const char *gowsgi_daemon_death_cause(apr_pool_t *p, const gowsgi_daemon_rt *rt, int pid, int wait_ms)
@@ -458,7 +481,7 @@ const char *gowsgi_daemon_death_cause(apr_pool_t *p, const gowsgi_daemon_rt *rt,
     for (int waited = 0;; waited += 20) {
         for (int i = 0; i < GOWSGI_DAEMON_DEATHS; i++)
             if (__atomic_load_n(&sh->deaths[i].pid, __ATOMIC_ACQUIRE) == pid)
-                return gowsgi_daemon_death_text(p, &sh->deaths[i]);
+                return death_text(p, &sh->deaths[i]);
         if (waited >= wait_ms)
             return NULL;
         apr_sleep(apr_time_from_msec(20));
@@ -477,7 +500,7 @@ const char *gowsgi_daemon_death_since(apr_pool_t *p, const gowsgi_daemon_rt *rt,
                 latest = d;
         }
         if (latest != NULL)
-            return apr_psprintf(p, "process %d %s", latest->pid, gowsgi_daemon_death_text(p, latest));
+            return apr_psprintf(p, "process %d %s", latest->pid, death_text(p, latest));
         if (waited >= wait_ms)
             return NULL;
         apr_sleep(apr_time_from_msec(20));
@@ -496,9 +519,12 @@ const char *gowsgi_daemon_group_trouble(apr_pool_t *p, const gowsgi_daemon_rt *r
 {
     for (int i = 0; i < rt->conf->processes; i++) {
         const gowsgi_daemon_slot *slot = &rt->shared->slots[i];
-        if (!__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) && slot->reason[0] != '\0')
-            return apr_psprintf(p, "process %d: %.*s", __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE),
-                                (int)sizeof(slot->reason), slot->reason);
+        if (!__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) && slot->reason[0] != '\0') {
+            char reason[sizeof(slot->reason)];
+            memcpy(reason, slot->reason, sizeof(reason));
+            reason[sizeof(reason) - 1] = '\0';
+            return apr_psprintf(p, "process %d: %s", __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE), reason);
+        }
     }
     return gowsgi_daemon_death_since(p, rt, 0, 0);
 }

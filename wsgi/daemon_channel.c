@@ -257,20 +257,28 @@ int gowsgi_channel_peer(int fd, pid_t *pid, uid_t *uid)
     return 0;
 }
 
-int gowsgi_process_parent(pid_t pid)
+int gowsgi_process_ids(pid_t pid, int *ppid, int *sid)
 {
     char path[64], buf[512];
-    int ppid = -1;
+    int pgrp;
     char state;
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "re");
-    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-    if (f)
-        fclose(f);
+    if (f == NULL)
+        return -errno;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
     buf[n] = '\0';
-    /* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
+    /* "pid (comm) state ppid pgrp session ...": comm may hold spaces and
+     * parentheses. */
     const char *end = strrchr(buf, ')');
-    if (end == NULL || sscanf(end + 1, " %c %d", &state, &ppid) != 2)
-        return -1;
-    return ppid;
+    if (end == NULL || sscanf(end + 1, " %c %d %d %d", &state, ppid, &pgrp, sid) != 4)
+        return -EPROTO;
+    return 0;
+}
+
+int gowsgi_process_parent(pid_t pid)
+{
+    int ppid, sid;
+    return gowsgi_process_ids(pid, &ppid, &sid) == 0 ? ppid : -1;
 }

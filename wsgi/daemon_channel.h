@@ -41,7 +41,10 @@ int gowsgi_channel_accept_or(int recv_fd, int cancel_fd, int timeout_ms);
  * child that created the socketpair): 0, or a negative errno. */
 int gowsgi_channel_peer(int fd, pid_t *pid, uid_t *uid);
 
-/* The parent pid of a process, from /proc, or -1 when it is gone. */
+/* The parent pid and session id of a process, from /proc: 0, or a negative
+ * errno (-ENOENT: gone; -EACCES: /proc hides it, as hidepid= does). */
+int gowsgi_process_ids(pid_t pid, int *ppid, int *sid);
+/* The parent pid, or -1. */
 int gowsgi_process_parent(pid_t pid);
 
 #endif

@@ -221,9 +221,23 @@ static int peer_allowed(const gowsgi_daemon_init *init, int fd, char *why, size_
     for (unsigned i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (known[i] == pid)
             return 1;
-    int ppid = gowsgi_process_parent(pid);
-    if (ppid != init->parent_pid) {
-        snprintf(why, whylen, "pid %d is not a child of this Apache (parent %d)", (int)pid, ppid);
+    int ppid = -1, sid = -1;
+    rc = gowsgi_process_ids(pid, &ppid, &sid);
+    if (rc == -EACCES) {
+        /* /proc hides other users' processes (hidepid=): the uid, the
+         * channel and the secret still hold; say so once. */
+        static int said;
+        if (!__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
+            process_log(GOWSGI_LOG_WARNING, "gowsgi (pid=%d): daemon process group '%s' cannot see Apache's "
+                        "children in /proc (hidepid?): it checks their uid and the group's secret only",
+                        (int)getpid(), init->group);
+        return 1;
+    }
+    /* A child of the parent, still in Apache's session: another group's
+     * daemon (it left the session) is refused even when it runs as
+     * Apache's User. */
+    if (rc != 0 || ppid != init->parent_pid || sid != init->parent_sid) {
+        snprintf(why, whylen, "pid %d is not a child of this Apache (parent %d, session %d)", (int)pid, ppid, sid);
         return 0;
     }
     known[next_known++ % (sizeof(known) / sizeof(known[0]))] = pid;

@@ -127,6 +127,7 @@ typedef struct gowsgi_daemon_init {
     int channel_fd;                  /* the receive end of the group's channel */
     const unsigned char *secret;     /* GOWSGI_DAEMON_SECRET_SIZE bytes every request carries */
     int parent_pid;                  /* the Apache parent: peers must be its children */
+    int parent_sid;                  /* ... and in its session (daemons leave it) */
     unsigned int peer_uid;           /* Apache's User: the only peer uid accepted */
     int maximum_requests;            /* 0: no limit */
     int shutdown_timeout;            /* seconds */
