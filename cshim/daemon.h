@@ -52,7 +52,9 @@ typedef struct gowsgi_daemon_proc {
     apr_proc_t proc;
     int running;
     int stopping;                  /* told to stop: not restarted */
+    int backoff;                   /* the last one died at start-up: wait before starting */
     apr_time_t started;
+    apr_pool_t *pool;              /* this slot's registration (cleared at each respawn) */
 } gowsgi_daemon_proc;
 
 /* A group in this configuration generation, with its options resolved. */
@@ -111,6 +113,9 @@ extern int gowsgi_daemon_nrts;
 /* daemon_process.c */
 int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s);
 void gowsgi_daemons_child_init(void);
+/* Apache's monitor hook (the parent, every few seconds): deadlines of
+ * draining processes, and slots whose fork failed. */
+int gowsgi_daemons_monitor(apr_pool_t *p, server_rec *s);
 const gowsgi_daemon_rt *gowsgi_daemon_runtime(const gowsgi_daemon *conf);
 
 /* daemon_settings.c: resolves a group's options (an error message or NULL),

@@ -243,6 +243,12 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
     if (rt->cpu_priority != 0 && setpriority(PRIO_PROCESS, 0, rt->cpu_priority) != 0)
         fail(rt, index, "cpu-priority", errno);
     set_stack_size(rt, index);
+    if (rt->procs[index].backoff) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server,
+                     "gowsgi: daemon process %d of group '%s' (pid %d): the last one died while starting; waiting "
+                     "%d seconds first", index, rt->conf->name, (int)getpid(), SETUP_FAILURE_BACKOFF);
+        sleep(SETUP_FAILURE_BACKOFF);
+    }
     start_engine(rt, index);
     _exit(1);
 }

@@ -33,6 +33,9 @@ typedef struct forward {
     int override_status;           /* an error status for Apache's ErrorDocument */
     apr_time_t queue_start;
     int restarting;                /* the last REPLAY came from a process restarting */
+    int body_read;                 /* the request body was (partly) consumed */
+    char *body_buf;
+    apr_time_t headers_due;        /* socket-timeout for the response headers */
     gowsgi_wire_buf out;
     gowsgi_wire_reader in;
 } forward;
@@ -82,8 +85,12 @@ static int send_out(forward *f)
 /* The app asked for up to max body bytes. */
 static int send_body(forward *f, uint32_t max)
 {
-    char buf[GOWSGI_WIRE_MAX_CHUNK];
-    size_t want = max < sizeof(buf) ? max : sizeof(buf);
+    /* Not on the stack: Apache's threads may have small ones. */
+    if (f->body_buf == NULL)
+        f->body_buf = apr_palloc(f->r->pool, GOWSGI_WIRE_MAX_CHUNK);
+    char *buf = f->body_buf;
+    size_t want = max < GOWSGI_WIRE_MAX_CHUNK ? max : GOWSGI_WIRE_MAX_CHUNK;
+    f->body_read = 1;
     long n = want ? gowsgi_request_io.read(f->io_ctx, buf, want) : 0;
     int rc;
     if (n > 0)
@@ -97,12 +104,47 @@ static int send_body(forward *f, uint32_t max)
     return rc == 0 ? send_out(f) : -ENOMEM;
 }
 
+/* A tenant controls its daemon: what it sends is checked again here as
+ * start_response checks it, or it could split the response (a CR or LF in
+ * the status line or Content-Type reaches the client verbatim). */
+static int clean_text(const char *s, int tab_ok)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        if ((*c < 0x20 && !(tab_ok && *c == '\t')) || *c == 0x7f)
+            return 0;
+    return 1;
+}
+
+static const char *bad_headers(apr_pool_t *p, const gowsgi_wire_headers *h)
+{
+    const char *line = h->status_line;
+    if (h->status < 100 || h->status > 999 || strlen(line) < 4 || line[3] != ' ' ||
+        (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0') != h->status || !clean_text(line, 0))
+        return apr_psprintf(p, "an invalid status line '%s'", clean_text(line, 0) ? line : "(control characters)");
+    for (uint32_t i = 0; i < h->n; i++) {
+        const char *name = h->names[i];
+        if (*name == '\0' || !clean_text(name, 0) || strpbrk(name, " ()<>@,;:\\\"/[]?={}") != NULL)
+            return "an invalid response header name";
+        if (!clean_text(h->values[i], 1))
+            return apr_psprintf(p, "a control character in response header '%s'", name);
+        if (strcasecmp(name, "Content-Length") == 0 &&
+            (h->values[i][0] == '\0' || strspn(h->values[i], "0123456789") != strlen(h->values[i])))
+            return "an invalid Content-Length";
+    }
+    return NULL;
+}
+
 static int apply_headers(forward *f, const unsigned char *p, size_t len)
 {
     char err[256];
     gowsgi_wire_headers *h = gowsgi_wire_get_headers(p, len, err, sizeof(err));
     if (h == NULL)
         return lost(f, HTTP_INTERNAL_SERVER_ERROR, apr_psprintf(f->r->pool, "malformed response headers (%s)", err));
+    const char *bad = bad_headers(f->r->pool, h);
+    if (bad != NULL) {
+        free(h);
+        return lost(f, HTTP_INTERNAL_SERVER_ERROR, apr_pstrcat(f->r->pool, "the daemon sent ", bad, NULL));
+    }
     for (uint32_t i = 0; i < h->n; i++) {
         size_t line = strlen(h->names[i]) + 2 + strlen(h->values[i]);
         if ((int)line > f->rt->header_buffer_size) {
@@ -154,7 +196,14 @@ static int follow(forward *f)
         int type;
         const unsigned char *p;
         size_t len;
-        int rc = gowsgi_wire_read(&f->in, &type, &p, &len, f->timeout_ms);
+        /* Until the headers, socket-timeout bounds the whole wait: log
+         * lines and body reads do not extend it. */
+        int timeout = f->timeout_ms;
+        if (!f->headers_seen) {
+            apr_time_t left = f->headers_due - apr_time_now();
+            timeout = left > 0 ? (int)apr_time_as_msec(left) + 1 : 0;
+        }
+        int rc = gowsgi_wire_read(&f->in, &type, &p, &len, timeout);
         if (rc == -ETIMEDOUT)
             return lost(f, f->headers_sent ? OK : HTTP_GATEWAY_TIME_OUT,
                         f->headers_sent ? "timed out sending the response"
@@ -197,6 +246,8 @@ static int follow(forward *f)
             size_t n;
             if (gowsgi_wire_get_error(p, len, &status, &cause, &msg, &n) != 0 || f->headers_sent)
                 return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed ERROR frame");
+            if (cause == GOWSGI_CAUSE_RELOAD && f->body_read)
+                return lost(f, HTTP_INTERNAL_SERVER_ERROR, "the daemon asked for a replay after reading the body");
             if (cause == GOWSGI_CAUSE_RELOAD) {
                 /* "restarting": the process that saw the change makes way
                  * (mod_wsgi.daemon_restarts counts these); otherwise a
@@ -206,7 +257,8 @@ static int follow(forward *f)
             }
             if (n > 0)
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, "%.*s", (int)n, msg);
-            return status;
+            /* Only an error status may come this way. */
+            return status >= 400 && status <= 599 ? status : HTTP_INTERNAL_SERVER_ERROR;
         }
         case GOWSGI_FRAME_HEADERS:
             if (f->headers_seen)
@@ -364,6 +416,7 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
         if (rc != 0)
             return lost(f, HTTP_SERVICE_UNAVAILABLE,
                         apr_psprintf(r->pool, "sending the request failed (%s)", strerror(-rc)));
+        f->headers_due = apr_time_now() + apr_time_from_msec(f->timeout_ms);
         int status = follow_with_timeout(f);
         if (status != REPLAY)
             return status;

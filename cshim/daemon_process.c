@@ -114,21 +114,27 @@ static int server_stopping(void)
 
 static void spawn(gowsgi_daemon_proc *dp)
 {
-    apr_status_t rv = apr_proc_fork(&dp->proc, generation_pool);
+    /* The slot is reset before the fork: the new process may write its
+     * reason at once. The registration lives in the slot's own pool, so
+     * respawns do not grow the generation's. */
+    gowsgi_daemon_slot *slot = &dp->rt->shared->slots[dp->index];
+    __atomic_store_n(&slot->ready, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&slot->exiting, 0, __ATOMIC_RELEASE);
+    slot->reason[0] = '\0';
+    apr_pool_clear(dp->pool);
+    apr_status_t rv = apr_proc_fork(&dp->proc, dp->pool);
     if (rv == APR_INCHILD)
         gowsgi_daemon_child_main(dp->rt, dp->index);   /* does not return */
     if (rv != APR_INPARENT) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, gowsgi_main_server,
-                     "gowsgi: cannot fork daemon process %d of group '%s'", dp->index, dp->rt->conf->name);
+                     "gowsgi: cannot fork daemon process %d of group '%s'; trying again shortly", dp->index,
+                     dp->rt->conf->name);
         dp->running = 0;
         return;
     }
     dp->running = 1;
     dp->started = apr_time_now();
-    gowsgi_daemon_slot *slot = &dp->rt->shared->slots[dp->index];
-    __atomic_store_n(&slot->ready, 0, __ATOMIC_RELEASE);
-    slot->exiting = 0;
-    slot->reason[0] = '\0';
+    dp->backoff = 0;
     __atomic_store_n(&slot->pid, (int)dp->proc.pid, __ATOMIC_RELEASE);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
                  "gowsgi: started daemon process %d of group '%s' (pid %d)", dp->index, dp->rt->conf->name,
@@ -149,6 +155,12 @@ static void maintenance(int reason, void *data, apr_wait_t status)
         dp->running = 0;
         apr_proc_other_child_unregister(dp);
         int restart = !dp->stopping && !server_stopping();
+        /* Dead before it ever took a request, not by its own choice (a
+         * crash while starting): the next one waits before it starts, so
+         * a crash at start-up cannot become a fork loop. */
+        gowsgi_daemon_slot *slot = &dp->rt->shared->slots[dp->index];
+        dp->backoff = !__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) &&
+                      !__atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE);
         if (reason == APR_OC_REASON_DEATH) {
             char text[512];
             const char *how = record_death(dp, status, text, sizeof(text));
@@ -178,7 +190,7 @@ static void maintenance(int reason, void *data, apr_wait_t status)
 
 static void watch(gowsgi_daemon_proc *dp)
 {
-    apr_proc_other_child_register(&dp->proc, maintenance, dp, NULL, generation_pool);
+    apr_proc_other_child_register(&dp->proc, maintenance, dp, NULL, dp->pool);
 }
 
 /* When the generation ends (restart or stop), every daemon was told to stop
@@ -421,6 +433,7 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
         for (int i = 0; i < rt->conf->processes; i++) {
             rt->procs[i].rt = rt;
             rt->procs[i].index = i;
+            apr_pool_create(&rt->procs[i].pool, pconf);
             spawn(&rt->procs[i]);
         }
     }
@@ -527,4 +540,34 @@ const char *gowsgi_daemon_group_trouble(apr_pool_t *p, const gowsgi_daemon_rt *r
         }
     }
     return gowsgi_daemon_death_since(p, rt, 0, 0);
+}
+
+int gowsgi_daemons_monitor(apr_pool_t *p, server_rec *s)
+{
+    (void)p;
+    (void)s;
+    if (gowsgi_in_daemon)
+        return DECLINED;
+    /* Draining processes of earlier generations past their deadline. */
+    gowsgi_retained *r = retained();
+    apr_time_t now = apr_time_now();
+    for (int i = 0; i < r->n; i++) {
+        gowsgi_draining *d = &r->procs[i];
+        if (!d->killed && now > d->deadline && our_child(d->pid)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server,
+                         "gowsgi: daemon process %d of group '%s' was still busy at the end of its graceful-timeout "
+                         "after a graceful restart; killing it", (int)d->pid, d->group);
+            kill(d->pid, SIGKILL);
+            d->killed = 1;
+        }
+    }
+    /* Slots whose fork failed. */
+    if (!server_stopping())
+        for (int g = 0; g < gowsgi_daemon_nrts; g++)
+            for (int i = 0; i < gowsgi_daemon_rts[g].conf->processes; i++) {
+                gowsgi_daemon_proc *dp = &gowsgi_daemon_rts[g].procs[i];
+                if (!dp->running && !dp->stopping)
+                    spawn(dp);
+            }
+    return DECLINED;
 }

@@ -9,6 +9,7 @@
 #include "http_core.h"
 #include "http_request.h"
 #include "ap_mpm.h"
+#include "mpm_common.h"
 #include "apr_strings.h"
 
 #include "shim_build.h"
@@ -67,6 +68,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(gowsgi_daemons_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(gowsgi_translate_name, after_alias, before_userdir, APR_HOOK_MIDDLE);
     ap_hook_handler(gowsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

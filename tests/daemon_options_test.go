@@ -208,8 +208,10 @@ func TestDaemon_BrokenGroupBacksOff(t *testing.T) {
 	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
 WSGIDaemonProcess broken threads=1 python-home=/nonexistent/venv connect-timeout=1
 WSGIScriptAlias /broken @APPS@/daemon/probe.wsgi process-group=broken
+WSGIDaemonProcess crashy threads=1
+WSGIImportScript @ROOT@/scratch/crash.py process-group=crashy application-group=%{GLOBAL}
 WSGIScriptAlias /emb @APPS@/env.wsgi
-`})
+`, Files: map[string]string{"scratch/crash.py": "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"}})
 	time.Sleep(500 * time.Millisecond) // the first process has tried and failed
 	r := Get(t, a.URL("/broken"))
 	assert.Equal(t, 503, r.Status, "no process of the group can take it")
@@ -222,6 +224,9 @@ WSGIScriptAlias /emb @APPS@/env.wsgi
 	starts := strings.Count(log, "started daemon process 0 of group 'broken'")
 	assert.GreaterOrEqual(t, starts, 1)
 	assert.LessOrEqual(t, starts, 3, "a broken group is retried every 5 s, not in a fork loop")
+	crashes := strings.Count(log, "of group 'crashy'")
+	assert.Contains(t, log, "the last one died while starting; waiting 5 seconds first", "a crash at start-up backs off")
+	assert.LessOrEqual(t, strings.Count(log, "started daemon process 0 of group 'crashy'"), 3, "no fork loop: %d lines", crashes)
 	_, err := os.Stat(a.Root + "/run/httpd.pid")
 	assert.NoError(t, err, "a failing daemon does not remove the server's pid file")
 }

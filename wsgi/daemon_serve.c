@@ -154,12 +154,16 @@ static int conn_sendfile(void *ctx, int fd, int64_t offset, int64_t len)
 static void conn_log(void *ctx, int level, const char *msg, size_t len)
 {
     conn *c = ctx;
-    int sent = 0;
-    pthread_mutex_lock(&c->send_lock);
-    if (!c->send_failed && gowsgi_wire_put_log(&c->out, level, msg, len) == 0)
-        sent = c->out.len < COALESCE_LIMIT || flush_out(c) == 0;
-    pthread_mutex_unlock(&c->send_lock);
-    if (!sent && gowsgi_config.log != NULL)
+    int queued = 0;
+    /* Called with the GIL held: never wait for the socket or for a writer
+     * that is (GIL released) inside a send. The line goes with the next
+     * frames; if it cannot be queued now it goes to the process log. */
+    if (pthread_mutex_trylock(&c->send_lock) == 0) {
+        if (!c->send_failed && c->out.len < 4 * COALESCE_LIMIT)
+            queued = gowsgi_wire_put_log(&c->out, level, msg, len) == 0;
+        pthread_mutex_unlock(&c->send_lock);
+    }
+    if (!queued && gowsgi_config.log != NULL)
         gowsgi_config.log(level, msg, len);
 }
 

@@ -1,6 +1,6 @@
 // Command bench measures gowsgi side by side with mod_wsgi and Apache's own
 // static-file floor, and writes docs/benchmarks.md. Run it with `make bench`
-// (quick mode, about 8 minutes) or `make bench BENCH_MODE=long`.
+// (quick mode, about 13 minutes) or `make bench BENCH_MODE=long`.
 //
 // Every cell (one variant serving one workload in one round) runs in a freshly
 // started Apache: correctness check, warm-up, timed wrk run with the server's
@@ -83,7 +83,7 @@ func setCurrent(s *Server) {
 func main() {
 	var o Options
 	var variants, wls string
-	flag.StringVar(&o.Mode, "mode", "quick", "quick (3 rounds of 5 s cells, < 10 min) or long (5 rounds of 20 s cells)")
+	flag.StringVar(&o.Mode, "mode", "quick", "quick (3 rounds of 5 s cells, about 13 min) or long (5 rounds of 20 s cells)")
 	flag.StringVar(&o.MPM, "mpm", "event", "Apache MPM: event, worker or prefork")
 	flag.StringVar(&o.BuildDir, "build", "build", "directory holding mod_gowsgi.so and libgowsgi.so")
 	flag.StringVar(&o.Out, "out", "docs/benchmarks.md", "Markdown report (written only by complete runs)")
