@@ -389,7 +389,15 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
             }
             apr_sleep(apr_time_from_msec(50));
         }
-        f->fd = gowsgi_channel_connect(rt->channel[0], rt->connect_timeout * 1000);
+        f->out.len = 0;
+        if (gowsgi_wire_put_request(&f->out, &wr) != 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: the request is too large to send to daemon process "
+                          "group '%s': %s", daemon->name, r->filename);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        size_t early = 0;
+        f->fd = gowsgi_channel_connect_with(rt->channel[0], f->out.p, f->out.len, &early,
+                                            rt->connect_timeout * 1000);
         if (f->fd < 0) {
             int err = -f->fd;
             f->fd = -1;
@@ -403,16 +411,12 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
             return HTTP_SERVICE_UNAVAILABLE;
         }
         f->in.fd = f->fd;
+        f->in.wait_first = 1;
         f->daemon_pid = 0;
         if (rt->response_buffer_size > 0)
             setsockopt(f->fd, SOL_SOCKET, SO_RCVBUF, &rt->response_buffer_size, sizeof(rt->response_buffer_size));
+        int rc = early < f->out.len ? gowsgi_wire_send(f->fd, f->out.p + early, f->out.len - early, f->timeout_ms) : 0;
         f->out.len = 0;
-        if (gowsgi_wire_put_request(&f->out, &wr) != 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: the request is too large to send to daemon process "
-                          "group '%s': %s", daemon->name, r->filename);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        int rc = send_out(f);
         if (rc != 0)
             return lost(f, HTTP_SERVICE_UNAVAILABLE,
                         apr_psprintf(r->pool, "sending the request failed (%s)", strerror(-rc)));

@@ -6,6 +6,7 @@ package wsgi
 #include <stdlib.h>
 #include "engine.h"
 #include "daemon_serve.h"
+#include "daemon_channel.h"
 
 static int gowsgi_daemon_state_active(gowsgi_daemon_state *st) { return __atomic_load_n(&st->active, __ATOMIC_ACQUIRE); }
 static long gowsgi_daemon_state_served(gowsgi_daemon_state *st) { return __atomic_load_n(&st->served, __ATOMIC_ACQUIRE); }
@@ -85,6 +86,9 @@ func DaemonMain(p unsafe.Pointer) int {
 			C.gowsgi_daemon_gil_watch(st)
 		}()
 	}
+	// Idle worker threads look up from their wait on the channel this often
+	// to see whether the process is stopping.
+	C.gowsgi_channel_set_wait(init.channel_fd, 500)
 	if init.ready != nil {
 		C.gowsgi_daemon_set_ready(init.ready)
 	}

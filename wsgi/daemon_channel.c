@@ -72,6 +72,11 @@ static int send_error(int e)
 
 int gowsgi_channel_connect(int send_fd, int timeout_ms)
 {
+    return gowsgi_channel_connect_with(send_fd, NULL, 0, NULL, timeout_ms);
+}
+
+int gowsgi_channel_connect_with(int send_fd, const void *first, size_t len, size_t *sent, int timeout_ms)
+{
     union {
         struct cmsghdr align;
         char buf[CMSG_SPACE(sizeof(int))];
@@ -85,6 +90,15 @@ int gowsgi_channel_connect(int send_fd, int timeout_ms)
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
+    if (sent != NULL)
+        *sent = 0;
+    if (first != NULL && len > 0) {
+        /* What fits in the socket now is there before the daemon holds the
+         * connection: it reads the request at once instead of waiting. */
+        ssize_t n = send(sv[0], first, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0 && sent != NULL)
+            *sent = (size_t)n;
+    }
     memset(&control, 0, sizeof(control));
     memset(&msg, 0, sizeof(msg));
     msg.msg_iov = &iov;
@@ -236,6 +250,49 @@ int gowsgi_channel_accept_or(int recv_fd, int cancel_fd, int timeout_ms)
     }
     /* Only a stream socket can be a connection: anything else is dropped
      * rather than handed to a thread that would wait on it. */
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_STREAM) {
+        close(fd);
+        return -EAGAIN;
+    }
+    return fd;
+}
+
+int gowsgi_channel_set_wait(int recv_fd, int timeout_ms)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    return setsockopt(recv_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 ? 0 : -errno;
+}
+
+int gowsgi_channel_wait(int recv_fd)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(ACCEPT_MAX_FDS * sizeof(int))];
+    } control;
+    unsigned char byte;
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg;
+    int fd, type;
+    socklen_t tlen = sizeof(type);
+
+    memset(&control, 0, sizeof(control));
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    /* Blocking: the kernel wakes one waiting thread per message (an
+     * exclusive wait), where poll would wake every idle thread. */
+    ssize_t r = recvmsg(recv_fd, &msg, MSG_CMSG_CLOEXEC);
+    if (r < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+    fd = first_fd(&msg);
+    close_others(&msg, fd);
+    if (fd < 0)
+        /* Zero bytes: every send end is closed (the generation is over);
+         * connections carry one byte. Else a message without a
+         * descriptor, dropped. */
+        return r == 0 ? -EPIPE : -EAGAIN;
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_STREAM) {
         close(fd);
         return -EAGAIN;

@@ -27,6 +27,10 @@ int gowsgi_channel_open(int fds[2]);
  * busy and the channel's queue full), -ECONNREFUSED or -EPIPE when no
  * daemon of the group holds the receive end any more. */
 int gowsgi_channel_connect(int send_fd, int timeout_ms);
+/* The same, with the first len bytes of the conversation written into the
+ * connection before it is handed over (as much as fits: *sent says how
+ * much; the caller sends the rest). */
+int gowsgi_channel_connect_with(int send_fd, const void *first, size_t len, size_t *sent, int timeout_ms);
 
 /* Daemon: waits up to timeout_ms (< 0: forever) for the next connection
  * and returns its descriptor, or a negative errno; -EAGAIN when the time
@@ -36,6 +40,14 @@ int gowsgi_channel_accept(int recv_fd, int timeout_ms);
 /* The same, but returns -ECANCELED at once, taking nothing, when cancel_fd
  * is readable (a process that is stopping wakes its idle threads so). */
 int gowsgi_channel_accept_or(int recv_fd, int cancel_fd, int timeout_ms);
+
+/* Daemon, the cheap way for many threads: blocks until the next connection
+ * (one thread is woken per connection, not every idle one), or until the
+ * wait set by gowsgi_channel_set_wait (SO_RCVTIMEO: the channel's, so
+ * every process of the group shares it) runs out: -EAGAIN. -EPIPE once
+ * every sender has closed the channel. */
+int gowsgi_channel_wait(int recv_fd);
+int gowsgi_channel_set_wait(int recv_fd, int timeout_ms);
 
 /* The credentials of the process at the other end of a connection (the
  * child that created the socketpair): 0, or a negative errno. */

@@ -22,6 +22,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+static pid_t self_pid;   /* this daemon process (no getpid per request) */
+
 typedef struct conn {
     int fd;
     int timeout_ms;
@@ -281,7 +283,7 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
         goto done;
     }
     /* ACCEPT leaves with the first frames of the answer. */
-    if (gowsgi_wire_put_accept(&c.out, (uint32_t)getpid(),
+    if (gowsgi_wire_put_accept(&c.out, (uint32_t)self_pid,
                                (uint32_t)__atomic_load_n(&st->served, __ATOMIC_RELAXED)) != 0)
         goto done;
     const unsigned char *p;
@@ -415,11 +417,11 @@ done:
 
 gowsgi_daemon_state *gowsgi_daemon_state_new(int threads)
 {
+    self_pid = getpid();
     gowsgi_daemon_state *st = calloc(1, sizeof(*st));
     if (st == NULL)
         return NULL;
     st->nthreads = threads;
-    pthread_mutex_init(&st->accept_lock, NULL);
     st->busy_since = calloc((size_t)(threads > 0 ? threads : 1), sizeof(int64_t));
     if (st->busy_since == NULL) {
         free(st);
@@ -439,27 +441,24 @@ void gowsgi_daemon_stop(gowsgi_daemon_state *st)
     }
 }
 
-/* The next connection, taken by the one idle thread that holds the accept
- * lock (leader/followers: poll would wake every idle thread for each
- * request); or a negative errno once the process stops or the channel is
- * closed. */
+/* The next connection, or a negative errno once the process stops or the
+ * channel is closed. Every idle thread waits in recvmsg itself: the kernel
+ * hands each connection to one of them (an exclusive wake-up), and the
+ * wait's timeout lets a thread see that the process is stopping. */
 static int take_connection(const gowsgi_daemon_init *init, gowsgi_daemon_state *st)
 {
-    int fd = -ECANCELED;
-    pthread_mutex_lock(&st->accept_lock);
     while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE) &&
            !__atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE)) {
-        fd = gowsgi_channel_accept_or(init->channel_fd, st->stop_fd, 1000);
-        if (fd == -EAGAIN || fd == -EINTR || fd == -ECANCELED)
+        int fd = gowsgi_channel_wait(init->channel_fd);
+        if (fd == -EAGAIN)
             continue;
         if (fd == -EPIPE || fd == -ECONNRESET)
             /* Every sender has closed the channel: the Apache generation
              * this process served is gone, nothing more can arrive. */
             __atomic_store_n(&st->channel_closed, 1, __ATOMIC_RELEASE);
-        break;
+        return fd;   /* one taken as the process began to stop is served all the same */
     }
-    pthread_mutex_unlock(&st->accept_lock);
-    return fd;
+    return -ECANCELED;
 }
 
 void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int index)

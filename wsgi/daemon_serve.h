@@ -22,9 +22,6 @@ typedef struct gowsgi_daemon_state {
     int64_t gil_seen;             /* when the GIL watch last took the GIL */
     int nthreads;
     int64_t *busy_since;          /* per worker: when its request started, 0 when idle */
-    /* Only the idle thread holding this waits on the channel: a message
-     * wakes one thread per process, not every idle one. */
-    pthread_mutex_t accept_lock;
 } gowsgi_daemon_state;
 
 /* A new state for threads workers, or NULL. */

@@ -904,7 +904,17 @@ int gowsgi_wire_read(gowsgi_wire_reader *r, int *type, const unsigned char **pay
             r->p = grown;
             r->cap = want;
         }
-        ssize_t n = recv(r->fd, r->p + r->end, r->cap - r->end, MSG_DONTWAIT);
+        ssize_t n;
+        if (r->wait_first && have == 0 && !started) {
+            /* Waiting is the likely case: poll, then read (two calls, not
+             * three). */
+            deadline_start(&d, timeout_ms);
+            started = 1;
+            int rc = wait_fd(r->fd, POLLIN, &d);
+            if (rc < 0)
+                return rc;
+        }
+        n = recv(r->fd, r->p + r->end, r->cap - r->end, MSG_DONTWAIT);
         if (n > 0) {
             r->end += (size_t)n;
         } else if (n == 0) {

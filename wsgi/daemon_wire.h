@@ -159,6 +159,7 @@ int gowsgi_wire_recv(int fd, int *type, gowsgi_wire_buf *payload, int timeout_ms
  * several small frames cost one recv. Zero it, set fd, free it when done. */
 typedef struct gowsgi_wire_reader {
     int fd;
+    int wait_first;               /* poll before reading: the peer is usually not ready yet */
     unsigned char *p;
     size_t start, end, cap;
 } gowsgi_wire_reader;
