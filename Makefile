@@ -150,7 +150,7 @@ fuzz:
 # ---- benchmarks (tests/bench) ----------------------------------------------
 # `make bench` times gowsgi against mod_wsgi and Apache's static-file floor
 # under the $(MPM) MPM and writes docs/benchmarks.md. BENCH_MODE=quick
-# (< 10 minutes) or long.
+# (about 13 minutes) or long.
 BENCH_MODE ?= quick
 .PHONY: bench bench-instructions
 bench: deps build
