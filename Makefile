@@ -32,7 +32,7 @@ GO_LDFLAGS := -X github.com/gowsgi/gowsgi/wsgi.pythonExecutable=$(shell $(PYTHON
 
 GO_SOURCES := $(shell find module wsgi -name '*.go' -not -name '*_test.go') $(wildcard wsgi/*.c wsgi/*.h module/*.map) go.mod
 # The daemon protocol and channel are compiled into both sides.
-WIRE_SOURCES := wsgi/daemon_wire.c wsgi/daemon_wire.h wsgi/daemon_channel.c wsgi/daemon_channel.h
+WIRE_SOURCES := wsgi/daemon_wire.c wsgi/daemon_wire_io.c wsgi/daemon_wire.h wsgi/daemon_channel.c wsgi/daemon_channel.h
 SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h $(WIRE_SOURCES)
 
 .PHONY: build deps run test unit integration vet clean install uninstall deb
@@ -134,7 +134,7 @@ fuzz:
 		rt=libclang-rt-$$(clang -dumpversion | cut -d. -f1)-dev; echo "Installing libFuzzer's runtime: $$rt"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$rt; }
 	@set -e; for t in $(FUZZ_TARGETS); do \
-		clang $(FUZZ_CFLAGS) $(CURDIR)/wsgi/fuzz/fuzz_$$t.c $(CURDIR)/wsgi/daemon_wire.c -o $(FUZZ_DIR)/fuzz_$$t; \
+		clang $(FUZZ_CFLAGS) $(CURDIR)/wsgi/fuzz/fuzz_$$t.c $(CURDIR)/wsgi/daemon_wire.c $(CURDIR)/wsgi/daemon_wire_io.c -o $(FUZZ_DIR)/fuzz_$$t; \
 	done
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		rm -rf $(FUZZ_DIR)/corpus_$$t; mkdir -p $(FUZZ_DIR)/corpus_$$t $(FUZZ_DIR)/artifacts; \

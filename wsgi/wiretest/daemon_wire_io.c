@@ -1,0 +1,1 @@
+../daemon_wire_io.c
