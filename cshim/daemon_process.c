@@ -209,7 +209,7 @@ static void drain_all(void)
             if (!dp->running)
                 continue;
             dp->stopping = 1;
-            kill(dp->proc.pid, SIGUSR1);
+            kill(dp->proc.pid, SIGUSR2);   /* drain (SIGUSR1 is an eviction) */
             if (r->n == GOWSGI_MAX_DRAINING) {
                 kill(dp->proc.pid, SIGTERM);   /* no room to watch it: it stops now */
                 continue;

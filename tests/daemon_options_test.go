@@ -93,7 +93,7 @@ WSGIScriptAlias /ev @APPS@/daemon/probe.wsgi process-group=ev
 	mark := markLog(a)
 	require.NoError(t, syscall.Kill(old.Pid, syscall.SIGUSR1))
 	lines := strings.Join(mark.waitRaw("starting a new one", 10*time.Second), "\n")
-	assert.Contains(t, lines, "SIGUSR1 (a graceful restart or an eviction): drained")
+	assert.Contains(t, lines, "SIGUSR1 (an eviction): drained")
 	deadline := time.Now().Add(10 * time.Second)
 	var f probeFacts
 	for time.Now().Before(deadline) {

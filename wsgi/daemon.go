@@ -63,7 +63,7 @@ func DaemonMain(p unsafe.Pointer) int {
 	C.gowsgi_daemon_release_reload(init.reload_token)
 
 	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGXCPU)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGXCPU)
 
 	threads := int(init.threads)
 	st := C.gowsgi_daemon_state_new(C.int(threads))
@@ -135,19 +135,24 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 	for {
 		select {
 		case sig := <-signals:
-			if sig == syscall.SIGUSR1 || sig == syscall.SIGXCPU {
-				// SIGUSR1: the Apache parent started a new generation, or
-				// someone asked this process to make way (eviction);
-				// SIGXCPU: cpu-time-limit. Keep taking what is sent, exit
-				// once idle, or at eviction-/graceful-timeout.
+			if sig == syscall.SIGUSR1 || sig == syscall.SIGUSR2 || sig == syscall.SIGXCPU {
+				// SIGUSR2: the Apache parent started a new generation;
+				// SIGUSR1: someone asked this process to make way
+				// (eviction); SIGXCPU: cpu-time-limit. Keep taking what is
+				// sent, exit once idle, or at eviction-/graceful-timeout.
 				if draining.IsZero() {
 					draining = time.Now()
 					drainFor = time.Duration(init.graceful_timeout) * time.Second
-					drainWhy = "SIGUSR1 (a graceful restart or an eviction)"
-					if sig == syscall.SIGXCPU {
+					switch {
+					case sig == syscall.SIGUSR2:
+						drainWhy = "a graceful restart"
+					case sig == syscall.SIGXCPU:
 						drainWhy = fmt.Sprintf("cpu-time-limit=%d reached", int(init.cpu_time_limit))
-					} else if init.eviction_timeout > 0 {
-						drainFor = time.Duration(init.eviction_timeout) * time.Second
+					default:
+						drainWhy = "SIGUSR1 (an eviction)"
+						if init.eviction_timeout > 0 {
+							drainFor = time.Duration(init.eviction_timeout) * time.Second
+						}
 					}
 				}
 				continue
