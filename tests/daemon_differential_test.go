@@ -25,6 +25,9 @@ WSGIDaemonProcess d1 user=@ALICE@ group=@ALICE@ processes=2 threads=4 display-na
 WSGIScriptAlias /env @APPS@/env.wsgi process-group=d1
 WSGIScriptAlias /s @APPS@/surface.wsgi process-group=d1
 WSGIScriptAlias /probe @APPS@/daemon/probe.wsgi process-group=d1
+WSGIScriptAlias /resp @APPS@/response.wsgi process-group=d1
+WSGIScriptAlias /input @APPS@/input.wsgi process-group=d1
+WSGIScriptAlias /err @APPS@/errors.wsgi process-group=d1
 `
 
 // probe facts compared between the modules (after normalising roots and
@@ -88,12 +91,35 @@ func daemonDiffChecks(t *testing.T, mpm string, candidate Module) {
 		{name: "environ GET", path: "/env/foo/bar?x=1&y=%C3%A9", headers: map[string]string{"X-Custom": "v"}, env: true},
 		{name: "environ POST", method: "POST", path: "/env", body: "a=1&b=2", headers: formHeaders, env: true},
 		{name: "environ HEAD", method: "HEAD", path: "/env/h", env: true},
+		// The input, response and error cases of the embedded differential,
+		// through the daemon.
+		{name: "input read", method: "POST", path: "/input?op=read&echo=1", body: inputBody},
+		{name: "input readline", method: "POST", path: "/input?op=readline&n=4", body: inputBody},
+		{name: "input readlines hint", method: "POST", path: "/input?op=readlines&hint=15", body: inputBody},
+		{name: "input eof", method: "POST", path: "/input?op=eof", body: inputBody},
+		{name: "resp hello", path: "/resp?op=hello"},
+		{name: "resp latin1hdr", path: "/resp?op=latin1hdr"},
+		{name: "resp latin1ok", path: "/resp?op=latin1ok"},
+		{name: "resp strbody", path: "/resp?op=strbody"},
+		{name: "resp tuplehdrs", path: "/resp?op=tuplehdrs"},
+		{name: "resp badstatus", path: "/resp?op=badstatus"},
+		{name: "resp head", method: "HEAD", path: "/resp?op=head"},
+		{name: "resp write", path: "/resp?op=write"},
+		{name: "resp twice", path: "/resp?op=twice"},
+		{name: "resp twiceafter", path: "/resp?op=twiceafter"},
+		{name: "resp excinfo", path: "/resp?op=excinfo"},
+		{name: "resp filewrapper", path: "/resp?op=filewrapper"},
+		{name: "resp filewrapper cl", path: "/resp?op=filewrapper&cl=50"},
+		{name: "resp location", path: "/resp?op=location"},
+		{name: "resp multi", path: "/resp?op=multi"},
+		{name: "err raise", path: "/err?op=raise"},
+		{name: "err noreturn", path: "/err?op=noreturn"},
 	} {
 		rq := rq
 		t.Run(rq.name, func(t *testing.T) {
 			r := diffDo(t, ref, rq)
 			c := diffDo(t, cand, rq)
-			if rq.method != "HEAD" {
+			if rq.env && rq.method != "HEAD" {
 				require.Equal(t, 200, r.Status, "reference mod_wsgi: %s", r)
 				d := decodeEnv(t, r.Body)
 				// the reference ran in the daemon
