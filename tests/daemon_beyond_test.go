@@ -275,8 +275,9 @@ WSGIScriptAlias /app @ROOT@/scratch/app.wsgi process-group=pair
 }
 
 // request-timeout and queue-timeout, with their causes in the log: a
-// request that runs past request-timeout ends its process at once (500, and
-// the child's line says request-timeout and how long); a request that
+// request that runs past request-timeout ends its process at once (500, the
+// child's line says request-timeout and how long, and the process logs each
+// Python thread's stack as mod_wsgi does); a request that
 // waited past queue-timeout for a free thread is not run (504, mod_wsgi's
 // "Queue timeout expired").
 func TestDaemonBeyond_Timeouts(t *testing.T) {
@@ -299,6 +300,11 @@ WSGIScriptAlias /queued @APPS@/daemon/probe.wsgi process-group=queued
 	assert.Less(t, took, 5*time.Second, "the client hears soon after request-timeout")
 	lines := strings.Join(mark.waitRaw("request-timeout=2 exceeded", 5*time.Second), "\n")
 	assert.Regexp(t, fmt.Sprintf(`group 'slow'.*%d.*request-timeout=2 exceeded: requests had run [0-9.]+ s on average`, f.Pid), lines)
+	// what the request was doing, as mod_wsgi logs it (info level)
+	lines = strings.Join(mark.waitRaw("called from file", 3*time.Second), "\n")
+	assert.Contains(t, lines, fmt.Sprintf("gowsgi (pid=%d): Dumping stack trace for active Python threads.", f.Pid))
+	assert.Regexp(t, fmt.Sprintf(`gowsgi \(pid=%d\): Thread \d+ executing file ".*/probe\.wsgi", line \d+, in _pause`, f.Pid), lines)
+	assert.Regexp(t, fmt.Sprintf(`gowsgi \(pid=%d\): called from file ".*/probe\.wsgi", line \d+, in application\.`, f.Pid), lines)
 	assert.Equal(t, 200, Get(t, a.URL("/slow")).Status, "a new process serves the group")
 
 	// socket-timeout: no response headers in time is mod_wsgi's 504.

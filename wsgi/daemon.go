@@ -105,6 +105,9 @@ func DaemonMain(p unsafe.Pointer) int {
 		// clients hear at once (mod_wsgi waits shutdown-timeout more).
 		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process of group '%s' stopping: %s",
 			os.Getpid(), group, reason))
+		if strings.HasPrefix(reason, "request-timeout") {
+			logPythonStacks(stackDumpWait)
+		}
 		return 0
 	}
 	processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): daemon process of group '%s' stopping: %s",
@@ -117,6 +120,27 @@ func DaemonMain(p unsafe.Pointer) int {
 			int(C.gowsgi_daemon_state_active(st)), int(init.shutdown_timeout)))
 	}
 	return 0
+}
+
+// stackDumpWait bounds the wait for the GIL before a request-timeout's
+// stack dump: a thread stuck in C holding it must not keep the process up.
+const stackDumpWait = 2 * time.Second
+
+// logPythonStacks logs what each Python thread is doing (mod_wsgi does so
+// on request-timeout), or gives up after wait.
+func logPythonStacks(wait time.Duration) {
+	dumped := make(chan struct{})
+	go func() {
+		runtime.LockOSThread() // never unlocked: Go retires the thread, which holds a Python thread state
+		C.gowsgi_log_python_stacks()
+		close(dumped)
+	}()
+	select {
+	case <-dumped:
+	case <-time.After(wait):
+		processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): no stack dump: the Python GIL was not free within %s",
+			os.Getpid(), wait))
+	}
 }
 
 // drainIdle is how long a draining process waits, idle, for requests that

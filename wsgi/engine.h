@@ -117,6 +117,10 @@ void gowsgi_leave(PyThreadState *ts);
  * (after the line what); clears it. */
 void gowsgi_log_exception(const gowsgi_request *req, const char *what);
 
+/* stack_dump.c: every Python thread's stack to the error log (info level).
+ * Takes the GIL: call from a thread that holds no Python thread state. */
+void gowsgi_log_python_stacks(void);
+
 /* environ.c */
 int gowsgi_environ_prepare(gowsgi_interp *it);
 PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req,

@@ -1,0 +1,74 @@
+/*
+ * stack_dump.c: what every Python thread was doing, written to the error log
+ * at info level, when a daemon process stops for request-timeout. The
+ * requests that outran the limit will never finish, so their stacks are the
+ * only account of where they were stuck. Same lines as mod_wsgi's, innermost
+ * frame first.
+ */
+#include "engine.h"
+
+#include <stdarg.h>
+#include <unistd.h>
+
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void log_line(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0 || gowsgi_config.log == NULL)
+        return;
+    if ((size_t)n >= sizeof(msg))
+        n = sizeof(msg) - 1;   /* an absurd file name is cut, not the line */
+    gowsgi_config.log(GOWSGI_LOG_INFO, msg, (size_t)n);
+}
+
+static void log_frames(long long thread_id, PyFrameObject *top)
+{
+    PyFrameObject *frame = (PyFrameObject *)Py_NewRef(top);
+    while (frame != NULL) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        PyFrameObject *back = PyFrame_GetBack(frame);
+        const char *file = PyUnicode_AsUTF8(code->co_filename);
+        const char *name = PyUnicode_AsUTF8(code->co_name);
+        if (file == NULL || name == NULL) {
+            PyErr_Clear();
+            file = file ? file : "?";
+            name = name ? name : "?";
+        }
+        int line = PyFrame_GetLineNumber(frame);
+        if (frame == top)
+            log_line("gowsgi (pid=%d): Thread %lld executing file \"%s\", line %d, in %s",
+                     (int)getpid(), thread_id, file, line, name);
+        else
+            log_line("gowsgi (pid=%d): called from file \"%s\", line %d, in %s%s",
+                     (int)getpid(), file, line, name, back ? "," : ".");
+        Py_DECREF(code);
+        Py_DECREF(frame);
+        frame = back;
+    }
+}
+
+void gowsgi_log_python_stacks(void)
+{
+    PyThreadState *ts = gowsgi_enter(gowsgi_interp_main());
+    PyObject *frames = _PyThread_CurrentFrames();   /* every interpreter's threads */
+    if (frames == NULL) {
+        PyErr_Clear();
+        log_line("gowsgi (pid=%d): could not read the Python threads' current frames", (int)getpid());
+    } else if (PyDict_GET_SIZE(frames) > 0) {
+        log_line("gowsgi (pid=%d): Dumping stack trace for active Python threads.", (int)getpid());
+        Py_ssize_t pos = 0;
+        PyObject *id, *frame;
+        while (PyDict_Next(frames, &pos, &id, &frame)) {
+            if (PyFrame_Check(frame))
+                log_frames(PyLong_AsLongLong(id), (PyFrameObject *)frame);
+        }
+        PyErr_Clear();
+    }
+    Py_XDECREF(frames);
+    gowsgi_leave(ts);
+}
