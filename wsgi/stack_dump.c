@@ -26,7 +26,7 @@ static void log_line(const char *fmt, ...)
     gowsgi_config.log(GOWSGI_LOG_INFO, msg, (size_t)n);
 }
 
-static void log_frames(long long thread_id, PyFrameObject *top)
+static void log_frames(unsigned long long thread_id, PyFrameObject *top)
 {
     PyFrameObject *frame = (PyFrameObject *)Py_NewRef(top);
     while (frame != NULL) {
@@ -41,7 +41,7 @@ static void log_frames(long long thread_id, PyFrameObject *top)
         }
         int line = PyFrame_GetLineNumber(frame);
         if (frame == top)
-            log_line("gowsgi (pid=%d): Thread %lld executing file \"%s\", line %d, in %s",
+            log_line("gowsgi (pid=%d): Thread %llu executing file \"%s\", line %d, in %s",
                      (int)getpid(), thread_id, file, line, name);
         else
             log_line("gowsgi (pid=%d): called from file \"%s\", line %d, in %s%s",
@@ -64,10 +64,11 @@ void gowsgi_log_python_stacks(void)
         Py_ssize_t pos = 0;
         PyObject *id, *frame;
         while (PyDict_Next(frames, &pos, &id, &frame)) {
+            unsigned long long thread_id = PyLong_AsUnsignedLongLong(id);
+            PyErr_Clear();   /* ids are unsigned longs; no error may reach the frame calls */
             if (PyFrame_Check(frame))
-                log_frames(PyLong_AsLongLong(id), (PyFrameObject *)frame);
+                log_frames(thread_id, (PyFrameObject *)frame);
         }
-        PyErr_Clear();
     }
     Py_XDECREF(frames);
     gowsgi_leave(ts);
