@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -192,18 +191,6 @@ static const gowsgi_io conn_io = {
     .read_error = conn_read_error,
 };
 
-static void process_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void process_log(int level, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (n > 0 && gowsgi_config.log != NULL)
-        gowsgi_config.log(level, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-}
-
 /* Only a child of this Apache, running as Apache's User, may send requests
  * (ARCHITECTURE.md section 5); the channel already limits who can reach us,
  * this makes sure of it. */
@@ -234,9 +221,9 @@ static int peer_allowed(const gowsgi_daemon_init *init, int fd, char *why, size_
          * channel and the secret still hold; say so once. */
         static int said;
         if (!__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
-            process_log(GOWSGI_LOG_WARNING, "gowsgi (pid=%d): daemon process group '%s' cannot see Apache's "
-                        "children in /proc (hidepid?): it checks their uid and the group's secret only",
-                        (int)getpid(), init->group);
+            gowsgi_log_processf(GOWSGI_LOG_WARNING, "gowsgi (pid=%d): daemon process group '%s' cannot see Apache's "
+                               "children in /proc (hidepid?): it checks their uid and the group's secret only",
+                               (int)getpid(), init->group);
         return 1;
     }
     /* A child of the parent, still in Apache's session: another group's
@@ -278,8 +265,8 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     int64_t daemon_start = now_us();
 
     if (!peer_allowed(init, fd, why, sizeof(why))) {
-        process_log(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' refused a connection: %s",
-                    (int)getpid(), init->group, why);
+        gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' refused a connection: %s",
+                           (int)getpid(), init->group, why);
         goto done;
     }
     /* ACCEPT leaves with the first frames of the answer. */
@@ -291,11 +278,11 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     int rc = gowsgi_wire_read(&c.in, &type, &p, &plen, c.timeout_ms);
     if (rc != 0 || type != GOWSGI_FRAME_REQUEST ||
         (wr = gowsgi_wire_get_request(p, plen, err, sizeof(err))) == NULL) {
-        process_log(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' dropped a connection: %s",
-                    (int)getpid(), init->group,
-                    rc == 1 ? "it closed before sending a request"
-                    : rc != 0 ? "no request arrived in time"
-                    : type != GOWSGI_FRAME_REQUEST ? "the first frame was not a request" : err);
+        gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' dropped a connection: %s",
+                           (int)getpid(), init->group,
+                           rc == 1 ? "it closed before sending a request"
+                           : rc != 0 ? "no request arrived in time"
+                           : type != GOWSGI_FRAME_REQUEST ? "the first frame was not a request" : err);
         goto done;
     }
     /* Constant time: the secret is the proof the request came from Apache. */
@@ -303,8 +290,8 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     for (size_t i = 0; i < GOWSGI_DAEMON_SECRET_SIZE; i++)
         diff |= (unsigned char)(wr->secret[i] ^ init->secret[i]);
     if (diff != 0) {
-        process_log(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' refused a request without the "
-                    "group's secret", (int)getpid(), init->group);
+        gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' refused a request without the "
+                           "group's secret", (int)getpid(), init->group);
         if (gowsgi_wire_put_error(&c.out, 500, GOWSGI_CAUSE_SECRET, "") == 0)
             flush_out(&c);
         goto done;
@@ -472,8 +459,9 @@ void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *s
             return;
         }
         if (fd < 0) {
-            process_log(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' cannot take connections: %s",
-                        (int)getpid(), init->group, strerror(-fd));
+            gowsgi_log_processf(GOWSGI_LOG_ERR,
+                                "gowsgi (pid=%d): daemon process group '%s' cannot take connections: %s",
+                                (int)getpid(), init->group, strerror(-fd));
             usleep(500 * 1000);
             continue;
         }

@@ -180,6 +180,8 @@ PyObject *gowsgi_input_new(gowsgi_reqstate *rs);
 void gowsgi_input_detach(PyObject *input);
 
 /* logstream.c: file-like objects writing lines to the error log. */
+/* One server-wide line (no request), cut at 1 KiB. */
+void gowsgi_log_processf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 extern PyTypeObject gowsgi_LogType;
 /* req == NULL: a process stream (sys.stdout/stderr) that attributes lines to
  * the thread's current request when there is one. */

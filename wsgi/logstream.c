@@ -8,6 +8,8 @@
  */
 #include "engine.h"
 
+#include <stdarg.h>
+
 typedef struct {
     PyObject_HEAD
     gowsgi_request *req;     /* NULL for a process stream, or once detached */
@@ -29,6 +31,17 @@ static void emit(LogObject *self, const char *s, size_t n)
         req->io->log(req->ctx, self->level, s, n);
     else if (gowsgi_config.log != NULL)
         gowsgi_config.log(self->level, s, n);
+}
+
+void gowsgi_log_processf(int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n > 0 && gowsgi_config.log != NULL)
+        gowsgi_config.log(level, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 static int append(LogObject *self, const char *s, size_t n)

@@ -20,11 +20,8 @@ static PyObject *signal_ignored(PyObject *real, PyObject *args)
     if (!PyArg_ParseTuple(args, "iO:signal", &signum, &handler))
         return NULL;
 
-    char msg[128];
-    int n = snprintf(msg, sizeof(msg), "gowsgi (pid=%d): Callback registration for signal %d ignored.",
-                     (int)getpid(), signum);
-    if (gowsgi_config.log != NULL && n > 0)
-        gowsgi_config.log(GOWSGI_LOG_WARNING, msg, (size_t)n);
+    gowsgi_log_processf(GOWSGI_LOG_WARNING, "gowsgi (pid=%d): Callback registration for signal %d ignored.",
+                        (int)getpid(), signum);
 
     /* The app's stack, at the same level: a C function adds no frame of
      * its own, so the last frame shown is the caller's. */

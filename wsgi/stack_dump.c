@@ -7,24 +7,7 @@
  */
 #include "engine.h"
 
-#include <stdarg.h>
 #include <unistd.h>
-
-static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void log_line(const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (n < 0 || gowsgi_config.log == NULL)
-        return;
-    if ((size_t)n >= sizeof(msg))
-        n = sizeof(msg) - 1;   /* an absurd file name is cut, not the line */
-    gowsgi_config.log(GOWSGI_LOG_INFO, msg, (size_t)n);
-}
 
 static void log_frames(unsigned long long thread_id, PyFrameObject *top)
 {
@@ -41,11 +24,11 @@ static void log_frames(unsigned long long thread_id, PyFrameObject *top)
         }
         int line = PyFrame_GetLineNumber(frame);
         if (frame == top)
-            log_line("gowsgi (pid=%d): Thread %llu executing file \"%s\", line %d, in %s",
-                     (int)getpid(), thread_id, file, line, name);
+            gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): Thread %llu executing file \"%s\", line %d, in %s",
+                                (int)getpid(), thread_id, file, line, name);
         else
-            log_line("gowsgi (pid=%d): called from file \"%s\", line %d, in %s%s",
-                     (int)getpid(), file, line, name, back ? "," : ".");
+            gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): called from file \"%s\", line %d, in %s%s",
+                                (int)getpid(), file, line, name, back ? "," : ".");
         Py_DECREF(code);
         Py_DECREF(frame);
         frame = back;
@@ -58,9 +41,11 @@ void gowsgi_log_python_stacks(void)
     PyObject *frames = _PyThread_CurrentFrames();   /* every interpreter's threads */
     if (frames == NULL) {
         PyErr_Clear();
-        log_line("gowsgi (pid=%d): could not read the Python threads' current frames", (int)getpid());
+        gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): could not read the Python threads' current frames",
+                            (int)getpid());
     } else if (PyDict_GET_SIZE(frames) > 0) {
-        log_line("gowsgi (pid=%d): Dumping stack trace for active Python threads.", (int)getpid());
+        gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): Dumping stack trace for active Python threads.",
+                            (int)getpid());
         Py_ssize_t pos = 0;
         PyObject *id, *frame;
         while (PyDict_Next(frames, &pos, &id, &frame)) {
