@@ -5,6 +5,7 @@ package tests
 // Apache ends every daemon.
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -43,6 +44,11 @@ func TestDaemon_Lifecycle(t *testing.T) {
 			mark := markLog(a)
 			require.NoError(t, syscall.Kill(old.Pid, syscall.SIGKILL))
 			start := time.Now()
+			// kill() returns before the process is gone: until its threads
+			// have exited, one woken by the signal may still take a request
+			// off the channel and die with it (that request is the killed
+			// process's, and lost, as under mod_wsgi).
+			waitExited(t, old.Pid, 5*time.Second)
 			// the very next request must succeed (it may wait for the new
 			// daemon), with a new pid
 			client := &http.Client{Timeout: 10 * time.Second}
@@ -160,5 +166,24 @@ func waitRawLines(m logMark, timeout time.Duration, needles ...string) string {
 			return raw
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitExited waits until pid's threads have all exited: it is a zombie or
+// already reaped.
+func waitExited(t *testing.T, pid int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return // reaped
+		}
+		// the state follows the parenthesised command name
+		if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "process %d still running %s after SIGKILL", pid, timeout)
+		time.Sleep(2 * time.Millisecond)
 	}
 }
