@@ -494,10 +494,6 @@ static const char *gw_add_handler_script(cmd_parms *cmd, void *mconfig,
     }
     if (i == dc->handler_scripts->nelts)
         *(gowsgi_handler_script *)apr_array_push(dc->handler_scripts) = hs;
-
-    gowsgi_cmd_unhonoured(cmd, apr_pstrcat(cmd->pool, DETAIL_IGNORED,
-                                   " (no handler called '", hs.name,
-                                   "' is registered)", NULL));
     return NULL;
 }
 

@@ -25,34 +25,64 @@ static const char *setting(request_rec *r, int aliased, const char *note, const 
     return v ? v : dir_value;
 }
 
+/* The WSGIHandlerScript named by the request's handler, or NULL. */
+static const gowsgi_handler_script *handler_script_for(const gowsgi_dir_conf *dconf, const char *handler)
+{
+    if (dconf->handler_scripts == NULL)
+        return NULL;
+    const gowsgi_handler_script *hs = (const gowsgi_handler_script *)dconf->handler_scripts->elts;
+    for (int i = 0; i < dconf->handler_scripts->nelts; i++)
+        if (strcmp(hs[i].name, handler) == 0)
+            return &hs[i];
+    return NULL;
+}
+
 int gowsgi_handler(request_rec *r)
 {
-    if (r->handler == NULL ||
-        (strcmp(r->handler, "wsgi-script") != 0 && strcmp(r->handler, "application/x-httpd-wsgi") != 0))
+    if (r->handler == NULL)
         return DECLINED;
-
     gowsgi_dir_conf *dconf = ap_get_module_config(r->per_dir_config, &gowsgi_module);
-    int aliased = gowsgi_is_script_aliased(r);
+    int is_script = strcmp(r->handler, "wsgi-script") == 0 || strcmp(r->handler, "application/x-httpd-wsgi") == 0;
+    /* A WSGIHandlerScript runs for whatever URL the handler is set on, as
+     * mod_wsgi's does: its target need not exist (mod_wsgi-express sets it
+     * on every URL that is not a static file). */
+    const gowsgi_handler_script *hs = is_script ? NULL : handler_script_for(dconf, r->handler);
+    if (!is_script && hs == NULL)
+        return DECLINED;
+    int aliased = is_script && gowsgi_is_script_aliased(r);
 
-    if (!(ap_allow_options(r) & OPT_EXECCGI) && !aliased)
-        return refuse(r, HTTP_FORBIDDEN, "Options ExecCGI is off in this directory", r->filename);
-    if (r->finfo.filetype == APR_NOFILE)
-        return refuse(r, HTTP_NOT_FOUND, "Target WSGI script not found or unable to stat", r->filename);
-    if (r->finfo.filetype == APR_DIR)
-        return refuse(r, HTTP_FORBIDDEN, "Attempt to invoke directory as WSGI application", r->filename);
+    if (is_script) {
+        if (!(ap_allow_options(r) & OPT_EXECCGI) && !aliased)
+            return refuse(r, HTTP_FORBIDDEN, "Options ExecCGI is off in this directory", r->filename);
+        if (r->finfo.filetype == APR_NOFILE)
+            return refuse(r, HTTP_NOT_FOUND, "Target WSGI script not found or unable to stat", r->filename);
+        if (r->finfo.filetype == APR_DIR)
+            return refuse(r, HTTP_FORBIDDEN, "Attempt to invoke directory as WSGI application", r->filename);
+    }
     if (r->path_info && *r->path_info && r->used_path_info == AP_REQ_REJECT_PATH_INFO)
         return refuse(r, HTTP_NOT_FOUND, "AcceptPathInfo off disallows user's path",
                       apr_pstrcat(r->pool, r->filename, r->path_info, NULL));
 
     gowsgi_request req;
     memset(&req, 0, sizeof(req));
-    req.process_group = gowsgi_process_group(r, setting(r, aliased, "mod_wsgi.process_group", dconf->process_group));
-    req.application_group =
-        gowsgi_application_group(r, setting(r, aliased, "mod_wsgi.application_group", dconf->application_group));
-    req.callable_object =
-        gowsgi_callable_object(r, setting(r, aliased, "mod_wsgi.callable_object", dconf->callable_object));
-    const char *pass_auth = aliased ? apr_table_get(r->notes, "mod_wsgi.pass_authorization") : NULL;
-    int pass_authorization = pass_auth ? strcmp(pass_auth, "1") == 0 : dconf->pass_authorization == 1;
+    int pass_authorization;
+    if (hs != NULL) {
+        req.process_group = gowsgi_process_group(r, hs->process_group ? hs->process_group : dconf->process_group);
+        req.application_group =
+            gowsgi_application_group(r, hs->application_group ? hs->application_group : dconf->application_group);
+        req.callable_object = "handle_request";
+        pass_authorization = hs->pass_authorization != GOWSGI_UNSET ? hs->pass_authorization == 1
+                                                                    : dconf->pass_authorization == 1;
+    } else {
+        req.process_group =
+            gowsgi_process_group(r, setting(r, aliased, "mod_wsgi.process_group", dconf->process_group));
+        req.application_group =
+            gowsgi_application_group(r, setting(r, aliased, "mod_wsgi.application_group", dconf->application_group));
+        req.callable_object =
+            gowsgi_callable_object(r, setting(r, aliased, "mod_wsgi.callable_object", dconf->callable_object));
+        const char *pass_auth = aliased ? apr_table_get(r->notes, "mod_wsgi.pass_authorization") : NULL;
+        pass_authorization = pass_auth ? strcmp(pass_auth, "1") == 0 : dconf->pass_authorization == 1;
+    }
 
     const gowsgi_daemon *daemon = NULL;
     if (*req.process_group) {
@@ -111,9 +141,19 @@ int gowsgi_handler(request_rec *r)
 
     req.ctx = gowsgi_request_ctx(r);
     req.io = &gowsgi_request_io;
-    req.script = r->filename;
-    req.script_mtime = (int64_t)r->finfo.mtime;
-    req.handler_script = "";
+    if (hs != NULL) {
+        /* The handler script is the module to load; its own mtime decides
+         * a reload (Apache stat()ed the target, not it). A missing one is
+         * reported when it fails to load, as mod_wsgi does. */
+        apr_finfo_t fi;
+        req.script = hs->script;
+        req.script_mtime = apr_stat(&fi, hs->script, APR_FINFO_MTIME, r->pool) == APR_SUCCESS ? (int64_t)fi.mtime : 0;
+        req.handler_script = hs->script;
+    } else {
+        req.script = r->filename;
+        req.script_mtime = (int64_t)r->finfo.mtime;
+        req.handler_script = "";
+    }
     req.script_reloading = dconf->script_reloading != 0;
     req.enable_sendfile = dconf->enable_sendfile == 1;
     req.head_only = r->header_only;
