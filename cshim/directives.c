@@ -431,7 +431,6 @@ static const char *gw_set_script_with_group(cmd_parms *cmd, void *mconfig, const
     }
     *script = s;
     *group = g;
-    gowsgi_cmd_unhonoured(cmd, DETAIL_IGNORED);
     return NULL;
 }
 
@@ -588,18 +587,18 @@ static const char *gw_set_trusted_proxies(cmd_parms *cmd, void *mconfig,
     { &gowsgi_globals.field, 0, 0, unh }
 
 static gw_flag_desc f_lazy_init = GLOBAL_FLAG(lazy_initialization, DETAIL_IGNORED);
-static gw_flag_desc f_verbose = GLOBAL_FLAG(verbose_debugging, DETAIL_IGNORED);
+static gw_flag_desc f_verbose = GLOBAL_FLAG(verbose_debugging, NULL);
 static gw_flag_desc f_dont_write = GLOBAL_FLAG(dont_write_bytecode, NULL);
 static gw_flag_desc f_destroy = GLOBAL_FLAG(destroy_interpreter, DETAIL_IGNORED);
 static gw_flag_desc f_restrict_emb = GLOBAL_FLAG(restrict_embedded, NULL);
 static gw_flag_desc f_restrict_stdin = GLOBAL_FLAG(restrict_stdin, NULL);
 static gw_flag_desc f_restrict_stdout = GLOBAL_FLAG(restrict_stdout, NULL);
 static gw_flag_desc f_restrict_signal = GLOBAL_FLAG(restrict_signal, NULL);
-static gw_flag_desc f_case = GLOBAL_FLAG(case_sensitivity, DETAIL_IGNORED);
+static gw_flag_desc f_case = GLOBAL_FLAG(case_sensitivity, NULL);
 static gw_flag_desc f_server_metrics = GLOBAL_FLAG(server_metrics, DETAIL_IGNORED);
 static gw_flag_desc f_socket_rotation = GLOBAL_FLAG(socket_rotation, DETAIL_NO_SOCKETS);
 
-static gw_flag_desc f_pass_request = DIR_FLAG(pass_apache_request, DETAIL_IGNORED);
+static gw_flag_desc f_pass_request = DIR_FLAG(pass_apache_request, NULL);
 static gw_flag_desc f_pass_auth = DIR_FLAG(pass_authorization, NULL);
 static gw_flag_desc f_reloading = DIR_FLAG(script_reloading, NULL);
 static gw_flag_desc f_error_override = DIR_FLAG(error_override, NULL);
@@ -608,7 +607,7 @@ static gw_flag_desc f_map_head =
     { NULL, APR_OFFSETOF(gowsgi_dir_conf, map_head_to_get), 1, NULL };
 static gw_flag_desc f_ignore_activity = DIR_FLAG(ignore_activity, NULL);
 static gw_flag_desc f_sendfile = DIR_FLAG(enable_sendfile, NULL);
-static gw_flag_desc f_group_auth = DIR_FLAG(group_authoritative, DETAIL_IGNORED);
+static gw_flag_desc f_group_auth = DIR_FLAG(group_authoritative, NULL);
 
 static gw_str_desc s_python_home = { &gowsgi_globals.python_home, NULL };
 static gw_str_desc s_python_path = { &gowsgi_globals.python_path, NULL };

@@ -4,7 +4,7 @@
  * RTLD_GLOBAL, because Debian's lib-dynload extensions are not linked against
  * it; libgowsgi.so then RTLD_LOCAL. Neither is ever dlclose()d.
  */
-#include "shim.h"
+#include "hooks.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
@@ -46,7 +46,8 @@ void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s)
     }
     gowsgi_child_init_fn child_init = (gowsgi_child_init_fn)dlsym(engine, "gowsgi_child_init");
     gowsgi_serve_fn handle = (gowsgi_serve_fn)dlsym(engine, "gowsgi_serve");
-    if (child_init == NULL || handle == NULL) {
+    gowsgi_call_hook_fn call_hook = (gowsgi_call_hook_fn)dlsym(engine, "gowsgi_call_hook");
+    if (child_init == NULL || handle == NULL || call_hook == NULL) {
         gowsgi_engine_error = apr_psprintf(pchild, "%s is not a gowsgi engine (missing exports)", lib);
         goto fail;
     }
@@ -58,6 +59,7 @@ void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s)
         goto fail;
     }
     gowsgi_engine_serve = handle;
+    gowsgi_engine_call_hook = call_hook;
     return;
 
 fail:

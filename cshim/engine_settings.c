@@ -57,6 +57,8 @@ void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init)
     init->restrict_stdin = gowsgi_globals.restrict_stdin == 1;
     init->restrict_stdout = gowsgi_globals.restrict_stdout == 1;
     init->restrict_signal = gowsgi_globals.restrict_signal != 0;
+    init->case_sensitivity = gowsgi_globals.case_sensitivity != 0;
+    init->verbose_debugging = gowsgi_globals.verbose_debugging == 1;
     init->imports = gowsgi_engine_imports(p, "", &init->nimports);
 
     /* wsgi.multithread/multiprocess as mod_wsgi derives them from the MPM. */

@@ -5,6 +5,7 @@
  * call into the engine.
  */
 #include "daemon.h"
+#include "hooks.h"
 
 #include "http_core.h"
 #include "http_protocol.h"
@@ -23,6 +24,48 @@ static const char *setting(request_rec *r, int aliased, const char *note, const 
 {
     const char *v = aliased ? apr_table_get(r->notes, note) : NULL;
     return v ? v : dir_value;
+}
+
+/* The daemon group a request goes to (NULL: embedded), once its groups
+ * are final; a refusal is an HTTP status in *status, with mod_wsgi's words. */
+static const gowsgi_daemon *target_group(request_rec *r, const gowsgi_dir_conf *dconf, const gowsgi_request *req,
+                                         int *status)
+{
+    *status = OK;
+    if (*req->process_group == '\0') {
+        if (gowsgi_globals.restrict_embedded == 1)
+            *status = refuse(r, HTTP_INTERNAL_SERVER_ERROR,
+                             "Embedded mode of mod_wsgi disabled by runtime configuration", r->filename);
+        return NULL;
+    }
+    const gowsgi_daemon *daemon = gowsgi_find_daemon(req->process_group);
+    if (daemon == NULL) {
+        *status = refuse(r, HTTP_INTERNAL_SERVER_ERROR,
+                         apr_psprintf(r->pool, "No WSGI daemon process called '%s' has been configured",
+                                      req->process_group), r->filename);
+        return NULL;
+    }
+    const char *owner = daemon->server ? daemon->server->server_hostname : NULL;
+    if (owner && daemon->server != gowsgi_main_server &&
+        (r->server->server_hostname == NULL || strcmp(owner, r->server->server_hostname) != 0)) {
+        *status = refuse(r, HTTP_INTERNAL_SERVER_ERROR,
+                         apr_psprintf(r->pool, "Daemon process called '%s' cannot be accessed by this WSGI application",
+                                      req->process_group), r->filename);
+        return NULL;
+    }
+    if (dconf->restrict_process != NULL) {
+        int allowed = 0;
+        for (int i = 0; i < dconf->restrict_process->nelts && !allowed; i++)
+            allowed = strcmp(APR_ARRAY_IDX(dconf->restrict_process, i, const char *), req->process_group) == 0;
+        if (!allowed) {
+            *status = refuse(r, HTTP_INTERNAL_SERVER_ERROR,
+                             apr_psprintf(r->pool, "Daemon process called '%s' cannot be accessed by this WSGI "
+                                          "application as not a member of allowed groups", req->process_group),
+                             r->filename);
+            return NULL;
+        }
+    }
+    return daemon;
 }
 
 /* The WSGIHandlerScript named by the request's handler, or NULL. */
@@ -84,34 +127,6 @@ int gowsgi_handler(request_rec *r)
         pass_authorization = pass_auth ? strcmp(pass_auth, "1") == 0 : dconf->pass_authorization == 1;
     }
 
-    const gowsgi_daemon *daemon = NULL;
-    if (*req.process_group) {
-        daemon = gowsgi_find_daemon(req.process_group);
-        if (daemon == NULL)
-            return refuse(r, HTTP_INTERNAL_SERVER_ERROR,
-                          apr_psprintf(r->pool, "No WSGI daemon process called '%s' has been configured",
-                                       req.process_group), r->filename);
-        const char *owner = daemon->server ? daemon->server->server_hostname : NULL;
-        if (owner && daemon->server != gowsgi_main_server &&
-            (r->server->server_hostname == NULL || strcmp(owner, r->server->server_hostname) != 0))
-            return refuse(r, HTTP_INTERNAL_SERVER_ERROR,
-                          apr_psprintf(r->pool, "Daemon process called '%s' cannot be accessed by this WSGI application",
-                                       req.process_group), r->filename);
-        if (dconf->restrict_process != NULL) {
-            int allowed = 0;
-            for (int i = 0; i < dconf->restrict_process->nelts && !allowed; i++)
-                allowed = strcmp(APR_ARRAY_IDX(dconf->restrict_process, i, const char *), req.process_group) == 0;
-            if (!allowed)
-                return refuse(r, HTTP_INTERNAL_SERVER_ERROR,
-                              apr_psprintf(r->pool, "Daemon process called '%s' cannot be accessed by this WSGI "
-                                           "application as not a member of allowed groups", req.process_group),
-                              r->filename);
-        }
-    } else if (gowsgi_globals.restrict_embedded == 1) {
-        return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "Embedded mode of mod_wsgi disabled by runtime configuration",
-                      r->filename);
-    }
-
     /* mod_wsgi's own checks of the body's framing, with its words, before
      * Apache's (which would answer the same statuses but say nothing of the
      * script). */
@@ -135,10 +150,6 @@ int gowsgi_handler(request_rec *r)
     if (status != OK)
         return status;
 
-    if (daemon == NULL && gowsgi_engine_serve == NULL)
-        return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "gowsgi: the WSGI engine is not running in this child",
-                      gowsgi_engine_error);
-
     req.ctx = gowsgi_request_ctx(r);
     req.io = &gowsgi_request_io;
     if (hs != NULL) {
@@ -159,6 +170,20 @@ int gowsgi_handler(request_rec *r)
     req.head_only = r->header_only;
     req.request_start = (int64_t)r->request_time;
     gowsgi_environ(r, dconf, pass_authorization, &req);
+
+    /* mod_wsgi's order: the dispatch script may choose other groups, and
+     * only then are they checked. */
+    if (dconf->dispatch_script != NULL && (status = gowsgi_dispatch(r, dconf, &req)) != OK)
+        return status;
+    const gowsgi_daemon *daemon = target_group(r, dconf, &req, &status);
+    if (status != OK)
+        return status;
+    if (daemon == NULL && gowsgi_engine_serve == NULL)
+        return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "gowsgi: the WSGI engine is not running in this child",
+                      gowsgi_engine_error);
+    /* WSGIPassApacheRequest: embedded mode only, as mod_wsgi. */
+    if (daemon == NULL && dconf->pass_apache_request == 1)
+        req.request_rec = r;
 
     status = daemon ? gowsgi_daemon_forward(r, daemon, &req, dconf->error_override == 1, dconf->ignore_activity == 1) : gowsgi_engine_serve(&req);
     if (status == GOWSGI_INCOMPLETE) {

@@ -5,6 +5,7 @@
  */
 #define GOWSGI_MODULE_RECORD
 #include "daemon.h"
+#include "hooks.h"
 
 #include "http_core.h"
 #include "http_request.h"
@@ -71,6 +72,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_monitor(gowsgi_daemons_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(gowsgi_translate_name, after_alias, before_userdir, APR_HOOK_MIDDLE);
     ap_hook_handler(gowsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    gowsgi_register_auth_hooks(p);
 }
 
 AP_DECLARE_MODULE(gowsgi) = {

@@ -71,6 +71,11 @@ func DaemonMain(p unsafe.Pointer) int {
 		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process group '%s': out of memory", os.Getpid(), group))
 		return 1
 	}
+	// WSGIVerboseDebugging On: mod_wsgi's thread lines, at info level.
+	if eng.verbose {
+		processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): Starting %d threads in daemon process '%s'.",
+			os.Getpid(), threads, group))
+	}
 	var workers sync.WaitGroup
 	for i := 0; i < threads; i++ {
 		workers.Add(1)
@@ -78,6 +83,10 @@ func DaemonMain(p unsafe.Pointer) int {
 			defer workers.Done()
 			runtime.LockOSThread() // a worker keeps its thread and its Python thread state
 			C.gowsgi_daemon_worker(init, st, C.int(index))
+			if eng.verbose {
+				processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): Exiting thread %d in daemon process '%s'.",
+					os.Getpid(), index+1, group))
+			}
 		}(i)
 	}
 	if init.deadlock_timeout > 0 {

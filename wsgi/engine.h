@@ -133,6 +133,14 @@ int gowsgi_serve(gowsgi_request *req);
 int gowsgi_app_stale(const gowsgi_request *req);
 void gowsgi_fast_register(gowsgi_interp *it, gowsgi_app *app, const char *group, const char *script,
                           const char *callable);
+/* The registered app for (group, script, callable): 1, or 0 when there is none. */
+int gowsgi_fast_lookup(const char *group, const char *script, const char *callable, gowsgi_interp **it,
+                       gowsgi_app **app);
+
+/* hooks.c: the shim's entry for access/auth/dispatch scripts, and the call
+ * itself once Go has the script loaded. */
+int gowsgi_call_hook(gowsgi_hook *hook);
+int gowsgi_hook_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_hook *hook);
 
 /* runner.c */
 int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req);

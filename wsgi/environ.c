@@ -196,6 +196,11 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_re
         set_new(env, it->key_thread_id, PyLong_FromLong(thread_id)) != 0 ||
         set_new(env, it->key_thread_requests, PyLong_FromLong(thread_requests)) != 0)
         goto fail;
+    /* WSGIPassApacheRequest On: a PyCapsule of the request_rec, unnamed as
+     * mod_wsgi makes it. */
+    if (req->request_rec != NULL &&
+        set_str(env, "apache.request_rec", PyCapsule_New(req->request_rec, NULL, NULL)) != 0)
+        goto fail;
     return env;
 fail:
     Py_DECREF(env);

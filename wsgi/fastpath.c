@@ -90,34 +90,37 @@ void gowsgi_fast_register(gowsgi_interp *it, gowsgi_app *app, const char *group,
     pthread_mutex_unlock(&fast_insert);
 }
 
-int gowsgi_serve(gowsgi_request *req)
+int gowsgi_fast_lookup(const char *group, const char *script, const char *callable, gowsgi_interp **it,
+                       gowsgi_app **app)
 {
-    const char *group = req->application_group, *script = req->script, *callable = req->callable_object;
-    uint64_t h = key_hash(group, script, callable);
-    for (uint64_t i = 0; i < FAST_SLOTS; i++) {
-        fast_entry *e = atomic_load_explicit(&fast_table[(h + i) & (FAST_SLOTS - 1)], memory_order_acquire);
-        if (e == NULL)
-            break;
-        if (!same(e, h, group, script, callable))
-            continue;
-        if (gowsgi_app_current(e->app, req->script_mtime, req->script_reloading))
-            return gowsgi_run(e->it, e->app, req);
-        break;   /* stale: Go reloads it */
-    }
-    return gowsgiDecideAndServe(req);
-}
-
-int gowsgi_app_stale(const gowsgi_request *req)
-{
-    const char *group = req->application_group, *script = req->script, *callable = req->callable_object;
     uint64_t h = key_hash(group, script, callable);
     for (uint64_t i = 0; i < FAST_SLOTS; i++) {
         fast_entry *e = atomic_load_explicit(&fast_table[(h + i) & (FAST_SLOTS - 1)], memory_order_acquire);
         if (e == NULL)
             return 0;
-        if (same(e, h, group, script, callable))
-            return __atomic_load_n(&e->app->loaded, __ATOMIC_ACQUIRE) &&
-                   !gowsgi_app_current(e->app, req->script_mtime, 1);
+        if (same(e, h, group, script, callable)) {
+            *it = e->it;
+            *app = e->app;
+            return 1;
+        }
     }
     return 0;
+}
+
+int gowsgi_serve(gowsgi_request *req)
+{
+    gowsgi_interp *it;
+    gowsgi_app *app;
+    if (gowsgi_fast_lookup(req->application_group, req->script, req->callable_object, &it, &app) &&
+        gowsgi_app_current(app, req->script_mtime, req->script_reloading))
+        return gowsgi_run(it, app, req);
+    return gowsgiDecideAndServe(req);   /* new, or stale: Go (re)loads it */
+}
+
+int gowsgi_app_stale(const gowsgi_request *req)
+{
+    gowsgi_interp *it;
+    gowsgi_app *app;
+    return gowsgi_fast_lookup(req->application_group, req->script, req->callable_object, &it, &app) &&
+           __atomic_load_n(&app->loaded, __ATOMIC_ACQUIRE) && !gowsgi_app_current(app, req->script_mtime, 1);
 }

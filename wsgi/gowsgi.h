@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 5
+#define GOWSGI_ABI_VERSION 6
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -63,12 +63,51 @@ typedef struct gowsgi_request {
     int enable_sendfile;             /* wsgi.file_wrapper may use io->sendfile */
     int head_only;                   /* HEAD request: run the app, send no body */
     int64_t request_start;           /* r->request_time, microseconds since the epoch */
+    void *request_rec;               /* environ['apache.request_rec'] (WSGIPassApacheRequest On, embedded), or NULL */
 
     /* The environ's string entries, already latin-1 bytes as Apache holds them. */
     int nenv;
     const char *const *env_keys;
     const char *const *env_vals;
 } gowsgi_request;
+
+/* A call into a WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript
+ * or WSGIDispatchScript: always in the Apache child (embedded), as
+ * mod_wsgi's. The script is loaded as a module (reloaded when its mtime
+ * changes and script_reloading is on), then the kind's function is called
+ * with an environ made of req's entries plus the engine's own. */
+enum {
+    GOWSGI_HOOK_ALLOW_ACCESS = 1,    /* allow_access(environ, host=arg1) */
+    GOWSGI_HOOK_CHECK_PASSWORD,      /* check_password(environ, user=arg1, password=arg2) */
+    GOWSGI_HOOK_GET_REALM_HASH,      /* get_realm_hash(environ, user=arg1, realm=arg2) */
+    GOWSGI_HOOK_GROUPS_FOR_USER,     /* groups_for_user(environ, user=arg1) */
+    GOWSGI_HOOK_DISPATCH             /* process_group / application_group / callable_object(environ) */
+};
+
+/* What a hook call came to. Failures are logged by the engine, with the
+ * script and the cause. */
+enum {
+    GOWSGI_HOOK_UNLOADED = -2,       /* the script would not load */
+    GOWSGI_HOOK_FAILED = -1,         /* no such function, it raised, or returned the wrong type */
+    GOWSGI_HOOK_NONE = 0,            /* returned None */
+    GOWSGI_HOOK_TRUE = 1,
+    GOWSGI_HOOK_FALSE = 2,
+    GOWSGI_HOOK_VALUE = 3            /* returned strings: handed to put() */
+};
+
+typedef struct gowsgi_hook {
+    gowsgi_request req;              /* script, script_mtime, application_group, script_reloading,
+                                      * env_*, ctx and io (only io->log is used) */
+    int kind;
+    const char *arg1, *arg2;
+    int is_https;                    /* mod_ssl.is_https() */
+    /* mod_ssl.var_lookup(name): the value, or NULL for None. */
+    const char *(*ssl_var)(void *ctx, const char *name);
+    /* Each string a call returned: the user name (check_password), the hash
+     * (get_realm_hash), every group (groups_for_user), or index 0, 1, 2 for
+     * a dispatch's process group, application group, callable object. */
+    void (*put)(void *ctx, int index, const char *s, size_t len);
+} gowsgi_hook;
 
 /* One file to import at process start (WSGIImportScript, or a preloaded alias). */
 typedef struct gowsgi_import {
@@ -93,6 +132,8 @@ typedef struct gowsgi_init {
     int restrict_stdin;
     int restrict_stdout;
     int restrict_signal;
+    int case_sensitivity;            /* WSGICaseSensitivity On: module names hash the lower-cased path */
+    int verbose_debugging;           /* WSGIVerboseDebugging On */
     int nimports;
     const gowsgi_import *imports;
 
@@ -166,6 +207,8 @@ typedef int (*gowsgi_child_init_fn)(const gowsgi_init *init, char *errbuf, size_
 /* Returns 0 when the response was produced (Apache's OK), GOWSGI_INCOMPLETE,
  * or an HTTP status for Apache to answer with its own error document. */
 typedef int (*gowsgi_serve_fn)(gowsgi_request *req);
+/* Calls a hook script (gowsgi_hook); returns GOWSGI_HOOK_*. */
+typedef int (*gowsgi_call_hook_fn)(gowsgi_hook *hook);
 /* Runs a daemon process; returns its exit status. */
 typedef int (*gowsgi_daemon_main_fn)(const gowsgi_daemon_init *init);
 

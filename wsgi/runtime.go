@@ -32,7 +32,11 @@ type engine struct {
 	pythonPath     []string
 	pathFirst      string // a daemon's home=: sys.path[0] of every interpreter
 	restrictSignal bool
-	logFn          *[0]byte // gowsgi_init.log
+	// caseSensitivity: WSGICaseSensitivity, which lower-cases script paths
+	// before naming their modules; verbose: WSGIVerboseDebugging.
+	caseSensitivity bool
+	verbose         bool
+	logFn           *[0]byte // gowsgi_init.log
 }
 
 var eng = &engine{interps: map[string]*interp{}}
@@ -90,6 +94,8 @@ func Init(p unsafe.Pointer, errbuf unsafe.Pointer, errlen int) error {
 		}
 	}
 	eng.restrictSignal = init.restrict_signal != 0
+	eng.caseSensitivity = init.case_sensitivity != 0
+	eng.verbose = init.verbose_debugging != 0
 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,8 +53,13 @@ func newCApp() *C.gowsgi_app { return C.gowsgi_app_new() }
 var loadFailingSince atomic.Int64
 
 // moduleName is mod_wsgi's name for a script's module, so code that looks
-// itself up in sys.modules keeps working.
+// itself up in sys.modules keeps working. With WSGICaseSensitivity On (the
+// default on Linux) mod_wsgi 4.9.4 hashes the lower-cased path, and so
+// does this.
 func moduleName(script string) string {
+	if eng.caseSensitivity {
+		script = strings.ToLower(script)
+	}
 	sum := md5.Sum([]byte(script))
 	return "_mod_wsgi_" + hex.EncodeToString(sum[:])
 }
