@@ -34,6 +34,7 @@ typedef struct gowsgi_daemon_slot {
     int pid;
     int ready;                     /* the daemon takes requests (Python is up) */
     int exiting;                   /* the daemon is exiting on its own */
+    int idle;                      /* its worker threads waiting for a request now */
     char reason[160];
 } gowsgi_daemon_slot;
 

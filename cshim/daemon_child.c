@@ -187,6 +187,7 @@ static void start_engine(gowsgi_daemon_rt *rt, int index)
     init.exit_reason_size = sizeof(slot->reason);
     init.reload_token = &rt->shared->reload_token;
     init.ready = &slot->ready;
+    init.idle = &slot->idle;
     int code = daemon_main(&init);
     __atomic_store_n(&slot->exiting, 1, __ATOMIC_RELEASE);
     _exit(code);

@@ -19,6 +19,60 @@
 #include "http_request.h"
 #include "apr_strings.h"
 
+/* Connections a daemon kept open for this thread's next request to its
+ * group (END_COMPLETE_KEEP): one per group, a few groups per thread. Each
+ * Apache thread serves one request at a time, so the cache needs no lock;
+ * the descriptors close with the child. */
+#define KEPT_PER_THREAD 4
+typedef struct kept_conn {
+    const gowsgi_daemon_rt *rt;
+    int fd;
+    int pid;                       /* the daemon process at the other end */
+} kept_conn;
+static __thread kept_conn kept[KEPT_PER_THREAD];
+
+/* This thread's kept connection to the group, if its process has a worker
+ * waiting now (a kept connection reaches only its own process: sent to a
+ * busy one, the request would wait while another process idles). */
+static int kept_take(const gowsgi_daemon_rt *rt)
+{
+    for (int i = 0; i < KEPT_PER_THREAD; i++) {
+        kept_conn *k = &kept[i];
+        if (k->rt != rt)
+            continue;
+        for (int p = 0; p < rt->conf->processes; p++) {
+            const gowsgi_daemon_slot *slot = &rt->shared->slots[p];
+            if (__atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE) != k->pid)
+                continue;
+            if (__atomic_load_n(&slot->idle, __ATOMIC_ACQUIRE) <= 0)
+                return -1;   /* busy: the channel finds an idle process */
+            k->rt = NULL;
+            return k->fd;
+        }
+        close(k->fd);   /* that process is gone */
+        k->rt = NULL;
+    }
+    return -1;
+}
+
+static void kept_put(const gowsgi_daemon_rt *rt, int fd, int pid)
+{
+    kept_conn *slot = NULL;
+    for (int i = 0; i < KEPT_PER_THREAD && slot == NULL; i++)
+        if (kept[i].rt == rt)
+            slot = &kept[i];
+    for (int i = 0; i < KEPT_PER_THREAD && slot == NULL; i++)
+        if (kept[i].rt == NULL)
+            slot = &kept[i];
+    if (slot == NULL)
+        slot = &kept[(unsigned)fd % KEPT_PER_THREAD];
+    if (slot->rt != NULL)
+        close(slot->fd);
+    slot->rt = rt;
+    slot->fd = fd;
+    slot->pid = pid;
+}
+
 typedef struct forward {
     request_rec *r;
     const gowsgi_daemon_rt *rt;
@@ -34,6 +88,7 @@ typedef struct forward {
     apr_time_t queue_start;
     int restarting;                /* the last REPLAY came from a process restarting */
     int body_read;                 /* the request body was (partly) consumed */
+    int reused;                    /* the connection is one the daemon kept */
     char *body_buf;
     apr_time_t headers_due;        /* socket-timeout for the response headers */
     gowsgi_wire_buf out;
@@ -177,6 +232,8 @@ static int apply_headers(forward *f, const unsigned char *p, size_t len)
 /* follow()'s answer when the daemon asks for the request to be sent again
  * (its script changed: a new process will answer). Not an HTTP status. */
 #define REPLAY (-2)
+/* ... and when a kept connection was closed before the request was taken. */
+#define GOODBYE (-3)
 
 static int redirect(forward *f)
 {
@@ -215,6 +272,12 @@ static int follow(forward *f)
                         apr_psprintf(f->r->pool, "reading from the daemon process failed (%s)",
                                      rc == -EPROTO ? "malformed frame" : strerror(-rc)));
         switch (type) {
+        case GOWSGI_FRAME_GOODBYE:
+            /* The daemon closed the kept connection without taking the
+             * request: send it again, through the channel. */
+            if (!f->reused || f->daemon_pid != 0)
+                return lost(f, HTTP_INTERNAL_SERVER_ERROR, "an unexpected GOODBYE frame");
+            return GOODBYE;
         case GOWSGI_FRAME_ACCEPT: {
             uint32_t served;
             if (gowsgi_wire_get_accept(p, len, &f->daemon_pid, &served) != 0)
@@ -287,6 +350,14 @@ static int follow(forward *f)
             int outcome;
             if (!f->headers_seen || gowsgi_wire_get_end(p, len, &outcome) != 0)
                 return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed END frame");
+            if (outcome == GOWSGI_END_COMPLETE_KEEP) {
+                /* Only a connection with nothing more in it is kept. */
+                if (f->in.start == f->in.end && f->daemon_pid != 0) {
+                    kept_put(f->rt, f->fd, (int)f->daemon_pid);
+                    f->fd = -1;
+                }
+                outcome = GOWSGI_END_COMPLETE;
+            }
             if (f->redirect)
                 return redirect(f);
             if (f->override_status)
@@ -396,8 +467,23 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         size_t early = 0;
-        f->fd = gowsgi_channel_connect_with(rt->channel[0], f->out.p, f->out.len, &early,
-                                            rt->connect_timeout * 1000);
+        /* A kept connection first: no new socket, no descriptor passing.
+         * If its daemon has gone since, the send fails before anything ran,
+         * and a new connection goes through the channel. */
+        f->fd = kept_take(rt);
+        f->reused = f->fd >= 0;
+        if (f->reused) {
+            if (gowsgi_wire_send(f->fd, f->out.p, f->out.len, f->timeout_ms) == 0)
+                early = f->out.len;
+            else {
+                close(f->fd);
+                f->fd = -1;
+                f->reused = 0;
+            }
+        }
+        if (f->fd < 0)
+            f->fd = gowsgi_channel_connect_with(rt->channel[0], f->out.p, f->out.len, &early,
+                                                rt->connect_timeout * 1000);
         if (f->fd < 0) {
             int err = -f->fd;
             f->fd = -1;
@@ -410,10 +496,12 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
                           r->filename);
             return HTTP_SERVICE_UNAVAILABLE;
         }
+        gowsgi_wire_reader_free(&f->in);
+        memset(&f->in, 0, sizeof(f->in));
         f->in.fd = f->fd;
         f->in.wait_first = 1;
         f->daemon_pid = 0;
-        if (rt->response_buffer_size > 0)
+        if (!f->reused && rt->response_buffer_size > 0)
             setsockopt(f->fd, SOL_SOCKET, SO_RCVBUF, &rt->response_buffer_size, sizeof(rt->response_buffer_size));
         int rc = early < f->out.len ? gowsgi_wire_send(f->fd, f->out.p + early, f->out.len - early, f->timeout_ms) : 0;
         f->out.len = 0;
@@ -422,6 +510,10 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
                         apr_psprintf(r->pool, "sending the request failed (%s)", strerror(-rc)));
         f->headers_due = apr_time_now() + apr_time_from_msec(f->timeout_ms);
         int status = follow_with_timeout(f);
+        if (status == GOODBYE) {
+            close_fd(f);
+            continue;   /* never taken: not a replay, no count */
+        }
         if (status != REPLAY)
             return status;
         close_fd(f);

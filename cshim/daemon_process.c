@@ -87,6 +87,7 @@ static const char *record_death(gowsgi_daemon_proc *dp, int status, char *text, 
     /* The slot is the daemon's to write: read it once, bounded. */
     memset(&local, 0, sizeof(local));
     __atomic_store_n(&slot->ready, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&slot->idle, 0, __ATOMIC_RELEASE);
     if (__atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE) == (int)dp->proc.pid &&
         __atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE)) {
         local.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : status;
@@ -120,6 +121,7 @@ static void spawn(gowsgi_daemon_proc *dp)
     gowsgi_daemon_slot *slot = &dp->rt->shared->slots[dp->index];
     __atomic_store_n(&slot->ready, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->exiting, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&slot->idle, 0, __ATOMIC_RELEASE);
     slot->reason[0] = '\0';
     apr_pool_clear(dp->pool);
     apr_status_t rv = apr_proc_fork(&dp->proc, dp->pool);

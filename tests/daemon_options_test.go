@@ -156,8 +156,11 @@ WSGIScriptAlias /broken @ROOT@/scratch/broken.wsgi process-group=broken
 	}
 	r = Get(t, a.URL("/tuned?op=sockbufs"))
 	require.NoError(t, json.Unmarshal([]byte(r.Body), &bufs))
-	require.Len(t, bufs.Bufs, 1, "one connection: this request's")
-	assert.Equal(t, [2]int{2 * 65536, 2 * 32768}, bufs.Bufs[0], "the kernel doubles what is set")
+	// This request's connection, and any the daemon kept from earlier ones.
+	require.NotEmpty(t, bufs.Bufs)
+	for _, b := range bufs.Bufs {
+		assert.Equal(t, [2]int{2 * 65536, 2 * 32768}, b, "the kernel doubles what is set")
+	}
 
 	f := getFacts(t, a.URL("/stuck"), nil)
 	mark := markLog(a)

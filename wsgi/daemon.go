@@ -71,6 +71,11 @@ func DaemonMain(p unsafe.Pointer) int {
 		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process group '%s': out of memory", os.Getpid(), group))
 		return 1
 	}
+	if rc := C.gowsgi_daemon_listen(st, init.channel_fd, init.idle); rc != 0 {
+		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process group '%s' cannot wait for requests: %s",
+			os.Getpid(), group, syscall.Errno(-rc)))
+		return 1
+	}
 	// WSGIVerboseDebugging On: mod_wsgi's thread lines, at info level.
 	if eng.verbose {
 		processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): Starting %d threads in daemon process '%s'.",
@@ -95,9 +100,6 @@ func DaemonMain(p unsafe.Pointer) int {
 			C.gowsgi_daemon_gil_watch(st)
 		}()
 	}
-	// Idle worker threads look up from their wait on the channel this often
-	// to see whether the process is stopping.
-	C.gowsgi_channel_set_wait(init.channel_fd, 500)
 	if init.ready != nil {
 		C.gowsgi_daemon_set_ready(init.ready)
 	}

@@ -265,6 +265,11 @@ int gowsgi_channel_set_wait(int recv_fd, int timeout_ms)
 
 int gowsgi_channel_wait(int recv_fd)
 {
+    return gowsgi_channel_take(recv_fd, 0);
+}
+
+int gowsgi_channel_take(int recv_fd, int nonblocking)
+{
     union {
         struct cmsghdr align;
         char buf[CMSG_SPACE(ACCEPT_MAX_FDS * sizeof(int))];
@@ -283,7 +288,7 @@ int gowsgi_channel_wait(int recv_fd)
     msg.msg_controllen = sizeof(control.buf);
     /* Blocking: the kernel wakes one waiting thread per message (an
      * exclusive wait), where poll would wake every idle thread. */
-    ssize_t r = recvmsg(recv_fd, &msg, MSG_CMSG_CLOEXEC);
+    ssize_t r = recvmsg(recv_fd, &msg, MSG_CMSG_CLOEXEC | (nonblocking ? MSG_DONTWAIT : 0));
     if (r < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
     fd = first_fd(&msg);

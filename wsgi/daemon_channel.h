@@ -48,6 +48,9 @@ int gowsgi_channel_accept_or(int recv_fd, int cancel_fd, int timeout_ms);
  * every sender has closed the channel. */
 int gowsgi_channel_wait(int recv_fd);
 int gowsgi_channel_set_wait(int recv_fd, int timeout_ms);
+/* gowsgi_channel_wait, or with nonblocking set the connection waiting now
+ * (-EAGAIN when there is none): for a thread that epoll woke. */
+int gowsgi_channel_take(int recv_fd, int nonblocking);
 
 /* The credentials of the process at the other end of a connection (the
  * child that created the socketpair): 0, or a negative errno. */

@@ -16,7 +16,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -244,18 +246,26 @@ static int64_t now_us(void)
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
-/* One connection, one request. Returns 0 when it must not count as
- * activity for inactivity-timeout (WSGIIgnoreActivity), else 1. */
-static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd)
+/* What serve() did with a request. */
+enum {
+    SERVED_ACTIVITY = 1,          /* counts for inactivity-timeout (not WSGIIgnoreActivity) */
+    SERVED_KEEP = 2,              /* the connection takes another request (END_COMPLETE_KEEP sent) */
+    SERVED_NOTHING = 4            /* no request came: the child closed a kept connection */
+};
+
+/* One request on a connection: a fresh one (whose peer is checked), or a
+ * kept one a request has just arrived on. may_keep: the process can take
+ * another request on it afterwards. Returns SERVED_* flags. */
+static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd, int fresh, int may_keep)
 {
-    int activity = 1;
+    int activity = SERVED_ACTIVITY, kept = 0;
     conn c;
     memset(&c, 0, sizeof(c));
     c.fd = fd;
     c.in.fd = fd;
-    if (init->send_buffer_size > 0)
+    if (fresh && init->send_buffer_size > 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &init->send_buffer_size, sizeof(init->send_buffer_size));
-    if (init->receive_buffer_size > 0)
+    if (fresh && init->receive_buffer_size > 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &init->receive_buffer_size, sizeof(init->receive_buffer_size));
     c.timeout_ms = init->socket_timeout > 0 ? init->socket_timeout * 1000 : 60000;
     pthread_mutex_init(&c.send_lock, NULL);
@@ -264,7 +274,8 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     gowsgi_wire_request *wr = NULL;
     int64_t daemon_start = now_us();
 
-    if (!peer_allowed(init, fd, why, sizeof(why))) {
+    /* A kept connection's peer was checked when it came. */
+    if (fresh && !peer_allowed(init, fd, why, sizeof(why))) {
         gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' refused a connection: %s",
                            (int)getpid(), init->group, why);
         goto done;
@@ -276,6 +287,10 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     const unsigned char *p;
     size_t plen;
     int rc = gowsgi_wire_read(&c.in, &type, &p, &plen, c.timeout_ms);
+    if (rc == 1 && !fresh) {
+        activity = SERVED_NOTHING;   /* the child closed it: nothing to say */
+        goto done;
+    }
     if (rc != 0 || type != GOWSGI_FRAME_REQUEST ||
         (wr = gowsgi_wire_get_request(p, plen, err, sizeof(err))) == NULL) {
         gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' dropped a connection: %s",
@@ -378,12 +393,17 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
 
     int status = gowsgi_serve(&req);
     pthread_mutex_lock(&c.send_lock);
+    /* Kept only after a complete response, with nothing left unread: the
+     * next bytes on it must be the child's next REQUEST. */
+    kept = status == 0 && may_keep && !c.send_failed && c.in.start == c.in.end &&
+           !__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE);
     if (status == 0 || status == GOWSGI_INCOMPLETE)
-        rc = gowsgi_wire_put_end(&c.out, status == 0 ? GOWSGI_END_COMPLETE : GOWSGI_END_INCOMPLETE);
+        rc = gowsgi_wire_put_end(&c.out, kept ? GOWSGI_END_COMPLETE_KEEP
+                                              : status == 0 ? GOWSGI_END_COMPLETE : GOWSGI_END_INCOMPLETE);
     else
         rc = gowsgi_wire_put_error(&c.out, status, GOWSGI_CAUSE_APP, "");
-    if (rc == 0)
-        flush_out(&c);
+    if (rc != 0 || flush_out(&c) != 0)
+        kept = 0;
     pthread_mutex_unlock(&c.send_lock);
     goto release;
 
@@ -399,7 +419,29 @@ done:
     gowsgi_wire_buf_free(&c.out);
     gowsgi_wire_reader_free(&c.in);
     pthread_mutex_destroy(&c.send_lock);
-    return activity;
+    return activity | (kept ? SERVED_KEEP : 0);
+}
+
+/* A connection a worker holds or that waits, kept, for the child's next
+ * request. Idle ones are in the process's epoll set (one-shot: the worker
+ * that is woken owns it until it is kept again) and in the idle list, so a
+ * stopping process can say GOODBYE to each. */
+typedef struct kept_conn {
+    int fd;
+    int registered;               /* in the epoll set (armed or not) */
+    int retired;                  /* GOODBYE said and closed by the stop path: never touch fd */
+    struct kept_conn *prev, *next;
+} kept_conn;
+
+/* epoll's tags for the channel and the stop eventfd. */
+static char channel_tag, stop_tag;
+
+static int kept_limit(void)
+{
+    /* Each kept connection is a descriptor: leave room for the app's. */
+    struct rlimit rl;
+    long n = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur / 2 : 1024;
+    return n < 16 ? 16 : n > 4096 ? 4096 : (int)n;
 }
 
 gowsgi_daemon_state *gowsgi_daemon_state_new(int threads)
@@ -415,7 +457,110 @@ gowsgi_daemon_state *gowsgi_daemon_state_new(int threads)
         return NULL;
     }
     st->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    st->ep = -1;
+    st->max_kept = kept_limit();
+    pthread_mutex_init(&st->kept_lock, NULL);
     return st;
+}
+
+int gowsgi_daemon_listen(gowsgi_daemon_state *st, int channel_fd, int *idle)
+{
+    st->shared_idle = idle;
+    if (idle != NULL)
+        __atomic_store_n(idle, 0, __ATOMIC_RELEASE);
+    st->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (st->ep < 0)
+        return -errno;
+    /* The channel is shared by every process of the group, and a new
+     * connection wakes one idle worker in each (most requests come on kept
+     * connections, which wake one). Not EPOLLEXCLUSIVE: that always picks
+     * the process that registered first, and a process that declines a
+     * request (a replay its old code must not answer) would get it back
+     * for ever. The stop eventfd stays readable: it wakes every worker. */
+    struct epoll_event ch = {.events = EPOLLIN, .data.ptr = &channel_tag};
+    struct epoll_event stop = {.events = EPOLLIN, .data.ptr = &stop_tag};
+    if (epoll_ctl(st->ep, EPOLL_CTL_ADD, channel_fd, &ch) != 0 ||
+        (st->stop_fd >= 0 && epoll_ctl(st->ep, EPOLL_CTL_ADD, st->stop_fd, &stop) != 0))
+        return -errno;
+    return 0;
+}
+
+/* Caller holds kept_lock. */
+static void idle_unlink(gowsgi_daemon_state *st, kept_conn *k)
+{
+    if (k->prev)
+        k->prev->next = k->next;
+    else if (st->idle_head == k)
+        st->idle_head = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    k->prev = k->next = NULL;
+}
+
+static void say_goodbye(int fd)
+{
+    unsigned char frame[GOWSGI_WIRE_HEADER_SIZE] = {0, 0, 0, 0, GOWSGI_FRAME_GOODBYE};
+    /* Never blocks: five bytes on a connection whose child is waiting. */
+    if (send(fd, frame, sizeof(frame), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        /* the child has gone: it will not send on it again */
+    }
+}
+
+/* A kept connection closes without having taken a request: GOODBYE, so a
+ * child that sent one meanwhile sends it elsewhere. Its memory stays (a
+ * worker woken for it may still look), on the retired list until exit.
+ * Caller holds kept_lock. */
+static void retire_locked(gowsgi_daemon_state *st, kept_conn *k)
+{
+    idle_unlink(st, k);
+    if (k->registered)
+        epoll_ctl(st->ep, EPOLL_CTL_DEL, k->fd, NULL);
+    say_goodbye(k->fd);
+    close(k->fd);
+    k->retired = 1;
+    k->next = st->retired;
+    st->retired = k;
+    st->nkept--;
+}
+
+static void conn_free(gowsgi_daemon_state *st, kept_conn *k)
+{
+    if (k->registered)
+        epoll_ctl(st->ep, EPOLL_CTL_DEL, k->fd, NULL);
+    close(k->fd);
+    pthread_mutex_lock(&st->kept_lock);
+    st->nkept--;
+    pthread_mutex_unlock(&st->kept_lock);
+    free(k);
+}
+
+/* After a request: the connection waits for the child's next one, or
+ * closes. A process that began to stop meanwhile says GOODBYE instead (the
+ * END it sent promised the connection would stay). */
+static void keep_or_close(gowsgi_daemon_state *st, kept_conn *k, int keep)
+{
+    if (!keep) {
+        conn_free(st, k);
+        return;
+    }
+    pthread_mutex_lock(&st->kept_lock);
+    if (st->closing) {
+        retire_locked(st, k);
+        pthread_mutex_unlock(&st->kept_lock);
+        return;
+    }
+    k->next = st->idle_head;
+    if (st->idle_head)
+        st->idle_head->prev = k;
+    st->idle_head = k;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = k};
+    if (epoll_ctl(st->ep, k->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, k->fd, &ev) != 0) {
+        retire_locked(st, k);
+        pthread_mutex_unlock(&st->kept_lock);
+        return;
+    }
+    k->registered = 1;
+    pthread_mutex_unlock(&st->kept_lock);
 }
 
 void gowsgi_daemon_stop(gowsgi_daemon_state *st)
@@ -424,55 +569,104 @@ void gowsgi_daemon_stop(gowsgi_daemon_state *st)
     __atomic_store_n(&st->stopping, 1, __ATOMIC_RELEASE);
     if (st->stop_fd >= 0 && write(st->stop_fd, &one, sizeof(one)) < 0) {
         /* already signalled (the counter is full) or gone: workers still
-         * see stopping within their poll timeout */
+         * see stopping within their wait's timeout */
     }
+    /* Idle kept connections will take no request here: each child hears
+     * GOODBYE and sends its next request through the channel. */
+    pthread_mutex_lock(&st->kept_lock);
+    st->closing = 1;
+    while (st->idle_head != NULL)
+        retire_locked(st, st->idle_head);
+    pthread_mutex_unlock(&st->kept_lock);
 }
 
-/* The next connection, or a negative errno once the process stops or the
- * channel is closed. Every idle thread waits in recvmsg itself: the kernel
- * hands each connection to one of them (an exclusive wake-up), and the
- * wait's timeout lets a thread see that the process is stopping. */
-static int take_connection(const gowsgi_daemon_init *init, gowsgi_daemon_state *st)
+/* The next connection with a request to serve: a new one from the channel
+ * (*fresh set) or a kept one the child has written to; NULL once the
+ * process stops or the channel is closed. Only an idle worker waits, and
+ * each connection wakes one. */
+static kept_conn *next_connection(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int *fresh)
 {
     while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE) &&
            !__atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE)) {
-        int fd = gowsgi_channel_wait(init->channel_fd);
-        if (fd == -EAGAIN)
+        struct epoll_event ev;
+        if (st->shared_idle)
+            __atomic_add_fetch(st->shared_idle, 1, __ATOMIC_ACQ_REL);
+        /* The timeout only bounds how late a stop is seen if the eventfd
+         * could not be made. */
+        int n = epoll_wait(st->ep, &ev, 1, 500);
+        if (st->shared_idle)
+            __atomic_sub_fetch(st->shared_idle, 1, __ATOMIC_ACQ_REL);
+        if (n < 0 && errno != EINTR) {
+            gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' cannot wait for "
+                                "requests: %s", (int)getpid(), init->group, strerror(errno));
+            usleep(500 * 1000);
             continue;
-        if (fd == -EPIPE || fd == -ECONNRESET)
-            /* Every sender has closed the channel: the Apache generation
-             * this process served is gone, nothing more can arrive. */
-            __atomic_store_n(&st->channel_closed, 1, __ATOMIC_RELEASE);
-        return fd;   /* one taken as the process began to stop is served all the same */
+        }
+        if (n <= 0 || ev.data.ptr == &stop_tag)
+            continue;
+        if (ev.data.ptr == &channel_tag) {
+            if (__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE))
+                break;   /* leave it to a process that stays */
+            int fd = gowsgi_channel_take(init->channel_fd, 1);
+            if (fd == -EPIPE || fd == -ECONNRESET) {
+                /* Every sender has closed the channel: the Apache
+                 * generation this process served is gone. */
+                __atomic_store_n(&st->channel_closed, 1, __ATOMIC_RELEASE);
+                break;
+            }
+            if (fd < 0)
+                continue;   /* another worker took it, or nothing came */
+            kept_conn *k = calloc(1, sizeof(*k));
+            if (k == NULL) {
+                close(fd);
+                continue;
+            }
+            k->fd = fd;
+            pthread_mutex_lock(&st->kept_lock);
+            st->nkept++;
+            pthread_mutex_unlock(&st->kept_lock);
+            *fresh = 1;
+            return k;
+        }
+        kept_conn *k = ev.data.ptr;
+        pthread_mutex_lock(&st->kept_lock);
+        if (k->retired) {
+            pthread_mutex_unlock(&st->kept_lock);
+            continue;   /* the stop path said GOODBYE on it */
+        }
+        if (__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE)) {
+            retire_locked(st, k);
+            pthread_mutex_unlock(&st->kept_lock);
+            continue;
+        }
+        idle_unlink(st, k);
+        pthread_mutex_unlock(&st->kept_lock);
+        *fresh = 0;
+        return k;
     }
-    return -ECANCELED;
+    return NULL;
 }
 
 void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int index)
 {
-    while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE)) {
-        int fd = take_connection(init, st);
-        if (fd == -ECANCELED || fd == -EPIPE || fd == -ECONNRESET ||
-            __atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE)) {
-            if (fd >= 0)
-                close(fd);
-            return;
-        }
-        if (fd < 0) {
-            gowsgi_log_processf(GOWSGI_LOG_ERR,
-                                "gowsgi (pid=%d): daemon process group '%s' cannot take connections: %s",
-                                (int)getpid(), init->group, strerror(-fd));
-            usleep(500 * 1000);
-            continue;
-        }
+    kept_conn *k;
+    int fresh;
+    while ((k = next_connection(init, st, &fresh)) != NULL) {
+        long served = __atomic_load_n(&st->served, __ATOMIC_ACQUIRE);
+        int may_keep = (init->maximum_requests <= 0 || served + 1 < init->maximum_requests) &&
+                       __atomic_load_n(&st->nkept, __ATOMIC_RELAXED) <= st->max_kept;
         __atomic_add_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
         __atomic_store_n(&st->busy_since[index], now_us(), __ATOMIC_RELEASE);
-        int activity = serve(init, st, fd);
+        int did = serve(init, st, k->fd, fresh, may_keep);
         __atomic_store_n(&st->busy_since[index], 0, __ATOMIC_RELEASE);
-        close(fd);
-        if (activity)
+        keep_or_close(st, k, (did & SERVED_KEEP) != 0);
+        if (did & SERVED_NOTHING) {
+            __atomic_sub_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
+            continue;
+        }
+        if (did & SERVED_ACTIVITY)
             __atomic_store_n(&st->last_activity, now_us(), __ATOMIC_RELEASE);
-        long served = __atomic_add_fetch(&st->served, 1, __ATOMIC_ACQ_REL);
+        served = __atomic_add_fetch(&st->served, 1, __ATOMIC_ACQ_REL);
         __atomic_sub_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
         if (init->maximum_requests > 0 && served >= init->maximum_requests)
             gowsgi_daemon_stop(st);

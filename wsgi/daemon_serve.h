@@ -22,11 +22,29 @@ typedef struct gowsgi_daemon_state {
     int64_t gil_seen;             /* when the GIL watch last took the GIL */
     int nthreads;
     int64_t *busy_since;          /* per worker: when its request started, 0 when idle */
+    /* Kept connections (daemon_serve.c): the epoll set idle workers wait
+     * on (the channel, the stop eventfd, the idle kept connections), the
+     * idle ones (for GOODBYE when the process stops), how many there are
+     * and may be, and the shared count of idle workers that tells Apache's
+     * children whether a kept connection will be served at once. */
+    int ep;
+    pthread_mutex_t kept_lock;
+    struct kept_conn *idle_head;
+    struct kept_conn *retired;
+    int nkept;
+    int max_kept;
+    int closing;                  /* no connection is kept any more */
+    int *shared_idle;
 } gowsgi_daemon_state;
 
 /* A new state for threads workers, or NULL. */
 gowsgi_daemon_state *gowsgi_daemon_state_new(int threads);
-/* Sets stopping and wakes every idle worker: none takes another connection. */
+/* Workers wait on the group's channel and on the connections they keep;
+ * idle (shared memory, or NULL) counts the idle ones. 0, or a negative
+ * errno. */
+int gowsgi_daemon_listen(gowsgi_daemon_state *st, int channel_fd, int *idle);
+/* Sets stopping and wakes every idle worker: none takes another connection,
+ * and each idle kept connection is told GOODBYE and closed. */
 void gowsgi_daemon_stop(gowsgi_daemon_state *st);
 
 /* deadlock-timeout's watch: takes and gives back the GIL every second,

@@ -113,6 +113,8 @@ static int length_ok(int type, uint32_t len)
         return len >= DATA_FIXED && len <= DATA_FIXED + GOWSGI_WIRE_MAX_CHUNK;
     case GOWSGI_FRAME_END:
         return len == 1;
+    case GOWSGI_FRAME_GOODBYE:
+        return len == 0;
     default:
         return 0;
     }
@@ -402,7 +404,7 @@ int gowsgi_wire_put_data(gowsgi_wire_buf *b, int flags, const void *data, size_t
 
 static int outcome_ok(int outcome)
 {
-    return outcome == GOWSGI_END_COMPLETE || outcome == GOWSGI_END_INCOMPLETE;
+    return outcome == GOWSGI_END_COMPLETE || outcome == GOWSGI_END_INCOMPLETE || outcome == GOWSGI_END_COMPLETE_KEEP;
 }
 
 int gowsgi_wire_put_end(gowsgi_wire_buf *b, int outcome)

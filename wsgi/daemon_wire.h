@@ -4,7 +4,12 @@
  * child forwards requests) and the engine (the daemon serves them). No
  * Apache or Python headers.
  *
- * A connection is one request on a SOCK_STREAM socket. Every message is a
+ * A connection carries one request on a SOCK_STREAM socket, then more if
+ * the daemon ended the last with END_COMPLETE_KEEP: the child may send its
+ * next REQUEST on it, or close it. A daemon that closes a kept connection
+ * it has not taken a request from first sends GOODBYE, so a child that
+ * sent one meanwhile knows it was never run and sends it again elsewhere.
+ * Every message is a
  * frame: a 4-byte payload length (network order), a 1-byte type, then the
  * payload. Integers in payloads are network order; a string is a u32 length
  * and that many bytes, with no NUL byte inside.
@@ -48,7 +53,8 @@ enum gowsgi_frame_type {
     GOWSGI_FRAME_ERROR = 19,      /* u16 status, u8 cause, message text */
     GOWSGI_FRAME_HEADERS = 20,    /* gowsgi_wire_headers */
     GOWSGI_FRAME_DATA = 21,       /* u8 flags, body bytes */
-    GOWSGI_FRAME_END = 22         /* u8 outcome */
+    GOWSGI_FRAME_END = 22,        /* u8 outcome */
+    GOWSGI_FRAME_GOODBYE = 23     /* empty: this kept connection closes; no request was taken */
 };
 
 /* DATA flags. */
@@ -57,7 +63,8 @@ enum gowsgi_frame_type {
 /* END outcomes. */
 enum {
     GOWSGI_END_COMPLETE = 0,
-    GOWSGI_END_INCOMPLETE = 1     /* shorter than its Content-Length, or broken off */
+    GOWSGI_END_INCOMPLETE = 1,    /* shorter than its Content-Length, or broken off */
+    GOWSGI_END_COMPLETE_KEEP = 2  /* complete, and the connection takes another request */
 };
 
 /* ERROR causes: why the daemon refused or failed a request before its

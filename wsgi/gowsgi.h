@@ -192,6 +192,9 @@ typedef struct gowsgi_daemon_init {
     /* Set once the process takes requests, so Apache's children know the
      * group is up (the parent clears it when the process goes). */
     int *ready;
+    /* How many of its worker threads wait for a request now: Apache's
+     * children send on a kept connection only to a process that has one. */
+    int *idle;
 } gowsgi_daemon_init;
 
 #define GOWSGI_DAEMON_SECRET_SIZE 32

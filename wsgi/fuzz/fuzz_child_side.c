@@ -97,6 +97,10 @@ static int check_fixed(int type, const unsigned char *p, size_t len)
         if ((rc = gowsgi_wire_get_end(p, len, &x)) == 0)
             CHECK(gowsgi_wire_put_end(&b, x) == 0);
         break;
+    case GOWSGI_FRAME_GOODBYE:
+        if ((rc = len == 0 ? 0 : -1) == 0)
+            CHECK(gowsgi_wire_put_frame(&b, GOWSGI_FRAME_GOODBYE, NULL, 0) == 0);
+        break;
     default:
         return -1;
     }
@@ -131,7 +135,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const int types[] = {GOWSGI_FRAME_ACCEPT, GOWSGI_FRAME_READ, GOWSGI_FRAME_LOG, GOWSGI_FRAME_ERROR,
-                                GOWSGI_FRAME_HEADERS, GOWSGI_FRAME_DATA, GOWSGI_FRAME_END};
+                                GOWSGI_FRAME_HEADERS, GOWSGI_FRAME_DATA, GOWSGI_FRAME_END,
+                                GOWSGI_FRAME_GOODBYE};
     size_t i;
 
     for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)

@@ -188,7 +188,7 @@ func TestFixedRoundTrip(t *testing.T) {
 			assert.Equal(t, 1, off)
 		}
 	}
-	for _, o := range []int{w.EndComplete, w.EndIncomplete} {
+	for _, o := range []int{w.EndComplete, w.EndIncomplete, w.EndKeep} {
 		p := frameOf(t, encode(t, func(b *w.Buf) bool { return b.PutEnd(o) }), w.FrameEnd)
 		got, ok := w.GetEnd(p)
 		assert.True(t, ok)
@@ -203,6 +203,7 @@ func TestFixedRoundTrip(t *testing.T) {
 		{w.FrameBodyEnd, nil},
 		{w.FrameBodyError, nil},
 		{w.FrameBodyError, []byte("client went away")},
+		{w.FrameGoodbye, nil},
 	} {
 		p := frameOf(t, encode(t, func(b *w.Buf) bool { return b.PutFrame(c.typ, c.payload) }), c.typ)
 		assert.True(t, bytes.Equal(c.payload, p))
@@ -226,7 +227,8 @@ func TestEncoderRejects(t *testing.T) {
 		"frame type 0":             func(b *w.Buf) bool { return b.PutFrame(0, []byte{1}) },
 		"frame type 5":             func(b *w.Buf) bool { return b.PutFrame(5, []byte{1}) },
 		"frame type 15":            func(b *w.Buf) bool { return b.PutFrame(15, nil) },
-		"frame type 23":            func(b *w.Buf) bool { return b.PutFrame(23, []byte{1}) },
+		"frame type 24":            func(b *w.Buf) bool { return b.PutFrame(24, []byte{1}) },
+		"GOODBYE with bytes":       func(b *w.Buf) bool { return b.PutFrame(w.FrameGoodbye, []byte{1}) },
 		"frame type 256+BODY":      func(b *w.Buf) bool { return b.PutFrame(256+w.FrameBody, []byte{1}) },
 		"frame type -1":            func(b *w.Buf) bool { return b.PutFrame(-1, []byte{1}) },
 		"empty BODY":               func(b *w.Buf) bool { return b.PutFrame(w.FrameBody, nil) },
@@ -263,7 +265,7 @@ func TestEncoderRejects(t *testing.T) {
 		"DATA flags -1":            func(b *w.Buf) bool { return b.PutData(-1, []byte("x")) },
 		"DATA over a chunk":        func(b *w.Buf) bool { return b.PutData(0, overChunk) },
 		"DATA NULL bytes":          func(b *w.Buf) bool { return b.PutDataNull(0, 1) },
-		"END outcome 2":            func(b *w.Buf) bool { return b.PutEnd(2) },
+		"END outcome 3":            func(b *w.Buf) bool { return b.PutEnd(3) },
 		"END outcome -1":           func(b *w.Buf) bool { return b.PutEnd(-1) },
 		"REQUEST count, no arrays": func(b *w.Buf) bool { return b.PutRequest(&w.Request{}, w.Opts{NullArrays: true, Count: 1}) },
 	}
@@ -426,7 +428,7 @@ func TestDecodeFixedRejects(t *testing.T) {
 		_, _, _, ok := w.GetData(p)
 		assert.False(t, ok, "DATA % x", p)
 	}
-	for _, p := range [][]byte{nil, {2}, {0xff}, {0, 0}} {
+	for _, p := range [][]byte{nil, {3}, {0xff}, {0, 0}} {
 		_, ok := w.GetEnd(p)
 		assert.False(t, ok, "END % x", p)
 	}
@@ -452,6 +454,7 @@ func TestParseHeader(t *testing.T) {
 		w.FrameHeaders:   {2 + 4 + 4, max},
 		w.FrameData:      {1, chunk + 1},
 		w.FrameEnd:       {1, 1},
+		w.FrameGoodbye:   {0, 0},
 	}
 	for typ := 0; typ < 256; typ++ {
 		s, known := valid[typ]

@@ -48,10 +48,12 @@ const (
 	FrameHeaders   = int(C.GOWSGI_FRAME_HEADERS)
 	FrameData      = int(C.GOWSGI_FRAME_DATA)
 	FrameEnd       = int(C.GOWSGI_FRAME_END)
+	FrameGoodbye   = int(C.GOWSGI_FRAME_GOODBYE)
 
 	DataFlush     = int(C.GOWSGI_DATA_FLUSH)
 	EndComplete   = int(C.GOWSGI_END_COMPLETE)
 	EndIncomplete = int(C.GOWSGI_END_INCOMPLETE)
+	EndKeep       = int(C.GOWSGI_END_COMPLETE_KEEP)
 
 	CauseApp          = int(C.GOWSGI_CAUSE_APP)
 	CauseSecret       = int(C.GOWSGI_CAUSE_SECRET)

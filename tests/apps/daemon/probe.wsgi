@@ -46,6 +46,20 @@ def _fds():
     return out
 
 
+def _socket_of(name):
+    """A socket object over a duplicate of descriptor name, or None (the
+    duplicate is closed when the descriptor is not a socket)."""
+    try:
+        fd = os.dup(int(name))
+    except OSError:
+        return None
+    try:
+        return socket.socket(fileno=fd)
+    except OSError:
+        os.close(fd)
+        return None
+
+
 def _facts(environ):
     try:
         name = pwd.getpwuid(os.getuid()).pw_name
@@ -191,14 +205,33 @@ def application(environ, start_response):
         libc.pthread_attr_destroy(attr)
         return _json(start_response, {'stack_size': size.value})
 
+    if op == 'conns':
+        # The inodes of this process's stream sockets: its connections from
+        # Apache's children, the one this request came on and any kept.
+        out = []
+        for name in os.listdir('/proc/self/fd'):
+            try:
+                target = os.readlink('/proc/self/fd/' + name)
+            except OSError:
+                continue
+            s = _socket_of(name)
+            if s is None:
+                continue
+            try:
+                if target.startswith('socket:') and s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) == socket.SOCK_STREAM:
+                    out.append(target)
+            except OSError:
+                pass
+            finally:
+                s.close()
+        return _json(start_response, {'conns': sorted(out)})
     if op == 'sockbufs':
         # SO_SNDBUF / SO_RCVBUF of this process's stream sockets (with
         # threads=1: the connection this request came on).
         out = []
         for name in os.listdir('/proc/self/fd'):
-            try:
-                s = socket.socket(fileno=os.dup(int(name)))
-            except OSError:
+            s = _socket_of(name)
+            if s is None:
                 continue
             try:
                 if s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) == socket.SOCK_STREAM:
