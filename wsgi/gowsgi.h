@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 5
+#define GOWSGI_ABI_VERSION 6
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -112,6 +112,8 @@ typedef struct gowsgi_init {
 
     /* Process-scoped error-log line (no request). */
     void (*log)(int level, const char *msg, size_t len);
+
+    int destroy_interpreter;         /* WSGIDestroyInterpreter: atexit handlers run at exit */
 } gowsgi_init;
 
 /* One daemon process of a WSGIDaemonProcess group, handed to
@@ -168,5 +170,11 @@ typedef int (*gowsgi_child_init_fn)(const gowsgi_init *init, char *errbuf, size_
 typedef int (*gowsgi_serve_fn)(gowsgi_request *req);
 /* Runs a daemon process; returns its exit status. */
 typedef int (*gowsgi_daemon_main_fn)(const gowsgi_daemon_init *init);
+
+/* An Apache child is exiting: publishes mod_wsgi's process_stopping event,
+ * then runs atexit handlers (WSGIDestroyInterpreter On). Call only outside
+ * any signal handler, on the thread that called gowsgi_child_init, once
+ * no request runs (worker and event: a pchild cleanup; never prefork). */
+typedef void (*gowsgi_child_exit_fn)(void);
 
 #endif
