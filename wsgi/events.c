@@ -274,8 +274,9 @@ void gowsgi_events_request_finished(gowsgi_reqstate *rs)
     put(event, "input_time", PyFloat_FromDouble(seconds(rs->input_time)));
     put(event, "output_length", PyLong_FromLongLong(rs->body_sent));
     put(event, "output_writes", PyLong_FromLongLong(rs->output_writes));
-    if (rs->observed) {
-        /* The thread's CPU over the request, capped at its wall time (mod_wsgi's rule). */
+    if (rs->observed && rs->cpu_user_start != 0.0) {
+        /* The thread's CPU over the request, capped at its wall time; left
+         * out while the thread had no user time at the start (mod_wsgi's rules). */
         double user, sys;
         thread_cpu(&user, &sys);
         user -= rs->cpu_user_start;
