@@ -157,7 +157,15 @@ void *gowsgi_merge_server_conf(apr_pool_t *p, void *base, void *add);
 void *gowsgi_create_dir_conf(apr_pool_t *p, char *dir);
 void *gowsgi_merge_dir_conf(apr_pool_t *p, void *base, void *add);
 /* Logs one warning per directive accepted but not honoured. */
+/* WSGIDestroyInterpreter's warning, given only where it applies: prefork's
+ * children exit from a signal handler, where nothing may enter Python, so
+ * neither process_stopping nor atexit handlers run in them. */
+#define DETAIL_EXIT_PREFORK \
+    "on the prefork MPM Apache's children exit from a signal handler, where nothing may " \
+    "enter Python: atexit handlers and mod_wsgi's process_stopping event (subscribe_shutdown) " \
+    "do not run in them (they do in daemon processes, and on the worker and event MPMs)"
 void gowsgi_warn_unhonoured(server_rec *s);
+int gowsgi_child_exit_safe(void);   /* engine_load.c */
 /* The daemon group called name, or NULL. */
 const gowsgi_daemon *gowsgi_find_daemon(const char *name);
 

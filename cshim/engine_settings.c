@@ -82,4 +82,5 @@ void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init)
     init->apache_version[1] = v.minor;
     init->apache_version[2] = v.patch;
     init->log = gowsgi_log_process;
+    init->destroy_interpreter = gowsgi_globals.destroy_interpreter != 0;
 }

@@ -111,6 +111,16 @@ func DaemonMain(p unsafe.Pointer) int {
 	reason := monitor(init, st, signals, done)
 	C.gowsgi_daemon_stop(st)
 	setExitReason(init, reason)
+	// mod_wsgi's process_stopping event, before waiting for the requests
+	// in flight, as mod_wsgi publishes it. Not when the GIL is known to be
+	// stuck (deadlock-timeout); otherwise bounded, as the stack dump.
+	if !strings.HasPrefix(reason, "deadlock-timeout") {
+		withPython(stopWait(init), func() {
+			r := C.CString(shutdownReason(reason))
+			C.gowsgi_publish_process_stopping(r)
+			C.free(unsafe.Pointer(r))
+		})
+	}
 	if strings.HasPrefix(reason, "request-timeout") || strings.HasPrefix(reason, "deadlock-timeout") {
 		// The requests that outran it will not finish: end now, so their
 		// clients hear at once (mod_wsgi waits shutdown-timeout more).
@@ -125,12 +135,59 @@ func DaemonMain(p unsafe.Pointer) int {
 		os.Getpid(), group, reason))
 	select {
 	case <-done:
+		// WSGIDestroyInterpreter On: atexit handlers, once no request runs.
+		withPython(stopWait(init), func() { C.gowsgi_run_atexit() })
 	case <-time.After(time.Duration(init.shutdown_timeout) * time.Second):
 		processLog(logWarning, fmt.Sprintf("gowsgi (pid=%d): daemon process of group '%s' exiting with %d "+
 			"request(s) still active after shutdown-timeout=%d", os.Getpid(), group,
 			int(C.gowsgi_daemon_state_active(st)), int(init.shutdown_timeout)))
 	}
 	return 0
+}
+
+// stopWait bounds what Python may take of a stopping process: its
+// shutdown-timeout (at least a second).
+func stopWait(init *C.gowsgi_daemon_init) time.Duration {
+	if d := time.Duration(init.shutdown_timeout) * time.Second; d > time.Second {
+		return d
+	}
+	return time.Second
+}
+
+// withPython runs fn (which takes the GIL itself) on a thread of its own
+// and waits for it at most wait: a thread holding the GIL must not keep
+// the process up.
+func withPython(wait time.Duration, fn func()) {
+	finished := make(chan struct{})
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread keeps a Python thread state
+		fn()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-time.After(wait):
+		processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): the Python GIL was not free within %s at exit",
+			os.Getpid(), wait))
+	}
+}
+
+// shutdownReason is mod_wsgi's name for why a daemon process stops (the
+// process_stopping event's shutdown_reason), from the monitor's reason.
+func shutdownReason(reason string) string {
+	for _, r := range [][2]string{
+		{"request-timeout", "request_timeout"},
+		{"startup-timeout", "startup_timeout"},
+		{"restart-interval", "restart_interval"},
+		{"inactivity-timeout", "inactivity_timeout"},
+		{"cpu-time-limit", "cpu_time_limit"},
+		{"SIGUSR1", "graceful_signal"},
+	} {
+		if strings.Contains(reason, r[0]) {
+			return r[1]
+		}
+	}
+	return ""
 }
 
 // stackDumpWait bounds the wait for the GIL before a request-timeout's

@@ -55,6 +55,12 @@ typedef struct gowsgi_interp {
     PyObject *text_io_wrapper;    /* io.TextIOWrapper, for the log streams */
     PyObject *stdout_log;         /* the mod_wsgi.Log buffers behind sys.stdout / sys.stderr */
     PyObject *stderr_log;
+    /* mod_wsgi.event_callbacks / shutdown_callbacks / active_requests (strong
+     * references to the module's objects; events.c). The runner's only cost
+     * when nobody subscribed: one look at the size of event_callbacks. */
+    PyObject *event_callbacks;
+    PyObject *shutdown_callbacks;
+    PyObject *active_requests;
     int key_cache_used;
     gowsgi_key_slot key_cache[GOWSGI_KEY_CACHE_SLOTS];
 } gowsgi_interp;
@@ -94,6 +100,7 @@ typedef struct gowsgi_settings {
     const char *server_description;
     const char *server_built;
     int apache_version[3];
+    int destroy_interpreter;      /* WSGIDestroyInterpreter: run atexit at process exit */
     void (*log)(int level, const char *msg, size_t len);
 } gowsgi_settings;
 
@@ -165,6 +172,15 @@ struct gowsgi_reqstate {
     PyObject *start_response;
     PyObject *errors;             /* the mod_wsgi.Log buffer of wsgi.errors */
     PyObject *errors_stream;      /* wsgi.errors: a TextIOWrapper over it */
+    /* For mod_wsgi's events and metrics (events.c, metrics.c). */
+    gowsgi_interp *it;
+    PyObject *request_data;       /* mod_wsgi.request_data(), made on first use */
+    PyObject *request_id;         /* its key in mod_wsgi.active_requests */
+    int observed;                 /* request_started was published: time the I/O */
+    long long app_start;          /* microseconds: the application is called */
+    long long input_reads, input_bytes, input_time;
+    long long output_writes, output_time;
+    double cpu_user_start, cpu_system_start;
 };
 /* Claims the request's I/O for this thread, one at a time: 0, or -1 with an
  * exception when the request has ended. GIL held on entry and return; the
@@ -220,6 +236,49 @@ int gowsgi_filewrapper_send(gowsgi_interp *it, gowsgi_reqstate *rs, PyObject *wr
 
 /* modules.c: `import mod_wsgi` and `import apache`. */
 int gowsgi_modules_install(gowsgi_interp *it);
+
+/* events.c: mod_wsgi's event API. Each publishing call is made only when
+ * gowsgi_events_wanted() says someone subscribed; GIL held. */
+static inline int gowsgi_events_wanted(const gowsgi_interp *it)
+{
+    return it->event_callbacks != NULL && PyList_GET_SIZE(it->event_callbacks) != 0;
+}
+extern PyMethodDef gowsgi_event_methods[];
+int gowsgi_events_install(gowsgi_interp *it, PyObject *module);
+/* request_started: may replace *callable by the application_object a
+ * callback returned (a new reference either way). */
+void gowsgi_events_request_started(gowsgi_reqstate *rs, PyObject *environ, PyObject **callable);
+void gowsgi_events_response_started(gowsgi_reqstate *rs, PyObject *status, PyObject *headers,
+                                    PyObject *exc_info);
+void gowsgi_events_request_finished(gowsgi_reqstate *rs);
+/* Drops the request's request_data and its active_requests entry. */
+void gowsgi_events_request_end(gowsgi_reqstate *rs);
+/* Every interpreter of this process, for process_stopping and atexit. */
+void gowsgi_interps_add(gowsgi_interp *it);
+/* process_stopping in every interpreter; then, when WSGIDestroyInterpreter
+ * is On, each one's atexit handlers. Each takes the GIL: call from a thread
+ * that holds no Python thread state, never from a signal handler. */
+void gowsgi_publish_process_stopping(const char *reason);
+void gowsgi_run_atexit(void);
+/* Both, for an Apache child's exit (cshim calls it on worker and event). */
+void gowsgi_child_exit(void);
+
+/* metrics.c: process_metrics(), request_metrics(), server_metrics(). */
+extern PyMethodDef gowsgi_metrics_methods[];
+long long gowsgi_now_us(void);
+/* This thread's counters, registered on its first request. */
+typedef struct gowsgi_thread_metrics {
+    long id;                      /* mod_wsgi.thread_id: 1, 2, ... */
+    long long requests;           /* mod_wsgi.thread_requests */
+    long long busy;               /* microseconds spent in finished requests */
+    long long since;              /* start of the running request; 0 when idle */
+    long long sampled;            /* requests at the last request_metrics() */
+} gowsgi_thread_metrics;
+gowsgi_thread_metrics *gowsgi_thread_metrics_get(void);
+void gowsgi_metrics_process_started(void);
+/* request_metrics() was called once: requests record their times. */
+extern int gowsgi_request_metrics_on;
+void gowsgi_metrics_record(gowsgi_reqstate *rs, long long finish);
 
 /* Interned-key helpers */
 static inline PyObject *gowsgi_latin1(const char *s)

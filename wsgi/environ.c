@@ -9,9 +9,6 @@
 #include <sys/time.h>
 
 static atomic_long total_requests;
-static atomic_long thread_counter;
-static __thread long thread_id;
-static __thread long thread_requests;
 
 static int set_str(PyObject *d, const char *key, PyObject *v)
 {
@@ -109,12 +106,10 @@ static PyObject *collapse_slashes(const char *s)
     return out;
 }
 
-static PyObject *microseconds_now(void)
+static PyObject *microseconds(long long us)
 {
-    struct timeval tv;
     char buf[32];
-    gettimeofday(&tv, NULL);
-    snprintf(buf, sizeof(buf), "%lld", (long long)tv.tv_sec * 1000000LL + tv.tv_usec);
+    snprintf(buf, sizeof(buf), "%lld", us);
     return PyUnicode_FromString(buf);
 }
 
@@ -188,13 +183,17 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_re
         PyDict_SetItem(env, it->key_errors, rs->errors_stream) != 0)
         goto fail;
 
-    if (thread_id == 0)
-        thread_id = atomic_fetch_add(&thread_counter, 1) + 1;
-    thread_requests++;
-    if (set_new(env, it->key_script_start, microseconds_now()) != 0 ||
+    /* The thread's counters for process_metrics() (metrics.c): plain
+     * stores to this thread's record, read by others relaxed. */
+    gowsgi_thread_metrics *tm = gowsgi_thread_metrics_get();
+    long long requests = tm->requests + 1;
+    rs->app_start = gowsgi_now_us();
+    __atomic_store_n(&tm->requests, requests, __ATOMIC_RELAXED);
+    __atomic_store_n(&tm->since, rs->app_start, __ATOMIC_RELAXED);
+    if (set_new(env, it->key_script_start, microseconds(rs->app_start)) != 0 ||
         set_new(env, it->key_total_requests, PyLong_FromLong(atomic_fetch_add(&total_requests, 1) + 1)) != 0 ||
-        set_new(env, it->key_thread_id, PyLong_FromLong(thread_id)) != 0 ||
-        set_new(env, it->key_thread_requests, PyLong_FromLong(thread_requests)) != 0)
+        set_new(env, it->key_thread_id, PyLong_FromLong(tm->id)) != 0 ||
+        set_new(env, it->key_thread_requests, PyLong_FromLongLong(requests)) != 0)
         goto fail;
     /* WSGIPassApacheRequest On: a PyCapsule of the request_rec, unnamed as
      * mod_wsgi makes it. */

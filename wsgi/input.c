@@ -39,9 +39,15 @@ static Py_ssize_t read_client(InputObject *self, char *dst, size_t len)
     if (gowsgi_io_claim(rs) != 0)
         return -1;
     rs->io_reading = 1;
+    long long t0 = rs->observed ? gowsgi_now_us() : 0;
+    rs->input_reads++;
     Py_BEGIN_ALLOW_THREADS
     n = rs->req->io->read(rs->req->ctx, dst, len);
     Py_END_ALLOW_THREADS
+    if (t0 != 0)
+        rs->input_time += gowsgi_now_us() - t0;
+    if (n > 0)
+        rs->input_bytes += n;
     if (n < 0) {
         self->failed = 1;
         PyErr_Format(PyExc_OSError, "Apache/mod_wsgi request data read error: %s.",

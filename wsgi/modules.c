@@ -1,7 +1,7 @@
 /*
  * modules.c: the `mod_wsgi` and `apache` modules that apps and APM agents
  * import to learn where they run. Only attributes gowsgi can answer truly are
- * offered (see README); the event/metrics APIs of mod_wsgi are not.
+ * offered (see README); the event and metrics API is events.c and metrics.c.
  */
 #include "engine.h"
 
@@ -52,7 +52,8 @@ int gowsgi_modules_install(gowsgi_interp *it)
         add(m, "application_group", PyUnicode_FromString(it->name)) != 0 ||
         add(m, "maximum_processes", PyLong_FromLong(gowsgi_config.max_processes)) != 0 ||
         add(m, "threads_per_process", PyLong_FromLong(gowsgi_config.threads_per_process)) != 0 ||
-        PyModule_AddObjectRef(m, "FileWrapper", (PyObject *)&gowsgi_FileWrapperType) != 0) {
+        PyModule_AddObjectRef(m, "FileWrapper", (PyObject *)&gowsgi_FileWrapperType) != 0 ||
+        gowsgi_events_install(it, m) != 0) {
         Py_DECREF(m);
         return -1;
     }

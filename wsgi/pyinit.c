@@ -66,7 +66,9 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
     gowsgi_config.server_built = strdup(init->server_built ? init->server_built : "");
     memcpy(gowsgi_config.apache_version, init->apache_version,
            sizeof(gowsgi_config.apache_version));
+    gowsgi_config.destroy_interpreter = init->destroy_interpreter;
     gowsgi_config.log = init->log;
+    gowsgi_metrics_process_started();
 
     /* The Python config (not isolated) so PYTHON* variables behave as under
      * mod_wsgi; but no signal handlers and no argv parsing: Apache owns both. */
@@ -114,6 +116,7 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
     main_interp->name = "";
     if (setup_interp(main_interp, err, errlen) != 0)
         return -1;
+    gowsgi_interps_add(main_interp);
     *gowsgi_thread_state_slot(0) = PyThreadState_Get();
     PyEval_SaveThread();
     return 0;
@@ -147,6 +150,7 @@ gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size
         return NULL;
     }
     *gowsgi_thread_state_slot(index) = ts;
+    gowsgi_interps_add(it);
     PyEval_SaveThread();
     return it;
 }

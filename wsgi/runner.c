@@ -98,16 +98,31 @@ static int send_result(gowsgi_interp *it, gowsgi_reqstate *rs, PyObject *result)
     return PyErr_Occurred() ? -1 : 0;
 }
 
+/* The thread's busy time for process_metrics(); the request's times for
+ * request_metrics() once someone asked for them. */
+static void gowsgi_request_done(gowsgi_reqstate *rs)
+{
+    gowsgi_thread_metrics *tm = gowsgi_thread_metrics_get();
+    if (tm->since == 0)
+        return;
+    long long now = gowsgi_now_us();
+    __atomic_store_n(&tm->busy, tm->busy + (now > tm->since ? now - tm->since : 0), __ATOMIC_RELAXED);
+    __atomic_store_n(&tm->since, 0, __ATOMIC_RELAXED);
+    if (__builtin_expect(__atomic_load_n(&gowsgi_request_metrics_on, __ATOMIC_RELAXED), 0))
+        gowsgi_metrics_record(rs, now);
+}
+
 int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req)
 {
     PyThreadState *ts = gowsgi_enter(it);
     gowsgi_reqstate rs;
     memset(&rs, 0, sizeof(rs));
     rs.req = req;
+    rs.it = it;
     rs.content_length = -1;
     gowsgi_reqstate *outer = gowsgi_current;
     gowsgi_current = &rs;
-    int status = 0;
+    int status = 0, called = 0;
     PyObject *callable = app->callable, *environ = NULL, *args = NULL, *result = NULL;
     Py_XINCREF(callable);
 
@@ -121,6 +136,16 @@ int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req)
         goto done;
     }
 
+    /* mod_wsgi's events: with no subscriber, this one test is all they cost. */
+    called = 1;
+    if (__builtin_expect(gowsgi_events_wanted(it), 0)) {
+        gowsgi_events_request_started(&rs, environ, &callable);
+        Py_SETREF(args, PyTuple_Pack(2, environ, rs.start_response));
+        if (args == NULL) {
+            status = report_error(&rs, "Failed to prepare request for WSGI script");
+            goto done;
+        }
+    }
     result = PyObject_Call(callable, args, NULL);
     if (result == NULL) {
         status = report_error(&rs, "Exception occurred processing WSGI script");
@@ -150,6 +175,9 @@ int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req)
     }
 
 done:
+    if (called && __builtin_expect(gowsgi_events_wanted(it), 0))
+        gowsgi_events_request_finished(&rs);
+    gowsgi_request_done(&rs);
     if (rs.input)
         gowsgi_input_detach(rs.input);
     if (rs.errors)
@@ -173,6 +201,7 @@ done:
     Py_XDECREF(rs.status_line);
     Py_XDECREF(rs.headers);
     Py_XDECREF(callable);
+    gowsgi_events_request_end(&rs);
     gowsgi_current = outer;
     gowsgi_leave(ts);
     return status;

@@ -208,6 +208,9 @@ static PyObject *start_response_call(StartResponseObject *self, PyObject *args, 
         return NULL;
     }
 
+    if (__builtin_expect(gowsgi_events_wanted(rs->it), 0))
+        gowsgi_events_response_started(rs, status, headers, exc_info);
+
     PyObject *line = latin1_bytes(status);
     if (line == NULL)
         return NULL;
@@ -292,9 +295,13 @@ int gowsgi_send_body(gowsgi_reqstate *rs, const char *data, Py_ssize_t len)
         len = (Py_ssize_t)(rs->content_length - rs->body_sent);   /* truncate, as mod_wsgi */
     if (len > 0 && !rs->client_gone) {
         gowsgi_request *req = rs->req;
+        long long t0 = rs->observed ? gowsgi_now_us() : 0;
+        rs->output_writes++;
         Py_BEGIN_ALLOW_THREADS
         rc = req->io->write(req->ctx, data, (size_t)len);
         Py_END_ALLOW_THREADS
+        if (t0 != 0)
+            rs->output_time += gowsgi_now_us() - t0;
         if (rc != 0)
             rs->client_gone = 1;
         else

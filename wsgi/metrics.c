@@ -1,0 +1,392 @@
+/*
+ * metrics.c: mod_wsgi.process_metrics(), request_metrics() and
+ * server_metrics(), with mod_wsgi 4.9.4's keys and value types.
+ *
+ * What a request pays for them: its thread's counters (thread-local, no
+ * lock, no atomic read-modify-write) and one clock read at its end. The
+ * per-request timings behind request_metrics() are recorded only once
+ * someone has called request_metrics(), as in mod_wsgi.
+ */
+#include "engine.h"
+
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/times.h>
+#include <unistd.h>
+
+long long gowsgi_now_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000000LL + tv.tv_usec;
+}
+
+/* ---- per-thread counters ------------------------------------------------ */
+
+/* Every thread that served a request, by thread id - 1. The records live as
+ * long as the process (threads serving requests do too), so readers on
+ * other threads never see one freed. */
+#define THREADS_MAX 4096
+static gowsgi_thread_metrics *threads[THREADS_MAX];
+static int nthreads;
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread gowsgi_thread_metrics *mine;
+static gowsgi_thread_metrics overflow;   /* beyond THREADS_MAX: counted, not listed */
+
+gowsgi_thread_metrics *gowsgi_thread_metrics_get(void)
+{
+    if (__builtin_expect(mine != NULL, 1))
+        return mine;
+    gowsgi_thread_metrics *tm = calloc(1, sizeof(*tm));
+    pthread_mutex_lock(&threads_lock);
+    if (tm != NULL && nthreads < THREADS_MAX) {
+        tm->id = nthreads + 1;
+        threads[nthreads] = tm;
+        __atomic_store_n(&nthreads, nthreads + 1, __ATOMIC_RELEASE);
+    } else {
+        free(tm);
+        tm = &overflow;
+        tm->id = THREADS_MAX + 1;
+    }
+    pthread_mutex_unlock(&threads_lock);
+    mine = tm;
+    return tm;
+}
+
+static int threads_started(void)
+{
+    return __atomic_load_n(&nthreads, __ATOMIC_ACQUIRE);
+}
+
+static long long load(const long long *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* Busy time (microseconds, in-flight requests up to now), finished
+ * requests and requests running, summed over the threads. */
+static void totals(long long now, long long *busy, long long *finished, long *active)
+{
+    *busy = 0;
+    *finished = 0;
+    *active = 0;
+    int n = threads_started();
+    for (int i = 0; i < n; i++) {
+        gowsgi_thread_metrics *tm = threads[i];
+        long long since = load(&tm->since), requests = load(&tm->requests);
+        *busy += load(&tm->busy);
+        if (since != 0) {
+            (*active)++;
+            requests--;
+            if (now > since)
+                *busy += now - since;
+        }
+        *finished += requests;
+    }
+}
+
+/* ---- process facts ------------------------------------------------------ */
+
+static long long restart_time;
+
+void gowsgi_metrics_process_started(void)
+{
+    restart_time = gowsgi_now_us();
+}
+
+static long long max_rss(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (long long)ru.ru_maxrss * 1024LL;
+}
+
+static long long current_rss(void)
+{
+    long long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%lld %lld", &size, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return resident * (long long)sysconf(_SC_PAGESIZE);
+}
+
+static void cpu_times(double *user, double *sys)
+{
+    struct tms t;
+    double tick = (double)sysconf(_SC_CLK_TCK);
+    times(&t);
+    *user = (double)t.tms_utime / tick;
+    *sys = (double)t.tms_stime / tick;
+}
+
+/* d[key] = v; consumes v. */
+static int put(PyObject *d, const char *key, PyObject *v)
+{
+    if (v == NULL)
+        return -1;
+    int rc = PyDict_SetItemString(d, key, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+/* ---- process_metrics() -------------------------------------------------- */
+
+static PyObject *process_metrics(PyObject *self, PyObject *unused)
+{
+    long long now = gowsgi_now_us(), busy, finished;
+    long active;
+    double user, sys;
+    totals(now, &busy, &finished, &active);
+    cpu_times(&user, &sys);
+
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    PyObject *list = PyList_New(0);
+    if (list == NULL ||
+        put(d, "pid", PyLong_FromLong(getpid())) != 0 ||
+        put(d, "request_busy_time", PyFloat_FromDouble((double)busy / 1e6)) != 0 ||
+        put(d, "request_count", PyLong_FromLongLong(finished)) != 0 ||
+        put(d, "memory_max_rss", PyLong_FromLongLong(max_rss())) != 0 ||
+        put(d, "memory_rss", PyLong_FromLongLong(current_rss())) != 0 ||
+        put(d, "cpu_user_time", PyFloat_FromDouble(user)) != 0 ||
+        put(d, "cpu_system_time", PyFloat_FromDouble(sys)) != 0 ||
+        put(d, "restart_time", PyFloat_FromDouble((double)restart_time / 1e6)) != 0 ||
+        put(d, "current_time", PyFloat_FromDouble((double)now / 1e6)) != 0 ||
+        put(d, "running_time", PyLong_FromLongLong((now - restart_time) / 1000000LL)) != 0 ||
+        put(d, "request_threads", PyLong_FromLong(threads_started())) != 0 ||
+        put(d, "active_requests", PyLong_FromLong(active)) != 0 ||
+        PyDict_SetItemString(d, "threads", list) != 0)
+        goto fail;
+    int n = threads_started();
+    for (int i = 0; i < n; i++) {
+        PyObject *t = PyDict_New();
+        if (t == NULL || put(t, "thread_id", PyLong_FromLong(threads[i]->id)) != 0 ||
+            put(t, "request_count", PyLong_FromLongLong(load(&threads[i]->requests))) != 0 ||
+            PyList_Append(list, t) != 0) {
+            Py_XDECREF(t);
+            goto fail;
+        }
+        Py_DECREF(t);
+    }
+    Py_DECREF(list);
+    return d;
+fail:
+    Py_XDECREF(list);
+    Py_DECREF(d);
+    return NULL;
+}
+
+/* ---- request_metrics() -------------------------------------------------- */
+
+int gowsgi_request_metrics_on;
+
+#define BUCKETS 16
+static pthread_mutex_t sample_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    long long requests;
+    double server, queue, daemon, application;       /* totals, seconds */
+    int server_b[BUCKETS], queue_b[BUCKETS], daemon_b[BUCKETS], application_b[BUCKETS];
+} sample;
+
+/* mod_wsgi's buckets: <= 5 ms, doubling, the last one open-ended. */
+static void bucket(int *b, double seconds)
+{
+    double limit = 0.005;
+    int i = 0;
+    while (i < 14 && seconds > limit) {
+        limit *= 2;
+        i++;
+    }
+    b[i]++;
+}
+
+static long long env_time(const gowsgi_request *req, const char *key)
+{
+    for (int i = 0; i < req->nenv; i++)
+        if (strcmp(req->env_keys[i], key) == 0)
+            return strtoll(req->env_vals[i], NULL, 10);
+    return 0;
+}
+
+void gowsgi_metrics_record(gowsgi_reqstate *rs, long long finish)
+{
+    const gowsgi_request *req = rs->req;
+    int daemon = gowsgi_config.process_group[0] != '\0';
+    long long request_start = req->request_start, app_start = rs->app_start;
+    long long queue_start = daemon ? env_time(req, "mod_wsgi.queue_start") : 0;
+    long long daemon_start = daemon ? env_time(req, "mod_wsgi.daemon_start") : 0;
+    double server, queue = 0, dtime = 0, app = (double)(finish - app_start) / 1e6;
+    if (queue_start) {
+        server = (double)(queue_start - request_start) / 1e6;
+        queue = (double)(daemon_start - queue_start) / 1e6;
+        dtime = (double)(app_start - daemon_start) / 1e6;
+    } else {
+        server = (double)(app_start - request_start) / 1e6;
+    }
+    pthread_mutex_lock(&sample_lock);
+    sample.requests++;
+    sample.server += server;
+    sample.queue += queue;
+    sample.daemon += dtime;
+    sample.application += app;
+    bucket(sample.server_b, server);
+    if (daemon) {
+        bucket(sample.queue_b, queue);
+        bucket(sample.daemon_b, dtime);
+    }
+    bucket(sample.application_b, app);
+    pthread_mutex_unlock(&sample_lock);
+}
+
+static PyObject *int_list(const int *v, int n)
+{
+    PyObject *l = PyList_New(n);
+    for (int i = 0; l != NULL && i < n; i++) {
+        PyObject *x = PyLong_FromLong(v[i]);
+        if (x == NULL) {
+            Py_CLEAR(l);
+            break;
+        }
+        PyList_SET_ITEM(l, i, x);
+    }
+    return l;
+}
+
+static PyObject *request_metrics(PyObject *self, PyObject *unused)
+{
+    /* The previous sample's end: process-wide, as mod_wsgi's statics. */
+    static long long start_time, start_busy, start_count;
+    static double start_user, start_sys;
+    static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
+
+    int max_threads = gowsgi_config.threads_per_process > 0 ? gowsgi_config.threads_per_process : 1;
+    long long now = gowsgi_now_us(), busy, count;
+    long active;
+    double user, sys;
+    totals(now, &busy, &count, &active);
+    cpu_times(&user, &sys);
+
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    pthread_mutex_lock(&call_lock);
+    if (start_time == 0) {
+        /* The first call starts the sample and returns {}, as mod_wsgi. */
+        start_time = now;
+        start_busy = busy;
+        start_count = count;
+        start_user = user;
+        start_sys = sys;
+        pthread_mutex_lock(&sample_lock);
+        memset(&sample, 0, sizeof(sample));
+        pthread_mutex_unlock(&sample_lock);
+        int n = threads_started();
+        for (int i = 0; i < n; i++)
+            threads[i]->sampled = load(&threads[i]->requests);
+        __atomic_store_n(&gowsgi_request_metrics_on, 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&call_lock);
+        return d;
+    }
+    double period = (double)(now - start_time) / 1e6;
+    double busy_s = (double)(busy - start_busy) / 1e6;
+    long long requests = count - start_count;
+    double user_rate = period > 0 ? (user - start_user) / period : 0;
+    double sys_rate = period > 0 ? (sys - start_sys) / period : 0;
+    long long prev_start = start_time;
+    start_time = now;
+    start_busy = busy;
+    start_count = count;
+    start_user = user;
+    start_sys = sys;
+
+    int *per_thread = calloc((size_t)max_threads, sizeof(int));
+    int threads_active = 0;
+    int n = threads_started();
+    for (int i = 0; i < n; i++) {
+        long long r = load(&threads[i]->requests);
+        if (per_thread != NULL && i < max_threads)
+            per_thread[i] = (int)(r - threads[i]->sampled);
+        threads[i]->sampled = r;
+    }
+    for (int i = 0; per_thread != NULL && i < max_threads; i++)
+        threads_active += per_thread[i] != 0;
+
+    pthread_mutex_lock(&sample_lock);
+    typeof(sample) s = sample;
+    memset(&sample, 0, sizeof(sample));
+    pthread_mutex_unlock(&sample_lock);
+    pthread_mutex_unlock(&call_lock);
+
+    double avg_server = 0, avg_queue = 0, avg_daemon = 0, avg_app = 0;
+    if (s.requests) {
+        avg_server = s.server / (double)s.requests;
+        avg_queue = s.queue / (double)s.requests;
+        avg_daemon = s.daemon / (double)s.requests;
+        avg_app = s.application / (double)s.requests;
+    }
+    int daemon = gowsgi_config.process_group[0] != '\0';
+    if (per_thread == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (put(d, "pid", PyLong_FromLong(getpid())) != 0 ||
+        put(d, "start_time", PyFloat_FromDouble((double)prev_start / 1e6)) != 0 ||
+        put(d, "stop_time", PyFloat_FromDouble((double)now / 1e6)) != 0 ||
+        put(d, "sample_period", PyFloat_FromDouble(period)) != 0 ||
+        put(d, "cpu_user_time", PyFloat_FromDouble(user_rate)) != 0 ||
+        put(d, "cpu_system_time", PyFloat_FromDouble(sys_rate)) != 0 ||
+        put(d, "memory_max_rss", PyLong_FromLongLong(max_rss())) != 0 ||
+        put(d, "memory_rss", PyLong_FromLongLong(current_rss())) != 0 ||
+        put(d, "request_threads_maximum", PyLong_FromLong(max_threads)) != 0 ||
+        put(d, "request_threads_started", PyLong_FromLong(n)) != 0 ||
+        put(d, "capacity_utilization",
+            PyFloat_FromDouble(period > 0 ? busy_s / period / max_threads : 0)) != 0 ||
+        put(d, "request_count", PyLong_FromLongLong(requests)) != 0 ||
+        put(d, "request_throughput", PyFloat_FromDouble(period > 0 ? (double)requests / period : 0)) != 0 ||
+        put(d, "server_time_buckets", int_list(s.server_b, BUCKETS)) != 0 ||
+        put(d, "queue_time_buckets", int_list(s.queue_b, BUCKETS)) != 0 ||
+        put(d, "daemon_time_buckets", int_list(s.daemon_b, BUCKETS)) != 0 ||
+        put(d, "application_time_buckets", int_list(s.application_b, BUCKETS)) != 0 ||
+        put(d, "request_threads_buckets", int_list(per_thread, max_threads)) != 0 ||
+        put(d, "request_threads_active", PyLong_FromLong(threads_active)) != 0 ||
+        put(d, "server_time", PyFloat_FromDouble(avg_server)) != 0)
+        goto fail;
+    if (daemon) {
+        if (put(d, "queue_time", PyFloat_FromDouble(avg_queue)) != 0 ||
+            put(d, "daemon_time", PyFloat_FromDouble(avg_daemon)) != 0)
+            goto fail;
+    } else if (PyDict_SetItemString(d, "queue_time", Py_None) != 0 ||
+               PyDict_SetItemString(d, "daemon_time", Py_None) != 0) {
+        goto fail;
+    }
+    if (put(d, "application_time", PyFloat_FromDouble(avg_app)) != 0)
+        goto fail;
+    free(per_thread);
+    return d;
+fail:
+    free(per_thread);
+    Py_DECREF(d);
+    return NULL;
+}
+
+/* ---- server_metrics() --------------------------------------------------- */
+
+/* mod_wsgi answers None unless WSGIServerMetrics (or the daemon group's
+ * server-metrics=) is On; the scoreboard is not offered yet, so None. */
+static PyObject *server_metrics(PyObject *self, PyObject *unused)
+{
+    Py_RETURN_NONE;
+}
+
+PyMethodDef gowsgi_metrics_methods[] = {
+    {"process_metrics", process_metrics, METH_NOARGS, NULL},
+    {"request_metrics", request_metrics, METH_NOARGS, NULL},
+    {"server_metrics", server_metrics, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
