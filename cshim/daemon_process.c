@@ -87,7 +87,6 @@ static const char *record_death(gowsgi_daemon_proc *dp, int status, char *text, 
     /* The slot is the daemon's to write: read it once, bounded. */
     memset(&local, 0, sizeof(local));
     __atomic_store_n(&slot->ready, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&slot->idle, 0, __ATOMIC_RELEASE);
     if (__atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE) == (int)dp->proc.pid &&
         __atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE)) {
         local.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : status;

@@ -48,7 +48,10 @@ func TestGowsgiOnly_DaemonKeepsConnections(t *testing.T) {
 			seen[conn] = true
 		}
 	}
-	assert.Len(t, seen, 1, "twenty requests from one Apache thread came on one connection: %v", each)
+	// One connection; a second at most, should both daemon threads have
+	// been away from their wait when a request came (the thread then goes
+	// through the channel). Without kept connections: twenty.
+	assert.LessOrEqual(t, len(seen), 2, "twenty requests from one Apache thread came on one connection: %v", each)
 }
 
 // A kept connection to a process that died (kill -9) or that made way

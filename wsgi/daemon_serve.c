@@ -250,7 +250,8 @@ static int64_t now_us(void)
 enum {
     SERVED_ACTIVITY = 1,          /* counts for inactivity-timeout (not WSGIIgnoreActivity) */
     SERVED_KEEP = 2,              /* the connection takes another request (END_COMPLETE_KEEP sent) */
-    SERVED_NOTHING = 4            /* no request came: the child closed a kept connection */
+    SERVED_NOTHING = 4,           /* no request came: the child closed a kept connection */
+    SERVED_COUNTED = 8            /* the worker already counts itself idle (before END left) */
 };
 
 /* One request on a connection: a fresh one (whose peer is checked), or a
@@ -258,7 +259,7 @@ enum {
  * another request on it afterwards. Returns SERVED_* flags. */
 static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd, int fresh, int may_keep)
 {
-    int activity = SERVED_ACTIVITY, kept = 0;
+    int activity = SERVED_ACTIVITY, kept = 0, counted = 0;
     conn c;
     memset(&c, 0, sizeof(c));
     c.fd = fd;
@@ -397,6 +398,13 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
      * next bytes on it must be the child's next REQUEST. */
     kept = status == 0 && may_keep && !c.send_failed && c.in.start == c.in.end &&
            !__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE);
+    /* This worker is done with the app: it counts as idle from before the
+     * child hears END, or the child's next request could find the process
+     * busy only because this thread has not yet got back to its wait. */
+    if (st->shared_idle) {
+        __atomic_add_fetch(st->shared_idle, 1, __ATOMIC_ACQ_REL);
+        counted = 1;
+    }
     if (status == 0 || status == GOWSGI_INCOMPLETE)
         rc = gowsgi_wire_put_end(&c.out, kept ? GOWSGI_END_COMPLETE_KEEP
                                               : status == 0 ? GOWSGI_END_COMPLETE : GOWSGI_END_INCOMPLETE);
@@ -419,7 +427,7 @@ done:
     gowsgi_wire_buf_free(&c.out);
     gowsgi_wire_reader_free(&c.in);
     pthread_mutex_destroy(&c.send_lock);
-    return activity | (kept ? SERVED_KEEP : 0);
+    return activity | (kept ? SERVED_KEEP : 0) | (counted ? SERVED_COUNTED : 0);
 }
 
 /* A connection a worker holds or that waits, kept, for the child's next
@@ -584,18 +592,19 @@ void gowsgi_daemon_stop(gowsgi_daemon_state *st)
  * (*fresh set) or a kept one the child has written to; NULL once the
  * process stops or the channel is closed. Only an idle worker waits, and
  * each connection wakes one. */
-static kept_conn *next_connection(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int *fresh)
+static kept_conn *next_connection(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int *fresh,
+                                  int counted)
 {
+    kept_conn *k = NULL;
+    /* Counted idle (shared_idle) from here until a connection is taken. */
+    if (st->shared_idle && !counted)
+        __atomic_add_fetch(st->shared_idle, 1, __ATOMIC_ACQ_REL);
     while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE) &&
            !__atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE)) {
         struct epoll_event ev;
-        if (st->shared_idle)
-            __atomic_add_fetch(st->shared_idle, 1, __ATOMIC_ACQ_REL);
         /* The timeout only bounds how late a stop is seen if the eventfd
          * could not be made. */
         int n = epoll_wait(st->ep, &ev, 1, 500);
-        if (st->shared_idle)
-            __atomic_sub_fetch(st->shared_idle, 1, __ATOMIC_ACQ_REL);
         if (n < 0 && errno != EINTR) {
             gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' cannot wait for "
                                 "requests: %s", (int)getpid(), init->group, strerror(errno));
@@ -616,7 +625,7 @@ static kept_conn *next_connection(const gowsgi_daemon_init *init, gowsgi_daemon_
             }
             if (fd < 0)
                 continue;   /* another worker took it, or nothing came */
-            kept_conn *k = calloc(1, sizeof(*k));
+            k = calloc(1, sizeof(*k));
             if (k == NULL) {
                 close(fd);
                 continue;
@@ -626,38 +635,42 @@ static kept_conn *next_connection(const gowsgi_daemon_init *init, gowsgi_daemon_
             st->nkept++;
             pthread_mutex_unlock(&st->kept_lock);
             *fresh = 1;
-            return k;
+            break;
         }
-        kept_conn *k = ev.data.ptr;
+        kept_conn *woke = ev.data.ptr;
         pthread_mutex_lock(&st->kept_lock);
-        if (k->retired) {
+        if (woke->retired) {
             pthread_mutex_unlock(&st->kept_lock);
             continue;   /* the stop path said GOODBYE on it */
         }
         if (__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE)) {
-            retire_locked(st, k);
+            retire_locked(st, woke);
             pthread_mutex_unlock(&st->kept_lock);
             continue;
         }
-        idle_unlink(st, k);
+        idle_unlink(st, woke);
         pthread_mutex_unlock(&st->kept_lock);
         *fresh = 0;
-        return k;
+        k = woke;
+        break;
     }
-    return NULL;
+    if (st->shared_idle)
+        __atomic_sub_fetch(st->shared_idle, 1, __ATOMIC_ACQ_REL);
+    return k;
 }
 
 void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int index)
 {
     kept_conn *k;
-    int fresh;
-    while ((k = next_connection(init, st, &fresh)) != NULL) {
+    int fresh, counted = 0;
+    while ((k = next_connection(init, st, &fresh, counted)) != NULL) {
         long served = __atomic_load_n(&st->served, __ATOMIC_ACQUIRE);
         int may_keep = (init->maximum_requests <= 0 || served + 1 < init->maximum_requests) &&
                        __atomic_load_n(&st->nkept, __ATOMIC_RELAXED) <= st->max_kept;
         __atomic_add_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
         __atomic_store_n(&st->busy_since[index], now_us(), __ATOMIC_RELEASE);
         int did = serve(init, st, k->fd, fresh, may_keep);
+        counted = (did & SERVED_COUNTED) != 0;
         __atomic_store_n(&st->busy_since[index], 0, __ATOMIC_RELEASE);
         keep_or_close(st, k, (did & SERVED_KEEP) != 0);
         if (did & SERVED_NOTHING) {
