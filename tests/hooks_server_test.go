@@ -21,23 +21,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const hooksSnippet = `
-<IfModule !auth_basic_module>
-    LoadModule auth_basic_module /usr/lib/apache2/modules/mod_auth_basic.so
-</IfModule>
-<IfModule !auth_digest_module>
-    LoadModule auth_digest_module /usr/lib/apache2/modules/mod_auth_digest.so
-</IfModule>
-<IfModule !authn_file_module>
-    LoadModule authn_file_module /usr/lib/apache2/modules/mod_authn_file.so
-</IfModule>
-<IfModule !authz_user_module>
-    LoadModule authz_user_module /usr/lib/apache2/modules/mod_authz_user.so
-</IfModule>
-<IfModule !access_compat_module>
-    LoadModule access_compat_module /usr/lib/apache2/modules/mod_access_compat.so
-</IfModule>
-
+// The handler scripts have a server of their own, so that their test does
+// not depend on the other hooks.
+const hooksHandlerSnippet = `
 WSGIDaemonProcess hooksd threads=2
 
 # --- WSGIHandlerScript
@@ -57,6 +43,26 @@ Alias /hs-add @ROOT@/htdocs/hsadd
 <Directory @ROOT@/htdocs/hsadd>
     AddHandler hs-emb .hx
 </Directory>
+`
+
+const hooksSnippet = `
+<IfModule !auth_basic_module>
+    LoadModule auth_basic_module /usr/lib/apache2/modules/mod_auth_basic.so
+</IfModule>
+<IfModule !auth_digest_module>
+    LoadModule auth_digest_module /usr/lib/apache2/modules/mod_auth_digest.so
+</IfModule>
+<IfModule !authn_file_module>
+    LoadModule authn_file_module /usr/lib/apache2/modules/mod_authn_file.so
+</IfModule>
+<IfModule !authz_user_module>
+    LoadModule authz_user_module /usr/lib/apache2/modules/mod_authz_user.so
+</IfModule>
+<IfModule !access_compat_module>
+    LoadModule access_compat_module /usr/lib/apache2/modules/mod_access_compat.so
+</IfModule>
+
+WSGIDaemonProcess hooksd threads=2
 
 # --- WSGIDispatchScript
 WSGIScriptAlias /disp @APPS@/env.wsgi
@@ -290,6 +296,14 @@ func hooksSpec(module Module, mpm string) ServerSpec {
 			return os.Chmod(filepath.Join(root, "htpasswd"), 0o644)
 		},
 	}
+}
+
+// hooksHandlerServer is the shared handler-script server of the module under test.
+func hooksHandlerServer(t testing.TB, mpm string) *Apache {
+	t.Helper()
+	spec := hooksSpec(targetModule(), mpm)
+	spec.Snippet = hooksHandlerSnippet
+	return SharedApache(t, "hooks-handler", spec)
 }
 
 // hooksServer is the shared hooks server of the module under test.

@@ -98,7 +98,7 @@ func envBody(t testing.TB, r hooksResp) map[string]any {
 
 func TestHooks_HandlerScript(t *testing.T) {
 	forEachMPM(t, func(t *testing.T, mpm string) {
-		a := hooksServer(t, mpm)
+		a := hooksHandlerServer(t, mpm)
 		script := appsDir() + "/hooks/handler.py"
 
 		r := jsonBody(t, hooksGet(t, a, "/hs-emb/x/y?q=1"))
