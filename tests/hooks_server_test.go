@@ -326,6 +326,9 @@ type hooksDumpData struct {
 	Password *string `json:"password"`
 	Realm    *string `json:"realm"`
 	Host     *string `json:"host"`
+	// mod_ssl.is_https() and mod_ssl.var_lookup("HTTPS") as repr
+	IsHTTPS        *string `json:"is_https"`
+	VarLookupHTTPS *string `json:"var_lookup_https"`
 }
 
 // Env returns the environ as key -> [type, value].
