@@ -1,0 +1,2 @@
+# A hook script that raises while being imported.
+raise ImportError('hooks broken script raised at import')
