@@ -1,7 +1,7 @@
 package tests
 
-// Configuration errors of the hook directives: apache2 -t output as
-// mod_wsgi 4.9.4's.
+// Configuration errors of the hook directives: apache2 -t output with
+// mod_wsgi 4.9.4's words (gowsgi also names the option it refuses).
 
 import (
 	"strings"
@@ -14,13 +14,13 @@ func TestHooks_ConfigErrors(t *testing.T) {
 	t.Parallel()
 	loc := func(body string) string { return "<Location /x>\n    " + body + "\n</Location>\n" }
 	for _, c := range []struct{ snippet, msg string }{
-		{loc("WSGIAccessScript @APPS@/hooks/access.py process-group=x"), "Invalid option to WSGI access script definition."},
+		{loc("WSGIAccessScript @APPS@/hooks/access.py process-group=x"), "Invalid option to WSGI access script definition"},
 		{loc("WSGIAccessScript @APPS@/hooks/access.py application-group="), "Invalid name for WSGI application group."},
-		{loc("WSGIAuthUserScript @APPS@/hooks/auth.py bogus=1"), "Invalid option to WSGI auth user script definition."},
-		{loc("WSGIAuthGroupScript @APPS@/hooks/groups.py bogus=1"), "Invalid option to WSGI auth group script definition."},
-		{loc("WSGIDispatchScript @APPS@/hooks/dispatch.py process-group=x"), "Invalid option to WSGI dispatch script definition."},
+		{loc("WSGIAuthUserScript @APPS@/hooks/auth.py bogus=1"), "Invalid option to WSGI auth user script definition"},
+		{loc("WSGIAuthGroupScript @APPS@/hooks/groups.py bogus=1"), "Invalid option to WSGI auth group script definition"},
+		{loc("WSGIDispatchScript @APPS@/hooks/dispatch.py process-group=x"), "Invalid option to WSGI dispatch script definition"},
 		{loc("WSGIGroupAuthoritative maybe"), "WSGIGroupAuthoritative must be one of: Off | On"},
-		{"WSGIHandlerScript h @APPS@/hooks/handler.py bogus=1\n", "Invalid option to WSGI handler script definition."},
+		{"WSGIHandlerScript h @APPS@/hooks/handler.py bogus=1\n", "Invalid option to WSGI handler script definition"},
 		{"WSGIHandlerScript h @APPS@/hooks/handler.py pass-authorization=maybe\n", "Invalid value for authorization flag."},
 		{"WSGIHandlerScript h\n", "Location of handler script not supplied."},
 		{"WSGIAccessScript @APPS@/hooks/access.py\n", "WSGIAccessScript not allowed here"},

@@ -124,16 +124,15 @@ fail:
 }
 
 /* A str (latin-1) or bytes result handed to put(); 0, or -1 when it is
- * neither (no exception set). */
+ * neither (no exception set) or a str with other characters (the
+ * UnicodeEncodeError pending). */
 static int put_string(gowsgi_hook *h, int index, PyObject *v)
 {
     PyObject *latin = NULL;
     if (PyUnicode_Check(v)) {
         latin = PyUnicode_AsLatin1String(v);
-        if (latin == NULL) {
-            PyErr_Clear();
+        if (latin == NULL)
             return -1;
-        }
         v = latin;
     }
     if (!PyBytes_Check(v))
@@ -194,6 +193,7 @@ static int read_realm_hash(gowsgi_hook *h, PyObject *result)
         return GOWSGI_HOOK_NONE;
     if (put_string(h, 0, result) == 0)
         return GOWSGI_HOOK_VALUE;
+    PyErr_Clear();   /* replaced by mod_wsgi's TypeError */
     if (PyUnicode_Check(result))
         PyErr_SetString(PyExc_TypeError, "Digest auth provider must return None or string object, value "
                                          "containing non 'latin-1' characters found");
@@ -206,7 +206,7 @@ static int read_groups(gowsgi_hook *h, PyObject *result)
 {
     PyObject *iter = PyObject_GetIter(result), *item;
     if (iter == NULL) {
-        PyErr_Clear();
+        /* The TypeError stays, for the traceback after this line. */
         hook_log(h, "Groups for user returned from '%s' must be an iterable sequence of byte strings.",
                  h->req.script);
         return GOWSGI_HOOK_FAILED;
@@ -254,11 +254,13 @@ static int run_dispatch(gowsgi_hook *h, PyObject *module, PyObject *environ)
             break;
         }
         if (result != Py_None && put_string(h, i, result) != 0) {
+            PyErr_Clear();   /* replaced by mod_wsgi's TypeError */
+            /* mod_wsgi's words, which differ by function. */
             if (PyUnicode_Check(result))
                 PyErr_Format(PyExc_TypeError, "%s must be a byte string, value containing non 'latin-1' "
                              "characters found", what[i]);
             else
-                PyErr_Format(PyExc_TypeError, "%s must be a byte string", what[i]);
+                PyErr_Format(PyExc_TypeError, "%s must be a %s", what[i], i == 0 ? "byte string" : "string object");
             status = GOWSGI_HOOK_FAILED;
         }
         Py_DECREF(result);
@@ -365,13 +367,13 @@ int gowsgi_hook_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_hook *h)
 {
     PyThreadState *ts = gowsgi_enter(it);
     int status = GOWSGI_HOOK_FAILED;
-    PyObject *module = app->module, *errors = NULL, *capsule = NULL, *environ = NULL;
+    PyObject *module = app->module, *errors = NULL, *stream = NULL, *capsule = NULL, *environ = NULL;
     Py_XINCREF(module);
-    /* mod_wsgi's auth environ has a plain Log for wsgi.errors, not a
-     * TextIOWrapper. */
+    /* wsgi.errors as an app's: a TextIOWrapper over a Log buffer. */
     errors = gowsgi_log_new(&h->req, GOWSGI_LOG_ERR, "wsgi.errors");
+    stream = errors ? gowsgi_log_wrap(it, errors) : NULL;
     capsule = PyCapsule_New(h, NULL, NULL);
-    if (module != NULL && errors != NULL && capsule != NULL && (environ = hook_environ(h, errors, capsule)) != NULL)
+    if (module != NULL && stream != NULL && capsule != NULL && (environ = hook_environ(h, stream, capsule)) != NULL)
         status = h->kind == GOWSGI_HOOK_DISPATCH ? run_dispatch(h, module, environ)
                                                  : call_function(h, module, environ);
     if (PyErr_Occurred()) {
@@ -386,6 +388,7 @@ int gowsgi_hook_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_hook *h)
         gowsgi_log_detach(errors);
     Py_XDECREF(environ);
     Py_XDECREF(capsule);
+    Py_XDECREF(stream);
     Py_XDECREF(errors);
     Py_XDECREF(module);
     gowsgi_leave(ts);

@@ -22,6 +22,7 @@ import "C"
 
 import (
 	"crypto/md5"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -128,10 +129,17 @@ func (a *app) loadLocked(log logLine, req *C.gowsgi_request, mtime int64, reload
 	return 0
 }
 
+// errReadCompile marks a script that could not be read or compiled (a
+// Python exception is pending), which mod_wsgi reports in its own words.
+var errReadCompile = errors.New("could not read/compile source file")
+
 // logFailure reports a script that would not load, with the Python traceback
-// when there is one.
+// when there is one, in mod_wsgi's words for each stage.
 func (a *app) logFailure(log logLine, req *C.gowsgi_request, err error) {
-	if python3.PyErr_Occurred() != nil && python3.PyErr_ExceptionMatches(python3.PyExc_SystemExit) {
+	if errors.Is(err, errReadCompile) {
+		log(logErr, fmt.Sprintf("gowsgi (pid=%d, process='%s', application='%s'): Could not read/compile source file '%s'.",
+			os.Getpid(), eng.group, a.it.name, a.script))
+	} else if python3.PyErr_Occurred() != nil && python3.PyErr_ExceptionMatches(python3.PyExc_SystemExit) {
 		log(logErr, fmt.Sprintf("gowsgi (pid=%d): SystemExit exception raised when doing exec of Python script file '%s'.", os.Getpid(), a.script))
 	} else {
 		log(logErr, fmt.Sprintf("gowsgi (pid=%d): Failed to exec Python script file '%s'.", os.Getpid(), a.script))
@@ -158,17 +166,29 @@ func moduleCurrent(module *python3.PyObject, mtime int64) bool {
 }
 
 // execScript compiles and runs the script file as module name. On failure
-// the Python exception is left pending.
+// the Python exception is left pending; a script that cannot be read or
+// compiled gives errReadCompile.
 func execScript(name, script string, mtime int64) (*python3.PyObject, error) {
-	source, err := os.ReadFile(script)
-	if err != nil {
-		return nil, fmt.Errorf("reading WSGI script: %w", err)
-	}
 	builtins := python3.PyImport_ImportModule("builtins")
 	if builtins == nil {
 		return nil, fmt.Errorf("import builtins failed")
 	}
 	defer builtins.DecRef()
+	source, err := os.ReadFile(script)
+	if err != nil {
+		// Python's own exception (FileNotFoundError, PermissionError, ...),
+		// as mod_wsgi reads the file through Python's io.open.
+		path := python3.PyUnicode_FromString(script)
+		rb := python3.PyUnicode_FromString("rb")
+		f := builtins.CallMethodArgs("open", path, rb)
+		path.DecRef()
+		rb.DecRef()
+		if f != nil {
+			f.CallMethodArgs("close").DecRef()
+			f.DecRef()
+		}
+		return nil, fmt.Errorf("reading WSGI script: %w (%w)", err, errReadCompile)
+	}
 	// From pointer and length: a NUL byte must reach compile(), which
 	// rejects it as mod_wsgi's does, not silently end the source.
 	src := (*python3.PyObject)(unsafe.Pointer(C.PyBytes_FromStringAndSize((*C.char)(unsafe.Pointer(unsafe.SliceData(source))), C.Py_ssize_t(len(source)))))
@@ -182,7 +202,7 @@ func execScript(name, script string, mtime int64) (*python3.PyObject, error) {
 	defer mode.DecRef()
 	code := builtins.CallMethodArgs("compile", src, file, mode)
 	if code == nil {
-		return nil, fmt.Errorf("compiling %s failed", script)
+		return nil, fmt.Errorf("compiling %s: %w", script, errReadCompile)
 	}
 	defer code.DecRef()
 	module := python3.PyImport_ExecCodeModuleEx(name, code, script)
