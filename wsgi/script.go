@@ -22,8 +22,8 @@ import "C"
 
 import (
 	"crypto/md5"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
