@@ -273,9 +273,10 @@ static int follow(forward *f)
                                      rc == -EPROTO ? "malformed frame" : strerror(-rc)));
         switch (type) {
         case GOWSGI_FRAME_GOODBYE:
-            /* The daemon closed the kept connection without taking the
-             * request: send it again, through the channel. */
-            if (!f->reused || f->daemon_pid != 0)
+            /* The daemon closed the connection without taking the request
+             * (a kept one, or one over its maximum-requests): send it again,
+             * through the channel. */
+            if (f->daemon_pid != 0)
                 return lost(f, HTTP_INTERNAL_SERVER_ERROR, "an unexpected GOODBYE frame");
             return GOODBYE;
         case GOWSGI_FRAME_ACCEPT: {

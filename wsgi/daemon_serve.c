@@ -664,8 +664,19 @@ void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *s
     kept_conn *k;
     int fresh, counted = 0;
     while ((k = next_connection(init, st, &fresh, counted)) != NULL) {
-        long served = __atomic_load_n(&st->served, __ATOMIC_ACQUIRE);
-        int may_keep = (init->maximum_requests <= 0 || served + 1 < init->maximum_requests) &&
+        /* maximum-requests counts a request when it is taken: with kept
+         * connections the next may arrive before this one is counted
+         * served. One over the limit is sent back, untouched. */
+        long nth = __atomic_add_fetch(&st->taken, 1, __ATOMIC_ACQ_REL);
+        if (init->maximum_requests > 0 && nth > init->maximum_requests) {
+            pthread_mutex_lock(&st->kept_lock);
+            retire_locked(st, k);   /* GOODBYE: the child sends it elsewhere */
+            pthread_mutex_unlock(&st->kept_lock);
+            gowsgi_daemon_stop(st);
+            counted = 0;
+            continue;
+        }
+        int may_keep = (init->maximum_requests <= 0 || nth < init->maximum_requests) &&
                        __atomic_load_n(&st->nkept, __ATOMIC_RELAXED) <= st->max_kept;
         __atomic_add_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
         __atomic_store_n(&st->busy_since[index], now_us(), __ATOMIC_RELEASE);
@@ -674,14 +685,16 @@ void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *s
         __atomic_store_n(&st->busy_since[index], 0, __ATOMIC_RELEASE);
         keep_or_close(st, k, (did & SERVED_KEEP) != 0);
         if (did & SERVED_NOTHING) {
+            /* The child closed a kept connection: no request to count. */
+            __atomic_sub_fetch(&st->taken, 1, __ATOMIC_ACQ_REL);
             __atomic_sub_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
             continue;
         }
         if (did & SERVED_ACTIVITY)
             __atomic_store_n(&st->last_activity, now_us(), __ATOMIC_RELEASE);
-        served = __atomic_add_fetch(&st->served, 1, __ATOMIC_ACQ_REL);
+        __atomic_add_fetch(&st->served, 1, __ATOMIC_ACQ_REL);
         __atomic_sub_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
-        if (init->maximum_requests > 0 && served >= init->maximum_requests)
+        if (init->maximum_requests > 0 && nth >= init->maximum_requests)
             gowsgi_daemon_stop(st);
     }
 }

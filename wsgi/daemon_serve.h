@@ -15,6 +15,7 @@ typedef struct gowsgi_daemon_state {
     int stopping;                 /* set: workers take no new connection */
     int active;                   /* requests being served now */
     long served;                  /* requests served so far */
+    long taken;                   /* requests taken to serve (counted before, for maximum-requests) */
     int64_t last_activity;        /* microseconds since the epoch */
     int channel_closed;           /* every sender closed the channel */
     int reloading;                /* this process makes way for a changed script */
