@@ -130,7 +130,7 @@ static authz_status check_groups(request_rec *r, const char *require_args, const
     while ((w = ap_getword_conf(r->pool, &t)) && w[0])
         for (int i = 0; i < groups->nelts; i++) {
             const char *g = APR_ARRAY_IDX(groups, i, const char *);
-            if (g != NULL && strcmp(g, w) == 0)
+            if (g != NULL && strcasecmp(g, w) == 0)   /* mod_wsgi matches through an apr_table */
                 return AUTHZ_GRANTED;
         }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi (pid=%d): Authorization of user '%s' to access '%s' failed. "

@@ -22,6 +22,7 @@ void gowsgi_globals_reset(apr_pool_t *pconf)
     gowsgi_globals.dont_write_bytecode = 0;
     gowsgi_globals.destroy_interpreter = 1;
     gowsgi_globals.restrict_embedded = 0;
+    gowsgi_globals.python_required = 0;
     gowsgi_globals.restrict_stdin = 0;     /* mod_wsgi restricts only if On */
     gowsgi_globals.restrict_stdout = 0;
     gowsgi_globals.restrict_signal = 1;

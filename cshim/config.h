@@ -88,6 +88,8 @@ typedef struct gowsgi_global {
     int dont_write_bytecode;       /* Off */
     int destroy_interpreter;       /* On */
     int restrict_embedded;         /* Off */
+    int python_required;           /* access/auth/dispatch scripts: Python runs in Apache's children
+                                    * even under WSGIRestrictEmbedded On, as mod_wsgi's */
     int restrict_stdin;            /* Off in practice */
     int restrict_stdout;           /* Off in practice */
     int restrict_signal;           /* On */

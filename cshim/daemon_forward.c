@@ -10,6 +10,8 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,21 +23,60 @@
 
 /* Connections a daemon kept open for this thread's next request to its
  * group (END_COMPLETE_KEEP): one per group, a few groups per thread. Each
- * Apache thread serves one request at a time, so the cache needs no lock;
- * the descriptors close with the child. */
+ * Apache thread serves one request at a time, so the cache needs no lock.
+ * It lives behind a thread key whose destructor closes what it holds: a
+ * thread that exits (mod_http2's idle workers do) leaks no descriptor, nor
+ * a daemon's connection slot. */
 #define KEPT_PER_THREAD 4
 typedef struct kept_conn {
     const gowsgi_daemon_rt *rt;
     int fd;
     int pid;                       /* the daemon process at the other end */
 } kept_conn;
-static __thread kept_conn kept[KEPT_PER_THREAD];
+
+static pthread_key_t kept_key;
+static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+static int kept_key_ok;
+
+static void kept_close_all(void *data)
+{
+    kept_conn *kept = data;
+    for (int i = 0; i < KEPT_PER_THREAD; i++)
+        if (kept[i].rt != NULL)
+            close(kept[i].fd);
+    free(kept);
+}
+
+static void kept_key_make(void)
+{
+    kept_key_ok = pthread_key_create(&kept_key, kept_close_all) == 0;
+}
+
+/* This thread's cache, or NULL (no key, out of memory): no caching then. */
+static kept_conn *kept_cache(int create)
+{
+    pthread_once(&kept_once, kept_key_make);
+    if (!kept_key_ok)
+        return NULL;
+    kept_conn *kept = pthread_getspecific(kept_key);
+    if (kept == NULL && create) {
+        kept = calloc(KEPT_PER_THREAD, sizeof(*kept));
+        if (kept != NULL && pthread_setspecific(kept_key, kept) != 0) {
+            free(kept);
+            kept = NULL;
+        }
+    }
+    return kept;
+}
 
 /* This thread's kept connection to the group, if its process has a worker
  * waiting now (a kept connection reaches only its own process: sent to a
  * busy one, the request would wait while another process idles). */
 static int kept_take(const gowsgi_daemon_rt *rt)
 {
+    kept_conn *kept = kept_cache(0);
+    if (kept == NULL)
+        return -1;
     for (int i = 0; i < KEPT_PER_THREAD; i++) {
         kept_conn *k = &kept[i];
         if (k->rt != rt)
@@ -55,9 +96,13 @@ static int kept_take(const gowsgi_daemon_rt *rt)
     return -1;
 }
 
-static void kept_put(const gowsgi_daemon_rt *rt, int fd, int pid)
+/* Keeps fd for this thread's next request to the group; 0, or -1 when it
+ * cannot be kept (the caller closes it). */
+static int kept_put(const gowsgi_daemon_rt *rt, int fd, int pid)
 {
-    kept_conn *slot = NULL;
+    kept_conn *kept = kept_cache(1), *slot = NULL;
+    if (kept == NULL)
+        return -1;
     for (int i = 0; i < KEPT_PER_THREAD && slot == NULL; i++)
         if (kept[i].rt == rt)
             slot = &kept[i];
@@ -71,6 +116,7 @@ static void kept_put(const gowsgi_daemon_rt *rt, int fd, int pid)
     slot->rt = rt;
     slot->fd = fd;
     slot->pid = pid;
+    return 0;
 }
 
 typedef struct forward {
@@ -89,6 +135,7 @@ typedef struct forward {
     int restarting;                /* the last REPLAY came from a process restarting */
     int body_read;                 /* the request body was (partly) consumed */
     int reused;                    /* the connection is one the daemon kept */
+    int frames_seen;               /* the daemon has sent a frame on this connection */
     char *body_buf;
     apr_time_t headers_due;        /* socket-timeout for the response headers */
     gowsgi_wire_buf out;
@@ -271,12 +318,15 @@ static int follow(forward *f)
             return lost(f, HTTP_INTERNAL_SERVER_ERROR,
                         apr_psprintf(f->r->pool, "reading from the daemon process failed (%s)",
                                      rc == -EPROTO ? "malformed frame" : strerror(-rc)));
+        int first = !f->frames_seen;
+        f->frames_seen = 1;
         switch (type) {
         case GOWSGI_FRAME_GOODBYE:
             /* The daemon closed the connection without taking the request
              * (a kept one, or one over its maximum-requests): send it again,
-             * through the channel. */
-            if (f->daemon_pid != 0)
+             * through the channel. Only as the first frame: after anything
+             * else the request has been taken. */
+            if (!first)
                 return lost(f, HTTP_INTERNAL_SERVER_ERROR, "an unexpected GOODBYE frame");
             return GOODBYE;
         case GOWSGI_FRAME_ACCEPT: {
@@ -353,10 +403,9 @@ static int follow(forward *f)
                 return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed END frame");
             if (outcome == GOWSGI_END_COMPLETE_KEEP) {
                 /* Only a connection with nothing more in it is kept. */
-                if (f->in.start == f->in.end && f->daemon_pid != 0) {
-                    kept_put(f->rt, f->fd, (int)f->daemon_pid);
+                if (f->in.start == f->in.end && f->daemon_pid != 0 &&
+                    kept_put(f->rt, f->fd, (int)f->daemon_pid) == 0)
                     f->fd = -1;
-                }
                 outcome = GOWSGI_END_COMPLETE;
             }
             if (f->redirect)
@@ -445,7 +494,7 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
     /* A replay (the script changed) goes to another process, or to the new
      * one once it is up: retried for up to connect-timeout. */
     apr_time_t give_up = queue_start + apr_time_from_sec(rt->connect_timeout);
-    unsigned attempts = 0;
+    unsigned attempts = 0, goodbyes = 0;
     for (;;) {
         /* A request queued for a group with no process up would wait out
          * socket-timeout: wait at most connect-timeout for one (mod_wsgi's
@@ -502,6 +551,7 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
         f->in.fd = f->fd;
         f->in.wait_first = 1;
         f->daemon_pid = 0;
+        f->frames_seen = 0;
         if (!f->reused && rt->response_buffer_size > 0)
             setsockopt(f->fd, SOL_SOCKET, SO_RCVBUF, &rt->response_buffer_size, sizeof(rt->response_buffer_size));
         int rc = early < f->out.len ? gowsgi_wire_send(f->fd, f->out.p + early, f->out.len - early, f->timeout_ms) : 0;
@@ -512,8 +562,19 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
         f->headers_due = apr_time_now() + apr_time_from_msec(f->timeout_ms);
         int status = follow_with_timeout(f);
         if (status == GOODBYE) {
+            /* Never taken: not a replay. A process that stops says it once
+             * per kept connection; a group whose processes keep saying it
+             * is given connect-timeout, as one that takes nothing. */
             close_fd(f);
-            continue;   /* never taken: not a replay, no count */
+            if (++goodbyes > 1)
+                apr_sleep(apr_time_from_msec(20));
+            if (apr_time_now() >= give_up) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: daemon process group '%s' sent every connection "
+                              "back unserved (%u times within connect-timeout=%d): %s", daemon->name, goodbyes,
+                              rt->connect_timeout, r->filename);
+                return HTTP_SERVICE_UNAVAILABLE;
+            }
+            continue;
         }
         if (status != REPLAY)
             return status;

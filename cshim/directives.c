@@ -431,6 +431,9 @@ static const char *gw_set_script_with_group(cmd_parms *cmd, void *mconfig, const
     }
     *script = s;
     *group = g;
+    /* These scripts run in Apache's children: Python must start there
+     * even under WSGIRestrictEmbedded On (mod_wsgi's wsgi_python_required). */
+    gowsgi_globals.python_required = 1;
     return NULL;
 }
 

@@ -43,7 +43,7 @@ void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init)
     memset(init, 0, sizeof(*init));
     init->abi_version = GOWSGI_ABI_VERSION;
     /* WSGIRestrictEmbedded On: Apache's children only forward to daemons. */
-    init->embedded = !gowsgi_globals.restrict_embedded;
+    init->embedded = !gowsgi_globals.restrict_embedded || gowsgi_globals.python_required;
     init->python_home = gowsgi_globals.python_home;
     init->python_path = gowsgi_globals.python_path;
     init->python_eggs = gowsgi_globals.python_eggs;

@@ -53,7 +53,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     gowsgi_main_server = s;
     gowsgi_daemons_child_init();
     /* WSGIRestrictEmbedded On: this child only forwards; no Python here. */
-    if (gowsgi_globals.restrict_embedded == 1)
+    if (gowsgi_globals.restrict_embedded == 1 && !gowsgi_globals.python_required)
         gowsgi_engine_error = "embedded mode is off (WSGIRestrictEmbedded On)";
     else
         gowsgi_engine_load(pchild, s);

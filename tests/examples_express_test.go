@@ -23,6 +23,9 @@ def handle_request(environ, start_response):
     keys = ('mod_wsgi.request_handler', 'mod_wsgi.handler_script', 'mod_wsgi.process_group',
             'mod_wsgi.application_group', 'mod_wsgi.callable_object', 'SCRIPT_NAME', 'PATH_INFO',
             'REQUEST_METHOD', 'HTTP_AUTHORIZATION', 'SCRIPT_FILENAME')
+    if environ.get('QUERY_STRING') == 'short':
+        # nothing that depends on the server root: its length differs between servers
+        keys = ('mod_wsgi.request_handler', 'REQUEST_METHOD', 'PATH_INFO')
     seen = {k: environ.get(k) for k in keys}
     if environ.get('QUERY_STRING') == 'pid':
         seen['pid'] = os.getpid()
@@ -101,7 +104,7 @@ func TestDifferential_ExpressLayout(t *testing.T) {
 		{name: "static in a subdirectory", path: "/sub/page.txt"},
 		{name: "directory", path: "/sub/"},
 		{name: "handler", path: "/app/x?y=1"},
-		{name: "handler HEAD", method: "HEAD", path: "/app/x"},
+		{name: "handler HEAD", method: "HEAD", path: "/app/x?short"},
 		{name: "handler POST", method: "POST", path: "/form", body: "a=1"},
 	} {
 		rq := rq

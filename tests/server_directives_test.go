@@ -5,6 +5,7 @@ package tests
 
 import (
 	"crypto/md5"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const namingSnippet = `
@@ -81,4 +83,40 @@ func TestGowsgiOnly_VerboseDebugging(t *testing.T) {
 			assert.Contains(t, log, fmt.Sprintf("Exiting thread %d in daemon process 'talk'.", i))
 		}
 	}
+}
+
+// An auth script under WSGIRestrictEmbedded On: Python starts in Apache's
+// children for it (mod_wsgi's wsgi_python_required), while a WSGI app
+// there is still refused with 500.
+func TestServerDirectives_AuthScriptUnderRestrictEmbedded(t *testing.T) {
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
+<IfModule !auth_basic_module>
+    LoadModule auth_basic_module /usr/lib/apache2/modules/mod_auth_basic.so
+</IfModule>
+<IfModule !authn_core_module>
+    LoadModule authn_core_module /usr/lib/apache2/modules/mod_authn_core.so
+</IfModule>
+<IfModule !authz_user_module>
+    LoadModule authz_user_module /usr/lib/apache2/modules/mod_authz_user.so
+</IfModule>
+WSGIRestrictEmbedded On
+WSGIDaemonProcess guarded threads=2
+WSGIScriptAlias /guarded @APPS@/env.wsgi process-group=guarded
+WSGIScriptAlias /embedded @APPS@/env.wsgi
+<Location /guarded>
+    AuthType Basic
+    AuthName "guarded"
+    AuthBasicProvider wsgi
+    WSGIAuthUserScript @ROOT@/auth.py
+    Require valid-user
+</Location>
+`, Files: map[string]string{"auth.py": "def check_password(environ, user, password):\n    return password == 'pw'\n"}})
+	r := Do(t, "GET", a.URL("/guarded/x"), nil, map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("ann:pw"))})
+	require.Equal(t, 200, r.Status, "%s", r)
+	e := decodeEnv(t, r.Body).Environ
+	assert.Equal(t, "ann", e["REMOTE_USER"])
+	assert.Equal(t, "guarded", e["mod_wsgi.process_group"])
+	r = Do(t, "GET", a.URL("/guarded/x"), nil, map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("ann:no"))})
+	assert.Equal(t, 401, r.Status)
+	assert.Equal(t, 500, Get(t, a.URL("/embedded")).Status, "embedded apps stay refused")
 }

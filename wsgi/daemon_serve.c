@@ -260,6 +260,7 @@ enum {
 static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd, int fresh, int may_keep)
 {
     int activity = SERVED_ACTIVITY, kept = 0, counted = 0;
+    long nth = 0;   /* this request's number, for maximum-requests */
     conn c;
     memset(&c, 0, sizeof(c));
     c.fd = fd;
@@ -288,8 +289,9 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     const unsigned char *p;
     size_t plen;
     int rc = gowsgi_wire_read(&c.in, &type, &p, &plen, c.timeout_ms);
-    if (rc == 1 && !fresh) {
-        activity = SERVED_NOTHING;   /* the child closed it: nothing to say */
+    if (rc != 0 && !fresh) {
+        /* The child closed it, or went away: nothing to say. */
+        activity = SERVED_NOTHING;
         goto done;
     }
     if (rc != 0 || type != GOWSGI_FRAME_REQUEST ||
@@ -313,6 +315,21 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
         goto done;
     }
 
+    /* maximum-requests counts a request once it is here: with kept
+     * connections the next one may come before this one is counted
+     * served. One over the limit is sent back untouched (GOODBYE, and
+     * not the ACCEPT queued above) and the process stops. */
+    nth = __atomic_add_fetch(&st->taken, 1, __ATOMIC_ACQ_REL);
+    if (init->maximum_requests > 0 && nth > init->maximum_requests) {
+        c.out.len = 0;
+        if (gowsgi_wire_put_frame(&c.out, GOWSGI_FRAME_GOODBYE, NULL, 0) == 0)
+            flush_out(&c);
+        gowsgi_daemon_stop(st);
+        activity = SERVED_NOTHING;
+        goto done;
+    }
+    if (init->maximum_requests > 0 && nth >= init->maximum_requests)
+        may_keep = 0;
     if (wr->flags & GOWSGI_REQ_IGNORE_ACTIVITY)
         activity = 0;
     /* queue-timeout: a request that waited too long for a free thread is
@@ -427,6 +444,8 @@ done:
     gowsgi_wire_buf_free(&c.out);
     gowsgi_wire_reader_free(&c.in);
     pthread_mutex_destroy(&c.send_lock);
+    if (init->maximum_requests > 0 && nth >= init->maximum_requests)
+        gowsgi_daemon_stop(st);
     return activity | (kept ? SERVED_KEEP : 0) | (counted ? SERVED_COUNTED : 0);
 }
 
@@ -664,20 +683,7 @@ void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *s
     kept_conn *k;
     int fresh, counted = 0;
     while ((k = next_connection(init, st, &fresh, counted)) != NULL) {
-        /* maximum-requests counts a request when it is taken: with kept
-         * connections the next may arrive before this one is counted
-         * served. One over the limit is sent back, untouched. */
-        long nth = __atomic_add_fetch(&st->taken, 1, __ATOMIC_ACQ_REL);
-        if (init->maximum_requests > 0 && nth > init->maximum_requests) {
-            pthread_mutex_lock(&st->kept_lock);
-            retire_locked(st, k);   /* GOODBYE: the child sends it elsewhere */
-            pthread_mutex_unlock(&st->kept_lock);
-            gowsgi_daemon_stop(st);
-            counted = 0;
-            continue;
-        }
-        int may_keep = (init->maximum_requests <= 0 || nth < init->maximum_requests) &&
-                       __atomic_load_n(&st->nkept, __ATOMIC_RELAXED) <= st->max_kept;
+        int may_keep = __atomic_load_n(&st->nkept, __ATOMIC_RELAXED) <= st->max_kept;
         __atomic_add_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
         __atomic_store_n(&st->busy_since[index], now_us(), __ATOMIC_RELEASE);
         int did = serve(init, st, k->fd, fresh, may_keep);
@@ -685,8 +691,6 @@ void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *s
         __atomic_store_n(&st->busy_since[index], 0, __ATOMIC_RELEASE);
         keep_or_close(st, k, (did & SERVED_KEEP) != 0);
         if (did & SERVED_NOTHING) {
-            /* The child closed a kept connection: no request to count. */
-            __atomic_sub_fetch(&st->taken, 1, __ATOMIC_ACQ_REL);
             __atomic_sub_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
             continue;
         }
@@ -694,8 +698,6 @@ void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *s
             __atomic_store_n(&st->last_activity, now_us(), __ATOMIC_RELEASE);
         __atomic_add_fetch(&st->served, 1, __ATOMIC_ACQ_REL);
         __atomic_sub_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
-        if (init->maximum_requests > 0 && nth >= init->maximum_requests)
-            gowsgi_daemon_stop(st);
     }
 }
 

@@ -92,6 +92,17 @@ static int set_new(PyObject *d, const char *key, PyObject *v)
     return rc;
 }
 
+/* An entry from Apache's tables: key and value latin-1, as the request
+ * environ decodes them (a variable's name may hold any byte). */
+static int set_latin1(PyObject *d, const char *key, const char *val)
+{
+    PyObject *k = gowsgi_latin1(key), *v = k ? gowsgi_latin1(val) : NULL;
+    int rc = v ? PyDict_SetItem(d, k, v) : -1;
+    Py_XDECREF(k);
+    Py_XDECREF(v);
+    return rc;
+}
+
 /* The environ a hook sees: the shim's strings (latin-1), then what only
  * Python can hold. The auth and access scripts get mod_wsgi's
  * Auth_environ; a dispatch script gets the request's environ strings. */
@@ -101,7 +112,7 @@ static PyObject *hook_environ(gowsgi_hook *h, PyObject *errors, PyObject *capsul
     if (d == NULL)
         return NULL;
     for (int i = 0; i < h->req.nenv; i++)
-        if (set_new(d, h->req.env_keys[i], gowsgi_latin1(h->req.env_vals[i])) != 0)
+        if (set_latin1(d, h->req.env_keys[i], h->req.env_vals[i]) != 0)
             goto fail;
     if (PyDict_SetItemString(d, "wsgi.errors", errors) != 0)
         goto fail;
@@ -270,17 +281,22 @@ static int run_dispatch(gowsgi_hook *h, PyObject *module, PyObject *environ)
 }
 
 /* mod_wsgi's words for a script that lacks the function it is there for. */
-static const char *missing_function(int kind)
+static void log_missing_function(const gowsgi_hook *h)
 {
-    switch (kind) {
+    const char *s = h->req.script;
+    switch (h->kind) {
     case GOWSGI_HOOK_ALLOW_ACCESS:
-        return "Target WSGI host access script '%s' does not provide host validator.";
+        hook_log(h, "Target WSGI host access script '%s' does not provide host validator.", s);
+        break;
     case GOWSGI_HOOK_CHECK_PASSWORD:
-        return "Target WSGI user authentication script '%s' does not provide 'Basic' auth provider.";
+        hook_log(h, "Target WSGI user authentication script '%s' does not provide 'Basic' auth provider.", s);
+        break;
     case GOWSGI_HOOK_GET_REALM_HASH:
-        return "Target WSGI user authentication script '%s' does not provide 'Digest' auth provider.";
+        hook_log(h, "Target WSGI user authentication script '%s' does not provide 'Digest' auth provider.", s);
+        break;
     default:
-        return "Target WSGI group authentication script '%s' does not provide group provider.";
+        hook_log(h, "Target WSGI group authentication script '%s' does not provide group provider.", s);
+        break;
     }
 }
 
@@ -303,7 +319,7 @@ static int call_function(gowsgi_hook *h, PyObject *module, PyObject *environ)
     PyObject *fn = PyObject_GetAttrString(module, function_name(h->kind));
     if (fn == NULL) {
         PyErr_Clear();
-        hook_log(h, missing_function(h->kind), h->req.script);
+        log_missing_function(h);
         return GOWSGI_HOOK_FAILED;
     }
     PyObject *args = NULL, *arg;
