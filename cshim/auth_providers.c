@@ -53,14 +53,23 @@ static int access_checker(request_rec *r)
     return HTTP_FORBIDDEN;
 }
 
-static authn_status check_password(request_rec *r, const char *user, const char *password)
+/* The directory's WSGIAuthUserScript, or NULL (logged: "wsgi" was named
+ * as a provider where no script is set). */
+static const gowsgi_dir_conf *auth_user_conf(request_rec *r)
 {
     const gowsgi_dir_conf *dconf = dir_conf(r);
-    if (dconf->auth_user_script == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "gowsgi (pid=%d): Location of WSGI user authentication script not provided.", (int)getpid());
+    if (dconf->auth_user_script != NULL)
+        return dconf;
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "gowsgi (pid=%d): Location of WSGI user authentication script not provided.", (int)getpid());
+    return NULL;
+}
+
+static authn_status check_password(request_rec *r, const char *user, const char *password)
+{
+    const gowsgi_dir_conf *dconf = auth_user_conf(r);
+    if (dconf == NULL)
         return AUTH_GENERAL_ERROR;
-    }
     apr_array_header_t *strings;
     switch (run(r, dconf->auth_user_script, dconf->auth_user_application_group, GOWSGI_HOOK_CHECK_PASSWORD, user,
                 password, &strings)) {
@@ -82,12 +91,9 @@ static authn_status check_password(request_rec *r, const char *user, const char 
 
 static authn_status get_realm_hash(request_rec *r, const char *user, const char *realm, char **rethash)
 {
-    const gowsgi_dir_conf *dconf = dir_conf(r);
-    if (dconf->auth_user_script == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "gowsgi (pid=%d): Location of WSGI user authentication script not provided.", (int)getpid());
+    const gowsgi_dir_conf *dconf = auth_user_conf(r);
+    if (dconf == NULL)
         return AUTH_GENERAL_ERROR;
-    }
     apr_array_header_t *strings;
     switch (run(r, dconf->auth_user_script, dconf->auth_user_application_group, GOWSGI_HOOK_GET_REALM_HASH, user,
                 realm, &strings)) {

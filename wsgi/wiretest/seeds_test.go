@@ -109,6 +109,13 @@ func seeds(t *testing.T) map[string]map[string][]byte {
 				},
 				func(b *w.Buf) bool { return b.PutData(w.DataFlush, []byte("0123456789")) },
 				func(b *w.Buf) bool { return b.PutEnd(w.EndIncomplete) }),
+			"kept": seedFrames(t,
+				func(b *w.Buf) bool { return b.PutAccept(1234, 6) },
+				func(b *w.Buf) bool { return b.PutHeaders(hello, w.Opts{}) },
+				func(b *w.Buf) bool { return b.PutData(0, []byte("Hello World!\n")) },
+				func(b *w.Buf) bool { return b.PutEnd(w.EndKeep) }),
+			"goodbye": seedFrames(t,
+				func(b *w.Buf) bool { return b.PutFrame(w.FrameGoodbye, nil) }),
 		},
 	}
 }
