@@ -28,7 +28,14 @@ WSGIServerMetrics On
 WSGIScriptAlias /emb @ROOT@/scratch/server_metrics.wsgi
 `
 
-// WSGIServerMetrics left Off; one daemon group with server-metrics=On, one
+// WSGIServerMetrics written Off.
+const serverMetricsOffSnippet = `
+ExtendedStatus On
+WSGIServerMetrics Off
+WSGIScriptAlias /emb @ROOT@/scratch/server_metrics.wsgi
+`
+
+// WSGIServerMetrics not written (Off); one daemon group with server-metrics=On, one
 // without.
 const serverMetricsDaemonSnippet = `
 ExtendedStatus On
@@ -147,6 +154,14 @@ func TestServerMetrics_EmbeddedOn(t *testing.T) {
 	})
 }
 
+func TestServerMetrics_EmbeddedOff(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := startServerMetrics(t, targetModule(), mpm, serverMetricsOffSnippet)
+		ans, _ := smGet(t, a, "/emb")
+		assert.Equal(t, "NoneType", ans.Type, "WSGIServerMetrics Off")
+	})
+}
+
 func TestServerMetrics_Daemon(t *testing.T) {
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := startServerMetrics(t, targetModule(), mpm, serverMetricsDaemonSnippet)
@@ -158,8 +173,8 @@ func TestServerMetrics_Daemon(t *testing.T) {
 
 		emb, _ := smGet(t, a, "/emb")
 		if !(emb.Type == "dict" && knownModWsgiDeviation(t, a,
-			"in Apache's children of a server with a daemon group, server_metrics() ignores WSGIServerMetrics Off")) {
-			assert.Equal(t, "NoneType", emb.Type, "WSGIServerMetrics Off")
+			"WSGIServerMetrics not written is -1 in mod_wsgi, taken as On by server_metrics() in Apache's children")) {
+			assert.Equal(t, "NoneType", emb.Type, "WSGIServerMetrics not written: Off")
 		}
 		assert.NotContains(t, a.ErrorLogContent(), "not honoured", "server-metrics= is honoured")
 
@@ -183,6 +198,7 @@ func TestDifferential_ServerMetrics(t *testing.T) {
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		for _, c := range []struct{ snippet, path string }{
 			{serverMetricsOnSnippet, "/emb"},
+			{serverMetricsOffSnippet, "/emb"},
 			{serverMetricsDaemonSnippet, "/don"},
 			{serverMetricsDaemonSnippet, "/doff"},
 		} {
