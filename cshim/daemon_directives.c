@@ -240,7 +240,7 @@ static const char *gw_daemon_option(cmd_parms *cmd, gowsgi_daemon *d,
 /* Options accepted and validated but not acted on yet: each one given is
  * named in a start-up warning (README, "Daemon mode"). */
 static const char *const gw_unhonoured_options[] = {
-    "chroot", "server-metrics",
+    "chroot",
     "newrelic-config-file", "newrelic-environment", NULL
 };
 

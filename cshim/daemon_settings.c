@@ -140,6 +140,9 @@ void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, go
     /* mod_wsgi puts an explicit home= first on sys.path, as `python script`
      * would the script's directory. */
     base->path_first = opt(rt, "home");
+    /* mod_wsgi: in a daemon process only the group's server-metrics= counts. */
+    const char *metrics = opt(rt, "server-metrics");
+    base->scoreboard = metrics != NULL && strcasecmp(metrics, "On") == 0 ? gowsgi_scoreboard_read : NULL;
     init->group = rt->conf->name;
     init->threads = rt->conf->threads;
     init->channel_fd = rt->channel[1];

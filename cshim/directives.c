@@ -598,7 +598,7 @@ static gw_flag_desc f_restrict_stdin = GLOBAL_FLAG(restrict_stdin, NULL);
 static gw_flag_desc f_restrict_stdout = GLOBAL_FLAG(restrict_stdout, NULL);
 static gw_flag_desc f_restrict_signal = GLOBAL_FLAG(restrict_signal, NULL);
 static gw_flag_desc f_case = GLOBAL_FLAG(case_sensitivity, NULL);
-static gw_flag_desc f_server_metrics = GLOBAL_FLAG(server_metrics, DETAIL_IGNORED);
+static gw_flag_desc f_server_metrics = GLOBAL_FLAG(server_metrics, NULL);
 static gw_flag_desc f_socket_rotation = GLOBAL_FLAG(socket_rotation, DETAIL_NO_SOCKETS);
 
 static gw_flag_desc f_pass_request = DIR_FLAG(pass_apache_request, NULL);

@@ -12,6 +12,7 @@
 #include "ap_mpm.h"
 #include "mpm_common.h"
 #include "apr_strings.h"
+#include "scoreboard.h"
 
 #include "shim_build.h"
 
@@ -31,6 +32,10 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     return OK;
 }
 
+/* post_config's pool and server when the daemons wait for pre_mpm. */
+static apr_pool_t *deferred_pconf;
+static server_rec *deferred_server;
+
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     void *first_pass = NULL;
@@ -45,7 +50,24 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     ap_add_version_component(pconf, "gowsgi/" GOWSGI_VERSION);
     gowsgi_main_server = s;
     gowsgi_warn_unhonoured(s);
+    /* At start-up Apache makes its scoreboard after post_config (pre_mpm):
+     * daemons forked now would have none for server_metrics(), so they are
+     * forked then, as mod_wsgi's. On a restart the scoreboard is kept. */
+    if (!ap_exists_scoreboard_image()) {
+        deferred_pconf = pconf;
+        deferred_server = s;
+        return OK;
+    }
     return gowsgi_daemons_start(pconf, s);
+}
+
+static int pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
+{
+    apr_pool_t *pconf = deferred_pconf;
+    if (pconf == NULL)
+        return OK;
+    deferred_pconf = NULL;
+    return gowsgi_daemons_start(pconf, deferred_server);
 }
 
 static void child_init(apr_pool_t *pchild, server_rec *s)
@@ -69,6 +91,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* After the core's, which makes the scoreboard. */
+    ap_hook_pre_mpm(pre_mpm, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_monitor(gowsgi_daemons_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(gowsgi_translate_name, after_alias, before_userdir, APR_HOOK_MIDDLE);
     ap_hook_handler(gowsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -54,6 +54,9 @@ void gowsgi_request_break(void *ctx);
 void gowsgi_log_process(int level, const char *msg, size_t len);
 extern server_rec *gowsgi_main_server;
 
+/* scoreboard.c: Apache's scoreboard walked for the engine (gowsgi_init.scoreboard). */
+int gowsgi_scoreboard_read(const gowsgi_sb_visitor *v);
+
 /* handler.c */
 int gowsgi_handler(request_rec *r);
 

@@ -62,7 +62,7 @@ func TestGowsgiOnly_UnhonouredDaemonOptionsWarnOnce(t *testing.T) {
 	gowsgiOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: "" +
-			"WSGIDaemonProcess d1 processes=2 threads=4 display-name=%{GROUP} server-metrics=On socket-user=www-data\n" +
+			"WSGIDaemonProcess d1 processes=2 threads=4 display-name=%{GROUP} server-metrics=On newrelic-environment=x socket-user=www-data\n" +
 			"WSGIAcceptMutex default\n" +
 			"WSGIScriptAlias /emb @APPS@/env.wsgi\n" +
 			"WSGIScriptAlias /daemon @APPS@/env.wsgi process-group=d1\n" +
@@ -82,13 +82,14 @@ func TestGowsgiOnly_UnhonouredDaemonOptionsWarnOnce(t *testing.T) {
 		log := a.ErrorLogContent()
 		daemonAt := fmt.Sprintf("gowsgi: WSGIDaemonProcess at %s:%d is accepted but not honoured: ", a.ConfPath, lineOf("WSGIDaemonProcess d1"))
 		for _, want := range []string{
-			daemonAt + "option server-metrics= is not implemented yet: ignored",
+			daemonAt + "option newrelic-environment= is not implemented yet: ignored",
 			daemonAt + "option socket-user= is not needed: there is no socket file to own",
 			fmt.Sprintf("gowsgi: WSGIAcceptMutex at %s:%d is accepted but not honoured: not needed", a.ConfPath, lineOf("WSGIAcceptMutex")),
 		} {
 			assert.Equal(t, 1, strings.Count(log, want), "exactly one start-up warning %q in:\n%s", want, log)
 		}
 		assert.NotContains(t, log, "option processes=", "an honoured option: no warning")
+		assert.NotContains(t, log, "option server-metrics=", "an honoured option: no warning")
 		assert.NotContains(t, log, "WSGIScriptAlias at", "aliases, daemon or not, are honoured: no warning")
 
 		emb := GetEnv(t, a.URL("/emb"), nil)

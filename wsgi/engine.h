@@ -102,6 +102,7 @@ typedef struct gowsgi_settings {
     int apache_version[3];
     int destroy_interpreter;      /* WSGIDestroyInterpreter: run atexit at process exit */
     void (*log)(int level, const char *msg, size_t len);
+    gowsgi_scoreboard_fn scoreboard; /* NULL: server_metrics() answers None */
 } gowsgi_settings;
 
 extern gowsgi_settings gowsgi_config;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 6
+#define GOWSGI_ABI_VERSION 7
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -117,6 +117,51 @@ typedef struct gowsgi_import {
     const char *where;               /* "file:line" for log messages */
 } gowsgi_import;
 
+/* Apache's scoreboard, for mod_wsgi.server_metrics(). The shim walks it
+ * (cshim/scoreboard.c) and hands each record to a visitor the engine gives
+ * (wsgi/metrics.c builds the dict); the strings are the shim's copies,
+ * valid during the call. Times are microseconds since the epoch. */
+typedef struct gowsgi_sb_global {
+    int server_limit;
+    int thread_limit;
+    int running_generation;
+    int64_t restart_time;
+} gowsgi_sb_global;
+
+typedef struct gowsgi_sb_process {
+    int process_num;
+    int pid;
+    int generation;
+    int quiescing;
+} gowsgi_sb_process;
+
+typedef struct gowsgi_sb_worker {
+    int thread_num;
+    int generation;
+    char status;                     /* mod_wsgi's letter: . _ S R W K L D C G I */
+    unsigned long access_count;
+    uint64_t bytes_served;
+    int64_t start_time;
+    int64_t stop_time;
+    int64_t last_used;
+    const char *client;
+    const char *request;
+    const char *vhost;
+} gowsgi_sb_worker;
+
+/* Each callback returns 0 to go on, -1 to stop the walk. global comes first,
+ * then each process followed by its thread_limit workers. */
+typedef struct gowsgi_sb_visitor {
+    void *ctx;
+    int (*global)(void *ctx, const gowsgi_sb_global *g);
+    int (*process)(void *ctx, const gowsgi_sb_process *p);
+    int (*worker)(void *ctx, const gowsgi_sb_worker *w);
+} gowsgi_sb_visitor;
+
+/* Walks the scoreboard: 0 when walked, 1 when this process has none (a
+ * daemon forked before Apache made it), -1 when a callback stopped it. */
+typedef int (*gowsgi_scoreboard_fn)(const gowsgi_sb_visitor *v);
+
 /* Per-process start-up settings (the main server's WSGIPython* directives). */
 typedef struct gowsgi_init {
     int abi_version;
@@ -155,6 +200,10 @@ typedef struct gowsgi_init {
     void (*log)(int level, const char *msg, size_t len);
 
     int destroy_interpreter;         /* WSGIDestroyInterpreter: atexit handlers run at exit */
+
+    /* mod_wsgi.server_metrics(): NULL when it answers None (WSGIServerMetrics
+     * Off in Apache's children; the group's server-metrics= Off in a daemon). */
+    gowsgi_scoreboard_fn scoreboard;
 } gowsgi_init;
 
 /* One daemon process of a WSGIDaemonProcess group, handed to

@@ -1,6 +1,8 @@
 /*
  * metrics.c: mod_wsgi.process_metrics(), request_metrics() and
- * server_metrics(), with mod_wsgi 4.9.4's keys and value types.
+ * server_metrics(), with mod_wsgi 4.9.4's keys and value types. The
+ * scoreboard behind server_metrics() is the shim's (gowsgi_init.scoreboard):
+ * it walks Apache's records and this file turns them into the dict.
  *
  * What a request pays for them: its thread's counters (thread-local, no
  * lock, no atomic read-modify-write) and one clock read at its end. The
@@ -377,11 +379,106 @@ fail:
 
 /* ---- server_metrics() --------------------------------------------------- */
 
-/* mod_wsgi answers None unless WSGIServerMetrics (or the daemon group's
- * server-metrics=) is On; the scoreboard is not offered yet, so None. */
+/* The dict being built while the shim walks the scoreboard. */
+typedef struct sb_build {
+    PyObject *result;
+    PyObject *processes;
+    PyObject *workers;                /* the current process's list */
+} sb_build;
+
+static PyObject *seconds(int64_t us)
+{
+    return PyFloat_FromDouble((double)us / 1e6);
+}
+
+static int sb_global(void *ctx, const gowsgi_sb_global *g)
+{
+    sb_build *b = ctx;
+    long long now = gowsgi_now_us();
+    if (put(b->result, "server_limit", PyLong_FromLong(g->server_limit)) != 0 ||
+        put(b->result, "thread_limit", PyLong_FromLong(g->thread_limit)) != 0 ||
+        put(b->result, "running_generation", PyLong_FromLong(g->running_generation)) != 0 ||
+        put(b->result, "restart_time", seconds(g->restart_time)) != 0 ||
+        put(b->result, "current_time", seconds(now)) != 0 ||
+        /* whole seconds, as mod_wsgi's (a 32-bit count) */
+        put(b->result, "running_time", PyLong_FromLongLong((uint32_t)((now - g->restart_time) / 1000000LL))) != 0)
+        return -1;
+    return 0;
+}
+
+static int sb_process(void *ctx, const gowsgi_sb_process *p)
+{
+    sb_build *b = ctx;
+    PyObject *d = PyDict_New(), *workers = PyList_New(0);
+    if (d == NULL || workers == NULL || PyList_Append(b->processes, d) != 0 ||
+        put(d, "process_num", PyLong_FromLong(p->process_num)) != 0 ||
+        put(d, "pid", PyLong_FromLong(p->pid)) != 0 ||
+        put(d, "generation", PyLong_FromLong(p->generation)) != 0 ||
+        put(d, "quiescing", PyBool_FromLong(p->quiescing)) != 0 ||
+        PyDict_SetItemString(d, "workers", workers) != 0) {
+        Py_XDECREF(d);
+        Py_XDECREF(workers);
+        return -1;
+    }
+    Py_DECREF(d);
+    Py_XSETREF(b->workers, workers);
+    return 0;
+}
+
+static PyObject *latin1(const char *s)
+{
+    return PyUnicode_DecodeLatin1(s, (Py_ssize_t)strlen(s), NULL);
+}
+
+static int sb_worker(void *ctx, const gowsgi_sb_worker *w)
+{
+    sb_build *b = ctx;
+    PyObject *d = PyDict_New();
+    if (d == NULL || b->workers == NULL || PyList_Append(b->workers, d) != 0 ||
+        put(d, "thread_num", PyLong_FromLong(w->thread_num)) != 0 ||
+        put(d, "generation", PyLong_FromLong(w->generation)) != 0 ||
+        put(d, "status", PyUnicode_FromStringAndSize(&w->status, 1)) != 0 ||
+        put(d, "access_count", PyLong_FromUnsignedLong(w->access_count)) != 0 ||
+        put(d, "bytes_served", PyLong_FromUnsignedLongLong(w->bytes_served)) != 0 ||
+        put(d, "start_time", seconds(w->start_time)) != 0 ||
+        put(d, "stop_time", seconds(w->stop_time)) != 0 ||
+        put(d, "last_used", seconds(w->last_used)) != 0 ||
+        put(d, "client", latin1(w->client)) != 0 ||
+        put(d, "request", latin1(w->request)) != 0 ||
+        put(d, "vhost", latin1(w->vhost)) != 0) {
+        Py_XDECREF(d);
+        return -1;
+    }
+    Py_DECREF(d);
+    return 0;
+}
+
+/* mod_wsgi answers None unless WSGIServerMetrics (in a daemon process, its
+ * group's server-metrics=) is On, or when the process has no scoreboard. */
 static PyObject *server_metrics(PyObject *self, PyObject *unused)
 {
-    Py_RETURN_NONE;
+    if (gowsgi_config.scoreboard == NULL)
+        Py_RETURN_NONE;
+    sb_build b = {PyDict_New(), PyList_New(0), NULL};
+    static const gowsgi_sb_visitor visitor = {NULL, sb_global, sb_process, sb_worker};
+    gowsgi_sb_visitor v = visitor;
+    v.ctx = &b;
+    PyObject *result = NULL;
+    if (b.result == NULL || b.processes == NULL)
+        goto done;
+    int rc = gowsgi_config.scoreboard(&v);
+    if (rc == 1) {
+        result = Py_NewRef(Py_None);
+    } else if (rc == 0 && PyDict_SetItemString(b.result, "processes", b.processes) == 0) {
+        result = Py_NewRef(b.result);
+    } else if (!PyErr_Occurred()) {
+        PyErr_SetString(PyExc_RuntimeError, "server_metrics(): the scoreboard could not be read");
+    }
+done:
+    Py_XDECREF(b.workers);
+    Py_XDECREF(b.processes);
+    Py_XDECREF(b.result);
+    return result;
 }
 
 PyMethodDef gowsgi_metrics_methods[] = {

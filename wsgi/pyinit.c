@@ -68,6 +68,7 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
            sizeof(gowsgi_config.apache_version));
     gowsgi_config.destroy_interpreter = init->destroy_interpreter;
     gowsgi_config.log = init->log;
+    gowsgi_config.scoreboard = init->scoreboard;
     gowsgi_metrics_process_started();
 
     /* The Python config (not isolated) so PYTHON* variables behave as under
