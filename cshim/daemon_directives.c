@@ -237,11 +237,13 @@ static const char *gw_daemon_option(cmd_parms *cmd, gowsgi_daemon *d,
     return NULL;
 }
 
-/* Options accepted and validated but not acted on yet: each one given is
- * named in a start-up warning (README, "Daemon mode"). */
-static const char *const gw_unhonoured_options[] = {
-    "chroot",
-    "newrelic-config-file", "newrelic-environment", NULL
+/* Options accepted and validated but not acted on: each one given is
+ * named in a start-up warning with the reason (README, "Daemon mode"). */
+static const char *const gw_unhonoured_options[][2] = {
+    {"chroot", "is not implemented yet: ignored"},
+    {"newrelic-config-file", "is " DETAIL_NEWRELIC},
+    {"newrelic-environment", "is " DETAIL_NEWRELIC},
+    {NULL, NULL}
 };
 
 static void gw_warn_unhonoured_options(cmd_parms *cmd, apr_table_t *options)
@@ -252,11 +254,11 @@ static void gw_warn_unhonoured_options(cmd_parms *cmd, apr_table_t *options)
         gowsgi_cmd_unhonoured(cmd, "option socket-user= is not needed: there is "
                               "no socket file to own (" DETAIL_NO_SOCKETS ")");
 
-    for (i = 0; gw_unhonoured_options[i]; i++) {
-        if (apr_table_get(options, gw_unhonoured_options[i]))
+    for (i = 0; gw_unhonoured_options[i][0]; i++) {
+        if (apr_table_get(options, gw_unhonoured_options[i][0]))
             gowsgi_cmd_unhonoured(cmd, apr_pstrcat(cmd->pool, "option ",
-                                  gw_unhonoured_options[i],
-                                  "= is not implemented yet: ignored", NULL));
+                                  gw_unhonoured_options[i][0], "= ",
+                                  gw_unhonoured_options[i][1], NULL));
     }
 }
 

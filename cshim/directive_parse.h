@@ -26,6 +26,14 @@
 
 /* The "what happens instead" texts of the start-up warnings. */
 #define DETAIL_IGNORED "not implemented yet: ignored"
+/* Why the New Relic directives and options do nothing (mod_wsgi 6 removed them). */
+#define DETAIL_NEWRELIC \
+    "ignored: the New Relic agent is not loaded for you (mod_wsgi 6 removed this too); " \
+    "wrap the application with the agent's own WSGI wrapper in the script"
+/* WSGILazyInitialization Off would start Python in the Apache parent. */
+#define DETAIL_LAZY \
+    "ignored: gowsgi never starts Python in the Apache parent (what Off asks); each child " \
+    "and daemon process starts its own, as with On"
 #define DETAIL_NO_SOCKETS \
     "not needed: gowsgi's daemon processes are reached through a channel " \
     "the Apache parent hands to its children, not a socket file"

@@ -589,7 +589,7 @@ static const char *gw_set_trusted_proxies(cmd_parms *cmd, void *mconfig,
 #define GLOBAL_FLAG(field, unh) \
     { &gowsgi_globals.field, 0, 0, unh }
 
-static gw_flag_desc f_lazy_init = GLOBAL_FLAG(lazy_initialization, DETAIL_IGNORED);
+static gw_flag_desc f_lazy_init = GLOBAL_FLAG(lazy_initialization, DETAIL_LAZY);
 static gw_flag_desc f_verbose = GLOBAL_FLAG(verbose_debugging, NULL);
 static gw_flag_desc f_dont_write = GLOBAL_FLAG(dont_write_bytecode, NULL);
 static gw_flag_desc f_destroy = GLOBAL_FLAG(destroy_interpreter, DETAIL_EXIT_PREFORK);
@@ -616,9 +616,9 @@ static gw_str_desc s_python_home = { &gowsgi_globals.python_home, NULL };
 static gw_str_desc s_python_path = { &gowsgi_globals.python_path, NULL };
 static gw_str_desc s_python_eggs = { &gowsgi_globals.python_eggs, NULL };
 static gw_str_desc s_newrelic_cfg =
-    { &gowsgi_globals.newrelic_config_file, DETAIL_IGNORED };
+    { &gowsgi_globals.newrelic_config_file, DETAIL_NEWRELIC };
 static gw_str_desc s_newrelic_env =
-    { &gowsgi_globals.newrelic_environment, DETAIL_IGNORED };
+    { &gowsgi_globals.newrelic_environment, DETAIL_NEWRELIC };
 
 /* Context flags, as mod_wsgi 4.9.4 (checked with apache2 -L):
  * S = RSRC_CONF plus a GLOBAL_ONLY check in the handler; S V = RSRC_CONF;

@@ -82,7 +82,7 @@ func TestGowsgiOnly_UnhonouredDaemonOptionsWarnOnce(t *testing.T) {
 		log := a.ErrorLogContent()
 		daemonAt := fmt.Sprintf("gowsgi: WSGIDaemonProcess at %s:%d is accepted but not honoured: ", a.ConfPath, lineOf("WSGIDaemonProcess d1"))
 		for _, want := range []string{
-			daemonAt + "option newrelic-environment= is not implemented yet: ignored",
+			daemonAt + "option newrelic-environment= is ignored: the New Relic agent is not loaded for you",
 			daemonAt + "option socket-user= is not needed: there is no socket file to own",
 			fmt.Sprintf("gowsgi: WSGIAcceptMutex at %s:%d is accepted but not honoured: not needed", a.ConfPath, lineOf("WSGIAcceptMutex")),
 		} {
