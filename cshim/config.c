@@ -182,8 +182,9 @@ void gowsgi_warn_unhonoured(server_rec *s)
         return;
     u = (const gowsgi_unhonoured *)gowsgi_globals.unhonoured->elts;
     for (i = 0; i < gowsgi_globals.unhonoured->nelts; i++) {
-        if (strcmp(u[i].detail, DETAIL_EXIT_PREFORK) == 0 &&
-            (gowsgi_child_exit_safe() || gowsgi_globals.restrict_embedded == 1))
+        /* Said only where Python runs in Apache's children. */
+        if (strcmp(u[i].detail, DETAIL_EXIT_CHILDREN) == 0 && gowsgi_globals.restrict_embedded == 1 &&
+            !gowsgi_globals.python_required)
             continue;
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "gowsgi: %s at %s:%d is accepted but not honoured: %s",

@@ -162,12 +162,12 @@ void *gowsgi_merge_dir_conf(apr_pool_t *p, void *base, void *add);
 /* WSGIDestroyInterpreter's warning, given only where it applies: prefork's
  * children exit from a signal handler, where nothing may enter Python, so
  * neither process_stopping nor atexit handlers run in them. */
-#define DETAIL_EXIT_PREFORK \
-    "on the prefork MPM Apache's children exit from a signal handler, where nothing may " \
-    "enter Python: atexit handlers and mod_wsgi's process_stopping event (subscribe_shutdown) " \
-    "do not run in them (they do in daemon processes, and on the worker and event MPMs)"
+#define DETAIL_EXIT_CHILDREN \
+    "atexit handlers and mod_wsgi's process_stopping event (subscribe_shutdown) run in daemon " \
+    "processes only, not when an Apache child exits: prefork's children exit from a signal " \
+    "handler, where nothing may enter Python, and on worker and event running them there " \
+    "crashed the child now and then in testing"
 void gowsgi_warn_unhonoured(server_rec *s);
-int gowsgi_child_exit_safe(void);   /* engine_load.c */
 /* The daemon group called name, or NULL. */
 const gowsgi_daemon *gowsgi_find_daemon(const char *name);
 

@@ -592,7 +592,7 @@ static const char *gw_set_trusted_proxies(cmd_parms *cmd, void *mconfig,
 static gw_flag_desc f_lazy_init = GLOBAL_FLAG(lazy_initialization, DETAIL_LAZY);
 static gw_flag_desc f_verbose = GLOBAL_FLAG(verbose_debugging, NULL);
 static gw_flag_desc f_dont_write = GLOBAL_FLAG(dont_write_bytecode, NULL);
-static gw_flag_desc f_destroy = GLOBAL_FLAG(destroy_interpreter, DETAIL_EXIT_PREFORK);
+static gw_flag_desc f_destroy = GLOBAL_FLAG(destroy_interpreter, DETAIL_EXIT_CHILDREN);
 static gw_flag_desc f_restrict_emb = GLOBAL_FLAG(restrict_embedded, NULL);
 static gw_flag_desc f_restrict_stdin = GLOBAL_FLAG(restrict_stdin, NULL);
 static gw_flag_desc f_restrict_stdout = GLOBAL_FLAG(restrict_stdout, NULL);

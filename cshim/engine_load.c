@@ -17,30 +17,6 @@
 #include "ap_mpm.h"
 
 gowsgi_serve_fn gowsgi_engine_serve;
-static gowsgi_child_exit_fn engine_child_exit;
-
-/* The child's pool is destroyed as it exits. On worker and event that is
- * the main thread (the one that started Python) once every worker thread
- * has been joined, outside any signal handler: a safe place for Python's
- * process_stopping callbacks and atexit handlers. Prefork destroys it from
- * its SIGTERM/SIGHUP handler too, where nothing may enter Python
- * (ARCHITECTURE.md section 2): not registered there. */
-static apr_status_t child_exit(void *data)
-{
-    (void)data;
-    if (engine_child_exit != NULL)
-        engine_child_exit();
-    return APR_SUCCESS;
-}
-
-/* Whether Apache's children exit outside signal handlers (worker, event). */
-int gowsgi_child_exit_safe(void)
-{
-    int threaded = AP_MPMQ_NOT_SUPPORTED;
-    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS)
-        return 0;
-    return threaded != AP_MPMQ_NOT_SUPPORTED;
-}
 const char *gowsgi_engine_error = "the gowsgi engine was not loaded";
 
 /* libgowsgi.so beside mod_gowsgi.so, unless GoWSGILibrary says otherwise. */
@@ -86,10 +62,11 @@ void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s)
     }
     gowsgi_engine_serve = handle;
     gowsgi_engine_call_hook = call_hook;
-    if (gowsgi_child_exit_safe()) {
-        engine_child_exit = (gowsgi_child_exit_fn)dlsym(engine, "gowsgi_child_exit");
-        apr_pool_cleanup_register(pchild, NULL, child_exit, apr_pool_cleanup_null);
-    }
+    /* No Python at an Apache child's exit: prefork exits from a signal
+     * handler, and on worker and event, running process_stopping and atexit
+     * from the child pool's cleanup crashed the child about once in 30 quick
+     * start/stop cycles under load (cause not found). Daemon processes,
+     * whose exit Go controls, run them. */
     return;
 
 fail:

@@ -21,8 +21,6 @@ extern const char *gowsgi_engine_error;
 void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s);
 /* The path of libgowsgi.so: GoWSGILibrary, or beside mod_gowsgi.so. */
 const char *gowsgi_engine_library(apr_pool_t *p);
-/* Whether Apache's children exit outside signal handlers (not prefork). */
-int gowsgi_child_exit_safe(void);
 
 /* engine_settings.c: the engine's start-up settings from the configuration. */
 void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init);

@@ -261,8 +261,6 @@ void gowsgi_interps_add(gowsgi_interp *it);
  * that holds no Python thread state, never from a signal handler. */
 void gowsgi_publish_process_stopping(const char *reason);
 void gowsgi_run_atexit(void);
-/* Both, for an Apache child's exit (cshim calls it on worker and event). */
-void gowsgi_child_exit(void);
 
 /* metrics.c: process_metrics(), request_metrics(), server_metrics(). */
 extern PyMethodDef gowsgi_metrics_methods[];

@@ -378,9 +378,3 @@ void gowsgi_run_atexit(void)
         gowsgi_leave(ts);
     }
 }
-
-void gowsgi_child_exit(void)
-{
-    gowsgi_publish_process_stopping("");
-    gowsgi_run_atexit();
-}

@@ -266,10 +266,5 @@ typedef int (*gowsgi_call_hook_fn)(gowsgi_hook *hook);
 /* Runs a daemon process; returns its exit status. */
 typedef int (*gowsgi_daemon_main_fn)(const gowsgi_daemon_init *init);
 
-/* An Apache child is exiting: publishes mod_wsgi's process_stopping event,
- * then runs atexit handlers (WSGIDestroyInterpreter On). Call only outside
- * any signal handler, on the thread that called gowsgi_child_init, once
- * no request runs (worker and event: a pchild cleanup; never prefork). */
-typedef void (*gowsgi_child_exit_fn)(void);
 
 #endif
