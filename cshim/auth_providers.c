@@ -23,8 +23,7 @@ static const gowsgi_dir_conf *dir_conf(request_rec *r)
 static int run(request_rec *r, const char *script, const char *group_spec, int kind, const char *arg1,
                const char *arg2, apr_array_header_t **strings)
 {
-    gowsgi_hook_target target = {script, group_spec};
-    const char *group = gowsgi_hook_group(r, &target);
+    const char *group = gowsgi_hook_group(r, group_spec);
     int nenv;
     const char **keys, **vals;
     gowsgi_auth_environ(r, group, &nenv, &keys, &vals);

@@ -22,8 +22,7 @@ static void set_entry(gowsgi_request *req, const char *key, const char *val)
 
 int gowsgi_dispatch(request_rec *r, const gowsgi_dir_conf *dconf, gowsgi_request *req)
 {
-    gowsgi_hook_target target = {dconf->dispatch_script, dconf->dispatch_application_group};
-    const char *group = gowsgi_hook_group(r, &target);
+    const char *group = gowsgi_hook_group(r, dconf->dispatch_application_group);
 
     /* The script sees the request's environ, but as running where it runs:
      * mod_wsgi sets its own process and application group there and drops

@@ -156,9 +156,8 @@ int gowsgi_handler(request_rec *r)
         /* The handler script is the module to load; its own mtime decides
          * a reload (Apache stat()ed the target, not it). A missing one is
          * reported when it fails to load, as mod_wsgi does. */
-        apr_finfo_t fi;
         req.script = hs->script;
-        req.script_mtime = apr_stat(&fi, hs->script, APR_FINFO_MTIME, r->pool) == APR_SUCCESS ? (int64_t)fi.mtime : 0;
+        req.script_mtime = gowsgi_script_mtime(r, hs->script);
         req.handler_script = hs->script;
     } else {
         req.script = r->filename;

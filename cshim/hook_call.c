@@ -42,9 +42,15 @@ static const char *hook_ssl_var(void *c, const char *name)
 
 gowsgi_call_hook_fn gowsgi_engine_call_hook;
 
-const char *gowsgi_hook_group(request_rec *r, const gowsgi_hook_target *target)
+const char *gowsgi_hook_group(request_rec *r, const char *spec)
 {
-    return gowsgi_application_group(r, target->application_group ? target->application_group : "%{GLOBAL}");
+    return gowsgi_application_group(r, spec ? spec : "%{GLOBAL}");
+}
+
+int64_t gowsgi_script_mtime(request_rec *r, const char *path)
+{
+    apr_finfo_t fi;
+    return apr_stat(&fi, path, APR_FINFO_MTIME, r->pool) == APR_SUCCESS ? (int64_t)fi.mtime : 0;
 }
 
 int gowsgi_hook_call(request_rec *r, const char *script, const char *group, int kind, const char *arg1,
@@ -68,14 +74,12 @@ int gowsgi_hook_call(request_rec *r, const char *script, const char *group, int 
 
     gowsgi_hook h;
     memset(&h, 0, sizeof(h));
-    apr_finfo_t fi;
     h.req.ctx = ctx;
     h.req.io = &hook_io;
     h.req.script = script;
     /* The script's own mtime decides a reload; a missing script is
      * reported when it fails to load. */
-    h.req.script_mtime = apr_stat(&fi, script, APR_FINFO_MTIME, r->pool) == APR_SUCCESS ? (int64_t)fi.mtime
-                                                                                               : 0;
+    h.req.script_mtime = gowsgi_script_mtime(r, script);
     h.req.application_group = group;
     h.req.process_group = "";
     h.req.callable_object = "";

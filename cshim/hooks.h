@@ -9,17 +9,15 @@
 
 #include "shim.h"
 
-/* A script and the application group it runs in (NULL = %{GLOBAL}). */
-typedef struct gowsgi_hook_target {
-    const char *script;
-    const char *application_group;
-} gowsgi_hook_target;
-
 /* engine_load.c sets it when the engine runs in this child. */
 extern gowsgi_call_hook_fn gowsgi_engine_call_hook;
 
-/* hook_call.c: the application group a target's script runs in. */
-const char *gowsgi_hook_group(request_rec *r, const gowsgi_hook_target *target);
+/* hook_call.c: the application group a hook script runs in, from its
+ * application-group= (NULL: %{GLOBAL}). */
+const char *gowsgi_hook_group(request_rec *r, const char *spec);
+/* A file's mtime in microseconds, or 0 when it cannot be stat()ed (the
+ * load then fails and says why). */
+int64_t gowsgi_script_mtime(request_rec *r, const char *path);
 /* Calls the script's function for kind (GOWSGI_HOOK_*) in the application
  * group given (gowsgi_hook_group's) with the environ entries given; the
  * strings it returned land in *strings (by index, from r->pool). Returns

@@ -257,17 +257,6 @@ int gowsgi_channel_accept_or(int recv_fd, int cancel_fd, int timeout_ms)
     return fd;
 }
 
-int gowsgi_channel_set_wait(int recv_fd, int timeout_ms)
-{
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    return setsockopt(recv_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 ? 0 : -errno;
-}
-
-int gowsgi_channel_wait(int recv_fd)
-{
-    return gowsgi_channel_take(recv_fd, 0);
-}
-
 int gowsgi_channel_take(int recv_fd, int nonblocking)
 {
     union {

@@ -41,15 +41,10 @@ int gowsgi_channel_accept(int recv_fd, int timeout_ms);
  * is readable (a process that is stopping wakes its idle threads so). */
 int gowsgi_channel_accept_or(int recv_fd, int cancel_fd, int timeout_ms);
 
-/* Daemon, the cheap way for many threads: blocks until the next connection
- * (one thread is woken per connection, not every idle one), or until the
- * wait set by gowsgi_channel_set_wait (SO_RCVTIMEO: the channel's, so
- * every process of the group shares it) runs out: -EAGAIN. -EPIPE once
- * every sender has closed the channel. */
-int gowsgi_channel_wait(int recv_fd);
-int gowsgi_channel_set_wait(int recv_fd, int timeout_ms);
-/* gowsgi_channel_wait, or with nonblocking set the connection waiting now
- * (-EAGAIN when there is none): for a thread that epoll woke. */
+/* Daemon: the next connection's descriptor (blocking, one thread woken per
+ * connection; or with nonblocking set, the one waiting now: for a thread
+ * that epoll woke). -EAGAIN when there is none or a signal came, -EPIPE
+ * once every sender has closed the channel. */
 int gowsgi_channel_take(int recv_fd, int nonblocking);
 
 /* The credentials of the process at the other end of a connection (the
