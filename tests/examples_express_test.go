@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -41,10 +42,20 @@ func expressSpec(t *testing.T, m Module) ServerSpec {
 	// The harness serves its own DocumentRoot; the example's comes after
 	// and wins.
 	require.NotEqual(t, string(example), conf)
+	static := []string{"srv/express/htdocs/static.txt", "srv/express/htdocs/sub/page.txt"}
 	return ServerSpec{Module: m, MPM: "event", Snippet: conf, Files: map[string]string{
-		"srv/express/handler.wsgi":        expressHandler,
-		"srv/express/htdocs/static.txt":   "static file\n",
-		"srv/express/htdocs/sub/page.txt": "another\n",
+		"srv/express/handler.wsgi": expressHandler,
+		static[0]:                  "static file\n",
+		static[1]:                  "another\n",
+	}, Setup: func(root string) error {
+		// One mtime on both servers: Last-Modified is compared.
+		when := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		for _, f := range static {
+			if err := os.Chtimes(filepath.Join(root, f), when, when); err != nil {
+				return err
+			}
+		}
+		return nil
 	}}
 }
 
