@@ -44,11 +44,15 @@ func TestDaemon_Lifecycle(t *testing.T) {
 			mark := markLog(a)
 			require.NoError(t, syscall.Kill(old.Pid, syscall.SIGKILL))
 			start := time.Now()
-			// kill() returns before the process is gone: until its threads
-			// have exited, one woken by the signal may still take a request
-			// off the channel and die with it (that request is the killed
-			// process's, and lost, as under mod_wsgi).
+			// kill() returns before the process is gone: until its last
+			// thread has exited (after the leader is a zombie), one woken by
+			// the signal may still take a request off the channel, or an
+			// Apache thread may send one on a connection the process kept,
+			// and it dies with it (that request is the killed process's,
+			// and lost, as under mod_wsgi). The parent's record of the
+			// death comes once it is all gone.
 			waitExited(t, old.Pid, 5*time.Second)
+			mark.waitRaw(fmt.Sprintf("(pid %d) was killed by signal 9", old.Pid), 5*time.Second)
 			// the very next request must succeed (it may wait for the new
 			// daemon), with a new pid
 			client := &http.Client{Timeout: 10 * time.Second}
