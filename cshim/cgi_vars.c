@@ -69,6 +69,42 @@ static int head_as_get(request_rec *r, const gowsgi_dir_conf *dconf)
     return r->output_filters && r->output_filters->frec->ftype < AP_FTYPE_PROTOCOL;
 }
 
+static int rewrite_loaded = -1;
+
+/* ap_add_cgi_vars finds PATH_TRANSLATED by running a sub-request for the
+ * URI PATH_INFO spells (translate, directory walk, access and fixup hooks):
+ * about a tenth of a daemon-mode request's cost in Apache's child. When
+ * PATH_INFO is the whole URI (an app mounted at "/"), that sub-request
+ * retraces this request, so its answer is this request's own filename and
+ * path info. mod_rewrite can tell the two apart (IS_SUBREQ, the NS flag,
+ * QUERY_STRING conditions), so with it loaded Apache is always asked. */
+static int path_info_is_uri(request_rec *r)
+{
+    if (rewrite_loaded < 0)
+        rewrite_loaded = ap_find_linked_module("mod_rewrite.c") != NULL;
+    return !rewrite_loaded && !r->main && r->filename && r->path_info && r->path_info[0] &&
+           strcmp(r->protocol, "INCLUDED") != 0 && strcmp(r->uri, r->path_info) == 0;
+}
+
+static void add_cgi_vars(request_rec *r)
+{
+    if (!path_info_is_uri(r)) {
+        ap_add_cgi_vars(r);
+        return;
+    }
+    /* Without path info Apache sets everything but SCRIPT_NAME, PATH_INFO
+     * and PATH_TRANSLATED as it would with it. */
+    const char *path_info = r->path_info;
+    r->path_info = NULL;
+    ap_add_cgi_vars(r);
+    r->path_info = (char *)path_info;
+    apr_table_setn(r->subprocess_env, "SCRIPT_NAME",
+                   apr_pstrndup(r->pool, r->uri, (apr_size_t)ap_find_path_info(r->uri, path_info)));
+    apr_table_setn(r->subprocess_env, "PATH_INFO", path_info);
+    apr_table_setn(r->subprocess_env, "PATH_TRANSLATED",
+                   apr_pstrcat(r->pool, r->filename, path_info, NULL));
+}
+
 void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_authorization,
                     gowsgi_request *req)
 {
@@ -76,7 +112,7 @@ void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_autho
     apr_table_t *headers = r->headers_in;
 
     r->headers_in = valid_headers(r);
-    ap_add_cgi_vars(r);
+    add_cgi_vars(r);
     ap_add_common_vars(r);
     r->headers_in = headers;
     if (head_as_get(r, dconf))

@@ -130,6 +130,8 @@ type ServerSpec struct {
 	Setup func(root string) error
 	// NoWSGI omits the module LoadModule line (e.g. to add both modules by hand).
 	NoWSGI bool
+	// NoRewrite leaves mod_rewrite out of the base modules.
+	NoRewrite bool
 }
 
 // Apache is one running (or configured) httpd instance.
@@ -214,6 +216,9 @@ func (a *Apache) generateConfig() (string, error) {
 	p("GracefulShutdownTimeout 10")
 	p("LoadModule mpm_%s_module %s/mod_mpm_%s.so", a.Spec.MPM, modulesDir, a.Spec.MPM)
 	for _, m := range []string{"authz_core", "authz_host", "authn_core", "alias", "mime", "env", "setenvif", "rewrite", "headers", "dir", "filter", "deflate"} {
+		if m == "rewrite" && a.Spec.NoRewrite {
+			continue
+		}
 		p("LoadModule %s_module %s/mod_%s.so", m, modulesDir, m)
 	}
 	if !a.Spec.NoWSGI {
