@@ -36,6 +36,7 @@ const char *gowsgi_process_group(request_rec *r, const char *spec);
 const char *gowsgi_callable_object(request_rec *r, const char *spec);
 
 /* cgi_vars.c: the CGI variables of the request, as flat arrays. */
+void gowsgi_cgi_vars_configure(void);
 void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_authorization,
                     gowsgi_request *req);
 
