@@ -9,6 +9,7 @@
 #include "shim.h"
 
 #include "http_core.h"
+#include "util_script.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
 
@@ -32,24 +33,20 @@ static const char *with_port(request_rec *r, const char *name)
     return apr_psprintf(r->pool, "%s:%u", name, port);
 }
 
-/* SCRIPT_NAME as the handler will compute it: the URI less the path info,
+/* mod_wsgi's SCRIPT_NAME for naming: the URI up to where Apache's
+ * ap_find_path_info puts the path info (which lines slashes up loosely, so
+ * "//a" less "/a" is ""), all but the last of its leading slashes dropped,
  * repeated slashes collapsed, lower-cased. */
 static const char *resource_name(request_rec *r)
 {
-    const char *uri = r->uri;
-    size_t len = strlen(uri);
-    size_t pi = r->path_info ? strlen(r->path_info) : 0;
-    if (pi <= len && pi > 0 && strcmp(uri + len - pi, r->path_info) == 0)
-        len -= pi;
-    char *out = apr_palloc(r->pool, len + 1);
-    size_t j = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (uri[i] == '/' && j > 0 && out[j - 1] == '/')
-            continue;
-        out[j++] = (char)apr_tolower(uri[i]);
-    }
-    out[j] = '\0';
-    return apr_pstrcat(r->pool, with_port(r, r->server->server_hostname), "|", out, NULL);
+    char *name = r->path_info && r->path_info[0]
+                     ? apr_pstrndup(r->pool, r->uri, (apr_size_t)ap_find_path_info(r->uri, r->path_info))
+                     : apr_pstrdup(r->pool, r->uri);
+    while (name[0] && name[1] == '/')
+        name++;
+    ap_no2slash(name);
+    ap_str_tolower(name);
+    return apr_pstrcat(r->pool, with_port(r, r->server->server_hostname), "|", name, NULL);
 }
 
 static const char *expand(request_rec *r, const char *spec, int depth)

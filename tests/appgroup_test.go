@@ -80,3 +80,31 @@ func TestAppGroup_SubInterpreterIsolation(t *testing.T) {
 		assert.Equal(t, "isoB", b.Environ["mod_wsgi.application_group"])
 	})
 }
+
+// %{RESOURCE} from URIs whose slashes Apache left alone (MergeSlashes Off,
+// encoded slashes decoded): mod_wsgi splits off the path info with
+// ap_find_path_info, which lines slashes up loosely, then collapses them.
+func TestAppGroup_ResourceFromUnmergedSlashes(t *testing.T) {
+	if targetModule() != ModGowsgi {
+		t.Skip("compares gowsgi with mod_wsgi; module under test is " + string(targetModule()))
+	}
+	requireModule(t, ModGowsgi)
+	requireModule(t, ModModWsgi)
+	snippet := `
+MergeSlashes Off
+AllowEncodedSlashes On
+WSGIScriptAlias /app @APPS@/env.wsgi
+WSGIScriptAlias / @APPS@/env.wsgi
+`
+	spec := func(m Module) ServerSpec { return ServerSpec{Module: m, MPM: "event", Snippet: snippet} }
+	ref := StartApache(t, spec(ModModWsgi))
+	cand := StartApache(t, spec(ModGowsgi))
+	for _, path := range []string{"/%2Fa", "/a/%2F/b", "//a//b", "/app//x", "/app/%2F/x", "/App/X"} {
+		rq := diffRequest{name: path, path: path, env: true}
+		t.Run(path, func(t *testing.T) {
+			r := diffDo(t, ref, rq)
+			require.Equal(t, 200, r.Status, r.Body)
+			compareResponses(t, rq, ref, cand, r, diffDo(t, cand, rq))
+		})
+	}
+}
