@@ -151,6 +151,7 @@ func TestPathTranslated_ConfigsThatRemapSubRequests(t *testing.T) {
 	for _, c := range cases {
 		c := c
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			spec := func(m Module) ServerSpec {
 				return ServerSpec{Module: m, MPM: "event", Snippet: c.snippet, ExtraPort: true, NoRewrite: true}
 			}
