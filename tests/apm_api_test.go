@@ -327,11 +327,7 @@ func TestAPM_DestroyInterpreterOff(t *testing.T) {
 // event's keys and value types, the metrics' keys and types, what runs at
 // process exit.
 func TestDifferential_APM(t *testing.T) {
-	if targetModule() != ModGowsgi {
-		t.Skip("differential tests compare gowsgi against mod_wsgi; module under test is " + string(targetModule()))
-	}
-	requireModule(t, ModGowsgi)
-	requireModule(t, ModModWsgi)
+	differentialOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		var ref, cand map[string]*apmRun
 		var wg sync.WaitGroup

@@ -85,11 +85,7 @@ func TestAppGroup_SubInterpreterIsolation(t *testing.T) {
 // encoded slashes decoded): mod_wsgi splits off the path info with
 // ap_find_path_info, which lines slashes up loosely, then collapses them.
 func TestAppGroup_ResourceFromUnmergedSlashes(t *testing.T) {
-	if targetModule() != ModGowsgi {
-		t.Skip("compares gowsgi with mod_wsgi; module under test is " + string(targetModule()))
-	}
-	requireModule(t, ModGowsgi)
-	requireModule(t, ModModWsgi)
+	differentialOnly(t)
 	snippet := `
 MergeSlashes Off
 AllowEncodedSlashes On

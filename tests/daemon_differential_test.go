@@ -36,11 +36,7 @@ var daemonDiffFacts = []string{"uid", "euid", "gid", "egid", "groups", "user", "
 	"argv", "cmdline", "umask", "multithread", "multiprocess", "run_once", "module", "prefix", "base_prefix", "path"}
 
 func TestDaemon_Differential(t *testing.T) {
-	if targetModule() != ModGowsgi {
-		t.Skip("differential tests compare gowsgi against mod_wsgi; module under test is " + string(targetModule()))
-	}
-	requireModule(t, ModGowsgi)
-	requireModule(t, ModModWsgi)
+	differentialOnly(t)
 	t.Parallel()
 	forEachMPM(t, func(t *testing.T, mpm string) { daemonDiffChecks(t, mpm, ModGowsgi) })
 }

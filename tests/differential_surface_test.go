@@ -559,11 +559,7 @@ func expectKeepAlive(t *testing.T, a *Apache, bodyFirst bool) keepAliveProbe {
 }
 
 func TestDifferential_Surface(t *testing.T) {
-	if targetModule() != ModGowsgi {
-		t.Skip("differential tests compare gowsgi against mod_wsgi; module under test is " + string(targetModule()))
-	}
-	requireModule(t, ModGowsgi)
-	requireModule(t, ModModWsgi)
+	differentialOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		ref, cand := surfacePair(t, mpm)
 		surfaceChecks(t, ref, cand)

@@ -19,6 +19,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// differentialOnly skips a test that compares gowsgi with mod_wsgi unless
+// gowsgi is the module under test, and fails it if either module is missing.
+func differentialOnly(t *testing.T) {
+	t.Helper()
+	if targetModule() != ModGowsgi {
+		t.Skip("differential tests compare gowsgi against mod_wsgi; module under test is " + string(targetModule()))
+	}
+	requireModule(t, ModGowsgi)
+	requireModule(t, ModModWsgi)
+}
+
 // Headers never compared.
 var diffIgnoredHeaders = map[string]bool{"Date": true, "Server": true, "Etag": true, "Keep-Alive": true}
 
@@ -262,11 +273,7 @@ func compareEnvDumps(t *testing.T, ref, cand EnvDump) {
 }
 
 func TestDifferential_MainServer(t *testing.T) {
-	if targetModule() != ModGowsgi {
-		t.Skip("differential tests compare gowsgi against mod_wsgi; module under test is " + string(targetModule()))
-	}
-	requireModule(t, ModGowsgi)
-	requireModule(t, ModModWsgi)
+	differentialOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		cand := mainServer(t, mpm)
 		ref := SharedApache(t, "main", mainSpec(ModModWsgi, mpm))
@@ -282,11 +289,7 @@ func TestDifferential_MainServer(t *testing.T) {
 }
 
 func TestDifferential_PythonFlags(t *testing.T) {
-	if targetModule() != ModGowsgi {
-		t.Skip("differential tests compare gowsgi against mod_wsgi; module under test is " + string(targetModule()))
-	}
-	requireModule(t, ModGowsgi)
-	requireModule(t, ModModWsgi)
+	differentialOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		cand := pyflagsServer(t, mpm)
 		ref := SharedApache(t, "pyflags", ServerSpec{Module: ModModWsgi, MPM: mpm, Snippet: pyflagsSnippet})
@@ -326,11 +329,7 @@ WSGIScriptAlias /client-ip @APPS@/env.wsgi
 `
 
 func TestDifferential_VhostAliasesAndProxyRules(t *testing.T) {
-	if targetModule() != ModGowsgi {
-		t.Skip("differential tests compare gowsgi against mod_wsgi; module under test is " + string(targetModule()))
-	}
-	requireModule(t, ModGowsgi)
-	requireModule(t, ModModWsgi)
+	differentialOnly(t)
 	spec := func(m Module) ServerSpec {
 		return ServerSpec{Module: m, MPM: "event", Snippet: vhostProxySnippet, ExtraPort: true}
 	}

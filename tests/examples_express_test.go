@@ -103,11 +103,7 @@ func TestExamples_ExpressLayout(t *testing.T) {
 
 // The same requests to mod_wsgi and gowsgi give the same answers.
 func TestDifferential_ExpressLayout(t *testing.T) {
-	if targetModule() != ModGowsgi {
-		t.Skip("differential tests compare gowsgi against mod_wsgi; module under test is " + string(targetModule()))
-	}
-	requireModule(t, ModGowsgi)
-	requireModule(t, ModModWsgi)
+	differentialOnly(t)
 	ref := StartApache(t, expressSpec(t, ModModWsgi))
 	cand := StartApache(t, expressSpec(t, ModGowsgi))
 	for _, rq := range []diffRequest{

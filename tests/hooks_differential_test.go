@@ -51,11 +51,7 @@ var hooksDiffRequests = []diffRequest{
 
 func hooksDiffServers(t *testing.T) (ref, cand *Apache) {
 	t.Helper()
-	if targetModule() != ModGowsgi {
-		t.Skip("differential tests compare gowsgi against mod_wsgi; module under test is " + string(targetModule()))
-	}
-	requireModule(t, ModGowsgi)
-	requireModule(t, ModModWsgi)
+	differentialOnly(t)
 	return SharedApache(t, "hooks", hooksSpec(ModModWsgi, "event")), hooksServer(t, "event")
 }
 

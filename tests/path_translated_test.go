@@ -31,11 +31,7 @@ WSGIScriptAlias / @APPS@/env.wsgi
 `
 
 func TestPathTranslated_RootMount(t *testing.T) {
-	if targetModule() != ModGowsgi {
-		t.Skip("compares gowsgi with mod_wsgi; module under test is " + string(targetModule()))
-	}
-	requireModule(t, ModGowsgi)
-	requireModule(t, ModModWsgi)
+	differentialOnly(t)
 	spec := func(m Module, noRewrite bool) ServerSpec {
 		return ServerSpec{Module: m, MPM: "event", Snippet: pathTranslatedSnippet, ExtraPort: true, NoRewrite: noRewrite}
 	}
@@ -108,11 +104,7 @@ WSGIDaemonProcess rootd processes=1 threads=2
 // sections are merged before translate_name, and an Alias expression can
 // read what the sub-request lacks. gowsgi must ask Apache there.
 func TestPathTranslated_ConfigsThatRemapSubRequests(t *testing.T) {
-	if targetModule() != ModGowsgi {
-		t.Skip("compares gowsgi with mod_wsgi; module under test is " + string(targetModule()))
-	}
-	requireModule(t, ModGowsgi)
-	requireModule(t, ModModWsgi)
+	differentialOnly(t)
 	withDaemon := func(block string) string {
 		return "WSGIScriptAlias / @APPS@/env.wsgi\n" + block +
 			strings.Replace(pathTranslatedDaemonVhost, "@VHOST@", block, 1)

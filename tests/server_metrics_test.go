@@ -190,11 +190,7 @@ func TestServerMetrics_Daemon(t *testing.T) {
 // The same requests to mod_wsgi and gowsgi: the same answer types and key
 // sets (not values) at every level.
 func TestDifferential_ServerMetrics(t *testing.T) {
-	if targetModule() != ModGowsgi {
-		t.Skip("differential tests compare gowsgi against mod_wsgi; module under test is " + string(targetModule()))
-	}
-	requireModule(t, ModGowsgi)
-	requireModule(t, ModModWsgi)
+	differentialOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		for _, c := range []struct{ snippet, path string }{
 			{serverMetricsOnSnippet, "/emb"},
