@@ -81,7 +81,8 @@ static int head_as_get(request_rec *r, const gowsgi_dir_conf *dconf)
  * GET with no query string or body qualifies, and only in a configuration
  * with none of what can look at the rest: mod_rewrite, <If> sections,
  * expressions in Alias, ScriptAlias or Redirect, any mention of IS_SUBREQ,
- * or .htaccess files (which could hold any of these). */
+ * ProxyPass interpolating the environment, or .htaccess files (which could
+ * hold any of these). */
 static int path_translated_from_request;
 
 static int remaps_by_request(const ap_directive_t *d)
@@ -98,6 +99,10 @@ static int remaps_by_request(const ap_directive_t *d)
              strncasecmp(name, "Redirect", 8) == 0) && strstr(args, "%{") != NULL)
             return 1;
         if (ap_strcasestr(args, "IS_SUBREQ") != NULL)
+            return 1;
+        /* ProxyPass ... interpolate reads the environment, which the
+         * sub-request gets from this request by the handler. */
+        if (strcasecmp(name, "ProxyPassInterpolateEnv") == 0 && strcasecmp(args, "Off") != 0)
             return 1;
         if (remaps_by_request(d->first_child))
             return 1;

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -163,6 +164,47 @@ func TestPathTranslated_ConfigsThatRemapSubRequests(t *testing.T) {
 					})
 				}
 			}
+		})
+	}
+}
+
+// Each configuration feature that could map a sub-request otherwise turns
+// the shortcut off for the whole server: Apache's sub-request runs (its
+// fixups are logged) for a GET that would otherwise not need it.
+func TestPathTranslated_OffWhereConfigCouldRemap(t *testing.T) {
+	gowsgiOnly(t)
+	base := `
+LoadModule log_debug_module /usr/lib/apache2/modules/mod_log_debug.so
+LogMessage "fixups for %{REQUEST_URI}" hook=fixups
+WSGIScriptAlias / @APPS@/env.wsgi
+`
+	for name, extra := range map[string]string{
+		"none (control)":          "",
+		"AllowOverride":           "<Directory @APPS@>\n    AllowOverride FileInfo\n</Directory>\n",
+		"If section":              "<If \"%{HTTP:X-Never} == 'x'\">\n    Header set X-Never x\n</If>\n",
+		"IS_SUBREQ":               "SetEnvIfExpr \"%{IS_SUBREQ} == 'true'\" GOWSGI_SUB=1\n",
+		"Alias expression":        "<Location /static>\n    Alias \"@ROOT@/htdocs%{QUERY_STRING}\"\n</Location>\n",
+		"ProxyPassInterpolateEnv": "LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so\nProxyPassInterpolateEnv On\n",
+	} {
+		name, extra := name, extra
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			a := StartApache(t, ServerSpec{MPM: "event", Snippet: base + extra, NoRewrite: true})
+			mark := markLog(a)
+			r := Get(t, a.URL("/a/b"))
+			require.Equal(t, 200, r.Status, r.String())
+			want := 1
+			if extra != "" {
+				want = 2
+			}
+			lines := mark.waitRaw("fixups for /a/b", 5*time.Second)
+			n := 0
+			for _, l := range lines {
+				if strings.Contains(l, "fixups for /a/b") {
+					n++
+				}
+			}
+			assert.Equal(t, want, n, "fixups logged for GET /a/b (2: Apache's sub-request ran)")
 		})
 	}
 }
