@@ -8,7 +8,6 @@
  */
 #include "shim.h"
 
-#include "http_config.h"
 #include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -70,64 +69,9 @@ static int head_as_get(request_rec *r, const gowsgi_dir_conf *dconf)
     return r->output_filters && r->output_filters->frec->ftype < AP_FTYPE_PROTOCOL;
 }
 
-/* ap_add_cgi_vars finds PATH_TRANSLATED by running a sub-request for the
- * URI PATH_INFO spells (translate, directory walk, access and fixup hooks):
- * about a tenth of a daemon-mode request's cost in Apache's child. When
- * PATH_INFO is the whole URI (an app mounted at "/"), that sub-request
- * retraces this request, so its answer is this request's own filename and
- * path info, as long as nothing that maps URIs can tell the two apart. A
- * sub-request is a GET with no query string or body headers, its IS_SUBREQ
- * is true and its environment is this request's by the handler; so only a
- * GET with no query string or body qualifies, and only in a configuration
- * with none of what can look at the rest: mod_rewrite, <If> sections,
- * expressions in Alias, ScriptAlias or Redirect, any mention of IS_SUBREQ,
- * ProxyPass interpolating the environment, or .htaccess files (which could
- * hold any of these). */
-static int path_translated_from_request;
-
-static int remaps_by_request(const ap_directive_t *d)
-{
-    for (; d != NULL; d = d->next) {
-        const char *name = d->directive, *args = d->args ? d->args : "";
-        if (strcasecmp(name, "<If") == 0 || strcasecmp(name, "<ElseIf") == 0 ||
-            strcasecmp(name, "<Else") == 0)
-            return 1;
-        if ((strcasecmp(name, "AllowOverride") == 0 || strcasecmp(name, "AllowOverrideList") == 0) &&
-            strcasecmp(args, "None") != 0)
-            return 1;
-        if ((strcasecmp(name, "Alias") == 0 || strcasecmp(name, "ScriptAlias") == 0 ||
-             strncasecmp(name, "Redirect", 8) == 0) && strstr(args, "%{") != NULL)
-            return 1;
-        if (ap_strcasestr(args, "IS_SUBREQ") != NULL)
-            return 1;
-        /* ProxyPass ... interpolate reads the environment, which the
-         * sub-request gets from this request by the handler. */
-        if (strcasecmp(name, "ProxyPassInterpolateEnv") == 0 && strcasecmp(args, "Off") != 0)
-            return 1;
-        if (remaps_by_request(d->first_child))
-            return 1;
-    }
-    return 0;
-}
-
-void gowsgi_cgi_vars_configure(void)
-{
-    path_translated_from_request =
-        ap_find_linked_module("mod_rewrite.c") == NULL && !remaps_by_request(ap_conftree);
-}
-
-static int path_info_is_uri(request_rec *r)
-{
-    return path_translated_from_request && !r->main && r->filename && r->path_info &&
-           r->path_info[0] && strcmp(r->method, "GET") == 0 && (r->args == NULL || r->args[0] == '\0') &&
-           strcmp(r->protocol, "INCLUDED") != 0 && strcmp(r->uri, r->path_info) == 0 &&
-           apr_table_get(r->headers_in, "Content-Length") == NULL &&
-           apr_table_get(r->headers_in, "Transfer-Encoding") == NULL;
-}
-
 static void add_cgi_vars(request_rec *r)
 {
-    if (!path_info_is_uri(r)) {
+    if (!gowsgi_path_translated_from_request(r)) {
         ap_add_cgi_vars(r);
         return;
     }

@@ -50,7 +50,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     ap_add_version_component(pconf, "gowsgi/" GOWSGI_VERSION);
     gowsgi_main_server = s;
     gowsgi_warn_unhonoured(s);
-    gowsgi_cgi_vars_configure();
+    gowsgi_path_translated_configure(s);
     /* At start-up Apache makes its scoreboard after post_config (pre_mpm):
      * daemons forked now would have none for server_metrics(), so they are
      * forked then, as mod_wsgi's. On a restart the scoreboard is kept. */

@@ -36,7 +36,8 @@ const char *gowsgi_process_group(request_rec *r, const char *spec);
 const char *gowsgi_callable_object(request_rec *r, const char *spec);
 
 /* cgi_vars.c: the CGI variables of the request, as flat arrays. */
-void gowsgi_cgi_vars_configure(void);
+void gowsgi_path_translated_configure(server_rec *s);
+int gowsgi_path_translated_from_request(request_rec *r);
 void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_authorization,
                     gowsgi_request *req);
 

@@ -8,9 +8,10 @@ package tests
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,7 +21,7 @@ import (
 // shows whether the sub-request ran.
 const pathTranslatedSnippet = `
 LoadModule log_debug_module /usr/lib/apache2/modules/mod_log_debug.so
-LogMessage "fixups for %{REQUEST_URI}" hook=fixups
+LogMessage "fixups for %{REQUEST_URI} " hook=fixups
 WSGISocketPrefix @ROOT@/run/wsgi
 WSGIDaemonProcess rootd processes=1 threads=2
 WSGIScriptAlias /sub @APPS@/env.wsgi
@@ -100,10 +101,25 @@ WSGIDaemonProcess rootd processes=1 threads=2
 </VirtualHost>
 `
 
-// Configurations in which the sub-request does not retrace the request
-// (found by an attack on the first version of the shortcut): <If>
-// sections are merged before translate_name, and an Alias expression can
-// read what the sub-request lacks. gowsgi must ask Apache there.
+// A Lua translate hook that refuses every sub-request: Apache's
+// sub-request then has no filename, and mod_wsgi no PATH_TRANSLATED.
+const refuseSubRequestsLua = `
+function translate(r)
+    if not r.is_initial_req then
+        return 410
+    end
+    return apache2.DECLINED
+end
+`
+
+// Configurations in which Apache's sub-request does not retrace the
+// request (found by attacks on the first versions of the shortcut): <If>
+// sections are merged before translate_name and see the environment the
+// sub-request inherits at the handler; Alias expressions read it too; a
+// module's own hook can refuse sub-requests. Each is asked a GET that
+// would otherwise take the shortcut, and compared with mod_wsgi; so are
+// requests the shortcut leaves alone (a method, a query string) under
+// <If> sections that test them.
 func TestPathTranslated_ConfigsThatRemapSubRequests(t *testing.T) {
 	differentialOnly(t)
 	withDaemon := func(block string) string {
@@ -114,39 +130,58 @@ func TestPathTranslated_ConfigsThatRemapSubRequests(t *testing.T) {
 	cases := []struct {
 		name     string
 		snippet  string
+		files    map[string]string
 		requests []diffRequest
 	}{
-		{"If IS_SUBREQ", withDaemon(`<Location "/">
+		{name: "If on the environment at the handler", snippet: withDaemon(`SetEnv GOWSGI_LATE 1
+<Location "/">
+    <If "-n reqenv('GOWSGI_LATE')">
+        Redirect gone
+    </If>
+</Location>
+`), requests: []diffRequest{get}},
+		{name: "If IS_SUBREQ", snippet: withDaemon(`<Location "/">
     <If "%{IS_SUBREQ} == 'true'">
         Redirect gone
     </If>
 </Location>
-`), []diffRequest{get}},
-		{"If REQUEST_METHOD", withDaemon(`<Location "/">
+`), requests: []diffRequest{get}},
+		{name: "Alias expression on the environment", snippet: `SetEnv GOWSGI_LATE /late
+<Location "/">
+    Alias "@APPS@/env.wsgi%{REQUEST_URI}%{reqenv:GOWSGI_LATE}"
+    SetHandler wsgi-script
+    Options +ExecCGI
+</Location>
+`, requests: []diffRequest{get}},
+		{name: "Lua hook refusing sub-requests", snippet: withDaemon("") + `
+LoadModule lua_module /usr/lib/apache2/modules/mod_lua.so
+LuaHookTranslateName @ROOT@/refuse.lua translate early
+`, files: map[string]string{"refuse.lua": refuseSubRequestsLua}, requests: []diffRequest{get}},
+		{name: "If REQUEST_METHOD, a PUT", snippet: withDaemon(`<Location "/">
     <If "%{REQUEST_METHOD} in {'GET', 'HEAD'}">
         Redirect 301 "http://static.example/"
     </If>
 </Location>
-`), []diffRequest{{name: "PUT", method: "PUT", path: "/a/b", body: "x", env: true}}},
-		{"If QUERY_STRING", withDaemon(`<Location "/">
+`), requests: []diffRequest{{name: "PUT", method: "PUT", path: "/a/b", body: "x", env: true}}},
+		{name: "If QUERY_STRING, a query", snippet: withDaemon(`<Location "/">
     <If "-z %{QUERY_STRING}">
         Redirect /other
     </If>
 </Location>
-`), []diffRequest{{name: "GET with query", path: "/a/b?x=1", env: true}}},
-		{"Alias expression", `<Location "/">
+`), requests: []diffRequest{{name: "GET with query", path: "/a/b?x=1", env: true}}},
+		{name: "Alias expression on the query, a query", snippet: `<Location "/">
     Alias "@APPS@/env.wsgi%{QUERY_STRING}"
     SetHandler wsgi-script
     Options +ExecCGI
 </Location>
-`, []diffRequest{{name: "GET with query", path: "/a/b?/a/b", env: true}}},
+`, requests: []diffRequest{{name: "GET with query", path: "/a/b?/a/b", env: true}}},
 	}
 	for _, c := range cases {
 		c := c
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			spec := func(m Module) ServerSpec {
-				return ServerSpec{Module: m, MPM: "event", Snippet: c.snippet, ExtraPort: true, NoRewrite: true}
+				return ServerSpec{Module: m, MPM: "event", Snippet: c.snippet, Files: c.files, ExtraPort: true, NoRewrite: true}
 			}
 			ref := StartApache(t, spec(ModModWsgi))
 			cand := StartApache(t, spec(ModGowsgi))
@@ -168,43 +203,72 @@ func TestPathTranslated_ConfigsThatRemapSubRequests(t *testing.T) {
 	}
 }
 
-// Each configuration feature that could map a sub-request otherwise turns
-// the shortcut off for the whole server: Apache's sub-request runs (its
-// fixups are logged) for a GET that would otherwise not need it.
+// fixupsFor counts the fixups mod_log_debug logged for uri since the mark:
+// 2 for one request means Apache's sub-request ran. Both are logged before
+// the response is sent.
+func fixupsFor(m logMark, uri string) int {
+	n := 0
+	for _, l := range m.raw() {
+		if strings.Contains(l, "fixups for "+uri+" ") {
+			n++
+		}
+	}
+	return n
+}
+
+// Each module or configuration feature that could map a sub-request
+// otherwise turns the shortcut off for the whole server, wherever it
+// stands (an Included file) and from the next graceful restart on.
 func TestPathTranslated_OffWhereConfigCouldRemap(t *testing.T) {
 	gowsgiOnly(t)
 	base := `
 LoadModule log_debug_module /usr/lib/apache2/modules/mod_log_debug.so
-LogMessage "fixups for %{REQUEST_URI}" hook=fixups
+LogMessage "fixups for %{REQUEST_URI} " hook=fixups
 WSGIScriptAlias / @APPS@/env.wsgi
 `
-	for name, extra := range map[string]string{
-		"none (control)":          "",
-		"AllowOverride":           "<Directory @APPS@>\n    AllowOverride FileInfo\n</Directory>\n",
-		"If section":              "<If \"%{HTTP:X-Never} == 'x'\">\n    Header set X-Never x\n</If>\n",
-		"IS_SUBREQ":               "SetEnvIfExpr \"%{IS_SUBREQ} == 'true'\" GOWSGI_SUB=1\n",
-		"Alias expression":        "<Location /static>\n    Alias \"@ROOT@/htdocs%{QUERY_STRING}\"\n</Location>\n",
-		"ProxyPassInterpolateEnv": "LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so\nProxyPassInterpolateEnv On\n",
+	for name, c := range map[string]struct {
+		extra     string
+		files     map[string]string
+		noRewrite bool
+	}{
+		"none (control)":          {"", nil, true},
+		"mod_rewrite loaded":      {"", nil, false},
+		"mod_lua hook":            {"LoadModule lua_module /usr/lib/apache2/modules/mod_lua.so\nLuaHookTranslateName @ROOT@/decline.lua translate early\n", map[string]string{"decline.lua": "function translate(r)\n    return apache2.DECLINED\nend\n"}, true},
+		"AllowOverride":           {"<Directory @APPS@>\n    AllowOverride FileInfo\n</Directory>\n", nil, true},
+		"AllowOverrideList":       {"<Directory @APPS@>\n    AllowOverrideList Redirect\n</Directory>\n", nil, true},
+		"If section":              {"<If \"%{HTTP:X-Never} == 'x'\">\n    Header set X-Never x\n</If>\n", nil, true},
+		"IS_SUBREQ":               {"SetEnvIfExpr \"%{IS_SUBREQ} == 'true'\" GOWSGI_SUB=1\n", nil, true},
+		"Alias expression":        {"<Location /static>\n    Alias \"@ROOT@/htdocs%{QUERY_STRING}\"\n</Location>\n", nil, true},
+		"ScriptAlias expression":  {"<Location /cgi>\n    ScriptAlias \"@ROOT@/htdocs%{QUERY_STRING}\"\n</Location>\n", nil, true},
+		"ProxyPassInterpolateEnv": {"LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so\nProxyPassInterpolateEnv On\n", nil, true},
+		"in an Included file":     {"Include @ROOT@/extra.conf\n", map[string]string{"extra.conf": "<If \"false\">\n</If>\n"}, true},
 	} {
-		name, extra := name, extra
+		name, c := name, c
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			a := StartApache(t, ServerSpec{MPM: "event", Snippet: base + extra, NoRewrite: true})
+			a := StartApache(t, ServerSpec{MPM: "event", Snippet: base + c.extra, Files: c.files, NoRewrite: c.noRewrite})
 			mark := markLog(a)
 			r := Get(t, a.URL("/a/b"))
 			require.Equal(t, 200, r.Status, r.String())
-			want := 1
-			if extra != "" {
-				want = 2
+			want := 2
+			if name == "none (control)" {
+				want = 1
 			}
-			lines := mark.waitRaw("fixups for /a/b", 5*time.Second)
-			n := 0
-			for _, l := range lines {
-				if strings.Contains(l, "fixups for /a/b") {
-					n++
-				}
-			}
-			assert.Equal(t, want, n, "fixups logged for GET /a/b (2: Apache's sub-request ran)")
+			assert.Equal(t, want, fixupsFor(mark, "/a/b"), "fixups logged for GET /a/b (2: Apache's sub-request ran)")
 		})
 	}
+
+	t.Run("added by a graceful restart", func(t *testing.T) {
+		t.Parallel()
+		a := StartApache(t, ServerSpec{MPM: "event", Snippet: base + "Include @ROOT@/extra.conf\n",
+			Files: map[string]string{"extra.conf": "# nothing yet\n"}, NoRewrite: true})
+		mark := markLog(a)
+		require.Equal(t, 200, Get(t, a.URL("/a/b")).Status)
+		assert.Equal(t, 1, fixupsFor(mark, "/a/b"), "before the restart: no sub-request")
+		require.NoError(t, os.WriteFile(filepath.Join(a.Root, "extra.conf"), []byte("<If \"false\">\n</If>\n"), 0o644))
+		require.NoError(t, a.Graceful())
+		mark = markLog(a)
+		require.Equal(t, 200, Get(t, a.URL("/a/c")).Status)
+		assert.Equal(t, 2, fixupsFor(mark, "/a/c"), "after the restart: Apache's sub-request")
+	})
 }
