@@ -30,10 +30,16 @@
 
 static int from_request;
 
+/* Apache's bundled modules hooked on the way from URL to file (pre_translate
+ * to fixups) whose hooks decide a sub-request's filename as its request's;
+ * the others (mod_rewrite, mod_lua, mod_speling) and every third-party
+ * module are not assumed to. */
 static const char *const maps_sub_requests_alike[] = {
-    "core.c", "http_core.c", "mod_gowsgi.c", "mod_alias.c", "mod_dir.c", "mod_env.c", "mod_expires.c",
-    "mod_headers.c", "mod_log_debug.c", "mod_mime.c", "mod_mime_magic.c", "mod_negotiation.c",
-    "mod_proxy.c", "mod_reqtimeout.c", "mod_setenvif.c", "mod_ssl.c", "mod_userdir.c",
+    "core.c", "http_core.c", "mod_gowsgi.c", "mod_alias.c", "mod_auth_basic.c", "mod_auth_digest.c",
+    "mod_cern_meta.c", "mod_charset_lite.c", "mod_dav.c", "mod_dir.c", "mod_env.c", "mod_expires.c",
+    "mod_file_cache.c", "mod_headers.c", "mod_http2.c", "mod_include.c", "mod_log_debug.c", "mod_mime.c",
+    "mod_mime_magic.c", "mod_negotiation.c", "mod_proxy.c", "mod_proxy_express.c", "mod_reqtimeout.c",
+    "mod_session.c", "mod_setenvif.c", "mod_ssl.c", "mod_tls.c", "mod_userdir.c", "mod_usertrack.c",
     "mod_vhost_alias.c", NULL};
 
 static const char *file_name(const char *path)
