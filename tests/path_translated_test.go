@@ -216,6 +216,17 @@ func fixupsFor(m logMark, uri string) int {
 	return n
 }
 
+// Modules Debian enables by default, and common additions, that the base
+// config lacks: none of them may keep the sub-request.
+var debianModules = func() string {
+	var b strings.Builder
+	for _, m := range []string{"access_compat", "auth_basic", "authn_file", "authz_user", "autoindex", "negotiation",
+		"reqtimeout", "status", "socache_shmcb", "ssl", "expires", "proxy", "proxy_http", "http2", "cgid", "include"} {
+		fmt.Fprintf(&b, "LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n", m, m)
+	}
+	return b.String()
+}()
+
 // Each module or configuration feature that could map a sub-request
 // otherwise turns the shortcut off for the whole server, wherever it
 // stands (an Included file) and from the next graceful restart on.
@@ -231,17 +242,18 @@ WSGIScriptAlias / @APPS@/env.wsgi
 		files     map[string]string
 		noRewrite bool
 	}{
-		"none (control)":          {"", nil, true},
-		"mod_rewrite loaded":      {"", nil, false},
-		"mod_lua hook":            {"LoadModule lua_module /usr/lib/apache2/modules/mod_lua.so\nLuaHookTranslateName @ROOT@/decline.lua translate early\n", map[string]string{"decline.lua": "function translate(r)\n    return apache2.DECLINED\nend\n"}, true},
-		"AllowOverride":           {"<Directory @APPS@>\n    AllowOverride FileInfo\n</Directory>\n", nil, true},
-		"AllowOverrideList":       {"<Directory @APPS@>\n    AllowOverrideList Redirect\n</Directory>\n", nil, true},
-		"If section":              {"<If \"%{HTTP:X-Never} == 'x'\">\n    Header set X-Never x\n</If>\n", nil, true},
-		"IS_SUBREQ":               {"SetEnvIfExpr \"%{IS_SUBREQ} == 'true'\" GOWSGI_SUB=1\n", nil, true},
-		"Alias expression":        {"<Location /static>\n    Alias \"@ROOT@/htdocs%{QUERY_STRING}\"\n</Location>\n", nil, true},
-		"ScriptAlias expression":  {"<Location /cgi>\n    ScriptAlias \"@ROOT@/htdocs%{QUERY_STRING}\"\n</Location>\n", nil, true},
-		"ProxyPassInterpolateEnv": {"LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so\nProxyPassInterpolateEnv On\n", nil, true},
-		"in an Included file":     {"Include @ROOT@/extra.conf\n", map[string]string{"extra.conf": "<If \"false\">\n</If>\n"}, true},
+		"none (control)":                    {"", nil, true},
+		"Debian's default modules and more": {debianModules, nil, true},
+		"mod_rewrite loaded":                {"", nil, false},
+		"mod_lua hook":                      {"LoadModule lua_module /usr/lib/apache2/modules/mod_lua.so\nLuaHookTranslateName @ROOT@/decline.lua translate early\n", map[string]string{"decline.lua": "function translate(r)\n    return apache2.DECLINED\nend\n"}, true},
+		"AllowOverride":                     {"<Directory @APPS@>\n    AllowOverride FileInfo\n</Directory>\n", nil, true},
+		"AllowOverrideList":                 {"<Directory @APPS@>\n    AllowOverrideList Redirect\n</Directory>\n", nil, true},
+		"If section":                        {"<If \"%{HTTP:X-Never} == 'x'\">\n    Header set X-Never x\n</If>\n", nil, true},
+		"IS_SUBREQ":                         {"SetEnvIfExpr \"%{IS_SUBREQ} == 'true'\" GOWSGI_SUB=1\n", nil, true},
+		"Alias expression":                  {"<Location /static>\n    Alias \"@ROOT@/htdocs%{QUERY_STRING}\"\n</Location>\n", nil, true},
+		"ScriptAlias expression":            {"<Location /cgi>\n    ScriptAlias \"@ROOT@/htdocs%{QUERY_STRING}\"\n</Location>\n", nil, true},
+		"ProxyPassInterpolateEnv":           {"LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so\nProxyPassInterpolateEnv On\n", nil, true},
+		"in an Included file":               {"Include @ROOT@/extra.conf\n", map[string]string{"extra.conf": "<If \"false\">\n</If>\n"}, true},
 	} {
 		name, c := name, c
 		t.Run(name, func(t *testing.T) {
@@ -251,7 +263,7 @@ WSGIScriptAlias / @APPS@/env.wsgi
 			r := Get(t, a.URL("/a/b"))
 			require.Equal(t, 200, r.Status, r.String())
 			want := 2
-			if name == "none (control)" {
+			if name == "none (control)" || name == "Debian's default modules and more" {
 				want = 1
 			}
 			assert.Equal(t, want, fixupsFor(mark, "/a/b"), "fixups logged for GET /a/b (2: Apache's sub-request ran)")
