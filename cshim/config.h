@@ -79,6 +79,7 @@ typedef struct gowsgi_unhonoured {
  * Reset before each configuration read (pre_config). */
 typedef struct gowsgi_global {
     const char *library_path;      /* GoWSGILibrary; NULL = beside mod_gowsgi.so */
+    const char *worker_share;      /* GoWSGIWorkerShare; NULL = fair_share.c's default */
     const char *python_home;
     const char *python_path;
     const char *python_eggs;

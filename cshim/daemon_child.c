@@ -9,6 +9,7 @@
  * so a broken group cannot become a fork loop.
  */
 #include "daemon.h"
+#include "fair_share.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -91,6 +92,7 @@ static void set_title(const char *title)
 static void close_others(gowsgi_daemon_rt *own)
 {
     ap_close_listeners();
+    gowsgi_fair_share_forget();   /* its group's worker count is Apache's to keep */
     for (int g = 0; g < gowsgi_daemon_nrts; g++) {
         gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
         close(rt->channel[0]);   /* a daemon never sends on a channel */

@@ -1,9 +1,11 @@
 /*
- * daemon_directives.c: WSGIDaemonProcess with all 43 of its options, and
+ * daemon_directives.c: WSGIDaemonProcess with all 43 of its options (and
+ * gowsgi's own worker-share=), and
  * WSGIImportScript, which names a daemon group. Everything is validated as
  * mod_wsgi 4.9.4 validates it and kept for daemon mode.
  */
 #include "directive_parse.h"
+#include "fair_share.h"
 
 /* ------------------------------------------------------------------------ */
 /* WSGIDaemonProcess (S V)                                                   */
@@ -225,6 +227,11 @@ static const char *gw_daemon_option(cmd_parms *cmd, gowsgi_daemon *d,
         if (!gowsgi_parse_int64(value, &bytes) || bytes < 0)
             return gw_invalid_daemon(cmd, name[0] == 'm' ? "memory limit"
                                                          : "virtual memory limit");
+    }
+    else if (strcmp(name, "worker-share") == 0) {
+        /* gowsgi's own (fair_share.c). */
+        if (!gowsgi_fair_share_parse(value, NULL, NULL))
+            return gowsgi_fair_share_invalid(p, "WSGI daemon process", value);
     }
     else if (strcmp(name, "server-metrics") == 0) {
         if (gowsgi_parse_onoff(value) < 0)

@@ -8,6 +8,7 @@
  * child needs no Go and no Python.
  */
 #include "daemon.h"
+#include "fair_share.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -451,8 +452,8 @@ static apr_status_t close_fd(void *data)
     return APR_SUCCESS;
 }
 
-int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req, int error_override,
-                          int ignore_activity)
+static int forward_request(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req, int error_override,
+                           int ignore_activity)
 {
     const gowsgi_daemon_rt *rt = gowsgi_daemon_runtime(daemon);
     if (rt == NULL || rt->channel[0] < 0) {
@@ -594,4 +595,19 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
         else
             apr_sleep(apr_time_from_msec(50));   /* the new process is starting */
     }
+}
+
+int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req, int error_override,
+                          int ignore_activity)
+{
+    /* The worker counts against the group's share (fair_share.c) until the
+     * request is answered: past it, 503 at once. */
+    const gowsgi_daemon_rt *rt = gowsgi_daemon_runtime(daemon);
+    gowsgi_fair_ticket ticket = {-1, -1};
+    int status = rt != NULL ? gowsgi_fair_share_enter(r, rt, &ticket) : OK;
+    if (status != OK)
+        return status;
+    status = forward_request(r, daemon, req, error_override, ignore_activity);
+    gowsgi_fair_share_leave(r, rt, &ticket);
+    return status;
 }

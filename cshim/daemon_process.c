@@ -10,6 +10,7 @@
  * stop or restart they get shutdown-timeout, then are killed.
  */
 #include "daemon.h"
+#include "fair_share.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -426,6 +427,12 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
             return !OK;
         }
         rt->shared_size = size;
+    }
+    /* The worker-share counters too (fair_share.c): a daemon unmaps them. */
+    const char *share_err = gowsgi_fair_share_start(pconf, s, gowsgi_daemon_rts, gowsgi_daemon_nrts);
+    if (share_err != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "gowsgi: %s", share_err);
+        return !OK;
     }
     /* Every channel exists before the first fork: a daemon closes the ends
      * that are not its own. */

@@ -17,6 +17,7 @@
 
 
 #include "directive_parse.h"
+#include "fair_share.h"
 
 /* Lets APLOG_MARK tag our warnings with this module (for LogLevel gowsgi:...). */
 APLOG_USE_MODULE(gowsgi);
@@ -96,6 +97,20 @@ static const char *gw_set_library(cmd_parms *cmd, void *mconfig, const char *v)
     if (path == NULL)
         FAIL(apr_pstrcat(cmd->pool, "Invalid library path '", v, "'.", NULL));
     gowsgi_globals.library_path = path;
+    return NULL;
+}
+
+/* GoWSGIWorkerShare: the worker share of groups without worker-share=. */
+static const char *gw_set_worker_share(cmd_parms *cmd, void *mconfig, const char *v)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)mconfig;
+    if (err)
+        FAIL(err);
+    if (!gowsgi_fair_share_parse(v, NULL, NULL))
+        FAIL(gowsgi_fair_share_invalid(cmd->pool, "the daemon process groups", v));
+    gowsgi_globals.worker_share = v;
     return NULL;
 }
 
@@ -720,5 +735,7 @@ const command_rec gowsgi_directives[] = {
                   RSRC_CONF, "New Relic monitoring agent environment."),
     AP_INIT_TAKE1("GoWSGILibrary", gw_set_library, NULL, RSRC_CONF,
                   "Path of libgowsgi.so (default: beside mod_gowsgi.so)."),
+    AP_INIT_TAKE1("GoWSGIWorkerShare", gw_set_worker_share, NULL, RSRC_CONF,
+                  "How many of Apache's workers a daemon process group may hold (default: 50%)."),
     { NULL }
 };
