@@ -26,6 +26,8 @@
 #include "mpm_common.h"
 #include "apr_strings.h"
 
+/* In r->notes while r holds a place in a group's count. */
+#define FAIR_NOTE "gowsgi-fair-share"
 /* How often a group that stays over its share is named again. */
 #define STILL_OVER_EVERY apr_time_from_sec(60)
 
@@ -251,6 +253,12 @@ int gowsgi_fair_share_enter(request_rec *r, const gowsgi_daemon_rt *rt, gowsgi_f
     t->group = t->record = -1;
     if (region == NULL || rt->index >= region->ngroups)
         return OK;
+    /* An internal redirect (a 200 with a local Location) runs while the
+     * request that made it still holds its place: the same worker, counted
+     * once. */
+    for (request_rec *prev = r->prev; prev != NULL; prev = prev->prev)
+        if (apr_table_get(prev->notes, FAIR_NOTE) != NULL)
+            return OK;
     fair_group *g = &region->groups[rt->index];
     int share = g->share;
     int held = __atomic_load_n(&g->held, __ATOMIC_ACQUIRE);
@@ -260,6 +268,7 @@ int gowsgi_fair_share_enter(request_rec *r, const gowsgi_daemon_rt *rt, gowsgi_f
             return refuse(r, rt, g, held);
     } while (!__atomic_compare_exchange_n(&g->held, &held, held + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
     t->group = rt->index;
+    apr_table_setn(r->notes, FAIR_NOTE, "1");
     t->record = claim_record();
     if (t->record >= 0)
         __atomic_add_fetch(&record_of(t->record)[1 + t->group], 1, __ATOMIC_ACQ_REL);
@@ -275,6 +284,7 @@ void gowsgi_fair_share_leave(request_rec *r, const gowsgi_daemon_rt *rt, gowsgi_
         __atomic_sub_fetch(&record_of(t->record)[1 + t->group], 1, __ATOMIC_ACQ_REL);
     int held = __atomic_sub_fetch(&g->held, 1, __ATOMIC_ACQ_REL);
     t->group = -1;
+    apr_table_unset(r->notes, FAIR_NOTE);
     /* The burst ends when the group is down to half its share, not at the
      * first request that ends: a stuck group hovering at its share would
      * otherwise log at every request. */

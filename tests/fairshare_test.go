@@ -211,6 +211,7 @@ WSGIDaemonProcess few threads=4 worker-share=1
 WSGIDaemonProcess server threads=1
 WSGIDaemonProcess floor threads=4
 WSGIScriptAlias /capped @APPS@/daemon/gate.wsgi process-group=capped application-group=%{GLOBAL}
+WSGIScriptAlias /few @APPS@/daemon/probe.wsgi process-group=few application-group=%{GLOBAL}
 `})
 		log := a.ErrorLogContent()
 		assert.Contains(t, log, fmt.Sprintf("group 'capped' may hold 5 of Apache's %d workers (worker-share=5)", workers))
@@ -231,6 +232,12 @@ WSGIScriptAlias /capped @APPS@/daemon/gate.wsgi process-group=capped application
 		// Back under the share: admitted again.
 		r := Get(t, a.URL("/capped?max=0&dir="+dir))
 		assert.Equal(t, 200, r.Status, "%s", r)
+
+		// An internal redirect into the same group runs while the request
+		// that made it holds its place: the one worker is counted once.
+		r = Get(t, a.URL("/few?op=location&to=/few%3Fop%3Dmethod"))
+		assert.Equal(t, 200, r.Status, "%s", r)
+		assert.Equal(t, "method=GET body=b''", r.Body)
 	})
 }
 
