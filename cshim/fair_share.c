@@ -16,6 +16,7 @@
 #include "fair_share.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,8 @@ const char *gowsgi_fair_share_start(apr_pool_t *pconf, server_rec *s, gowsgi_dae
     reg->ngroups = nrts;
     reg->nrecords = nrecords;
     reg->workers = workers;
+    ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, s, "gowsgi: the worker-share counters are at 0x%lx, %lu bytes "
+                 "(Apache's parent and children only)", (unsigned long)(uintptr_t)reg, (unsigned long)size);
     for (int g = 0; g < nrts; g++) {
         const char *how, *v = apr_table_get(rts[g].conf->options, "worker-share");
         reg->groups[g].share = group_share(&rts[g], workers, &how);

@@ -353,3 +353,47 @@ func TestFairShare_ConfigErrors(t *testing.T) {
 		assert.Contains(t, out, "Syntax OK")
 	})
 }
+
+// The counters are in memory only Apache's parent and children share: a
+// daemon unmaps it as it starts, so a tenant's code cannot reset its own
+// group's count.
+func TestFairShare_DaemonCannotReachTheCounters(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: `
+LogLevel info gowsgi:trace1
+WSGIDaemonProcess tenant threads=2
+WSGIScriptAlias /t @APPS@/daemon/probe.wsgi process-group=tenant application-group=%{GLOBAL}
+`})
+		m := regexp.MustCompile(`worker-share counters are at 0x([0-9a-f]+), (\d+) bytes`).FindStringSubmatch(a.ErrorLogContent())
+		require.NotNil(t, m, "the parent says where the counters are (trace1)")
+		addr, err := strconv.ParseUint(m[1], 16, 64)
+		require.NoError(t, err)
+		// A shared mapping there: the daemon may map something of its own
+		// at the address once it is free (private memory, not the counters).
+		mapped := func(pid int) bool {
+			maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+			require.NoError(t, err)
+			for _, l := range strings.Split(string(maps), "\n") {
+				var lo, hi uint64
+				var perms string
+				if _, err := fmt.Sscanf(l, "%x-%x %s", &lo, &hi, &perms); err == nil && addr >= lo && addr < hi {
+					t.Logf("pid %d: %s", pid, l)
+					return strings.HasSuffix(perms, "s")
+				}
+			}
+			return false
+		}
+		daemon := getFacts(t, a.URL("/t"), nil).Pid
+		assert.False(t, mapped(daemon), "the daemon (pid %d) has unmapped the counters", daemon)
+		children := 0
+		for _, pid := range a.ChildPids() {
+			if pid != daemon {
+				children++
+				assert.True(t, mapped(pid), "Apache child %d has the counters", pid)
+			}
+		}
+		assert.NotZero(t, children)
+		assert.True(t, mapped(a.Pid()), "the parent has the counters")
+	})
+}
