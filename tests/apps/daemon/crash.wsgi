@@ -1,0 +1,42 @@
+# Crashes in C, for daemon_crash_test.go. QUERY_STRING 'op':
+#   segv      a NULL dereference in C (a broken C extension): ctypes.string_at(0)
+#   bus       a real bus error: reading, through ctypes, a page of an mmap
+#             whose file was truncated under it
+#   kill-bus  os.kill(os.getpid(), SIGBUS): the signal sent, not a fault
+#   (none)    the pid, as JSON
+import ctypes
+import json
+import mmap
+import os
+import signal
+import tempfile
+import time
+
+
+def null_deref():
+    return ctypes.string_at(0)
+
+
+def truncated_mmap_read():
+    fd, path = tempfile.mkstemp()
+    os.unlink(path)
+    os.ftruncate(fd, mmap.PAGESIZE)
+    m = mmap.mmap(fd, mmap.PAGESIZE)
+    os.ftruncate(fd, 0)
+    address = ctypes.addressof(ctypes.c_char.from_buffer(m))
+    return ctypes.string_at(address, 1)
+
+
+def application(environ, start_response):
+    op = environ.get('QUERY_STRING', '')
+    if op == 'segv':
+        null_deref()
+    elif op == 'bus':
+        truncated_mmap_read()
+    elif op == 'kill-bus':
+        os.kill(os.getpid(), signal.SIGBUS)
+        time.sleep(5)   # a signal sent is delivered when it is: never answer
+    body = json.dumps({'pid': os.getpid()}).encode()
+    start_response('200 OK', [('Content-Type', 'application/json'),
+                              ('Content-Length', str(len(body)))])
+    return [body]

@@ -1,0 +1,98 @@
+package tests
+
+// A daemon process that crashes in C (issue 14, item 2): the error log says
+// so in one line with the group, the pid, the real signal, the faulting
+// address and thread and the Python stack of the crashing thread, and holds
+// no Go runtime dump; the client gets mod_wsgi's 500 and the group serves on.
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const crashSnippet = `
+WSGIDaemonProcess crashy threads=2
+WSGIScriptAlias /crash @APPS@/daemon/crash.wsgi process-group=crashy
+`
+
+// crashPid is the pid of the process that serves /crash now.
+func crashPid(t *testing.T, a *Apache) int {
+	t.Helper()
+	r := Get(t, a.URL("/crash"))
+	require.Equal(t, 200, r.Status, "%s", r)
+	var facts struct {
+		Pid int `json:"pid"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.Body), &facts), r.Body)
+	return facts.Pid
+}
+
+// crashOnce makes the process serving /crash crash with op and returns the
+// error log's lines from just before the request until the group serves
+// again (by a new process), and the dead process's pid.
+func crashOnce(t *testing.T, a *Apache, op string) ([]string, int) {
+	pid := crashPid(t, a)
+	mark := markLog(a)
+	r, err := doReq(longClient, "GET", a.URL("/crash?"+op), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 500, r.Status, "a request lost to a crashed daemon: mod_wsgi's status")
+	mark.wait("starting a new one", 10*time.Second)
+	next := crashPid(t, a)
+	assert.NotEqual(t, pid, next, "a new process serves the group")
+	mark.wait("the response was cut off", 3*time.Second) // the lost request's line, and whatever follows
+	return mark.raw(), pid
+}
+
+// noRuntimeDump: nothing of a Go runtime report reaches the error log.
+func noRuntimeDump(t *testing.T, lines []string) {
+	t.Helper()
+	dump := regexp.MustCompile(`goroutine [0-9]+|runtime\.|^\s+/.*\.go:[0-9]+|^(rax|rip|rsp)\s`)
+	for _, l := range lines {
+		assert.False(t, dump.MatchString(l), "a line of a Go runtime dump in the error log: %q", l)
+	}
+}
+
+func TestDaemonCrash_ReportedInOneLine(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: crashSnippet})
+		for _, c := range []struct {
+			op, signal, frame string
+		}{
+			{"segv", "signal 11 (Segmentation fault) at address 0x0", "null_deref"},
+			{"bus", "signal 7 (Bus error) at address 0x", "truncated_mmap_read"},
+		} {
+			lines, pid := crashOnce(t, a, c.op)
+			all := strings.Join(lines, "\n")
+			t.Logf("%s: %d lines:\n%s", c.op, len(lines), all)
+			assert.LessOrEqual(t, len(lines), 12, "at most a dozen lines for a crash")
+			noRuntimeDump(t, lines)
+			// The parent's line: the group, the pid, the signal, where, and
+			// the crashing thread's Python stack, innermost first.
+			want := regexp.MustCompile(fmt.Sprintf(`daemon process 0 of group 'crashy' \(pid %d\) crashed: %s[0-9a-f]* in thread [0-9]+; `+
+				`Python stack: (\S+ \(\S+:[0-9]+\) <- )*%s \(/\S+/crash\.wsgi:[0-9]+\) <- (\S+ \(\S+:[0-9]+\) <- )*application \(/\S+/crash\.wsgi:[0-9]+\); `+
+				`full report in /\S+/gowsgi-crash-crashy-%d\.txt; starting a new one`, pid, regexp.QuoteMeta(c.signal), c.frame, pid))
+			assert.Regexp(t, want, all, "%s: the parent's line", c.op)
+			// The Apache child that lost the request names the same cause.
+			assert.Regexp(t, regexp.MustCompile(fmt.Sprintf(`group 'crashy'( \(pid %d\))?: the response was cut off before it was `+
+				`complete: the process (%d )?crashed: %s[0-9a-f]* in thread [0-9]+; Python stack: (\S+ \(\S+:[0-9]+\) <- )*%s `, pid, pid,
+				regexp.QuoteMeta(c.signal), c.frame)), all, "%s: the line of the request that was lost", c.op)
+		}
+
+		// A bus error sent with kill is no fault: the process dies of that
+		// signal (not Go's SIGQUIT, as it did), with no runtime dump.
+		lines, pid := crashOnce(t, a, "kill-bus")
+		t.Logf("kill-bus: %d lines:\n%s", len(lines), strings.Join(lines, "\n"))
+		assert.LessOrEqual(t, len(lines), 12)
+		noRuntimeDump(t, lines)
+		assert.Contains(t, strings.Join(lines, "\n"),
+			fmt.Sprintf("daemon process 0 of group 'crashy' (pid %d) was killed by signal 7 (Bus error); starting a new one", pid))
+	})
+}
