@@ -476,10 +476,14 @@ const char *gowsgi_daemon_death_format(const gowsgi_daemon_death *d, char *text,
     if (d->crashed) {
         /* "crashed: signal 11 (Segmentation fault) at address 0x0 in thread
          * T; Python stack: f (/x/app.py:12) <- ...; full report in F" */
-        int n = snprintf(text, len, "crashed: %.*s", (int)strnlen(d->reason, sizeof(d->reason)), d->reason);
-        if (oom && n > 0 && (size_t)n < len)
-            snprintf(text + n, len - (size_t)n, "; with memory-limit=%ld it has most likely run out of memory",
-                     d->memory_limit);
+        int all = (int)strnlen(d->reason, sizeof(d->reason));
+        const char *file = oom ? strstr(d->reason, "; full report in ") : NULL;
+        int head = file != NULL ? (int)(file - d->reason) : all;
+        if (oom)
+            snprintf(text, len, "crashed: %.*s; with memory-limit=%ld it has most likely run out of memory%.*s", head,
+                     d->reason, d->memory_limit, all - head, d->reason + head);
+        else
+            snprintf(text, len, "crashed: %.*s", all, d->reason);
     } else if (oom)
         snprintf(text, len, "was killed by signal %d (%s); with memory-limit=%ld it has most likely run out of "
                  "memory", d->signal, strsignal(d->signal), d->memory_limit);

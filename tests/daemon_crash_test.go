@@ -8,6 +8,7 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -47,7 +48,30 @@ func crashOnce(t *testing.T, a *Apache, op string) ([]string, int) {
 	next := crashPid(t, a)
 	assert.NotEqual(t, pid, next, "a new process serves the group")
 	mark.wait("the response was cut off", 3*time.Second) // the lost request's line, and whatever follows
-	return mark.raw(), pid
+	lines := mark.raw()
+	removeCrashReports(t, lines)
+	return lines, pid
+}
+
+var crashReportName = regexp.MustCompile(`full report in (/\S+\.txt)`)
+
+// removeCrashReports removes the report files the lines name, once it has
+// checked they hold the crashing thread's Python stack as faulthandler
+// writes it.
+func removeCrashReports(t *testing.T, lines []string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, m := range crashReportName.FindAllStringSubmatch(strings.Join(lines, "\n"), -1) {
+		if seen[m[1]] {
+			continue
+		}
+		seen[m[1]] = true
+		report, err := os.ReadFile(m[1])
+		if assert.NoError(t, err, "the report the line names") {
+			assert.Regexp(t, `(?m)^(Current thread|Thread) 0x[0-9a-f]+ \(most recent call first\):\n  File "`, string(report))
+		}
+		os.Remove(m[1])
+	}
 }
 
 // noRuntimeDump: nothing of a Go runtime report reaches the error log.

@@ -246,9 +246,16 @@ static void report(int sig, const siginfo_t *info)
     /* The full report: the line, then every Python thread's stack. */
     text path = {path_buf, 0, sizeof(path_buf)};
     if (cr.file_fd >= 0) {
-        write_all(cr.file_fd, "\ngowsgi: ", 9);
+        char pid[24];
+        text p = {pid, 0, sizeof(pid)};
+        put_num(&p, (uintmax_t)getpid(), 10);
+        if (go)
+            write_all(cr.file_fd, "\n", 1);   /* after the Go runtime's report */
+        write_all(cr.file_fd, "gowsgi: ", 8);
         write_all(cr.file_fd, cr.who, strlen(cr.who));
-        write_all(cr.file_fd, " crashed: ", 10);
+        write_all(cr.file_fd, " (pid ", 6);
+        write_all(cr.file_fd, pid, p.len);
+        write_all(cr.file_fd, ") crashed: ", 11);
         write_all(cr.file_fd, line, head);
         write_all(cr.file_fd, "\n\n", 2);
         if (cr.dump_threads != NULL)
