@@ -120,3 +120,59 @@ func TestDaemonCrash_ReportedInOneLine(t *testing.T) {
 			fmt.Sprintf("daemon process 0 of group 'crashy' (pid %d) was killed by signal 7 (Bus error); starting a new one", pid))
 	})
 }
+
+// Embedded mode: an Apache child that crashes in C dies of the signal, and
+// Apache says so in its own line (Go forwards the fault to the handler
+// Apache installed before the engine loaded); no Go runtime dump.
+func TestDaemonCrash_EmbeddedNoRuntimeDump(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: `
+WSGIScriptAlias /crash @APPS@/daemon/crash.wsgi
+`})
+		require.Equal(t, 200, Get(t, a.URL("/crash")).Status)
+		mark := markLog(a)
+		_, err := doReq(freshClient, "GET", a.URL("/crash?segv"), nil, nil)
+		assert.Error(t, err, "the connection dies with the child")
+		lines := mark.waitRaw("exit signal Segmentation fault (11)", 10*time.Second)
+		t.Logf("%d lines:\n%s", len(lines), strings.Join(lines, "\n"))
+		assert.Contains(t, strings.Join(lines, "\n"), "exit signal Segmentation fault (11)")
+		assert.LessOrEqual(t, len(lines), 12)
+		noRuntimeDump(t, lines)
+		require.Equal(t, 200, Get(t, a.URL("/crash")).Status, "Apache serves on")
+	})
+}
+
+// The same crash under mod_wsgi and gowsgi: the same status for the lost
+// request, and gowsgi's error log grows by no more lines than mod_wsgi's
+// (from the request until the group serves again).
+func TestDaemonCrash_Differential(t *testing.T) {
+	differentialOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		snippet := "WSGISocketPrefix @ROOT@/run/wsgi\n" + crashSnippet
+		count := map[Module]int{}
+		status := map[Module]int{}
+		for _, m := range []Module{ModModWsgi, ModGowsgi} {
+			a, err := startApache(ServerSpec{Module: m, MPM: mpm, Snippet: snippet})
+			require.NoError(t, err, "%s", m)
+			pid := crashPid(t, a)
+			mark := markLog(a)
+			r, err := doReq(longClient, "GET", a.URL("/crash?segv"), nil, nil)
+			require.NoError(t, err)
+			status[m] = r.Status
+			deadline := time.Now().Add(15 * time.Second)
+			for crashPid(t, a) == pid && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+			}
+			mark.wait("\n", time.Second) // until the log is still
+			lines := mark.raw()
+			removeCrashReports(t, lines)
+			count[m] = len(lines)
+			t.Logf("%s: %d lines:\n%s", m, len(lines), strings.Join(lines, "\n"))
+			assert.NoError(t, a.Stop())
+			a.removeRoot()
+		}
+		assert.Equal(t, status[ModModWsgi], status[ModGowsgi], "the status of a request lost to a crash")
+		assert.LessOrEqual(t, count[ModGowsgi], count[ModModWsgi], "lines in the error log for one crash")
+	})
+}
