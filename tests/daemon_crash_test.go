@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,7 +69,7 @@ func removeCrashReports(t *testing.T, lines []string) {
 		seen[m[1]] = true
 		report, err := os.ReadFile(m[1])
 		if assert.NoError(t, err, "the report the line names") {
-			assert.Regexp(t, `(?m)^(Current thread|Thread) 0x[0-9a-f]+ \(most recent call first\):\n  File "`, string(report))
+			assert.Regexp(t, `(?m)^(Current thread|Thread) 0x[0-9a-f]+ \(most recent call first\):\n  (File "|<no Python frame>)`, string(report))
 		}
 		os.Remove(m[1])
 	}
@@ -118,6 +119,23 @@ func TestDaemonCrash_ReportedInOneLine(t *testing.T) {
 		noRuntimeDump(t, lines)
 		assert.Contains(t, strings.Join(lines, "\n"),
 			fmt.Sprintf("daemon process 0 of group 'crashy' (pid %d) was killed by signal 7 (Bus error); starting a new one", pid))
+
+		// The Go runtime's fatal error (imitated: its report, then the
+		// SIGQUIT it sends): the line quotes the report's first line and
+		// names the file that holds it.
+		lines, pid = crashOnce(t, a, "go-fatal")
+		t.Logf("go-fatal: %d lines:\n%s", len(lines), strings.Join(lines, "\n"))
+		assert.LessOrEqual(t, len(lines), 12)
+		assert.Regexp(t, fmt.Sprintf(`daemon process 0 of group 'crashy' \(pid %d\) crashed: signal 3 \(Quit\) in thread [0-9]+ after a `+
+			`fatal error in Go: "fatal error: imitated by crash\.wsgi"; full report in /\S+/gowsgi-crash-crashy-%d\.txt; starting a new one`,
+			pid, pid), strings.Join(lines, "\n"))
+
+		// A SIGQUIT from outside is no crash: it kills, as it always did.
+		pid = crashPid(t, a)
+		mark := markLog(a)
+		require.NoError(t, syscall.Kill(pid, syscall.SIGQUIT))
+		quit := strings.Join(mark.waitRaw("starting a new one", 10*time.Second), "\n")
+		assert.Contains(t, quit, fmt.Sprintf("(pid %d) was killed by signal 3 (Quit); starting a new one", pid))
 	})
 }
 

@@ -24,8 +24,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* The signals a crash arrives by; CPython's faulthandler takes the same. */
-static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+/* The signals a crash arrives by: CPython's faulthandler takes the first
+ * five; SIGQUIT is how the Go runtime, dying of a signal it cannot hand on
+ * (a fault in its own code), collects the other threads' stacks: it writes
+ * its report, then sends SIGQUIT to the process, which nothing handles in
+ * a c-shared library, so the process used to be "killed by signal 3
+ * (Quit)" with no word of why. Only that SIGQUIT is reported here; one sent
+ * from outside kills as it always did. */
+static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGQUIT};
 #define NCRASH (sizeof(crash_signals) / sizeof(crash_signals[0]))
 
 typedef void *(*this_thread_state_fn)(void);
@@ -104,6 +110,7 @@ static const char *signal_name(int sig)
     case SIGFPE: return "Floating point exception";
     case SIGILL: return "Illegal instruction";
     case SIGABRT: return "Aborted";
+    case SIGQUIT: return "Quit";
     default: return "?";
     }
 }
@@ -165,13 +172,20 @@ static void put_python_stack(text *t, void *tstate, size_t room)
     put_frames(t, dump, n, room);
 }
 
-/* The first line of what the Go runtime wrote into the report file before
- * it aborted ("fatal error: ..." or "panic: ..."), if it did. */
-static int put_go_report(text *t)
+/* Whether the Go runtime wrote its report of a fatal error (it does before
+ * it aborts or relays SIGQUIT). */
+static int go_reported(void)
 {
     struct stat st;
+    return cr.file_fd >= 0 && fstat(cr.file_fd, &st) == 0 && st.st_size > 0;
+}
+
+/* The first line of what the Go runtime wrote into the report file ("fatal
+ * error: ..." or "panic: ..."), if it did. */
+static int put_go_report(text *t)
+{
     char head[200];
-    if (cr.file_fd < 0 || fstat(cr.file_fd, &st) != 0 || st.st_size == 0)
+    if (!go_reported())
         return 0;
     ssize_t n = pread(cr.file_fd, head, sizeof(head), 0);
     size_t i = 0;
@@ -180,7 +194,7 @@ static int put_go_report(text *t)
     size_t j = i;
     while (n > 0 && j < (size_t)n && head[j] != '\n')
         j++;
-    puts_(t, " after a fatal error in the Go runtime: \"");
+    puts_(t, " after a fatal error in Go: \"");
     put(t, head + i, j - i);
     puts_(t, "\"");
     return 1;
@@ -291,8 +305,11 @@ static void handler(int sig, siginfo_t *info, void *ucontext)
     for (size_t i = 0; i < NCRASH; i++)
         if (crash_signals[i] == sig)
             index = (int)i;
+    /* A SIGQUIT is a crash only when the Go runtime sent it after its
+     * report (see crash_signals). */
+    int quit = sig == SIGQUIT && !(info != NULL && info->si_code <= 0 && info->si_pid == getpid() && go_reported());
     /* A second crash while reporting the first: just die of it. */
-    if (!__atomic_exchange_n(&cr.busy, 1, __ATOMIC_ACQ_REL) && index >= 0)
+    if (!quit && index >= 0 && !__atomic_exchange_n(&cr.busy, 1, __ATOMIC_ACQ_REL))
         report(sig, info);
     /* Die of the same signal, as if nothing had been in the way: the
      * parent's waitpid sees it, and a core is dumped where enabled. */

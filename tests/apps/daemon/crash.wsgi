@@ -3,6 +3,9 @@
 #   bus       a real bus error: reading, through ctypes, a page of an mmap
 #             whose file was truncated under it
 #   kill-bus  os.kill(os.getpid(), SIGBUS): the signal sent, not a fault
+#   go-fatal  what the Go runtime does when it dies of a fault in its own
+#             code, imitated: its report into the crash report's (unnamed)
+#             file, then SIGQUIT to the process
 #   (none)    the pid, as JSON
 import ctypes
 import json
@@ -27,12 +30,27 @@ def truncated_mmap_read():
     return ctypes.string_at(address, 1)
 
 
+def go_fatal():
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            target = os.readlink('/proc/self/fd/' + fd)
+        except OSError:
+            continue
+        if '/#' in target and target.endswith(' (deleted)'):
+            os.write(int(fd), b'fatal error: imitated by crash.wsgi\n\ngoroutine 1 [running]:\n')
+            break
+    os.kill(os.getpid(), signal.SIGQUIT)
+    time.sleep(5)
+
+
 def application(environ, start_response):
     op = environ.get('QUERY_STRING', '')
     if op == 'segv':
         null_deref()
     elif op == 'bus':
         truncated_mmap_read()
+    elif op == 'go-fatal':
+        go_fatal()
     elif op == 'kill-bus':
         os.kill(os.getpid(), signal.SIGBUS)
         time.sleep(5)   # a signal sent is delivered when it is: never answer
