@@ -133,7 +133,7 @@ void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, go
 /* daemon_child.c: the forked process; never returns. */
 void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index) __attribute__((noreturn));
 
-/* daemon_crash.c: installs the crash report of process index of the group
+/* crash_setup.c: installs the crash report of process index of the group
  * (after libpython is loaded, before libgowsgi.so is); the report file's
  * descriptor for the engine, or -1. */
 int gowsgi_daemon_crash_report(apr_pool_t *p, gowsgi_daemon_rt *rt, int index);

@@ -139,10 +139,10 @@ func TestDaemonCrash_ReportedInOneLine(t *testing.T) {
 	})
 }
 
-// Embedded mode: an Apache child that crashes in C dies of the signal, and
-// Apache says so in its own line (Go forwards the fault to the handler
-// Apache installed before the engine loaded); no Go runtime dump.
-func TestDaemonCrash_EmbeddedNoRuntimeDump(t *testing.T) {
+// Embedded mode: an Apache child that crashes in C writes one line with the
+// signal and the Python stack, then dies of the signal through Apache's own
+// handler (core dump, and Apache's AH00052 line); no Go runtime dump.
+func TestDaemonCrash_Embedded(t *testing.T) {
 	gowsgiOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: `
@@ -154,7 +154,12 @@ WSGIScriptAlias /crash @APPS@/daemon/crash.wsgi
 		assert.Error(t, err, "the connection dies with the child")
 		lines := mark.waitRaw("exit signal Segmentation fault (11)", 10*time.Second)
 		t.Logf("%d lines:\n%s", len(lines), strings.Join(lines, "\n"))
-		assert.Contains(t, strings.Join(lines, "\n"), "exit signal Segmentation fault (11)")
+		removeCrashReports(t, lines)
+		all := strings.Join(lines, "\n")
+		assert.Contains(t, all, "exit signal Segmentation fault (11)")
+		assert.Regexp(t, `gowsgi: Apache child running embedded WSGI apps \(pid [0-9]+\) crashed: signal 11 \(Segmentation fault\) `+
+			`at address 0x0 in thread [0-9]+; Python stack: (\S+ \(\S+:[0-9]+\) <- )*null_deref \(/\S+/crash\.wsgi:[0-9]+\) <- `+
+			`application \(/\S+/crash\.wsgi:[0-9]+\); full report in /\S+/gowsgi-crash-embedded-[0-9]+\.txt`, all)
 		assert.LessOrEqual(t, len(lines), 12)
 		noRuntimeDump(t, lines)
 		require.Equal(t, 200, Get(t, a.URL("/crash")).Status, "Apache serves on")
