@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The signals a crash arrives by: CPython's faulthandler takes the first
@@ -53,7 +54,7 @@ static struct {
     dump_traceback_fn dump_traceback;
     dump_threads_fn dump_threads;
     struct sigaction previous[NCRASH];
-    int busy;
+    int busy;                      /* the thread id of the thread reporting, 0: none */
 } cr = {.log_fd = -1, .file_fd = -1, .pipe_fd = {-1, -1}};
 
 /* A bounded string being built without malloc. */
@@ -308,9 +309,20 @@ static void handler(int sig, siginfo_t *info, void *ucontext)
     /* A SIGQUIT is a crash only when the Go runtime sent it after its
      * report (see crash_signals). */
     int quit = sig == SIGQUIT && !(info != NULL && info->si_code <= 0 && info->si_pid == getpid() && go_reported());
-    /* A second crash while reporting the first: just die of it. */
-    if (!quit && index >= 0 && !__atomic_exchange_n(&cr.busy, 1, __ATOMIC_ACQ_REL))
-        report(sig, info);
+    if (!quit && index >= 0) {
+        int self = (int)syscall(SYS_gettid), owner = 0;
+        if (__atomic_compare_exchange_n(&cr.busy, &owner, self, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            report(sig, info);
+        } else if (owner != self) {
+            /* Another thread is reporting its crash, and will end the
+             * process when done: let it finish (bounded), rather than cut
+             * its report short by dying of this one. */
+            struct timespec pause = {0, 10 * 1000 * 1000};
+            for (int i = 0; i < 300; i++)
+                nanosleep(&pause, NULL);
+        }
+        /* owner == self: a fault while reporting one; just die of it. */
+    }
     /* Die of the same signal, as if nothing had been in the way: the
      * parent's waitpid sees it, and a core is dumped where enabled. */
     if (index >= 0)
