@@ -252,13 +252,15 @@ static void report(int sig, const siginfo_t *info)
     if (tstate == NULL && cr.this_thread_state != NULL)
         tstate = cr.this_thread_state();
     size_t head = t.len;
-    /* Room left for the stack, keeping some for the report's name. */
+    /* Room left for the stack, keeping what the report's name takes. */
+    size_t keep = cr.file_fd >= 0 ? strlen(cr.dir) + strlen(cr.name) + 60 : 0;
     size_t room = cr.reason_size && cr.reason_size < sizeof(line) ? cr.reason_size : sizeof(line);
-    room = room > t.len + 120 ? room - t.len - 120 : 0;
+    room = room > t.len + keep ? room - t.len - keep : 0;
     if ((fault || own) && !go && room > 40)
         put_python_stack(&t, tstate, room);
 
-    /* The full report: the line, then every Python thread's stack. */
+    /* The full report: the line, then the stack of every thread of the
+     * crashing thread's interpreter (faulthandler's all_threads). */
     text path = {path_buf, 0, sizeof(path_buf)};
     if (cr.file_fd >= 0) {
         char pid[24];

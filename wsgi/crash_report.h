@@ -35,10 +35,10 @@ typedef struct gowsgi_crash_report_config {
     size_t reason_size;
     int *crashed;
     int log_fd;
-    /* Directory where the full report (every Python thread's stack, and the
-     * Go runtime's own report on a fatal error in Go) is kept, in a file
-     * that appears only if the process crashes; NULL: no file. The process
-     * must be able to write there. */
+    /* Directory where the full report (the stacks of the crashing
+     * interpreter's threads, and the Go runtime's own report on a fatal
+     * error in Go) is kept, in a file that appears only if the process
+     * crashes; NULL: no file. The process must be able to write there. */
     const char *dir;
 } gowsgi_crash_report_config;
 
