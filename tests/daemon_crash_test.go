@@ -111,9 +111,19 @@ func TestDaemonCrash_ReportedInOneLine(t *testing.T) {
 				regexp.QuoteMeta(c.signal), c.frame)), all, "%s: the line of the request that was lost", c.op)
 		}
 
+		// In a thread the app started (Go forwards the fault from a thread
+		// it does not know): that thread's stack.
+		lines, pid := crashOnce(t, a, "thread")
+		t.Logf("thread: %d lines:\n%s", len(lines), strings.Join(lines, "\n"))
+		assert.LessOrEqual(t, len(lines), 12)
+		noRuntimeDump(t, lines)
+		assert.Regexp(t, fmt.Sprintf(`daemon process 0 of group 'crashy' \(pid %d\) crashed: signal 11 \(Segmentation fault\) at address 0x0 `+
+			`in thread [0-9]+; Python stack: (\S+ \(\S+:[0-9]+\) <- )*null_deref \(/\S+/crash\.wsgi:[0-9]+\) <- run \(\S+/threading\.py:[0-9]+\)`,
+			pid), strings.Join(lines, "\n"))
+
 		// A bus error sent with kill is no fault: the process dies of that
 		// signal (not Go's SIGQUIT, as it did), with no runtime dump.
-		lines, pid := crashOnce(t, a, "kill-bus")
+		lines, pid = crashOnce(t, a, "kill-bus")
 		t.Logf("kill-bus: %d lines:\n%s", len(lines), strings.Join(lines, "\n"))
 		assert.LessOrEqual(t, len(lines), 12)
 		noRuntimeDump(t, lines)

@@ -1,5 +1,6 @@
 # Crashes in C, for daemon_crash_test.go. QUERY_STRING 'op':
 #   segv      a NULL dereference in C (a broken C extension): ctypes.string_at(0)
+#   thread    the same, in a thread the app started (not one of gowsgi's)
 #   bus       a real bus error: reading, through ctypes, a page of an mmap
 #             whose file was truncated under it
 #   kill-bus  os.kill(os.getpid(), SIGBUS): the signal sent, not a fault
@@ -13,6 +14,7 @@ import mmap
 import os
 import signal
 import tempfile
+import threading
 import time
 
 
@@ -47,6 +49,10 @@ def application(environ, start_response):
     op = environ.get('QUERY_STRING', '')
     if op == 'segv':
         null_deref()
+    elif op == 'thread':
+        t = threading.Thread(target=null_deref, name='crasher')
+        t.start()
+        t.join()
     elif op == 'bus':
         truncated_mmap_read()
     elif op == 'go-fatal':
