@@ -240,9 +240,6 @@ static void report(int sig, const siginfo_t *info)
     if (fault && sig != SIGABRT) {
         puts_(&t, " at address 0x");
         put_num(&t, (uintmax_t)(uintptr_t)info->si_addr, 16);
-    } else if (info != NULL && !fault && !own) {
-        puts_(&t, " sent by pid ");
-        put_num(&t, (uintmax_t)info->si_pid, 10);
     }
     puts_(&t, " in thread ");
     put_num(&t, (uintmax_t)syscall(SYS_gettid), 10);
@@ -308,10 +305,14 @@ static void handler(int sig, siginfo_t *info, void *ucontext)
     for (size_t i = 0; i < NCRASH; i++)
         if (crash_signals[i] == sig)
             index = (int)i;
-    /* A SIGQUIT is a crash only when the Go runtime sent it after its
-     * report (see crash_signals). */
-    int quit = sig == SIGQUIT && !(info != NULL && info->si_code <= 0 && info->si_pid == getpid() && go_reported());
-    if (!quit && index >= 0) {
+    /* A crash is a fault, or the process's own doing (abort(), raise());
+     * a signal sent from outside kills as it always did, and the parent
+     * says "killed by signal N". A SIGQUIT is a crash only when the Go
+     * runtime sent it after its report (see crash_signals). */
+    int fault = info != NULL && info->si_code > 0;
+    int own = info != NULL && info->si_code <= 0 && info->si_pid == getpid();
+    int crash = sig == SIGQUIT ? own && go_reported() : fault || own;
+    if (crash && index >= 0) {
         int self = (int)syscall(SYS_gettid), owner = 0;
         if (__atomic_compare_exchange_n(&cr.busy, &owner, self, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
             report(sig, info);
