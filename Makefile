@@ -33,7 +33,9 @@ GO_LDFLAGS := -X github.com/gowsgi/gowsgi/wsgi.pythonExecutable=$(shell $(PYTHON
 GO_SOURCES := $(shell find module wsgi -name '*.go' -not -name '*_test.go') $(wildcard wsgi/*.c wsgi/*.h module/*.map) go.mod
 # The daemon protocol and channel are compiled into both sides.
 WIRE_SOURCES := wsgi/daemon_wire.c wsgi/daemon_wire_io.c wsgi/daemon_wire.h wsgi/daemon_channel.c wsgi/daemon_channel.h
-SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h $(WIRE_SOURCES)
+# The crash report is the shim's (its handler must exist before Go does).
+CRASH_SOURCES := wsgi/crash_report.c wsgi/crash_report.h
+SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h $(WIRE_SOURCES) $(CRASH_SOURCES)
 
 .PHONY: build deps run test unit integration vet clean install uninstall deb
 
@@ -65,7 +67,7 @@ $(BUILD)/shim_build.h: Makefile
 
 $(BUILD)/mod_gowsgi.so: $(SHIM_SOURCES) $(BUILD)/shim_build.h
 	@rm -rf $(BUILD)/shim && mkdir -p $(BUILD)/shim
-	@cp cshim/*.c cshim/*.h $(filter %.c,$(WIRE_SOURCES)) $(BUILD)/shim/
+	@cp cshim/*.c cshim/*.h $(filter %.c,$(WIRE_SOURCES) $(CRASH_SOURCES)) $(BUILD)/shim/
 	cd $(BUILD)/shim && $(APXS) -c -o mod_gowsgi.la \
 		-Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-Wno-unused-parameter -Wc,-Wno-missing-field-initializers \
 		-I$(CURDIR)/wsgi -I$(BUILD) -ldl *.c >/dev/null

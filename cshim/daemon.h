@@ -19,13 +19,18 @@ typedef struct gowsgi_daemon_rt gowsgi_daemon_rt;
 /* What is known of a process that went away, kept in memory shared by the
  * parent, the daemons and Apache's children, so that the child that lost a
  * request can say why (ARCHITECTURE.md section 5, "failures have causes"). */
+/* Room for a daemon's word on why it went: a crash's says where, and the
+ * crashing thread's Python stack. */
+#define GOWSGI_DAEMON_REASON 768
+
 typedef struct gowsgi_daemon_death {
     int pid;
     apr_time_t when;               /* when the parent noticed */
     int signal;                    /* killed by this signal; 0: it exited */
     long memory_limit;             /* the group's memory-limit (or virtual-), for the cause */
     int exit_code;
-    char reason[160];              /* the daemon's own word on why it exited */
+    int crashed;                   /* it crashed (signal): reason says how (crash_report.h) */
+    char reason[GOWSGI_DAEMON_REASON];   /* the daemon's own word on why it exited, or crashed */
 } gowsgi_daemon_death;
 
 /* A process slot's shared record: the daemon writes why it exits before it
@@ -35,7 +40,8 @@ typedef struct gowsgi_daemon_slot {
     int ready;                     /* the daemon takes requests (Python is up) */
     int exiting;                   /* the daemon is exiting on its own */
     int idle;                      /* its worker threads waiting for a request now */
-    char reason[160];
+    int crashed;                   /* the signal it crashed of: reason says how (crash_report.h) */
+    char reason[GOWSGI_DAEMON_REASON];
 } gowsgi_daemon_slot;
 
 #define GOWSGI_DAEMON_DEATHS 16
@@ -126,6 +132,11 @@ void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, go
 
 /* daemon_child.c: the forked process; never returns. */
 void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index) __attribute__((noreturn));
+
+/* crash_setup.c: installs the crash report of process index of the group
+ * (after libpython is loaded, before libgowsgi.so is); the report file's
+ * descriptor for the engine, or -1. */
+int gowsgi_daemon_crash_report(apr_pool_t *p, gowsgi_daemon_rt *rt, int index);
 
 /* daemon_process.c: why the group's process pid went away, waiting up to
  * wait_ms for the parent to notice; NULL if it is not known. */

@@ -32,6 +32,7 @@
 #include "apr_strings.h"
 
 #include "shim_build.h"
+#include "crash_report.h"
 
 static gowsgi_daemon_slot *exit_slot;
 static int apache_sid;
@@ -167,10 +168,13 @@ static void start_engine(gowsgi_daemon_rt *rt, int index)
     apr_pool_create(&p, NULL);
     if (dlopen(GOWSGI_LIBPYTHON, RTLD_NOW | RTLD_GLOBAL) == NULL)
         fail(rt, index, apr_psprintf(p, "cannot load %s: %s", GOWSGI_LIBPYTHON, dlerror()), 0);
+    /* Between the two: Go forwards a crash in C to a handler that was there before it. */
+    int crash_fd = gowsgi_daemon_crash_report(p, rt, index);
     const char *lib = gowsgi_engine_library(p);
     void *engine = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     if (engine == NULL)
         fail(rt, index, apr_psprintf(p, "cannot load %s: %s", lib, dlerror()), 0);
+    gowsgi_crash_report_engine(engine);
     gowsgi_daemon_main_fn daemon_main = (gowsgi_daemon_main_fn)dlsym(engine, "gowsgi_daemon_main");
     if (daemon_main == NULL)
         fail(rt, index, apr_psprintf(p, "%s is not a gowsgi engine (no gowsgi_daemon_main)", lib), 0);
@@ -190,6 +194,7 @@ static void start_engine(gowsgi_daemon_rt *rt, int index)
     init.reload_token = &rt->shared->reload_token;
     init.ready = &slot->ready;
     init.idle = &slot->idle;
+    init.crash_fd = crash_fd;
     int code = daemon_main(&init);
     __atomic_store_n(&slot->exiting, 1, __ATOMIC_RELEASE);
     _exit(code);

@@ -88,8 +88,14 @@ static const char *record_death(gowsgi_daemon_proc *dp, int status, char *text, 
     /* The slot is the daemon's to write: read it once, bounded. */
     memset(&local, 0, sizeof(local));
     __atomic_store_n(&slot->ready, 0, __ATOMIC_RELEASE);
-    if (__atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE) == (int)dp->proc.pid &&
-        __atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE)) {
+    int own = __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE) == (int)dp->proc.pid;
+    if (own && __atomic_load_n(&slot->crashed, __ATOMIC_ACQUIRE)) {
+        /* It crashed and its handler said how (crash_report.h). */
+        local.crashed = 1;
+        local.signal = status & 0x7f;
+        local.memory_limit = dp->rt->memory_limit > 0 ? dp->rt->memory_limit : dp->rt->virtual_memory_limit;
+        memcpy(local.reason, slot->reason, sizeof(local.reason) - 1);
+    } else if (own && __atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE)) {
         local.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : status;
         memcpy(local.reason, slot->reason, sizeof(local.reason) - 1);
     } else {
@@ -122,6 +128,7 @@ static void spawn(gowsgi_daemon_proc *dp)
     __atomic_store_n(&slot->ready, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->exiting, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->idle, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&slot->crashed, 0, __ATOMIC_RELEASE);
     slot->reason[0] = '\0';
     apr_pool_clear(dp->pool);
     apr_status_t rv = apr_proc_fork(&dp->proc, dp->pool);
@@ -164,7 +171,7 @@ static void maintenance(int reason, void *data, apr_wait_t status)
         dp->backoff = !__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) &&
                       !__atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE);
         if (reason == APR_OC_REASON_DEATH) {
-            char text[512];
+            char text[1024];
             const char *how = record_death(dp, status, text, sizeof(text));
             ap_log_error(APLOG_MARK, restart && !dp->rt->shared->slots[dp->index].exiting ? APLOG_ERR : APLOG_INFO,
                          0, gowsgi_main_server, "gowsgi: daemon process %d of group '%s' (pid %d) %s%s", dp->index,
@@ -471,8 +478,20 @@ const char *gowsgi_daemon_death_format(const gowsgi_daemon_death *d, char *text,
 {
     /* A process out of memory under memory-limit (RLIMIT_DATA/AS) aborts
      * or faults when C code cannot allocate, or is killed by the kernel. */
-    if (d->signal && d->memory_limit > 0 &&
-        (d->signal == SIGABRT || d->signal == SIGSEGV || d->signal == SIGBUS || d->signal == SIGKILL))
+    int oom = d->signal && d->memory_limit > 0 &&
+              (d->signal == SIGABRT || d->signal == SIGSEGV || d->signal == SIGBUS || d->signal == SIGKILL);
+    if (d->crashed) {
+        /* "crashed: signal 11 (Segmentation fault) at address 0x0 in thread
+         * T; Python stack: f (/x/app.py:12) <- ...; full report in F" */
+        int all = (int)strnlen(d->reason, sizeof(d->reason));
+        const char *file = oom ? strstr(d->reason, "; full report in ") : NULL;
+        int head = file != NULL ? (int)(file - d->reason) : all;
+        if (oom)
+            snprintf(text, len, "crashed: %.*s; with memory-limit=%ld it has most likely run out of memory%.*s", head,
+                     d->reason, d->memory_limit, all - head, d->reason + head);
+        else
+            snprintf(text, len, "crashed: %.*s", all, d->reason);
+    } else if (oom)
         snprintf(text, len, "was killed by signal %d (%s); with memory-limit=%ld it has most likely run out of "
                  "memory", d->signal, strsignal(d->signal), d->memory_limit);
     else if (d->signal)
@@ -488,7 +507,7 @@ const char *gowsgi_daemon_death_format(const gowsgi_daemon_death *d, char *text,
 static const char *death_text(apr_pool_t *p, const gowsgi_daemon_death *shared)
 {
     gowsgi_daemon_death local;
-    char text[512];
+    char text[1024];
     memcpy(&local, shared, sizeof(local));
     local.reason[sizeof(local.reason) - 1] = '\0';
     if (local.signal < 0 || local.signal >= NSIG)
@@ -544,7 +563,8 @@ const char *gowsgi_daemon_group_trouble(apr_pool_t *p, const gowsgi_daemon_rt *r
             char reason[sizeof(slot->reason)];
             memcpy(reason, slot->reason, sizeof(reason));
             reason[sizeof(reason) - 1] = '\0';
-            return apr_psprintf(p, "process %d: %s", __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE), reason);
+            return apr_psprintf(p, "process %d%s %s", __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE),
+                                __atomic_load_n(&slot->crashed, __ATOMIC_ACQUIRE) ? " crashed:" : ":", reason);
         }
     }
     return gowsgi_daemon_death_since(p, rt, 0, 0);

@@ -13,6 +13,7 @@
 #include "apr_strings.h"
 
 #include "shim_build.h"
+#include "crash_report.h"
 
 #include "ap_mpm.h"
 
@@ -41,11 +42,14 @@ void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s)
         gowsgi_engine_error = apr_psprintf(pchild, "cannot load %s: %s", GOWSGI_LIBPYTHON, dlerror());
         goto fail;
     }
+    /* Between the two: Go forwards a crash in C to a handler that was there before it. */
+    gowsgi_child_crash_report();
     void *engine = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     if (engine == NULL) {
         gowsgi_engine_error = apr_psprintf(pchild, "cannot load %s: %s", lib, dlerror());
         goto fail;
     }
+    gowsgi_crash_report_engine(engine);
     gowsgi_child_init_fn child_init = (gowsgi_child_init_fn)dlsym(engine, "gowsgi_child_init");
     gowsgi_serve_fn handle = (gowsgi_serve_fn)dlsym(engine, "gowsgi_serve");
     gowsgi_call_hook_fn call_hook = (gowsgi_call_hook_fn)dlsym(engine, "gowsgi_call_hook");

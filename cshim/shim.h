@@ -19,6 +19,9 @@ APLOG_USE_MODULE(gowsgi);
 extern gowsgi_serve_fn gowsgi_engine_serve;
 extern const char *gowsgi_engine_error;
 void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s);
+/* crash_setup.c: an Apache child that crashes in C says so with the
+ * crashing thread's Python stack (after libpython loads, before the engine). */
+void gowsgi_child_crash_report(void);
 /* The path of libgowsgi.so: GoWSGILibrary, or beside mod_gowsgi.so. */
 const char *gowsgi_engine_library(apr_pool_t *p);
 

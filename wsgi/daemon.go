@@ -47,6 +47,7 @@ import (
 func DaemonMain(p unsafe.Pointer) int {
 	init := (*C.gowsgi_daemon_init)(p)
 	group := C.GoString(init.group)
+	crashReporting(init)
 	errbuf := C.malloc(2048)
 	defer C.free(errbuf)
 	if err := Init(unsafe.Pointer(&init.base), errbuf, 2048); err != nil {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 7
+#define GOWSGI_ABI_VERSION 8
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -246,6 +246,9 @@ typedef struct gowsgi_daemon_init {
     /* How many of its worker threads wait for a request now: Apache's
      * children send on a kept connection only to a process that has one. */
     int *idle;
+    /* The crash report's file (wsgi/crash_report.h), unnamed until a crash:
+     * the Go runtime writes its own report of a fatal error there. -1: none. */
+    int crash_fd;
 } gowsgi_daemon_init;
 
 #define GOWSGI_DAEMON_SECRET_SIZE 32

@@ -43,3 +43,25 @@ void gowsgi_leave(PyThreadState *ts)
     PyEval_SaveThread();
 }
 
+
+/* The crash report's way to the Python stack of a thread that crashed
+ * (crash_report.h; the shim resolves it with dlsym): the thread state, of
+ * those made for this thread, that runs Python code now. CPython's
+ * faulthandler takes the thread's first thread state, which on a thread
+ * that serves several application groups (interpreters) may not be the
+ * one that crashed. Reads only this thread's own records, from a signal
+ * handler: no lock, no allocation. NULL for a thread the engine did not
+ * make thread states for (the handler then asks CPython). */
+void *gowsgi_crash_thread_state(void)
+{
+    for (int i = 0; i < thread_states_len; i++) {
+        PyThreadState *ts = thread_states[i];
+#if PY_VERSION_HEX >= 0x030D0000
+        if (ts != NULL && ts->current_frame != NULL)
+#else
+        if (ts != NULL && ts->cframe != NULL && ts->cframe->current_frame != NULL)
+#endif
+            return ts;
+    }
+    return NULL;
+}
