@@ -10,6 +10,7 @@
 
 #include "shim.h"
 #include "daemon_channel.h"
+#include "daemon_ticket.h"
 #include "daemon_wire.h"
 
 #include "apr_thread_proc.h"
@@ -35,6 +36,10 @@ typedef struct gowsgi_daemon_slot {
     int ready;                     /* the daemon takes requests (Python is up) */
     int exiting;                   /* the daemon is exiting on its own */
     int idle;                      /* its worker threads waiting for a request now */
+    /* Set by a child that found this process not answering (stopped, or
+     * too slow to begin a request): until then, children leave their kept
+     * connections to it alone rather than each waiting a tick on it. */
+    apr_time_t quiet_until;
     char reason[160];
 } gowsgi_daemon_slot;
 
@@ -67,6 +72,8 @@ struct gowsgi_daemon_rt {
     gowsgi_daemon_proc *procs;     /* conf->processes */
     gowsgi_daemon_shared *shared;  /* MAP_SHARED: parent, daemons and children */
     size_t shared_size;
+    gowsgi_ticket *tickets;        /* in the same mapping, after the slots */
+    unsigned int ntickets;
 
     uid_t uid;
     gid_t gid;

@@ -188,6 +188,8 @@ static void start_engine(gowsgi_daemon_rt *rt, int index)
     init.reload_token = &rt->shared->reload_token;
     init.ready = &slot->ready;
     init.idle = &slot->idle;
+    init.tickets = rt->tickets;
+    init.ntickets = rt->ntickets;
     int code = daemon_main(&init);
     __atomic_store_n(&slot->exiting, 1, __ATOMIC_RELEASE);
     _exit(code);

@@ -372,6 +372,19 @@ static apr_status_t forget_pool(void *unused)
     return APR_SUCCESS;
 }
 
+/* One ticket (daemon_ticket.h) per request this server's children can
+ * forward at once, twice over (mod_http2's workers, a graceful restart's
+ * overlap), and some spare. With none left a request goes without one:
+ * it is only not retried if its process dies before it begins. */
+static unsigned int tickets_needed(void)
+{
+    int daemons = 0, threads = 0;
+    ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &daemons);
+    ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &threads);
+    long n = (long)(daemons > 0 ? daemons : 16) * (threads > 0 ? threads : 64) * 2 + 64;
+    return n > 65536 ? 65536u : (unsigned int)n;
+}
+
 int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
 {
     apr_array_header_t *daemons = gowsgi_globals.daemons;
@@ -418,7 +431,10 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
             return !OK;
         }
         rt->procs = apr_pcalloc(pconf, sizeof(gowsgi_daemon_proc) * (size_t)rt->conf->processes);
-        size_t size = sizeof(gowsgi_daemon_shared) + sizeof(gowsgi_daemon_slot) * (size_t)rt->conf->processes;
+        size_t slots = sizeof(gowsgi_daemon_shared) + sizeof(gowsgi_daemon_slot) * (size_t)rt->conf->processes;
+        slots = (slots + sizeof(gowsgi_ticket) - 1) / sizeof(gowsgi_ticket) * sizeof(gowsgi_ticket);
+        rt->ntickets = tickets_needed();
+        size_t size = slots + sizeof(gowsgi_ticket) * rt->ntickets;
         rt->shared = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (rt->shared == MAP_FAILED) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "gowsgi: no shared memory for daemon group '%s'",
@@ -426,6 +442,7 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
             return !OK;
         }
         rt->shared_size = size;
+        rt->tickets = (gowsgi_ticket *)(void *)((char *)rt->shared + slots);
     }
     /* Every channel exists before the first fork: a daemon closes the ends
      * that are not its own. */

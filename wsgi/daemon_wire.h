@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_WIRE_VERSION 1
+#define GOWSGI_WIRE_VERSION 2
 #define GOWSGI_WIRE_HEADER_SIZE 5
 /* Largest payload either side accepts: 32-bit lengths, hard limit. */
 #define GOWSGI_WIRE_MAX_PAYLOAD (16u << 20)
@@ -91,6 +91,8 @@ typedef struct gowsgi_wire_request {
     int64_t queue_start;          /* when the child started forwarding */
     uint32_t flags;               /* GOWSGI_REQ_* */
     uint32_t restarts;            /* times this request was replayed (daemon_restarts) */
+    uint32_t ticket;              /* the child's ticket (daemon_ticket.h), index + 1; 0: none */
+    uint64_t ticket_seq;          /* this attempt's seq on it */
     const char *script;
     const char *process_group;
     const char *application_group;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 7
+#define GOWSGI_ABI_VERSION 8
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -246,6 +246,10 @@ typedef struct gowsgi_daemon_init {
     /* How many of its worker threads wait for a request now: Apache's
      * children send on a kept connection only to a process that has one. */
     int *idle;
+    /* The group's tickets (daemon_ticket.h): a request is begun only once
+     * its ticket says so, so a child can send one that was not elsewhere. */
+    struct gowsgi_ticket *tickets;
+    unsigned int ntickets;
 } gowsgi_daemon_init;
 
 #define GOWSGI_DAEMON_SECRET_SIZE 32
