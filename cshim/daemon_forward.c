@@ -585,14 +585,17 @@ static uint64_t next_seq(void)
 }
 
 /* A process of the group is on its way up (forked, not ready, not giving
- * up): a request waits for it as mod_wsgi's waits on its listener. */
+ * up: no reason written, which a process that failed or waits after a
+ * failed start has): a request waits for it as mod_wsgi's waits on its
+ * listener. */
 static int group_starting(const gowsgi_daemon_rt *rt)
 {
     for (int i = 0; i < rt->conf->processes; i++) {
         const gowsgi_daemon_slot *slot = &rt->shared->slots[i];
         int pid = __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE);
         if (pid > 0 && !__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) &&
-            !__atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE) && (kill(pid, 0) == 0 || errno == EPERM))
+            !__atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE) && slot->reason[0] == '\0' &&
+            (kill(pid, 0) == 0 || errno == EPERM))
             return 1;
     }
     return 0;
@@ -667,17 +670,15 @@ int gowsgi_daemon_forward(request_rec *r, const gowsgi_daemon *daemon, gowsgi_re
          * socket-timeout, as mod_wsgi's request waits on its listener. */
         while (!gowsgi_daemon_group_ready(rt)) {
             apr_time_t now = apr_time_now();
-            if (now >= give_up && group_starting(rt)) {
-                if (now < queue_start + apr_time_from_sec(rt->socket_timeout)) {
-                    apr_sleep(apr_time_from_msec(50));
-                    continue;
-                }
+            int starting = group_starting(rt);
+            if (starting && now >= queue_start + apr_time_from_sec(rt->socket_timeout)) {
+                /* mod_wsgi's words and status for a read that timed out. */
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: daemon process group '%s' is still starting "
                               "after socket-timeout=%d: Timeout when reading response headers from daemon process "
                               "'%s': %s", daemon->name, rt->socket_timeout, daemon->name, r->filename);
                 return HTTP_GATEWAY_TIME_OUT;
             }
-            if (now >= give_up) {
+            if (!starting && now >= give_up) {
                 const char *why = gowsgi_daemon_group_trouble(r->pool, rt);
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                               "gowsgi: unable to connect to WSGI daemon process '%s': no process of the group has "
