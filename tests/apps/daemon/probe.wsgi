@@ -120,6 +120,27 @@ def application(environ, start_response):
         _pause(float(q.get('s', ['0.3'])[0]))
         return _json(start_response, _facts(environ))
 
+    if op == 'rec':
+        # At its start, the request's id, this process's pid and when the
+        # daemon took the request (mod_wsgi.daemon_start, microseconds),
+        # appended to the file 'f' (one write: lines from concurrent
+        # requests do not mix); then a pause of 's' seconds, or of 'hold'
+        # seconds when this process is pid 'only' (and none otherwise).
+        # What ran where, and how many times, for daemon_faults_test.go.
+        line = '%s %d %s\n' % (q['id'][0], os.getpid(), environ.get('mod_wsgi.daemon_start', '0'))
+        fd = os.open(q['f'][0], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+        pause = float(q.get('s', ['0'])[0])
+        if 'only' in q:
+            pause = float(q.get('hold', ['60'])[0]) if int(q['only'][0]) == os.getpid() else 0
+        if pause:
+            _pause(pause)
+        start_response('200 OK', text)
+        return [line.encode()]
+
     if op == 'fds':
         return _json(start_response, {'pid': os.getpid(), 'fds': _fds()})
 
