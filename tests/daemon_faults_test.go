@@ -160,15 +160,17 @@ func assertRanOnce(t *testing.T, results []loadResult, records map[string][]star
 	}
 }
 
-// kill -9 of a daemon process under load. The victim is made to hold two
-// of its three threads in requests that wait (op=rec&only=<victim>); the
-// load is then paused, so that its third thread waits idle, and the victim
-// is stopped: the requests it has begun are exactly the two held. With the
-// load back, Apache threads send requests on the connections they kept to
-// it (its third thread counts as idle) and through the channel; then it is
-// killed. Exactly the two held requests fail; every other one, including
-// those sent to the victim that it never began, is answered by a live
-// process, once.
+// kill -9 of a daemon process under load. Two requests are made to hold
+// wherever they land (op=rec&go=<file>); the victim is the process the
+// first landed in, so it has begun one or two held requests and has a
+// thread left. The load is then paused, so that its free thread waits
+// idle, and the victim is stopped: the requests it has begun are exactly
+// its held ones. With the load back, Apache threads send requests on the
+// connections they kept to it (its free thread counts as idle) and
+// through the channel; then it is killed, and the held requests elsewhere
+// are let go. Exactly the victim's held requests fail; every other one,
+// including those sent to the victim that it never began, is answered by
+// a live process, once.
 func TestDaemon_KilledUnderLoad(t *testing.T) {
 	t.Parallel()
 	forEachMPM(t, func(t *testing.T, mpm string) {
@@ -177,47 +179,31 @@ WSGIDaemonProcess load processes=2 threads=3
 WSGIScriptAlias /load @APPS@/daemon/probe.wsgi process-group=load
 `})
 		rec := filepath.Join(a.Root, "scratch", "records")
-		victim := getFacts(t, a.URL("/load"), nil).Pid
+		release := filepath.Join(a.Root, "scratch", "release")
 		base := a.URL("/load?op=rec&f=" + rec)
+		getFacts(t, a.URL("/load"), nil)
 		load := startIDLoad(3, "A", base+"&s=0.02")
 
-		// Two holders send holding requests until each has one running in
-		// the victim (one that lands on the other process returns at once).
-		holdURL := fmt.Sprintf("%s&only=%d&hold=60", base, victim)
 		holders := &loadRun{stop: make(chan struct{})}
 		for h := 0; h < 2; h++ {
 			holders.wg.Add(1)
 			go func(h int) {
 				defer holders.wg.Done()
-				for n := 0; ; n++ {
-					select {
-					case <-holders.stop:
-						return
-					default:
-					}
-					// A fresh connection each time: another Apache thread.
-					c := &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-					if r := holders.do(c, fmt.Sprintf("H%d-%d", h, n), holdURL); r.status != 200 {
-						return
-					}
-				}
+				c := &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+				holders.do(c, fmt.Sprintf("H%d", h), base+"&go="+release)
 			}(h)
 		}
 		deadline := time.Now().Add(20 * time.Second)
-		var held []string
-		for {
-			held = held[:0]
-			for id, starts := range readRecords(t, rec) {
-				if strings.HasPrefix(id, "H") && starts[0].pid == victim {
-					held = append(held, id)
-				}
-			}
-			if len(held) == 2 || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
+		for len(readRecords(t, rec)["H0"]) == 0 || len(readRecords(t, rec)["H1"]) == 0 {
+			require.True(t, time.Now().Before(deadline), "the held requests started")
+			time.Sleep(10 * time.Millisecond)
 		}
-		require.Len(t, held, 2, "two threads of the victim hold a request")
+		records := readRecords(t, rec)
+		victim := pidOf(records["H0"])
+		held := []string{"H0"}
+		if pidOf(records["H1"]) == victim {
+			held = append(held, "H1")
+		}
 		results := load.finish()
 
 		require.NoError(t, syscall.Kill(victim, syscall.SIGSTOP))
@@ -241,10 +227,11 @@ WSGIScriptAlias /load @APPS@/daemon/probe.wsgi process-group=load
 		}
 		f := getFacts(t, a.URL("/load?op=facts"), nil)
 		assert.NotEqual(t, victim, f.Pid)
+		require.NoError(t, os.WriteFile(release, nil, 0o644))
 		time.Sleep(time.Second)
 		results = append(results, load.finish()...)
 		results = append(results, holders.finish()...)
-		records := readRecords(t, rec)
+		records = readRecords(t, rec)
 
 		assertRanOnce(t, results, records)
 		var failed []string

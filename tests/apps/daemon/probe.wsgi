@@ -124,20 +124,21 @@ def application(environ, start_response):
         # At its start, the request's id, this process's pid and when the
         # daemon took the request (mod_wsgi.daemon_start, microseconds),
         # appended to the file 'f' (one write: lines from concurrent
-        # requests do not mix); then a pause of 's' seconds, or of 'hold'
-        # seconds when this process is pid 'only' (and none otherwise).
-        # What ran where, and how many times, for daemon_faults_test.go.
+        # requests do not mix); then a pause of 's' seconds, or until the
+        # file 'go' exists (60 s at most). What ran where, and how many
+        # times, for daemon_faults_test.go.
         line = '%s %d %s\n' % (q['id'][0], os.getpid(), environ.get('mod_wsgi.daemon_start', '0'))
         fd = os.open(q['f'][0], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
             os.write(fd, line.encode())
         finally:
             os.close(fd)
-        pause = float(q.get('s', ['0'])[0])
-        if 'only' in q:
-            pause = float(q.get('hold', ['60'])[0]) if int(q['only'][0]) == os.getpid() else 0
-        if pause:
-            _pause(pause)
+        if 'go' in q:
+            deadline = time.time() + 60
+            while not os.path.exists(q['go'][0]) and time.time() < deadline:
+                time.sleep(0.02)
+        else:
+            _pause(float(q.get('s', ['0'])[0]))
         start_response('200 OK', text)
         return [line.encode()]
 
