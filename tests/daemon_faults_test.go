@@ -198,6 +198,8 @@ WSGIScriptAlias /load @APPS@/daemon/probe.wsgi process-group=load
 			require.True(t, time.Now().Before(deadline), "the held requests started")
 			time.Sleep(10 * time.Millisecond)
 		}
+		// Long enough for Apache's threads to keep connections to both.
+		time.Sleep(time.Second)
 		records := readRecords(t, rec)
 		victim := pidOf(records["H0"])
 		held := []string{"H0"}
@@ -208,7 +210,7 @@ WSGIScriptAlias /load @APPS@/daemon/probe.wsgi process-group=load
 
 		require.NoError(t, syscall.Kill(victim, syscall.SIGSTOP))
 		waitStopped(t, victim)
-		load = startIDLoad(3, "B", base+"&s=0.02")
+		load = startIDLoad(5, "B", base+"&s=0.02")
 		time.Sleep(100 * time.Millisecond)
 		require.NoError(t, syscall.Kill(victim, syscall.SIGKILL))
 		killed := time.Now()
