@@ -1,5 +1,6 @@
 // Package wiretest exposes the daemon-mode wire codec and channel
-// (wsgi/daemon_wire.c, wsgi/daemon_wire_io.c, wsgi/daemon_channel.c) to Go tests, which cannot use
+// (wsgi/daemon_wire.c, wsgi/daemon_wire_io.c, wsgi/daemon_channel.c) and the
+// ticket table (wsgi/daemon_ticket.h, ticket.go) to Go tests, which cannot use
 // cgo themselves. It compiles its own copy of that C, through symlinks in
 // this directory (the build cache sees only files here, so a change to the C
 // reruns the tests), and links neither the engine nor CPython. Every byte
