@@ -10,7 +10,9 @@ package tests
 // Every request carries an id; the probe app (op=rec) appends "id pid" to
 // a file in the ServerRoot's scratch directory as it starts, so the test
 // knows exactly which requests ran, where, and how many times. The counts
-// asserted are exact: none depends on timing.
+// asserted are exact: none depends on timing. mod_wsgi passes both tests
+// too (GOWSGI_TEST_MODULE=mod_wsgi): a request waits in its listener's
+// backlog until a live process accepts it.
 
 import (
 	"bufio"
@@ -209,6 +211,7 @@ WSGIScriptAlias /load @APPS@/daemon/probe.wsgi process-group=load
 		results := load.finish()
 
 		require.NoError(t, syscall.Kill(victim, syscall.SIGSTOP))
+		t.Cleanup(func() { _ = syscall.Kill(victim, syscall.SIGCONT) }) // should the test stop early
 		waitStopped(t, victim)
 		load = startIDLoad(5, "B", base+"&s=0.02")
 		time.Sleep(100 * time.Millisecond)
@@ -290,6 +293,7 @@ WSGIScriptAlias /load @APPS@/daemon/probe.wsgi process-group=load
 		time.Sleep(500 * time.Millisecond)
 
 		require.NoError(t, syscall.Kill(victim, syscall.SIGSTOP))
+		t.Cleanup(func() { _ = syscall.Kill(victim, syscall.SIGCONT) }) // should the test stop early
 		waitStopped(t, victim)
 		stopped := time.Now()
 		time.Sleep(4 * time.Second)
