@@ -334,3 +334,49 @@ WSGIScriptAlias /load @APPS@/daemon/probe.wsgi process-group=load
 		assert.NotContains(t, log, "exit signal", "no Apache child died")
 	})
 }
+
+// A group's only process stops, requests come (on connections Apache's
+// threads kept to it, and through the channel), and it is killed while
+// stopped: none of them had begun, so every one is answered, once, by the
+// process that replaces it.
+func TestDaemon_OnlyProcessKilledWhileStopped(t *testing.T) {
+	t.Parallel()
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: `
+WSGIDaemonProcess only processes=1 threads=4
+WSGIScriptAlias /only @APPS@/daemon/probe.wsgi process-group=only
+`})
+		rec := filepath.Join(a.Root, "scratch", "records")
+		base := a.URL("/only?op=rec&f=" + rec)
+		victim := getFacts(t, a.URL("/only"), nil).Pid
+		// Apache's threads keep connections to it.
+		results := startIDLoad(4, "A", base+"&s=0.01").finishAfter(time.Second)
+
+		require.NoError(t, syscall.Kill(victim, syscall.SIGSTOP))
+		t.Cleanup(func() { _ = syscall.Kill(victim, syscall.SIGCONT) }) // should the test stop early
+		waitStopped(t, victim)
+		load := startIDLoad(4, "B", base+"&s=0.01")
+		time.Sleep(time.Second)
+		require.NoError(t, syscall.Kill(victim, syscall.SIGKILL))
+		time.Sleep(3 * time.Second)
+		results = append(results, load.finish()...)
+		records := readRecords(t, rec)
+
+		assertRanOnce(t, results, records)
+		after := 0
+		for _, r := range results {
+			require.Equal(t, 200, r.status, "request %s: %v", r.id, r.err)
+			if strings.HasPrefix(r.id, "B") {
+				after++
+				assert.NotEqual(t, victim, pidOf(records[r.id]), "request %s ran in the killed process", r.id)
+			}
+		}
+		assert.GreaterOrEqual(t, after, 4, "requests sent while the process was stopped were answered")
+	})
+}
+
+// finishAfter lets the load run for d, then stops it.
+func (l *loadRun) finishAfter(d time.Duration) []loadResult {
+	time.Sleep(d)
+	return l.finish()
+}
