@@ -23,6 +23,12 @@
  *                    DATA*, END. A connection closed before END means the
  *                    daemon went away mid-request. The child closing the
  *                    connection means the client went away.
+ *
+ * ACCEPT leaves with the first frames of the answer (one send per request),
+ * so it does not tell the child whether the app has begun: the REQUEST's
+ * ticket does (daemon_ticket.h). A connection that ends, or stays silent,
+ * before its ticket is BEGUN carried a request no app ran: the child sends
+ * it again, elsewhere.
  */
 #ifndef GOWSGI_DAEMON_WIRE_H
 #define GOWSGI_DAEMON_WIRE_H
