@@ -121,6 +121,7 @@ static void spawn(gowsgi_daemon_proc *dp)
     __atomic_store_n(&slot->ready, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->exiting, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->idle, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&slot->quiet_until, 0, __ATOMIC_RELEASE);   /* its predecessor's */
     slot->reason[0] = '\0';
     apr_pool_clear(dp->pool);
     apr_status_t rv = apr_proc_fork(&dp->proc, dp->pool);
