@@ -32,7 +32,8 @@ GO_LDFLAGS := -X github.com/gowsgi/gowsgi/wsgi.pythonExecutable=$(shell $(PYTHON
 
 GO_SOURCES := $(shell find module wsgi -name '*.go' -not -name '*_test.go') $(wildcard wsgi/*.c wsgi/*.h module/*.map) go.mod
 # The daemon protocol and channel are compiled into both sides.
-WIRE_SOURCES := wsgi/daemon_wire.c wsgi/daemon_wire_io.c wsgi/daemon_wire.h wsgi/daemon_channel.c wsgi/daemon_channel.h
+WIRE_SOURCES := wsgi/daemon_wire.c wsgi/daemon_wire_io.c wsgi/daemon_wire.h wsgi/daemon_channel.c wsgi/daemon_channel.h \
+	wsgi/daemon_ticket.h
 # The crash report is the shim's (its handler must exist before Go does).
 CRASH_SOURCES := wsgi/crash_report.c wsgi/crash_report.h
 SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h $(WIRE_SOURCES) $(CRASH_SOURCES)

@@ -10,6 +10,7 @@
 
 #include "shim.h"
 #include "daemon_channel.h"
+#include "daemon_ticket.h"
 #include "daemon_wire.h"
 
 #include "apr_thread_proc.h"
@@ -41,6 +42,10 @@ typedef struct gowsgi_daemon_slot {
     int exiting;                   /* the daemon is exiting on its own */
     int idle;                      /* its worker threads waiting for a request now */
     int crashed;                   /* the signal it crashed of: reason says how (crash_report.h) */
+    /* Set by a child that found this process not answering (stopped, or
+     * too slow to begin a request): until then, children leave their kept
+     * connections to it alone rather than each waiting a tick on it. */
+    apr_time_t quiet_until;
     char reason[GOWSGI_DAEMON_REASON];
 } gowsgi_daemon_slot;
 
@@ -73,6 +78,8 @@ struct gowsgi_daemon_rt {
     gowsgi_daemon_proc *procs;     /* conf->processes */
     gowsgi_daemon_shared *shared;  /* MAP_SHARED: parent, daemons and children */
     size_t shared_size;
+    gowsgi_ticket *tickets;        /* in the same mapping, after the slots */
+    unsigned int ntickets;
 
     uid_t uid;
     gid_t gid;

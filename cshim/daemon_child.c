@@ -195,6 +195,8 @@ static void start_engine(gowsgi_daemon_rt *rt, int index)
     init.ready = &slot->ready;
     init.idle = &slot->idle;
     init.crash_fd = crash_fd;
+    init.tickets = rt->tickets;
+    init.ntickets = rt->ntickets;
     int code = daemon_main(&init);
     __atomic_store_n(&slot->exiting, 1, __ATOMIC_RELEASE);
     _exit(code);
@@ -255,7 +257,12 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server,
                      "gowsgi: daemon process %d of group '%s' (pid %d): the last one died while starting; waiting "
                      "%d seconds first", index, rt->conf->name, (int)getpid(), SETUP_FAILURE_BACKOFF);
+        /* Said in the slot meanwhile: requests do not wait for a process
+         * that may well fail again (daemon_forward.c), and the 503 says why. */
+        snprintf(exit_slot->reason, sizeof(exit_slot->reason), "the last one died while starting; waiting %d "
+                 "seconds before starting again", SETUP_FAILURE_BACKOFF);
         sleep(SETUP_FAILURE_BACKOFF);
+        exit_slot->reason[0] = '\0';
     }
     start_engine(rt, index);
     _exit(1);

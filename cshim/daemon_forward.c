@@ -11,7 +11,10 @@
 #include "fair_share.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
@@ -73,7 +76,7 @@ static kept_conn *kept_cache(int create)
 /* This thread's kept connection to the group, if its process has a worker
  * waiting now (a kept connection reaches only its own process: sent to a
  * busy one, the request would wait while another process idles). */
-static int kept_take(const gowsgi_daemon_rt *rt)
+static int kept_take(const gowsgi_daemon_rt *rt, int *pid)
 {
     kept_conn *kept = kept_cache(0);
     if (kept == NULL)
@@ -88,6 +91,12 @@ static int kept_take(const gowsgi_daemon_rt *rt)
                 continue;
             if (__atomic_load_n(&slot->idle, __ATOMIC_ACQUIRE) <= 0)
                 return -1;   /* busy: the channel finds an idle process */
+            /* Found not answering a moment ago (stopped?): the channel
+             * reaches the processes that answer. The connection stays. */
+            apr_time_t quiet = __atomic_load_n(&slot->quiet_until, __ATOMIC_ACQUIRE);
+            if (quiet != 0 && apr_time_now() < quiet)
+                return -1;
+            *pid = k->pid;
             k->rt = NULL;
             return k->fd;
         }
@@ -137,6 +146,11 @@ typedef struct forward {
     int body_read;                 /* the request body was (partly) consumed */
     int reused;                    /* the connection is one the daemon kept */
     int frames_seen;               /* the daemon has sent a frame on this connection */
+    int kept_pid;                  /* reused: the process at its other end */
+    int ticket;                    /* index of this request's ticket (daemon_ticket.h), or -1 */
+    uint64_t seq;                  /* the current attempt's seq on it */
+    int begun_seen;                /* the ticket said BEGUN (or frames came): wait as long as it takes */
+    int blind_resent;              /* sent again once already because a process of the group was stopped */
     char *body_buf;
     apr_time_t headers_due;        /* socket-timeout for the response headers */
     gowsgi_wire_buf out;
@@ -282,6 +296,95 @@ static int apply_headers(forward *f, const unsigned char *p, size_t len)
 #define REPLAY (-2)
 /* ... and when a kept connection was closed before the request was taken. */
 #define GOODBYE (-3)
+/* ... when the connection ended, or the process stopped answering, before
+ * the request was begun: it goes to another process. */
+#define GONE (-4)
+#define QUIET (-5)
+
+/* How long the child waits for a sign of life before it looks at its
+ * ticket: an idle process begins a request on a kept connection within
+ * microseconds; one through the channel may be queued behind busy ones. */
+#define TICK_KEPT_MS 200
+#define TICK_CHANNEL_MS 500
+/* How long a process found not answering is left alone on kept connections. */
+#define QUIET_FOR apr_time_from_sec(2)
+
+static gowsgi_ticket *ticket_of(const forward *f)
+{
+    return &f->rt->tickets[f->ticket];
+}
+
+/* A process of the group that is stopped (SIGSTOP, a debugger): its pid,
+ * or 0. Read from /proc, only when a request waits without a sign of life. */
+static int stopped_process(const gowsgi_daemon_rt *rt)
+{
+    for (int i = 0; i < rt->conf->processes; i++) {
+        int pid = __atomic_load_n(&rt->shared->slots[i].pid, __ATOMIC_ACQUIRE);
+        if (pid <= 0)
+            continue;
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        /* "pid (comm) S ...": comm may hold anything, the state follows
+         * its last ')'. */
+        const char *paren = strrchr(buf, ')');
+        if (paren != NULL && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't'))
+            return pid;
+    }
+    return 0;
+}
+
+static void mark_quiet(const gowsgi_daemon_rt *rt, int pid)
+{
+    for (int i = 0; i < rt->conf->processes; i++) {
+        gowsgi_daemon_slot *slot = &rt->shared->slots[i];
+        if (pid > 0 && __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE) == pid)
+            __atomic_store_n(&slot->quiet_until, apr_time_now() + QUIET_FOR, __ATOMIC_RELEASE);
+    }
+}
+
+/* A tick passed with no frame. QUIET when the attempt was taken back (the
+ * caller sends it to another process), else 0: wait on. */
+static int tick_passed(forward *f)
+{
+    gowsgi_ticket *t = ticket_of(f);
+    if (gowsgi_ticket_state(t, f->seq) == GOWSGI_TICKET_BEGUN || f->in.end > f->in.start) {
+        f->begun_seen = 1;   /* the app runs, or frames are on their way */
+        return 0;
+    }
+    int taker = __atomic_load_n(&t->taker_pid, __ATOMIC_ACQUIRE), quiet;
+    const char *how;
+    if (f->reused) {
+        quiet = f->kept_pid;
+        how = "on a kept connection";
+    } else if (taker != 0) {
+        quiet = taker;
+        how = "after taking it";
+    } else if (!f->blind_resent && (quiet = stopped_process(f->rt)) != 0) {
+        /* Maybe queued behind busy processes, maybe taken by the stopped
+         * one before it could say so: sent again once, not every tick. */
+        f->blind_resent = 1;
+        how = "while it is stopped";
+    } else {
+        return 0;
+    }
+    if (!gowsgi_ticket_cancel(t, f->seq)) {
+        f->begun_seen = 1;   /* begun meanwhile */
+        return 0;
+    }
+    mark_quiet(f->rt, quiet);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, f->r, "gowsgi: daemon process of group '%s' (pid %d) did not begin "
+                  "the request %s within %d ms; sending it to another process: %s", group_name(f), quiet, how,
+                  f->reused ? TICK_KEPT_MS : TICK_CHANNEL_MS, f->r->filename);
+    return QUIET;
+}
 
 static int redirect(forward *f)
 {
@@ -308,7 +411,26 @@ static int follow(forward *f)
             apr_time_t left = f->headers_due - apr_time_now();
             timeout = left > 0 ? (int)apr_time_as_msec(left) + 1 : 0;
         }
-        int rc = gowsgi_wire_read(&f->in, &type, &p, &len, timeout);
+        /* Until the request is known begun, wait in ticks: a process that
+         * died or stopped before it began the request must not keep it. */
+        int tick = f->ticket >= 0 && !f->frames_seen && !f->begun_seen ? f->reused ? TICK_KEPT_MS : TICK_CHANNEL_MS
+                                                                         : 0;
+        int ticking = tick > 0 && timeout > tick;
+        int rc = gowsgi_wire_read(&f->in, &type, &p, &len, ticking ? tick : timeout);
+        if (rc == -ETIMEDOUT && ticking) {
+            if (tick_passed(f) == QUIET)
+                return QUIET;
+            continue;
+        }
+        if ((rc == 1 || rc == -ECONNRESET) && !f->frames_seen && f->ticket >= 0) {
+            /* Gone before a frame: not begun, it goes elsewhere; begun,
+             * it is lost, with its cause. */
+            if (gowsgi_ticket_cancel(ticket_of(f), f->seq))
+                return GONE;
+            int taker = __atomic_load_n(&ticket_of(f)->taker_pid, __ATOMIC_ACQUIRE);
+            if (taker > 0 && f->daemon_pid == 0)
+                f->daemon_pid = (uint32_t)taker;
+        }
         if (rc == -ETIMEDOUT)
             return lost(f, f->headers_sent ? OK : HTTP_GATEWAY_TIME_OUT,
                         f->headers_sent ? "timed out sending the response"
@@ -441,6 +563,45 @@ static int follow_with_timeout(forward *f)
     return status;
 }
 
+static apr_status_t free_ticket(void *data)
+{
+    forward *f = data;
+    if (f->ticket >= 0)
+        gowsgi_ticket_free(ticket_of(f));
+    f->ticket = -1;
+    return APR_SUCCESS;
+}
+
+/* A seq no other attempt of any child has: this process's pid and a count. */
+static uint64_t next_seq(void)
+{
+    static int self;
+    static uint32_t count;
+    int pid = __atomic_load_n(&self, __ATOMIC_RELAXED);
+    if (pid == 0) {
+        pid = (int)getpid();
+        __atomic_store_n(&self, pid, __ATOMIC_RELAXED);
+    }
+    return (uint64_t)(uint32_t)pid << 32 | __atomic_add_fetch(&count, 1, __ATOMIC_RELAXED);
+}
+
+/* A process of the group is on its way up (forked, not ready, not giving
+ * up: no reason written, which a process that failed or waits after a
+ * failed start has): a request waits for it as mod_wsgi's waits on its
+ * listener. */
+static int group_starting(const gowsgi_daemon_rt *rt)
+{
+    for (int i = 0; i < rt->conf->processes; i++) {
+        const gowsgi_daemon_slot *slot = &rt->shared->slots[i];
+        int pid = __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE);
+        if (pid > 0 && !__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) &&
+            !__atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE) && slot->reason[0] == '\0' &&
+            (kill(pid, 0) == 0 || errno == EPERM))
+            return 1;
+    }
+    return 0;
+}
+
 static apr_status_t close_fd(void *data)
 {
     forward *f = data;
@@ -491,17 +652,34 @@ static int forward_request(request_rec *r, const gowsgi_daemon *daemon, gowsgi_r
     wr.env_vals = req->env_vals;
     apr_pool_cleanup_register(r->pool, f, close_fd, apr_pool_cleanup_null);
     f->fd = -1;
+    /* A ticket, so that a request no app has begun can go elsewhere. */
+    static __thread unsigned ticket_hint;
+    f->ticket = rt->tickets != NULL ? gowsgi_ticket_claim(rt->tickets, rt->ntickets, &ticket_hint, next_seq()) : -1;
+    if (f->ticket >= 0)
+        apr_pool_cleanup_register(r->pool, f, free_ticket, apr_pool_cleanup_null);
 
     /* A replay (the script changed) goes to another process, or to the new
      * one once it is up: retried for up to connect-timeout. */
     apr_time_t give_up = queue_start + apr_time_from_sec(rt->connect_timeout);
-    unsigned attempts = 0, goodbyes = 0;
+    unsigned attempts = 0, goodbyes = 0, resent = 0;
+    int keep_due = 0, channel_only = 0;
     for (;;) {
         /* A request queued for a group with no process up would wait out
          * socket-timeout: wait at most connect-timeout for one (mod_wsgi's
-         * connect retries), then say what became of the last one. */
+         * connect retries), then say what became of the last one. A
+         * process that is starting (a slow import) is waited for up to
+         * socket-timeout, as mod_wsgi's request waits on its listener. */
         while (!gowsgi_daemon_group_ready(rt)) {
-            if (apr_time_now() >= give_up) {
+            apr_time_t now = apr_time_now();
+            int starting = group_starting(rt);
+            if (starting && now >= queue_start + apr_time_from_sec(rt->socket_timeout)) {
+                /* mod_wsgi's words and status for a read that timed out. */
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: daemon process group '%s' is still starting "
+                              "after socket-timeout=%d: Timeout when reading response headers from daemon process "
+                              "'%s': %s", daemon->name, rt->socket_timeout, daemon->name, r->filename);
+                return HTTP_GATEWAY_TIME_OUT;
+            }
+            if (!starting && now >= give_up) {
                 const char *why = gowsgi_daemon_group_trouble(r->pool, rt);
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                               "gowsgi: unable to connect to WSGI daemon process '%s': no process of the group has "
@@ -511,6 +689,15 @@ static int forward_request(request_rec *r, const gowsgi_daemon *daemon, gowsgi_r
             }
             apr_sleep(apr_time_from_msec(50));
         }
+        if (f->ticket >= 0) {
+            /* Each attempt its own seq: a process late with an older one
+             * cannot begin this one. */
+            f->seq = next_seq();
+            gowsgi_ticket_arm(ticket_of(f), f->seq);
+            wr.ticket = (uint32_t)f->ticket + 1;
+            wr.ticket_seq = f->seq;
+        }
+        f->begun_seen = 0;
         f->out.len = 0;
         if (gowsgi_wire_put_request(&f->out, &wr) != 0) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: the request is too large to send to daemon process "
@@ -521,7 +708,7 @@ static int forward_request(request_rec *r, const gowsgi_daemon *daemon, gowsgi_r
         /* A kept connection first: no new socket, no descriptor passing.
          * If its daemon has gone since, the send fails before anything ran,
          * and a new connection goes through the channel. */
-        f->fd = kept_take(rt);
+        f->fd = channel_only ? -1 : kept_take(rt, &f->kept_pid);
         f->reused = f->fd >= 0;
         if (f->reused) {
             if (gowsgi_wire_send(f->fd, f->out.p, f->out.len, f->timeout_ms) == 0)
@@ -560,8 +747,34 @@ static int forward_request(request_rec *r, const gowsgi_daemon *daemon, gowsgi_r
         if (rc != 0)
             return lost(f, HTTP_SERVICE_UNAVAILABLE,
                         apr_psprintf(r->pool, "sending the request failed (%s)", strerror(-rc)));
-        f->headers_due = apr_time_now() + apr_time_from_msec(f->timeout_ms);
+        /* socket-timeout runs from the first send: a request sent again
+         * because its process went quiet does not start it over. */
+        if (!keep_due)
+            f->headers_due = apr_time_now() + apr_time_from_msec(f->timeout_ms);
+        keep_due = 0;
         int status = follow_with_timeout(f);
+        if (status == QUIET || status == GONE) {
+            /* Not begun: another process of the group takes it, through
+             * the channel (a new one, once up, if this was the last). */
+            close_fd(f);
+            channel_only = 1;
+            resent++;
+            if (status == QUIET) {
+                keep_due = 1;
+                continue;
+            }
+            if (apr_time_now() >= give_up) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: daemon process group '%s': every process the "
+                              "request was sent to went away before beginning it (%u times within "
+                              "connect-timeout=%d): %s", daemon->name, resent, rt->connect_timeout, r->filename);
+                return HTTP_SERVICE_UNAVAILABLE;
+            }
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "gowsgi: daemon process of group '%s'%s went away before "
+                          "beginning the request; sending it to another process: %s", daemon->name,
+                          f->reused ? apr_psprintf(r->pool, " (pid %d, a kept connection)", f->kept_pid) : "",
+                          r->filename);
+            continue;
+        }
         if (status == GOODBYE) {
             /* Never taken: not a replay. A process that stops says it once
              * per kept connection; a group whose processes keep saying it

@@ -129,6 +129,7 @@ static void spawn(gowsgi_daemon_proc *dp)
     __atomic_store_n(&slot->exiting, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->idle, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->crashed, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&slot->quiet_until, 0, __ATOMIC_RELEASE);   /* its predecessor's */
     slot->reason[0] = '\0';
     apr_pool_clear(dp->pool);
     apr_status_t rv = apr_proc_fork(&dp->proc, dp->pool);
@@ -380,6 +381,19 @@ static apr_status_t forget_pool(void *unused)
     return APR_SUCCESS;
 }
 
+/* One ticket (daemon_ticket.h) per request this server's children can
+ * forward at once, twice over (mod_http2's workers, a graceful restart's
+ * overlap), and some spare. With none left a request goes without one:
+ * it is only not retried if its process dies before it begins. */
+static unsigned int tickets_needed(void)
+{
+    int daemons = 0, threads = 0;
+    ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &daemons);
+    ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &threads);
+    long n = (long)(daemons > 0 ? daemons : 16) * (threads > 0 ? threads : 64) * 2 + 64;
+    return n > 65536 ? 65536u : (unsigned int)n;
+}
+
 int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
 {
     apr_array_header_t *daemons = gowsgi_globals.daemons;
@@ -426,7 +440,10 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
             return !OK;
         }
         rt->procs = apr_pcalloc(pconf, sizeof(gowsgi_daemon_proc) * (size_t)rt->conf->processes);
-        size_t size = sizeof(gowsgi_daemon_shared) + sizeof(gowsgi_daemon_slot) * (size_t)rt->conf->processes;
+        size_t slots = sizeof(gowsgi_daemon_shared) + sizeof(gowsgi_daemon_slot) * (size_t)rt->conf->processes;
+        slots = (slots + sizeof(gowsgi_ticket) - 1) / sizeof(gowsgi_ticket) * sizeof(gowsgi_ticket);
+        rt->ntickets = tickets_needed();
+        size_t size = slots + sizeof(gowsgi_ticket) * rt->ntickets;
         rt->shared = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (rt->shared == MAP_FAILED) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "gowsgi: no shared memory for daemon group '%s'",
@@ -434,6 +451,7 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
             return !OK;
         }
         rt->shared_size = size;
+        rt->tickets = (gowsgi_ticket *)(void *)((char *)rt->shared + slots);
     }
     /* The worker-share counters too (fair_share.c): a daemon unmaps them. */
     const char *share_err = gowsgi_fair_share_start(pconf, s, gowsgi_daemon_rts, gowsgi_daemon_nrts);

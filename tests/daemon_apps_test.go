@@ -1,15 +1,12 @@
 package tests
 
 // Apps in daemon mode: Django, import scripts and preloading into a group
-// (threads=0 service scripts too), and a daemon killed under load.
+// (threads=0 service scripts too). A daemon killed under load: daemon_faults_test.go.
 
 import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,65 +66,5 @@ func TestDaemon_Apps(t *testing.T) {
 			time.Sleep(1500 * time.Millisecond)
 			assert.NotRegexp(t, `group 'service' \(pid \d+\) (exited|was killed)`, a.ErrorLogContent(), "a service process stays up")
 		})
-	})
-}
-
-// kill -9 of a daemon process under load: it is replaced, only the
-// requests it held fail, and no Apache child dies.
-func TestDaemon_KilledUnderLoad(t *testing.T) {
-	t.Parallel()
-	forEachMPM(t, func(t *testing.T, mpm string) {
-		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: `
-WSGIDaemonProcess load processes=2 threads=4
-WSGIScriptAlias /load @APPS@/daemon/probe.wsgi process-group=load
-`})
-		victim := getFacts(t, a.URL("/load"), nil)
-		var ok, failed atomic.Int64
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := 0; i < 6; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					r, err := doReq(longClient, "GET", a.URL("/load?op=sleep&s=0.05"), nil, nil)
-					if err == nil && r.Status == 200 {
-						ok.Add(1)
-					} else {
-						failed.Add(1)
-					}
-				}
-			}()
-		}
-		time.Sleep(500 * time.Millisecond)
-		require.NoError(t, syscall.Kill(victim.Pid, syscall.SIGKILL))
-		killed := time.Now()
-		// Replaced within a second or so: the parent notices the death on
-		// its next maintenance tick (Apache's: once a second) and forks.
-		replaced := time.Duration(0)
-		for time.Since(killed) < 5*time.Second {
-			if strings.Contains(a.ErrorLogContent(), "was killed by signal 9 (Killed); starting a new one") {
-				replaced = time.Since(killed)
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		f := getFacts(t, a.URL("/load?op=facts"), nil)
-		assert.NotEqual(t, victim.Pid, f.Pid)
-		time.Sleep(500 * time.Millisecond)
-		close(stop)
-		wg.Wait()
-		assert.NotZero(t, replaced, "the killed process was replaced")
-		assert.Less(t, replaced, 1500*time.Millisecond, "replaced within about a second")
-		assert.Greater(t, ok.Load(), int64(20), "the load went on")
-		assert.LessOrEqual(t, failed.Load(), int64(4), "only the requests the killed process held failed (threads=4)")
-		log := a.ErrorLogContent()
-		assert.NotContains(t, log, "Segmentation fault")
-		assert.NotContains(t, log, "exit signal", "no Apache child died")
 	})
 }

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "daemon_channel.h"
 #include "daemon_serve.h"
+#include "daemon_ticket.h"
 #include "daemon_wire.h"
 
 #include <errno.h>
@@ -409,6 +410,18 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
         req.script_reloading = 0;   /* serve it as loaded */
     }
 
+    /* The last word before the app: the child may have cancelled this
+     * attempt and sent it elsewhere (this process looked stopped or went
+     * quiet). Then nothing runs and the connection closes unanswered. */
+    if (wr->ticket != 0 && init->tickets != NULL && wr->ticket <= init->ntickets &&
+        !gowsgi_ticket_begin(&init->tickets[wr->ticket - 1], wr->ticket_seq, (int)self_pid)) {
+        gowsgi_log_processf(GOWSGI_LOG_DEBUG, "gowsgi (pid=%d): daemon process group '%s' dropped a request its "
+                            "Apache child had sent elsewhere: %s", (int)self_pid, init->group, wr->script);
+        __atomic_sub_fetch(&st->taken, 1, __ATOMIC_ACQ_REL);
+        nth = 0;
+        activity = SERVED_NOTHING;
+        goto release;
+    }
     int status = gowsgi_serve(&req);
     pthread_mutex_lock(&c.send_lock);
     /* Kept only after a complete response, with nothing left unread: the

@@ -6,7 +6,8 @@
  * allocate.
  *
  * REQUEST payload: u32 version, the secret, i64 script_mtime,
- * request_start, queue_start, u32 flags, restarts, strings script,
+ * request_start, queue_start, u32 flags, restarts, ticket, u64 ticket_seq,
+ * strings script,
  * process_group, application_group, callable_object, handler_script, u32
  * nenv, then nenv (key, value) string pairs. A NULL string goes as "", so a
  * decoded one is never NULL.
@@ -30,7 +31,7 @@
 
 /* REQUEST up to its strings; then five strings and nenv, at 4 bytes each
  * when empty. */
-#define REQUEST_FIXED (4 + GOWSGI_WIRE_SECRET_SIZE + 3 * 8 + 2 * 4)
+#define REQUEST_FIXED (4 + GOWSGI_WIRE_SECRET_SIZE + 3 * 8 + 3 * 4 + 8)
 #define REQUEST_MIN (REQUEST_FIXED + 5 * 4 + 4)
 #define HEADERS_MIN (2 + 4 + 4)
 /* The fixed-layout frames' parts before their text or bytes. */
@@ -285,7 +286,9 @@ int gowsgi_wire_put_request(gowsgi_wire_buf *b, const gowsgi_wire_request *r)
     put_be64(p + 16, (uint64_t)r->queue_start);
     put_be32(p + 24, r->flags);
     put_be32(p + 28, r->restarts);
-    p += 32;
+    put_be32(p + 32, r->ticket);
+    put_be64(p + 36, r->ticket_seq);
+    p += 44;
     for (i = 0; i < 5; i++)
         p = write_string(p, strs[i]);
     write_pairs(p, r->nenv, r->env_keys, r->env_vals);
@@ -557,6 +560,8 @@ static int walk_request(walk *w, gowsgi_wire_request *r, const char **keys, cons
     r->queue_start = (int64_t)get_be64(p + 16);
     r->flags = get_be32(p + 24);
     r->restarts = get_be32(p + 28);
+    r->ticket = get_be32(p + 32);
+    r->ticket_seq = get_be64(p + 36);
     if ((r->script = take_string(w, "REQUEST script")) == NULL ||
         (r->process_group = take_string(w, "REQUEST process group")) == NULL ||
         (r->application_group = take_string(w, "REQUEST application group")) == NULL ||

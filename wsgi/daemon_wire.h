@@ -23,6 +23,12 @@
  *                    DATA*, END. A connection closed before END means the
  *                    daemon went away mid-request. The child closing the
  *                    connection means the client went away.
+ *
+ * ACCEPT leaves with the first frames of the answer (one send per request),
+ * so it does not tell the child whether the app has begun: the REQUEST's
+ * ticket does (daemon_ticket.h). A connection that ends, or stays silent,
+ * before its ticket is BEGUN carried a request no app ran: the child sends
+ * it again, elsewhere.
  */
 #ifndef GOWSGI_DAEMON_WIRE_H
 #define GOWSGI_DAEMON_WIRE_H
@@ -30,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_WIRE_VERSION 1
+#define GOWSGI_WIRE_VERSION 2
 #define GOWSGI_WIRE_HEADER_SIZE 5
 /* Largest payload either side accepts: 32-bit lengths, hard limit. */
 #define GOWSGI_WIRE_MAX_PAYLOAD (16u << 20)
@@ -91,6 +97,8 @@ typedef struct gowsgi_wire_request {
     int64_t queue_start;          /* when the child started forwarding */
     uint32_t flags;               /* GOWSGI_REQ_* */
     uint32_t restarts;            /* times this request was replayed (daemon_restarts) */
+    uint32_t ticket;              /* the child's ticket (daemon_ticket.h), index + 1; 0: none */
+    uint64_t ticket_seq;          /* this attempt's seq on it */
     const char *script;
     const char *process_group;
     const char *application_group;

@@ -249,6 +249,10 @@ typedef struct gowsgi_daemon_init {
     /* The crash report's file (wsgi/crash_report.h), unnamed until a crash:
      * the Go runtime writes its own report of a fatal error there. -1: none. */
     int crash_fd;
+    /* The group's tickets (daemon_ticket.h): a request is begun only once
+     * its ticket says so, so a child can send one that was not elsewhere. */
+    struct gowsgi_ticket *tickets;
+    unsigned int ntickets;
 } gowsgi_daemon_init;
 
 #define GOWSGI_DAEMON_SECRET_SIZE 32

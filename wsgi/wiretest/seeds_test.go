@@ -55,6 +55,8 @@ func seeds(t *testing.T) map[string]map[string][]byte {
 	reloading := getRequest("GET", false)
 	reloading.Flags = w.ReqScriptReloading | w.ReqEnableSendfile | w.ReqHeadOnly
 	reloading.Restarts = 1
+	reloading.Ticket = 3
+	reloading.TicketSeq = 4321<<32 | 7
 	reloading.HandlerScript = "/srv/www/handler.wsgi"
 	hello := &w.Headers{Status: 200, StatusLine: "200 OK", Names: []string{"Content-Type", "Content-Length"},
 		Values: []string{"text/plain", "13"}}

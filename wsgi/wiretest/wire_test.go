@@ -14,7 +14,7 @@ import (
 )
 
 // The REQUEST payload's size with every string empty and no environ.
-const requestMin = 4 + 32 + 3*8 + 2*4 + 5*4 + 4
+const requestMin = 4 + 32 + 3*8 + 3*4 + 8 + 5*4 + 4
 
 func sampleRequest() *w.Request {
 	r := &w.Request{
@@ -23,6 +23,8 @@ func sampleRequest() *w.Request {
 		QueueStart:       1700000001000050,
 		Flags:            w.ReqScriptReloading | w.ReqHeadOnly,
 		Restarts:         2,
+		Ticket:           17,
+		TicketSeq:        0x0000123400000009,
 		Script:           "script-marker",
 		ProcessGroup:     "pgroup-marker",
 		ApplicationGroup: "agroup-marker",
@@ -81,7 +83,8 @@ func TestRequestRoundTrip(t *testing.T) {
 		many.EnvKeys = append(many.EnvKeys, fmt.Sprintf("K%d", i))
 		many.EnvVals = append(many.EnvVals, fmt.Sprintf("v%d", i))
 	}
-	extremes := &w.Request{ScriptMtime: -1, RequestStart: -1 << 63, QueueStart: 1<<63 - 1, Flags: 0xffffffff, Restarts: 0xffffffff}
+	extremes := &w.Request{ScriptMtime: -1, RequestStart: -1 << 63, QueueStart: 1<<63 - 1, Flags: 0xffffffff, Restarts: 0xffffffff,
+		Ticket: 0xffffffff, TicketSeq: 1<<64 - 1}
 	for i := range extremes.Secret {
 		extremes.Secret[i] = 0xff
 	}

@@ -1,5 +1,6 @@
 // Package wiretest exposes the daemon-mode wire codec and channel
-// (wsgi/daemon_wire.c, wsgi/daemon_wire_io.c, wsgi/daemon_channel.c) to Go tests, which cannot use
+// (wsgi/daemon_wire.c, wsgi/daemon_wire_io.c, wsgi/daemon_channel.c) and the
+// ticket table (wsgi/daemon_ticket.h, ticket.go) to Go tests, which cannot use
 // cgo themselves. It compiles its own copy of that C, through symlinks in
 // this directory (the build cache sees only files here, so a change to the C
 // reruns the tests), and links neither the engine nor CPython. Every byte
@@ -71,7 +72,8 @@ const (
 type Request struct {
 	Secret                                 [SecretSize]byte
 	ScriptMtime, RequestStart, QueueStart  int64
-	Flags, Restarts                        uint32
+	Flags, Restarts, Ticket                uint32
+	TicketSeq                              uint64
 	Script, ProcessGroup, ApplicationGroup string
 	CallableObject, HandlerScript          string
 	EnvKeys, EnvVals                       []string
@@ -172,6 +174,8 @@ func (b *Buf) PutRequest(r *Request, o Opts) bool {
 	c.queue_start = C.int64_t(r.QueueStart)
 	c.flags = C.uint32_t(r.Flags)
 	c.restarts = C.uint32_t(r.Restarts)
+	c.ticket = C.uint32_t(r.Ticket)
+	c.ticket_seq = C.uint64_t(r.TicketSeq)
 	c.script = m.str(r.Script, o)
 	c.process_group = m.str(r.ProcessGroup, o)
 	c.application_group = m.str(r.ApplicationGroup, o)
@@ -289,6 +293,8 @@ func DecodeRequest(p []byte) (*Request, error) {
 		QueueStart:       int64(c.queue_start),
 		Flags:            uint32(c.flags),
 		Restarts:         uint32(c.restarts),
+		Ticket:           uint32(c.ticket),
+		TicketSeq:        uint64(c.ticket_seq),
 		Script:           C.GoString(c.script),
 		ProcessGroup:     C.GoString(c.process_group),
 		ApplicationGroup: C.GoString(c.application_group),

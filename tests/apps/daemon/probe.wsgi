@@ -120,6 +120,28 @@ def application(environ, start_response):
         _pause(float(q.get('s', ['0.3'])[0]))
         return _json(start_response, _facts(environ))
 
+    if op == 'rec':
+        # At its start, the request's id, this process's pid and when the
+        # daemon took the request (mod_wsgi.daemon_start, microseconds),
+        # appended to the file 'f' (one write: lines from concurrent
+        # requests do not mix); then a pause of 's' seconds, or until the
+        # file 'go' exists (60 s at most). What ran where, and how many
+        # times, for daemon_faults_test.go.
+        line = '%s %d %s\n' % (q['id'][0], os.getpid(), environ.get('mod_wsgi.daemon_start', '0'))
+        fd = os.open(q['f'][0], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+        if 'go' in q:
+            deadline = time.time() + 60
+            while not os.path.exists(q['go'][0]) and time.time() < deadline:
+                time.sleep(0.02)
+        else:
+            _pause(float(q.get('s', ['0'])[0]))
+        start_response('200 OK', text)
+        return [line.encode()]
+
     if op == 'fds':
         return _json(start_response, {'pid': os.getpid(), 'fds': _fds()})
 

@@ -1,0 +1,1 @@
+../daemon_ticket.h
