@@ -104,6 +104,7 @@ struct gowsgi_daemon_rt {
     long memory_limit;
     long virtual_memory_limit;
     int run_once;
+    gowsgi_daemon_log log;         /* its vhost's error log (daemon_log_target.c) */
 };
 
 extern gowsgi_daemon_rt *gowsgi_daemon_rts;
@@ -123,6 +124,9 @@ const gowsgi_daemon_rt *gowsgi_daemon_runtime(const gowsgi_daemon *conf);
  * and fills the engine's start-up settings for one of its processes. */
 const char *gowsgi_daemon_settings(apr_pool_t *p, gowsgi_daemon_rt *rt);
 void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, gowsgi_daemon_init *init);
+
+/* daemon_log_target.c: the error log the group's processes write to. */
+void gowsgi_daemon_log_target(apr_pool_t *p, gowsgi_daemon_rt *rt);
 
 /* daemon_child.c: the forked process; never returns. */
 void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index) __attribute__((noreturn));

@@ -51,7 +51,7 @@ static void fail(gowsgi_daemon_rt *rt, int index, const char *what, int err) __a
 static void fail(gowsgi_daemon_rt *rt, int index, const char *what, int err)
 {
     char why[160];
-    ap_log_error(APLOG_MARK, APLOG_CRIT, err, gowsgi_main_server,
+    ap_log_error(APLOG_MARK, APLOG_CRIT, err, rt->conf->server,
                  "gowsgi: daemon process %d of group '%s' (pid %d) could not start: %s; retrying in %d seconds",
                  index, rt->conf->name, (int)getpid(), what, SETUP_FAILURE_BACKOFF);
     snprintf(why, sizeof(why), "could not start: %s%s%s", what, err ? ": " : "", err ? strerror(err) : "");
@@ -214,6 +214,10 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
     if (setsid() < 0)
         fail(rt, index, "setsid", errno);
     close_others(rt);
+    /* What is written to stderr below the engine (Python's fatal errors, a
+     * crash report) goes to the group's vhost log too. */
+    if (rt->log.fd >= 0 && rt->log.fd != STDERR_FILENO)
+        dup2(rt->log.fd, STDERR_FILENO);
     if (rt->display_name)
         set_title(rt->display_name);
     take_identity(rt, index);
@@ -245,7 +249,7 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
         fail(rt, index, "cpu-priority", errno);
     set_stack_size(rt, index);
     if (rt->procs[index].backoff) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server,
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->conf->server,
                      "gowsgi: daemon process %d of group '%s' (pid %d): the last one died while starting; waiting "
                      "%d seconds first", index, rt->conf->name, (int)getpid(), SETUP_FAILURE_BACKOFF);
         sleep(SETUP_FAILURE_BACKOFF);

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 7
+#define GOWSGI_ABI_VERSION 8
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -206,6 +206,19 @@ typedef struct gowsgi_init {
     gowsgi_scoreboard_fn scoreboard;
 } gowsgi_init;
 
+/* Where a daemon process writes its error-log lines itself (wsgi/
+ * errorlog_line.h): the ErrorLog of the virtual host that defines its group
+ * (the main server's outside any vhost), under its own pid, in Apache's
+ * default format. Request lines carry the client as "[remote ip:port]". */
+typedef struct gowsgi_daemon_log {
+    int fd;                          /* that ErrorLog's file or pipe (O_APPEND); -1: none */
+    int syslog_facility;             /* >= 0: "ErrorLog syslog": syslog(3) with this facility */
+    const char *ident;               /* syslog ident (Apache's argv[0]) */
+    int level;                       /* that vhost's LogLevel for this module (APLOG_*) */
+    int threaded;                    /* the MPM is threaded: Apache writes ":tid N" */
+    const char *module;              /* "[module:level]": "gowsgi" */
+} gowsgi_daemon_log;
+
 /* One daemon process of a WSGIDaemonProcess group, handed to
  * gowsgi_daemon_main in the forked process once it runs as the group's user
  * (cshim/daemon_process.c). The daemon serves connections that arrive on
@@ -246,6 +259,10 @@ typedef struct gowsgi_daemon_init {
     /* How many of its worker threads wait for a request now: Apache's
      * children send on a kept connection only to a process that has one. */
     int *idle;
+    /* Its error log: when log.fd >= 0 or log.syslog_facility >= 0 the
+     * process writes every line there itself (request lines too), else
+     * through base.log and LOG frames. */
+    gowsgi_daemon_log log;
 } gowsgi_daemon_init;
 
 #define GOWSGI_DAEMON_SECRET_SIZE 32
