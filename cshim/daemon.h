@@ -67,6 +67,8 @@ struct gowsgi_daemon_rt {
     gowsgi_daemon_proc *procs;     /* conf->processes */
     gowsgi_daemon_shared *shared;  /* MAP_SHARED: parent, daemons and children */
     size_t shared_size;
+    int shared_fd;                 /* the memfd behind shared: a launched daemon maps it again */
+    const char *launcher;          /* gowsgi-daemon to exec, or NULL: the fork runs the engine */
 
     uid_t uid;
     gid_t gid;
@@ -127,6 +129,14 @@ void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, go
 
 /* daemon_log_target.c: the error log the group's processes write to. */
 void gowsgi_daemon_log_target(apr_pool_t *p, gowsgi_daemon_rt *rt);
+
+/* daemon_launch.c: the launcher beside mod_gowsgi.so (NULL if unknown);
+ * and the exec of it by a forked process that has taken the group's
+ * identity: returns only on failure, with its cause (*moved is set once
+ * Apache's log descriptors may be gone: log to stderr then). */
+const char *gowsgi_daemon_launcher(apr_pool_t *p);
+const char *gowsgi_daemon_exec(apr_pool_t *p, gowsgi_daemon_rt *rt, const gowsgi_daemon_init *init,
+                               const char *launcher, int backoff, int *moved);
 
 /* daemon_child.c: the forked process; never returns. */
 void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index) __attribute__((noreturn));
