@@ -12,7 +12,7 @@
 
 #include <syslog.h>
 
-#include "ap_mpm.h"
+#include "apr_portable.h"
 #include "http_core.h"
 #include "http_main.h"
 #include "apr_strings.h"
@@ -34,14 +34,15 @@ void gowsgi_daemon_log_target(apr_pool_t *p, gowsgi_daemon_rt *rt)
 {
     server_rec *s = rt->conf->server ? rt->conf->server : gowsgi_main_server;
     gowsgi_daemon_log *log = &rt->log;
-    int threaded = 0;
     memset(log, 0, sizeof(*log));
     log->fd = -1;
     log->syslog_facility = -1;
     log->module = "gowsgi";
     log->ident = ap_server_argv0;
     log->level = ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX);
-    log->threaded = ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) == APR_SUCCESS && threaded != AP_MPMQ_NOT_SUPPORTED;
+    /* Apache 2.4 as Debian ships it writes ":tid N" (the kernel's thread
+     * id) under every MPM, prefork included (measured against mod_wsgi). */
+    log->threaded = 1;
     apr_os_file_t fd;
     if (s->error_log != NULL && apr_os_file_get(&fd, s->error_log) == APR_SUCCESS) {
         log->fd = fd;   /* a file, or a piped logger's pipe */

@@ -15,8 +15,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -136,5 +138,36 @@ func TestDaemon_TenantHoldsNothingOfAnother(t *testing.T) {
 			assert.Contains(t, mustReadFile(t, filepath.Join(a.Root, "b_error.log")),
 				"daemon process group 'bforked' has server-metrics=On")
 		})
+	})
+}
+
+// A launched process that cannot start (here: its engine is missing) says
+// why in its vhost's log, with the group and its pid, and waits before it
+// exits, so a broken group does not become a fork loop.
+func TestDaemon_LauncherSetupFailure(t *testing.T) {
+	if targetModule() != ModGowsgi {
+		t.Skip("gowsgi's launcher")
+	}
+	t.Parallel()
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: `
+GoWSGILibrary @ROOT@/missing/libgowsgi.so
+WSGIRestrictEmbedded On
+WSGIDaemonProcess broken threads=1 connect-timeout=2
+WSGIScriptAlias /b @APPS@/env.wsgi process-group=broken
+`})
+		start := time.Now()
+		r := Get(t, a.URL("/b"))
+		assert.Equal(t, 503, r.Status, r.String())
+		want := "gowsgi: daemon process 0 of group 'broken' (pid "
+		log := WaitLog(t, a, 5*time.Second, want)
+		assert.Regexp(t, `\[gowsgi:crit\] \[pid (\d+)[^\]]*\] gowsgi: daemon process 0 of group 'broken' \(pid \d+\) could not start: cannot load `+
+			regexp.QuoteMeta(filepath.Join(a.Root, "missing", "libgowsgi.so"))+`: .*; retrying in 5 seconds`, log)
+		// The cause reaches the request's log line too (the process's own word).
+		assert.Contains(t, log, "could not start: cannot load")
+		// No fork loop: a process every 5 s at most.
+		time.Sleep(time.Until(start.Add(7 * time.Second)))
+		started := strings.Count(a.ErrorLogContent(), "started daemon process 0 of group 'broken'")
+		assert.LessOrEqual(t, started, 3, "processes started in 7 s")
 	})
 }

@@ -36,6 +36,13 @@ const daemonLogsSnippet = `
     WSGIImportScript @APPS@/daemon/logs.wsgi process-group=bgroup application-group=%{GLOBAL}
     WSGIScriptAlias / @APPS@/daemon/logs.wsgi process-group=bgroup application-group=%{GLOBAL}
 </VirtualHost>
+<VirtualHost 127.0.0.1:@PORT2@>
+    ServerName c.example
+    ErrorLog "|$/bin/cat >> @ROOT@/c_error.log"
+    WSGIDaemonProcess cgroup user=@ALICE@ group=@ALICE@ threads=1
+    WSGIImportScript @APPS@/daemon/logs.wsgi process-group=cgroup application-group=%{GLOBAL}
+    WSGIScriptAlias / @APPS@/daemon/logs.wsgi process-group=cgroup application-group=%{GLOBAL}
+</VirtualHost>
 `
 
 // daemonLogLines are the marked lines of a log file, read until want are
@@ -124,10 +131,7 @@ func TestDaemon_OwnLog(t *testing.T) {
 		joined := strings.Join(lines, "\n")
 		tag := regexp.QuoteMeta(errorTag(a))
 		stamp := `\[[A-Z][a-z]{2} [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2}\.\d{6} \d{4}\] `
-		tid := `:tid \d+`
-		if mpm == "prefork" {
-			tid = ``
-		}
+		tid := `:tid \d+` // under every MPM, as Apache writes its own lines
 		pidPart := fmt.Sprintf(`\[pid %d%s\] `, pidA, tid)
 		for _, c := range []struct{ what, re string }{
 			{"print to sys.stderr at import", `^` + stamp + tag + ` ` + pidPart + `IMPORT-STDERR-agroup$`},
@@ -149,6 +153,13 @@ func TestDaemon_OwnLog(t *testing.T) {
 			assert.False(t, strings.Contains(l, "IMPORT-") || strings.Contains(l, "REQ-"),
 				"a daemon's line in the main error log: %s", l)
 		}
+		// A piped ErrorLog: the daemon writes to the logger's pipe.
+		pidC := daemonLogRequest(t, a, "c.example", "m1")
+		cLines := daemonLogLines(filepath.Join(a.Root, "c_error.log"), 5*time.Second, "IMPORT-STDERR-cgroup", "REQ-STDERR-cgroup-m1")
+		cJoined := strings.Join(cLines, "\n")
+		assert.Regexp(t, fmt.Sprintf(`\[pid %d%s\] IMPORT-STDERR-cgroup`, pidC, tid), cJoined, "piped ErrorLog")
+		assert.Regexp(t, fmt.Sprintf(`\[pid %d%s\] \[remote 127\.0\.0\.1:\d+\] REQ-STDERR-cgroup-m1`, pidC, tid), cJoined, "piped ErrorLog")
+
 		// Vhost B's LogLevel crit: its error-level lines are not written.
 		bLines := daemonLogLines(filepath.Join(a.Root, "b_error.log"), 300*time.Millisecond)
 		assert.Empty(t, bLines, "vhost B (LogLevel crit) logs none of its daemon's error-level lines")

@@ -215,7 +215,7 @@ typedef struct gowsgi_daemon_log {
     int syslog_facility;             /* >= 0: "ErrorLog syslog": syslog(3) with this facility */
     const char *ident;               /* syslog ident (Apache's argv[0]) */
     int level;                       /* that vhost's LogLevel for this module (APLOG_*) */
-    int threaded;                    /* the MPM is threaded: Apache writes ":tid N" */
+    int threaded;                    /* write ":tid N" after the pid, as Apache does */
     const char *module;              /* "[module:level]": "gowsgi" */
 } gowsgi_daemon_log;
 
