@@ -3,8 +3,11 @@
  * thread exists, and in this order (ARCHITECTURE.md section 5): leave
  * Apache's process group, close Apache's listeners and every descriptor
  * that is not this group's, take the group's identity (never root), ask to
- * die with the parent, go home, set the umask, locale and limits; only then
- * load libpython and libgowsgi.so and hand over to the engine. A setup
+ * die with the parent, go home, set the umask, locale and limits; then exec
+ * the launcher (daemon_launch.c, ARCHITECTURE.md section 7), which loads
+ * libpython and libgowsgi.so in a fresh image that holds nothing of any
+ * other tenant; a server-metrics=On group (it reads Apache's scoreboard,
+ * which no exec keeps) loads them here instead. A setup
  * failure is logged with its cause and the process waits before exiting,
  * so a broken group cannot become a fork loop.
  */

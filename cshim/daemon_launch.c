@@ -129,15 +129,16 @@ static int settings_fd(const records *r)
 }
 
 /* Moves each of from[] to its fixed number (daemon_launch.h) and closes
- * every other descriptor from 3 up; dup2 clears close-on-exec on the copy. */
-static int arrange(const int from[4], const int to[4])
+ * every other descriptor; dup2 clears close-on-exec on the copy. */
+#define LAUNCH_FDS GOWSGI_LAUNCH_FD_FIRST_FREE
+static int arrange(const int from[LAUNCH_FDS])
 {
-    int tmp[4];
-    for (int i = 0; i < 4; i++)
+    int tmp[LAUNCH_FDS];
+    for (int i = 0; i < LAUNCH_FDS; i++)
         if ((tmp[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 64)) < 0)
             return -1;
-    for (int i = 0; i < 4; i++)
-        if (dup2(tmp[i], to[i]) < 0)
+    for (int i = 0; i < LAUNCH_FDS; i++)
+        if (dup2(tmp[i], i) < 0)
             return -1;
     if (close_range(GOWSGI_LAUNCH_FD_FIRST_FREE, ~0U, 0) != 0) {
         long max = sysconf(_SC_OPEN_MAX);
@@ -196,14 +197,19 @@ const char *gowsgi_daemon_exec(apr_pool_t *p, gowsgi_daemon_rt *rt, const gowsgi
     free(r.p);
     if (sfd < 0)
         return apr_psprintf(p, "cannot make the settings memfd: %s", strerror(errno));
-    /* syslog (or no file to write): stderr goes nowhere rather than to
-     * Apache's main error log. */
-    int log = rt->log.fd >= 0 ? rt->log.fd : open("/dev/null", O_WRONLY | O_CLOEXEC);
-    int from[4] = {log, sfd, rt->channel[1], rt->shared_fd};
-    int to[4] = {GOWSGI_LAUNCH_FD_LOG, GOWSGI_LAUNCH_FD_SETTINGS, GOWSGI_LAUNCH_FD_CHANNEL, GOWSGI_LAUNCH_FD_SHARED};
+    /* stdin and stdout are Apache's (a terminal, a journal stream): the
+     * daemon gets /dev/null, as a daemonized Apache's own are; and with
+     * syslog (no file to write), stderr too, rather than Apache's main
+     * error log. */
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0)
+        return apr_psprintf(p, "cannot open /dev/null: %s", strerror(errno));
+    int log = rt->log.fd >= 0 ? rt->log.fd : null;
+    /* Index i goes to descriptor i (daemon_launch.h). */
+    int from[LAUNCH_FDS] = {null, null, log, sfd, rt->channel[1], rt->shared_fd};
     /* From here Apache's own logs are closed: errors go to stderr. */
     *moved = 1;
-    if (arrange(from, to) != 0)
+    if (arrange(from) != 0)
         return apr_psprintf(p, "cannot arrange the descriptors: %s", strerror(errno));
     execve(launcher, argv, environ);
     return apr_psprintf(p, "cannot run %s: %s", launcher, strerror(errno));

@@ -11,7 +11,7 @@
 #ifndef GOWSGI_DAEMON_LAUNCH_H
 #define GOWSGI_DAEMON_LAUNCH_H
 
-/* 0 and 1 stay Apache's; 2 is the group's vhost error log. */
+/* 0 and 1 are /dev/null; 2 is the group's vhost error log. */
 #define GOWSGI_LAUNCH_FD_LOG 2
 #define GOWSGI_LAUNCH_FD_SETTINGS 3   /* a sealed memfd of records, read once then closed */
 #define GOWSGI_LAUNCH_FD_CHANNEL 4    /* the receive end of the group's channel */
