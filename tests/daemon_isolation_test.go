@@ -31,8 +31,8 @@ const daemonIsolationSnippet = `
     ErrorLog @ROOT@/a_error.log
     CustomLog @ROOT@/a_access.log common
     SetEnv TENANT_A_PASSWORD @ASECRET@
-    WSGIDaemonProcess agroup user=@ALICE@ group=@ALICE@ threads=2
-    WSGIScriptAlias / @APPS@/daemon/probe.wsgi process-group=agroup
+    WSGIDaemonProcess @AGROUP@ user=@ALICE@ group=@ALICE@ threads=2
+    WSGIScriptAlias / @APPS@/daemon/probe.wsgi process-group=@AGROUP@
 </VirtualHost>
 <VirtualHost 127.0.0.1:@PORT2@>
     ServerName b.example
@@ -76,7 +76,9 @@ func TestDaemon_TenantHoldsNothingOfAnother(t *testing.T) {
 		aSecret := "tenant-a-" + randomText(t, 12)
 		bSecret := "tenant-b-" + randomText(t, 12)
 		aHost := "only-a-" + randomText(t, 8) + ".example"
-		snippet := strings.NewReplacer("@ASECRET@", aSecret, "@BSECRET@", bSecret, "@AHOST@", aHost).Replace(daemonIsolationSnippet)
+		aGroup := "agroup-" + randomText(t, 8)
+		snippet := strings.NewReplacer("@ASECRET@", aSecret, "@BSECRET@", bSecret, "@AHOST@", aHost,
+			"@AGROUP@", aGroup).Replace(daemonIsolationSnippet)
 		spec, users := withDaemonUsers(t, ServerSpec{MPM: mpm, Snippet: snippet, ExtraPort: true}, "alice", "bob")
 		a := StartApache(t, spec)
 		requireReadableBy(t, users["alice"], probeScript())
@@ -86,7 +88,7 @@ func TestDaemon_TenantHoldsNothingOfAnother(t *testing.T) {
 		inA := socketInodes(fa.Pid)
 
 		query := "op=scan&a_secret=" + splitNeedle(aSecret) + "&a_config=" + splitNeedle(aHost) +
-			"&b_secret=" + splitNeedle(bSecret)
+			"&a_group=" + splitNeedle(aGroup) + "&b_secret=" + splitNeedle(bSecret)
 		scan := func(path string) scanResult {
 			r := Do(t, "GET", fmt.Sprintf("http://127.0.0.1:%d%s?%s", a.Port2, path, query), nil, map[string]string{"Host": "b.example"})
 			require.Equal(t, 200, r.Status, r.String())
@@ -116,6 +118,7 @@ func TestDaemon_TenantHoldsNothingOfAnother(t *testing.T) {
 			assert.NotEmpty(t, res.Found["b_secret"], "the scan finds B's own SetEnv secret (in its request)")
 			assert.Empty(t, res.Found["a_secret"], "tenant A's SetEnv secret in B's memory")
 			assert.Empty(t, res.Found["a_config"], "tenant A's vhost configuration in B's memory")
+			assert.Empty(t, res.Found["a_group"], "tenant A's daemon group (its name) in B's memory")
 			assert.Empty(t, heldLogs(res), "B's daemon holds another log")
 			assert.Equal(t, filepath.Join(a.Root, "b_error.log"), res.Fds["2"], "stderr is B's own error log")
 			for fd, target := range res.Fds {
@@ -132,6 +135,7 @@ func TestDaemon_TenantHoldsNothingOfAnother(t *testing.T) {
 			assert.NotEmpty(t, res.Found["b_secret"])
 			assert.NotEmpty(t, res.Found["a_secret"], "a forked daemon holds A's SetEnv secret")
 			assert.NotEmpty(t, res.Found["a_config"], "a forked daemon holds A's configuration")
+			assert.NotEmpty(t, res.Found["a_group"], "a forked daemon holds A's group")
 			assert.NotEmpty(t, heldLogs(res), "a forked daemon holds other logs")
 			t.Logf("found in the forked daemon: %v; logs: %v", res.Found, heldLogs(res))
 			// said at start-up, in the log of the vhost that defines it
