@@ -34,13 +34,18 @@ GO_SOURCES := $(shell find module wsgi -name '*.go' -not -name '*_test.go') $(wi
 # The daemon protocol and channel are compiled into both sides.
 WIRE_SOURCES := wsgi/daemon_wire.c wsgi/daemon_wire_io.c wsgi/daemon_wire.h wsgi/daemon_channel.c wsgi/daemon_channel.h \
 	wsgi/daemon_ticket.h
-# The crash report is the shim's (its handler must exist before Go does).
+# The crash report is the shim's and the launcher's (its handler must exist before Go does).
 CRASH_SOURCES := wsgi/crash_report.c wsgi/crash_report.h
-SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h $(WIRE_SOURCES) $(CRASH_SOURCES)
+# A daemon's error-log lines and the launcher's settings: also both sides.
+LOG_SOURCES := wsgi/errorlog_line.c wsgi/errorlog_line.h wsgi/daemon_launch.h
+SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h $(WIRE_SOURCES) $(CRASH_SOURCES) $(LOG_SOURCES)
+# The launcher a daemon process execs (wsgi/launcher/): plain C, no Apache,
+# no Python at link time (it dlopens both).
+LAUNCHER_SOURCES := $(wildcard wsgi/launcher/*.c wsgi/launcher/*.h) wsgi/gowsgi.h wsgi/daemon_ticket.h $(LOG_SOURCES) $(CRASH_SOURCES)
 
 .PHONY: build deps run test unit integration vet clean install uninstall deb
 
-build: $(BUILD)/libgowsgi.so $(BUILD)/mod_gowsgi.so
+build: $(BUILD)/libgowsgi.so $(BUILD)/mod_gowsgi.so $(BUILD)/gowsgi-daemon
 
 # Installs only what is missing; keeps Debian's postinst from starting an
 # Apache on port 80 while it does.
@@ -68,11 +73,16 @@ $(BUILD)/shim_build.h: Makefile
 
 $(BUILD)/mod_gowsgi.so: $(SHIM_SOURCES) $(BUILD)/shim_build.h
 	@rm -rf $(BUILD)/shim && mkdir -p $(BUILD)/shim
-	@cp cshim/*.c cshim/*.h $(filter %.c,$(WIRE_SOURCES) $(CRASH_SOURCES)) $(BUILD)/shim/
+	@cp cshim/*.c cshim/*.h $(filter %.c,$(WIRE_SOURCES) $(CRASH_SOURCES) $(LOG_SOURCES)) $(BUILD)/shim/
 	cd $(BUILD)/shim && $(APXS) -c -o mod_gowsgi.la \
 		-Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-Wno-unused-parameter -Wc,-Wno-missing-field-initializers \
 		-I$(CURDIR)/wsgi -I$(BUILD) -ldl *.c >/dev/null
 	cp $(BUILD)/shim/.libs/mod_gowsgi.so $@.tmp && mv -f $@.tmp $@
+
+$(BUILD)/gowsgi-daemon: $(LAUNCHER_SOURCES)
+	@mkdir -p $(BUILD)
+	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(CURDIR)/wsgi -o $@.tmp wsgi/launcher/*.c wsgi/errorlog_line.c wsgi/crash_report.c -ldl
+	@mv -f $@.tmp $@
 
 # Serves APP (default: the example app) through a real Apache in the
 # foreground on 127.0.0.1:$(PORT). Ctrl-C stops it.

@@ -13,6 +13,7 @@
 # Installed, and removed again by `uninstall` (nothing else is touched):
 #   $LIBEXECDIR/mod_gowsgi.so   the Apache module (C shim)
 #   $LIBEXECDIR/libgowsgi.so    the engine it loads from its own directory
+#   $LIBEXECDIR/gowsgi-daemon   the launcher each daemon process execs (0755)
 #   $SYSCONFDIR/mods-available/gowsgi.load   LoadModule line, for a2enmod
 #   $SYSCONFDIR/mods-available/gowsgi.conf   module-wide settings
 #
@@ -32,18 +33,21 @@ SYSCONFDIR=${SYSCONFDIR:-$($APXS -q SYSCONFDIR)}
 
 moddir=$DESTDIR$LIBEXECDIR
 availdir=$DESTDIR$SYSCONFDIR/mods-available
-files=("$moddir/mod_gowsgi.so" "$moddir/libgowsgi.so" "$availdir/gowsgi.load" "$availdir/gowsgi.conf")
+files=("$moddir/mod_gowsgi.so" "$moddir/libgowsgi.so" "$moddir/gowsgi-daemon" "$availdir/gowsgi.load" "$availdir/gowsgi.conf")
 
 case "$action" in
 install)
     build=${2:?usage: install.sh install BUILD_DIR}
-    for f in mod_gowsgi.so libgowsgi.so; do
+    for f in mod_gowsgi.so libgowsgi.so gowsgi-daemon; do
         [ -f "$build/$f" ] || { echo "install.sh: $build/$f missing: run make build" >&2; exit 1; }
     done
     install -d -m 0755 "$moddir" "$availdir"
     # Shared objects: 0644 like Debian's own modules (they are not programs).
     install -m 0644 "$build/mod_gowsgi.so" "$moddir/mod_gowsgi.so"
     install -m 0644 "$build/libgowsgi.so" "$moddir/libgowsgi.so"
+    # A program: each daemon process execs it as its group's user, so that
+    # it holds nothing of Apache's configuration (README, "Daemon mode").
+    install -m 0755 "$build/gowsgi-daemon" "$moddir/gowsgi-daemon"
     # The LoadModule path is where the module really goes (LIBEXECDIR, never
     # DESTDIR: that is only the staging root).
     sed "s|^LoadModule gowsgi_module .*|LoadModule gowsgi_module $LIBEXECDIR/mod_gowsgi.so|" \

@@ -80,6 +80,8 @@ struct gowsgi_daemon_rt {
     size_t shared_size;
     gowsgi_ticket *tickets;        /* in the same mapping, after the slots */
     unsigned int ntickets;
+    int shared_fd;                 /* the memfd behind shared: a launched daemon maps it again */
+    const char *launcher;          /* gowsgi-daemon to exec, or NULL: the fork runs the engine */
 
     uid_t uid;
     gid_t gid;
@@ -117,6 +119,7 @@ struct gowsgi_daemon_rt {
     long memory_limit;
     long virtual_memory_limit;
     int run_once;
+    gowsgi_daemon_log log;         /* its vhost's error log (daemon_log_target.c) */
 };
 
 extern gowsgi_daemon_rt *gowsgi_daemon_rts;
@@ -136,6 +139,17 @@ const gowsgi_daemon_rt *gowsgi_daemon_runtime(const gowsgi_daemon *conf);
  * and fills the engine's start-up settings for one of its processes. */
 const char *gowsgi_daemon_settings(apr_pool_t *p, gowsgi_daemon_rt *rt);
 void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, gowsgi_daemon_init *init);
+
+/* daemon_log_target.c: the error log the group's processes write to. */
+void gowsgi_daemon_log_target(apr_pool_t *p, gowsgi_daemon_rt *rt);
+
+/* daemon_launch.c: the launcher beside mod_gowsgi.so (NULL if unknown);
+ * and the exec of it by a forked process that has taken the group's
+ * identity: returns only on failure, with its cause (*moved is set once
+ * Apache's log descriptors may be gone: log to stderr then). */
+const char *gowsgi_daemon_launcher(apr_pool_t *p);
+const char *gowsgi_daemon_exec(apr_pool_t *p, gowsgi_daemon_rt *rt, const gowsgi_daemon_init *init,
+                               const char *launcher, int backoff, int *moved);
 
 /* daemon_child.c: the forked process; never returns. */
 void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index) __attribute__((noreturn));

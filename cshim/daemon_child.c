@@ -3,8 +3,11 @@
  * thread exists, and in this order (ARCHITECTURE.md section 5): leave
  * Apache's process group, close Apache's listeners and every descriptor
  * that is not this group's, take the group's identity (never root), ask to
- * die with the parent, go home, set the umask, locale and limits; only then
- * load libpython and libgowsgi.so and hand over to the engine. A setup
+ * die with the parent, go home, set the umask, locale and limits; then exec
+ * the launcher (daemon_launch.c, ARCHITECTURE.md section 7), which loads
+ * libpython and libgowsgi.so in a fresh image that holds nothing of any
+ * other tenant; a server-metrics=On group (it reads Apache's scoreboard,
+ * which no exec keeps) loads them here instead. A setup
  * failure is logged with its cause and the process waits before exiting,
  * so a broken group cannot become a fork loop.
  */
@@ -27,6 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errorlog_line.h"
+
 #include "ap_listen.h"
 #include "unixd.h"
 #include "apr_strings.h"
@@ -36,6 +41,9 @@
 
 static gowsgi_daemon_slot *exit_slot;
 static int apache_sid;
+/* Set once Apache's log descriptors may be closed (on the way to exec):
+ * a failure is then written to stderr, the group's vhost log. */
+static int logs_moved;
 
 /* The parent reads why a process went: say it, then go. */
 static void note_exit(const char *why)
@@ -53,9 +61,19 @@ static void fail(gowsgi_daemon_rt *rt, int index, const char *what, int err) __a
 static void fail(gowsgi_daemon_rt *rt, int index, const char *what, int err)
 {
     char why[160];
-    ap_log_error(APLOG_MARK, APLOG_CRIT, err, gowsgi_main_server,
-                 "gowsgi: daemon process %d of group '%s' (pid %d) could not start: %s; retrying in %d seconds",
-                 index, rt->conf->name, (int)getpid(), what, SETUP_FAILURE_BACKOFF);
+    if (logs_moved) {
+        char line[1024];
+        gowsgi_daemon_log log = rt->log;
+        log.fd = STDERR_FILENO;
+        int n = snprintf(line, sizeof(line), "gowsgi: daemon process %d of group '%s' (pid %d) could not start: %s%s%s; "
+                         "retrying in %d seconds", index, rt->conf->name, (int)getpid(), what, err ? ": " : "",
+                         err ? strerror(err) : "", SETUP_FAILURE_BACKOFF);
+        gowsgi_errorlog_write(&log, APLOG_CRIT, NULL, NULL, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, err, rt->conf->server,
+                     "gowsgi: daemon process %d of group '%s' (pid %d) could not start: %s; retrying in %d seconds",
+                     index, rt->conf->name, (int)getpid(), what, SETUP_FAILURE_BACKOFF);
+    }
     snprintf(why, sizeof(why), "could not start: %s%s%s", what, err ? ": " : "", err ? strerror(err) : "");
     note_exit(why);
     sleep(SETUP_FAILURE_BACKOFF);
@@ -104,6 +122,9 @@ static void close_others(gowsgi_daemon_rt *own)
         if (rt->shared != NULL && rt->shared != MAP_FAILED)
             munmap(rt->shared, rt->shared_size);
         rt->shared = NULL;
+        if (rt->shared_fd >= 0)
+            close(rt->shared_fd);
+        rt->shared_fd = -1;
     }
 }
 
@@ -162,6 +183,42 @@ static void set_stack_size(gowsgi_daemon_rt *rt, int index)
     pthread_attr_destroy(&attr);
 }
 
+/* What the engine is handed: the server's and the group's settings, and
+ * the process's slot in the group's shared records. */
+static void build_init(apr_pool_t *p, gowsgi_daemon_rt *rt, int index, gowsgi_daemon_init *init)
+{
+    memset(init, 0, sizeof(*init));
+    gowsgi_engine_settings(p, &init->base);
+    gowsgi_daemon_engine_settings(p, rt, init);
+    init->process_index = index;
+    init->parent_pid = (int)getppid();
+    init->parent_sid = apache_sid;
+    /* Apache's children run as Apache's User; only they may connect. */
+    init->peer_uid = (unsigned int)ap_unixd_config.user_id;
+    gowsgi_daemon_slot *slot = &rt->shared->slots[index];
+    init->exit_reason = slot->reason;
+    init->exit_reason_size = sizeof(slot->reason);
+    init->reload_token = &rt->shared->reload_token;
+    init->ready = &slot->ready;
+    init->idle = &slot->idle;
+    init->tickets = rt->tickets;
+    init->ntickets = rt->ntickets;
+    init->crash_fd = -1;
+}
+
+/* An isolated process: becomes the launcher, holding only its own group's
+ * settings and descriptors (daemon_launch.c). */
+static void launch(gowsgi_daemon_rt *rt, int index)
+{
+    apr_pool_t *p;
+    apr_pool_create(&p, NULL);
+    gowsgi_daemon_init init;
+    build_init(p, rt, index, &init);
+    const char *why = gowsgi_daemon_exec(p, rt, &init, rt->launcher,
+                                         rt->procs[index].backoff ? SETUP_FAILURE_BACKOFF : 0, &logs_moved);
+    fail(rt, index, why, 0);
+}
+
 static void start_engine(gowsgi_daemon_rt *rt, int index)
 {
     apr_pool_t *p;
@@ -180,23 +237,9 @@ static void start_engine(gowsgi_daemon_rt *rt, int index)
         fail(rt, index, apr_psprintf(p, "%s is not a gowsgi engine (no gowsgi_daemon_main)", lib), 0);
 
     gowsgi_daemon_init init;
-    memset(&init, 0, sizeof(init));
-    gowsgi_engine_settings(p, &init.base);
-    gowsgi_daemon_engine_settings(p, rt, &init);
-    init.process_index = index;
-    init.parent_pid = (int)getppid();
-    init.parent_sid = apache_sid;
-    /* Apache's children run as Apache's User; only they may connect. */
-    init.peer_uid = (unsigned int)ap_unixd_config.user_id;
+    build_init(p, rt, index, &init);
     gowsgi_daemon_slot *slot = &rt->shared->slots[index];
-    init.exit_reason = slot->reason;
-    init.exit_reason_size = sizeof(slot->reason);
-    init.reload_token = &rt->shared->reload_token;
-    init.ready = &slot->ready;
-    init.idle = &slot->idle;
     init.crash_fd = crash_fd;
-    init.tickets = rt->tickets;
-    init.ntickets = rt->ntickets;
     int code = daemon_main(&init);
     __atomic_store_n(&slot->exiting, 1, __ATOMIC_RELEASE);
     _exit(code);
@@ -223,9 +266,19 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
     if (setsid() < 0)
         fail(rt, index, "setsid", errno);
     close_others(rt);
-    if (rt->display_name)
+    /* A process on its way to exec holds Apache's whole configuration
+     * until then: no other process of the tenant's user may read it. */
+    if (rt->launcher)
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* What is written to stderr below the engine (Python's fatal errors, a
+     * crash report) goes to the group's vhost log too. */
+    if (rt->log.fd >= 0 && rt->log.fd != STDERR_FILENO)
+        dup2(rt->log.fd, STDERR_FILENO);
+    if (rt->display_name && !rt->launcher)
         set_title(rt->display_name);
     take_identity(rt, index);
+    if (rt->launcher)
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);   /* setuid resets it to the system's default */
     /* After setuid, which clears it. */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (getppid() == 1)
@@ -252,9 +305,11 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
     set_limit(rt, index, RLIMIT_AS, rt->virtual_memory_limit, "virtual-memory-limit");
     if (rt->cpu_priority != 0 && setpriority(PRIO_PROCESS, 0, rt->cpu_priority) != 0)
         fail(rt, index, "cpu-priority", errno);
+    if (rt->launcher)
+        launch(rt, index);   /* the launcher sets the stack size and waits out a back-off */
     set_stack_size(rt, index);
     if (rt->procs[index].backoff) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server,
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->conf->server,
                      "gowsgi: daemon process %d of group '%s' (pid %d): the last one died while starting; waiting "
                      "%d seconds first", index, rt->conf->name, (int)getpid(), SETUP_FAILURE_BACKOFF);
         /* Said in the slot meanwhile: requests do not wait for a process

@@ -312,6 +312,8 @@ release:
         close(rt->channel[1]);
         if (rt->shared != NULL && rt->shared != MAP_FAILED)
             munmap(rt->shared, rt->shared_size);
+        if (rt->shared_fd >= 0)
+            close(rt->shared_fd);
     }
     gowsgi_daemon_rts = NULL;
     gowsgi_daemon_nrts = 0;
@@ -374,6 +376,33 @@ static void watch_draining(apr_pool_t *pconf)
     }
 }
 
+/* Whether the group's processes exec the launcher (isolated) or run the
+ * engine in the fork of Apache's parent, and why not, once per start. */
+static void gowsgi_daemon_isolation(apr_pool_t *pconf, gowsgi_daemon_rt *rt)
+{
+    const char *metrics = apr_table_get(rt->conf->options, "server-metrics");
+    server_rec *s = rt->conf->server ? rt->conf->server : gowsgi_main_server;
+    const char *launcher = gowsgi_daemon_launcher(pconf);
+    rt->launcher = NULL;
+    if (metrics != NULL && strcasecmp(metrics, "On") == 0) {
+        /* mod_wsgi.server_metrics() reads Apache's scoreboard, anonymous
+         * shared memory that no exec keeps. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "gowsgi: daemon process group '%s' has server-metrics=On: its processes read Apache's "
+                     "scoreboard, so they run in a fork of Apache's parent and are not isolated (they hold a "
+                     "copy of the whole server configuration)", rt->conf->name);
+        return;
+    }
+    if (launcher == NULL || access(launcher, X_OK) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                     "gowsgi: daemon process group '%s': no launcher %s: its processes run in a fork of Apache's "
+                     "parent and are not isolated (they hold a copy of the whole server configuration)",
+                     rt->conf->name, launcher ? launcher : "gowsgi-daemon");
+        return;
+    }
+    rt->launcher = launcher;
+}
+
 static apr_status_t forget_pool(void *unused)
 {
     (void)unused;
@@ -413,6 +442,7 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
         rt->conf = &APR_ARRAY_IDX(daemons, g, gowsgi_daemon);
         rt->index = g;
         rt->channel[0] = rt->channel[1] = -1;
+        rt->shared_fd = -1;
         const char *err = gowsgi_daemon_settings(pconf, rt);
         if (err != NULL) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "gowsgi: WSGIDaemonProcess %s at %s:%d: %s", rt->conf->name,
@@ -444,7 +474,13 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
         slots = (slots + sizeof(gowsgi_ticket) - 1) / sizeof(gowsgi_ticket) * sizeof(gowsgi_ticket);
         rt->ntickets = tickets_needed();
         size_t size = slots + sizeof(gowsgi_ticket) * rt->ntickets;
-        rt->shared = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        /* A memfd, not anonymous memory: a daemon that execs the launcher
+         * maps it again from the descriptor it is handed. */
+        rt->shared_fd = memfd_create("gowsgi-daemon-group", MFD_CLOEXEC);
+        if (rt->shared_fd < 0 || ftruncate(rt->shared_fd, (off_t)size) != 0)
+            rt->shared = MAP_FAILED;
+        else
+            rt->shared = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, rt->shared_fd, 0);
         if (rt->shared == MAP_FAILED) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "gowsgi: no shared memory for daemon group '%s'",
                          rt->conf->name);
@@ -452,6 +488,7 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
         }
         rt->shared_size = size;
         rt->tickets = (gowsgi_ticket *)(void *)((char *)rt->shared + slots);
+        gowsgi_daemon_isolation(pconf, rt);
     }
     /* The worker-share counters too (fair_share.c): a daemon unmaps them. */
     const char *share_err = gowsgi_fair_share_start(pconf, s, gowsgi_daemon_rts, gowsgi_daemon_nrts);
@@ -475,11 +512,16 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
 
 void gowsgi_daemons_child_init(void)
 {
-    /* An Apache child only ever sends on a channel. */
+    /* An Apache child only ever sends on a channel, and keeps the shared
+     * records mapped without their descriptor. */
     for (int g = 0; g < gowsgi_daemon_nrts; g++) {
         if (gowsgi_daemon_rts[g].channel[1] >= 0) {
             close(gowsgi_daemon_rts[g].channel[1]);
             gowsgi_daemon_rts[g].channel[1] = -1;
+        }
+        if (gowsgi_daemon_rts[g].shared_fd >= 0) {
+            close(gowsgi_daemon_rts[g].shared_fd);
+            gowsgi_daemon_rts[g].shared_fd = -1;
         }
     }
 }

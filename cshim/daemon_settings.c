@@ -117,6 +117,7 @@ const char *gowsgi_daemon_settings(apr_pool_t *p, gowsgi_daemon_rt *rt)
     rt->memory_limit = opt_long(rt, "memory-limit", 0);
     rt->virtual_memory_limit = opt_long(rt, "virtual-memory-limit", 0);
     rt->run_once = rt->conf->threads == 1 && rt->maximum_requests == 1;
+    gowsgi_daemon_log_target(p, rt);
     return NULL;
 }
 
@@ -161,4 +162,5 @@ void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, go
     init->startup_timeout = rt->startup_timeout;
     init->send_buffer_size = rt->send_buffer_size;
     init->receive_buffer_size = rt->receive_buffer_size;
+    init->log = rt->log;
 }

@@ -141,6 +141,7 @@ func TestPackagingMakeInstallDestdir(t *testing.T) {
 	want := []string{
 		strings.TrimPrefix(sysconf+"/mods-available/gowsgi.conf", "/"),
 		strings.TrimPrefix(sysconf+"/mods-available/gowsgi.load", "/"),
+		strings.TrimPrefix(libexec+"/gowsgi-daemon", "/"),
 		strings.TrimPrefix(libexec+"/libgowsgi.so", "/"),
 		strings.TrimPrefix(libexec+"/mod_gowsgi.so", "/"),
 	}
@@ -148,11 +149,16 @@ func TestPackagingMakeInstallDestdir(t *testing.T) {
 	require.Equal(t, want, filesUnder(t, dest), "files installed under DESTDIR")
 	sameFile(t, filepath.Join(gowsgiBuildDir(), "mod_gowsgi.so"), filepath.Join(dest, libexec, "mod_gowsgi.so"))
 	sameFile(t, filepath.Join(gowsgiBuildDir(), "libgowsgi.so"), filepath.Join(dest, libexec, "libgowsgi.so"))
+	sameFile(t, filepath.Join(gowsgiBuildDir(), "gowsgi-daemon"), filepath.Join(dest, libexec, "gowsgi-daemon"))
 	sameFile(t, filepath.Join(repoRoot(), "conf", "gowsgi.conf"), filepath.Join(dest, sysconf, "mods-available", "gowsgi.conf"))
 	for _, f := range want {
 		st, err := os.Stat(filepath.Join(dest, f))
 		require.NoError(t, err)
-		assert.Equal(t, os.FileMode(0o644), st.Mode().Perm(), f)
+		mode := os.FileMode(0o644)
+		if filepath.Base(f) == "gowsgi-daemon" {
+			mode = 0o755 // the launcher daemon processes exec
+		}
+		assert.Equal(t, mode, st.Mode().Perm(), f)
 	}
 	load, err := os.ReadFile(filepath.Join(dest, sysconf, "mods-available", "gowsgi.load"))
 	require.NoError(t, err)
@@ -176,7 +182,7 @@ func TestPackagingMakeInstallServes(t *testing.T) {
 	vars := []string{"DESTDIR=", "LIBEXECDIR=" + libexec, "SYSCONFDIR=" + sysconf}
 
 	makeTarget(t, append([]string{"install"}, vars...)...)
-	assert.Equal(t, []string{"etc/mods-available/gowsgi.conf", "etc/mods-available/gowsgi.load", "modules/libgowsgi.so", "modules/mod_gowsgi.so"},
+	assert.Equal(t, []string{"etc/mods-available/gowsgi.conf", "etc/mods-available/gowsgi.load", "modules/gowsgi-daemon", "modules/libgowsgi.so", "modules/mod_gowsgi.so"},
 		filesUnder(t, prefix))
 	load := filepath.Join(sysconf, "mods-available", "gowsgi.load")
 	a := StartApache(t, ServerSpec{Module: ModGowsgi, NoWSGI: true, Snippet: fmt.Sprintf(
@@ -244,11 +250,13 @@ func TestPackagingDebContents(t *testing.T) {
 
 	listing := mustRun(t, nil, "dpkg-deb", "-c", deb)
 	for _, f := range []string{"/usr/lib/apache2/modules/mod_gowsgi.so", "/usr/lib/apache2/modules/libgowsgi.so",
+		"/usr/lib/apache2/modules/gowsgi-daemon",
 		"/etc/apache2/mods-available/gowsgi.load", "/etc/apache2/mods-available/gowsgi.conf",
 		"/usr/share/doc/" + debPackage + "/copyright", "/usr/share/doc/" + debPackage + "/examples/embedded.conf"} {
 		assert.Contains(t, listing, " ."+f+"\n", "package lacks %s", f)
 	}
 	assert.Regexp(t, `-rw-r--r-- root/root +\d+ .* \./usr/lib/apache2/modules/mod_gowsgi\.so`, listing)
+	assert.Regexp(t, `-rwxr-xr-x root/root +\d+ .* \./usr/lib/apache2/modules/gowsgi-daemon`, listing)
 
 	ctl := t.TempDir()
 	mustRun(t, nil, "dpkg-deb", "-e", deb, ctl)

@@ -7,6 +7,7 @@ package wsgi
 #include "engine.h"
 #include "daemon_serve.h"
 #include "daemon_channel.h"
+#include "daemon_log.h"
 
 static int gowsgi_daemon_state_active(gowsgi_daemon_state *st) { return __atomic_load_n(&st->active, __ATOMIC_ACQUIRE); }
 static long gowsgi_daemon_state_served(gowsgi_daemon_state *st) { return __atomic_load_n(&st->served, __ATOMIC_ACQUIRE); }
@@ -50,6 +51,8 @@ func DaemonMain(p unsafe.Pointer) int {
 	crashReporting(init)
 	errbuf := C.malloc(2048)
 	defer C.free(errbuf)
+	// Its lines go to its own vhost's error log, written here (daemon_log.h).
+	C.gowsgi_daemon_log_install(init)
 	if err := Init(unsafe.Pointer(&init.base), errbuf, 2048); err != nil {
 		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process group '%s' could not start Python: %v",
 			os.Getpid(), group, err))

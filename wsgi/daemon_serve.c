@@ -9,6 +9,7 @@
  */
 #include "engine.h"
 #include "daemon_channel.h"
+#include "daemon_log.h"
 #include "daemon_serve.h"
 #include "daemon_ticket.h"
 #include "daemon_wire.h"
@@ -36,6 +37,8 @@ typedef struct conn {
     gowsgi_wire_buf out;
     gowsgi_wire_reader in;
     char reason[256];
+    char remote[96];              /* the request's client, "ip:port", for its log lines */
+    const char *referer;
 } conn;
 
 /* Response frames wait in c->out until this much is there, a flush is
@@ -153,12 +156,15 @@ static int conn_sendfile(void *ctx, int fd, int64_t offset, int64_t len)
     return 0;
 }
 
-/* A line for the request's log, written by the Apache child so it carries
- * the client's address; the process log if the child is gone. */
+/* A line for the request's log, with the client's address: written by
+ * this process to its vhost's log (daemon_log.h), or else sent for the
+ * Apache child to log; the process log if the child is gone. */
 static void conn_log(void *ctx, int level, const char *msg, size_t len)
 {
     conn *c = ctx;
     int queued = 0;
+    if (gowsgi_daemon_log_request(c->remote, c->referer, level, msg, len) == 0)
+        return;
     /* Called with the GIL held: never wait for the socket or for a writer
      * that is (GIL released) inside a send. The line goes with the next
      * frames; if it cannot be queued now it goes to the process log. */
@@ -366,6 +372,7 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     keys[n] = "mod_wsgi.daemon_start", vals[n++] = start;
     keys[n] = "mod_wsgi.daemon_connects", vals[n++] = "1";
     keys[n] = "mod_wsgi.daemon_restarts", vals[n++] = restarts;
+    gowsgi_daemon_log_client(keys, vals, (int)n, c.remote, sizeof(c.remote), &c.referer);
 
     const char *replay_why = "";
     gowsgi_request req;

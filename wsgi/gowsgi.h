@@ -206,6 +206,19 @@ typedef struct gowsgi_init {
     gowsgi_scoreboard_fn scoreboard;
 } gowsgi_init;
 
+/* Where a daemon process writes its error-log lines itself (wsgi/
+ * errorlog_line.h): the ErrorLog of the virtual host that defines its group
+ * (the main server's outside any vhost), under its own pid, in Apache's
+ * default format. Request lines carry the client as "[remote ip:port]". */
+typedef struct gowsgi_daemon_log {
+    int fd;                          /* that ErrorLog's file or pipe (O_APPEND); -1: none */
+    int syslog_facility;             /* >= 0: "ErrorLog syslog": syslog(3) with this facility */
+    const char *ident;               /* syslog ident (Apache's argv[0]) */
+    int level;                       /* that vhost's LogLevel for this module (APLOG_*) */
+    int threaded;                    /* write ":tid N" after the pid, as Apache does */
+    const char *module;              /* "[module:level]": "gowsgi" */
+} gowsgi_daemon_log;
+
 /* One daemon process of a WSGIDaemonProcess group, handed to
  * gowsgi_daemon_main in the forked process once it runs as the group's user
  * (cshim/daemon_process.c). The daemon serves connections that arrive on
@@ -253,6 +266,10 @@ typedef struct gowsgi_daemon_init {
      * its ticket says so, so a child can send one that was not elsewhere. */
     struct gowsgi_ticket *tickets;
     unsigned int ntickets;
+    /* Its error log: when log.fd >= 0 or log.syslog_facility >= 0 the
+     * process writes every line there itself (request lines too), else
+     * through base.log and LOG frames. */
+    gowsgi_daemon_log log;
 } gowsgi_daemon_init;
 
 #define GOWSGI_DAEMON_SECRET_SIZE 32

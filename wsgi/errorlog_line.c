@@ -1,0 +1,95 @@
+/*
+ * errorlog_line.c: see errorlog_line.h. The format is Apache 2.4's default
+ * (server/log.c, do_errorlog_default), so a daemon's lines read as those
+ * Apache writes itself: one write() per line, so that lines of several
+ * processes appending to one file or pipe never interleave.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1   /* gettid */
+#endif
+#include "errorlog_line.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const level_names[] = {"emerg", "alert", "crit",   "error",  "warn",   "notice",
+                                          "info",  "debug", "trace1", "trace2", "trace3", "trace4",
+                                          "trace5", "trace6", "trace7", "trace8"};
+
+/* A line longer than this is cut, as Apache cuts at MAX_STRING_LEN. */
+#define LINE_MAX_BYTES 8192
+
+static pthread_once_t syslog_once = PTHREAD_ONCE_INIT;
+static const gowsgi_daemon_log *syslog_conf;
+
+static void open_syslog(void)
+{
+    /* As Apache opens it for an "ErrorLog syslog:facility". */
+    openlog(syslog_conf->ident ? syslog_conf->ident : "apache2", LOG_NDELAY | LOG_CONS | LOG_PID,
+            syslog_conf->syslog_facility);
+}
+
+void gowsgi_errorlog_write(const gowsgi_daemon_log *log, int level, const char *remote, const char *referer,
+                           const char *msg, size_t len)
+{
+    char line[LINE_MAX_BYTES];
+    size_t n = 0;
+    int syslogging = log->syslog_facility >= 0;
+    level &= 0xf;
+    /* Apache's rule for a file or pipe: a notice always goes (start-up and
+     * shutdown notices); anything else only up to the configured level. */
+    if (level > log->level && (syslogging || level != 5))
+        return;
+    if (!syslogging && log->fd < 0)
+        return;
+    if (!syslogging) {
+        struct timeval tv;
+        struct tm tm;
+        gettimeofday(&tv, NULL);
+        localtime_r(&tv.tv_sec, &tm);
+        char stamp[64];
+        strftime(stamp, sizeof(stamp), "%a %b %d %H:%M:%S", &tm);
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "[%s.%06ld %d] ", stamp, (long)tv.tv_usec,
+                              tm.tm_year + 1900);
+    }
+    n += (size_t)snprintf(line + n, sizeof(line) - n, "[%s:%s] [pid %d", log->module ? log->module : "gowsgi",
+                          level_names[level], (int)getpid());
+    /* Apache 2.4.58+ on Linux prints the kernel's thread id. */
+    if (log->threaded)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, ":tid %ld", (long)gettid());
+    n += (size_t)snprintf(line + n, sizeof(line) - n, "] ");
+    if (remote != NULL && n < sizeof(line))
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "[remote %s] ", remote);
+    if (n >= sizeof(line))
+        n = sizeof(line) - 1;
+    /* Room for the message, the referer and the newline. */
+    size_t tail = referer != NULL ? strlen(referer) + 11 : 0;
+    size_t room = sizeof(line) - n - 1 - (tail < sizeof(line) / 2 ? tail : 0);
+    if (len > room)
+        len = room;
+    memcpy(line + n, msg, len);
+    n += len;
+    if (referer != NULL && tail < sizeof(line) / 2)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, ", referer: %s", referer);
+    if (n >= sizeof(line) - 1)
+        n = sizeof(line) - 2;
+    if (syslogging) {
+        line[n] = '\0';
+        syslog_conf = log;
+        pthread_once(&syslog_once, open_syslog);
+        syslog(log->syslog_facility | (level < 8 ? level : LOG_DEBUG), "%s", line);
+        return;
+    }
+    line[n++] = '\n';
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(log->fd, line + off, n - off);
+        if (w <= 0)
+            return;   /* nowhere left to say it */
+        off += (size_t)w;
+    }
+}

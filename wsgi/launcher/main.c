@@ -1,0 +1,223 @@
+/*
+ * main.c: gowsgi-daemon (see launcher.h). Started only by mod_gowsgi, as
+ * the group's user, with the descriptors of daemon_launch.h; it prints
+ * nothing and does nothing when run any other way.
+ */
+#include "launcher.h"
+#include "daemon_launch.h"
+#include "errorlog_line.h"
+#include "crash_report.h"
+#include "daemon_ticket.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <locale.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static launch_settings settings;
+static char *shared;             /* the group's shared records */
+static int *exiting;
+
+/* The parent reads why a process went from its slot: say it, then go. */
+static void note_exit(const char *why)
+{
+    if (shared == NULL || settings.at_exit_reason < 0 || settings.exit_reason_size == 0)
+        return;
+    snprintf(shared + settings.at_exit_reason, settings.exit_reason_size, "%s", why);
+    if (exiting != NULL)
+        __atomic_store_n(exiting, 1, __ATOMIC_RELEASE);
+}
+
+static void log_line(int level, const char *msg, size_t len)
+{
+    gowsgi_errorlog_write(&settings.init.log, level, NULL, NULL, msg, len);
+}
+
+/* How long a process that could not start waits before exiting, so a
+ * broken group cannot become a fork loop (as cshim/daemon_child.c). */
+#define SETUP_FAILURE_BACKOFF 5
+
+static void fail(const char *what, int err) __attribute__((noreturn));
+static void fail(const char *what, int err)
+{
+    char line[1024], why[160];
+    int n = snprintf(line, sizeof(line), "gowsgi: daemon process %d of group '%s' (pid %d) could not start: %s%s%s; "
+                     "retrying in %d seconds", settings.init.process_index,
+                     settings.init.group ? settings.init.group : "?", (int)getpid(), what, err ? ": " : "",
+                     err ? strerror(err) : "", SETUP_FAILURE_BACKOFF);
+    log_line(2 /* crit */, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : strlen(line));
+    snprintf(why, sizeof(why), "could not start: %s%s%s", what, err ? ": " : "", err ? strerror(err) : "");
+    note_exit(why);
+    sleep(SETUP_FAILURE_BACKOFF);
+    _exit(1);
+}
+
+/* Whatever calls exit() while Python starts (a bad python-home) is
+ * reported as such. */
+static void exit_reported(void)
+{
+    if (exiting != NULL && !__atomic_load_n(exiting, __ATOMIC_ACQUIRE))
+        note_exit("it called exit() while starting");
+}
+
+static char *read_settings(size_t *len)
+{
+    struct stat st;
+    if (fstat(GOWSGI_LAUNCH_FD_SETTINGS, &st) != 0 || st.st_size <= 0 ||
+        (size_t)st.st_size > GOWSGI_LAUNCH_MAX_SIZE)
+        return NULL;
+    char *buf = malloc((size_t)st.st_size);
+    if (buf == NULL)
+        return NULL;
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(GOWSGI_LAUNCH_FD_SETTINGS, buf + got, (size_t)st.st_size - got);
+        if (n <= 0) {
+            free(buf);
+            return NULL;
+        }
+        got += (size_t)n;
+    }
+    *len = got;
+    return buf;
+}
+
+static int *shared_int(long at)
+{
+    if (at < 0 || (size_t)at + sizeof(int) > settings.shared_size || at % (long)sizeof(int) != 0)
+        return NULL;
+    return (int *)(shared + at);
+}
+
+int main(int argc, char **argv)
+{
+    size_t len = 0;
+    (void)argc;
+    /* Not started by mod_gowsgi: the settings descriptor is not a memfd
+     * sealed against writes. */
+    int seals = fcntl(GOWSGI_LAUNCH_FD_SETTINGS, F_GET_SEALS);
+    if (seals < 0 || !(seals & F_SEAL_WRITE)) {
+        fprintf(stderr, "gowsgi-daemon: started by mod_gowsgi for a WSGIDaemonProcess group, never by hand\n");
+        return 2;
+    }
+    char *buf = read_settings(&len);
+    close(GOWSGI_LAUNCH_FD_SETTINGS);
+    settings.init.log.fd = STDERR_FILENO;
+    settings.init.log.syslog_facility = -1;
+    settings.init.log.level = 7;
+    if (buf == NULL)
+        fail("cannot read its settings", errno);
+    const char *bad = launch_settings_decode(buf, len, &settings);
+    /* Its log: stderr is the group's vhost error log (or nothing, with
+     * syslog). */
+    settings.init.log.fd = settings.init.log.syslog_facility >= 0 ? -1 : STDERR_FILENO;
+    if (bad != NULL) {
+        settings.init.log.level = 7;
+        settings.init.log.syslog_facility = -1;
+        settings.init.log.fd = STDERR_FILENO;
+        fail(bad, 0);
+    }
+    gowsgi_daemon_init *init = &settings.init;
+
+    shared = mmap(NULL, settings.shared_size, PROT_READ | PROT_WRITE, MAP_SHARED, GOWSGI_LAUNCH_FD_SHARED, 0);
+    close(GOWSGI_LAUNCH_FD_SHARED);
+    if (shared == MAP_FAILED) {
+        shared = NULL;
+        fail("cannot map the group's shared records", errno);
+    }
+    exiting = shared_int(settings.at_exiting);
+    init->reload_token = shared_int(settings.at_reload_token);
+    init->ready = shared_int(settings.at_ready);
+    init->idle = shared_int(settings.at_idle);
+    if (settings.at_exit_reason >= 0 &&
+        (size_t)settings.at_exit_reason + settings.exit_reason_size <= settings.shared_size) {
+        init->exit_reason = shared + settings.at_exit_reason;
+        init->exit_reason_size = settings.exit_reason_size;
+    }
+    int *crashed = shared_int(settings.at_crashed);
+    if (settings.ntickets > 0 && settings.at_tickets >= 0 && settings.at_tickets % (long)sizeof(gowsgi_ticket) == 0 &&
+        (size_t)settings.at_tickets + sizeof(gowsgi_ticket) * settings.ntickets <= settings.shared_size) {
+        init->tickets = (gowsgi_ticket *)(void *)(shared + settings.at_tickets);
+        init->ntickets = settings.ntickets;
+    }
+    if (exiting == NULL || init->reload_token == NULL || init->ready == NULL || init->idle == NULL ||
+        init->exit_reason == NULL || crashed == NULL || (settings.ntickets > 0 && init->tickets == NULL))
+        fail("the group's shared records are not where the settings say", 0);
+    atexit(exit_reported);
+
+    /* PR_SET_PDEATHSIG was set before the exec (after setuid, which
+     * clears it) and survives it; the parent may have gone before. */
+    if (getppid() != init->parent_pid)
+        _exit(0);
+    /* The title ps shows is argv (the shim wrote it); the name in
+     * /proc/pid/comm is the title's, or Apache's program name. */
+    prctl(PR_SET_NAME, settings.title ? settings.title : basename(argv[0]), 0, 0, 0);
+    if (settings.locale != NULL)
+        setlocale(LC_ALL, settings.locale);
+    if (settings.stack_size > 0) {
+        /* stack-size: the default for every thread made from now on. */
+        pthread_attr_t attr;
+        if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, (size_t)settings.stack_size) != 0 ||
+            pthread_setattr_default_np(&attr) != 0)
+            fail("stack-size", 0);
+        pthread_attr_destroy(&attr);
+    }
+    if (settings.backoff > 0) {
+        char line[256];
+        int n = snprintf(line, sizeof(line), "gowsgi: daemon process %d of group '%s' (pid %d): the last one died "
+                         "while starting; waiting %d seconds first", init->process_index, init->group, (int)getpid(),
+                         settings.backoff);
+        log_line(4 /* warn */, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
+        sleep((unsigned)settings.backoff);
+    }
+
+    if (dlopen(settings.libpython, RTLD_NOW | RTLD_GLOBAL) == NULL) {
+        char what[1024];
+        snprintf(what, sizeof(what), "cannot load %s: %s", settings.libpython, dlerror());
+        fail(what, 0);
+    }
+    /* Between the two: Go forwards a crash in C to a handler that was
+     * there before it (crash_report.h). */
+    char who[256];
+    snprintf(who, sizeof(who), "daemon process %d of group '%s'", init->process_index, init->group);
+    const char *tmp = getenv("TMPDIR");
+    gowsgi_crash_report_config crash = {
+        .who = who,
+        .name = init->group,
+        .reason = init->exit_reason,
+        .reason_size = init->exit_reason_size,
+        .crashed = crashed,
+        .log_fd = STDERR_FILENO,
+        .dir = tmp != NULL && tmp[0] == '/' ? tmp : "/tmp",
+    };
+    __atomic_store_n(crashed, 0, __ATOMIC_RELEASE);
+    init->crash_fd = gowsgi_crash_report_install(&crash);
+    void *engine = dlopen(settings.engine, RTLD_NOW | RTLD_LOCAL);
+    if (engine == NULL) {
+        char what[1024];
+        snprintf(what, sizeof(what), "cannot load %s: %s", settings.engine, dlerror());
+        fail(what, 0);
+    }
+    gowsgi_crash_report_engine(engine);
+    gowsgi_daemon_main_fn daemon_main = (gowsgi_daemon_main_fn)dlsym(engine, "gowsgi_daemon_main");
+    if (daemon_main == NULL) {
+        char what[1024];
+        snprintf(what, sizeof(what), "%s is not a gowsgi engine (no gowsgi_daemon_main)", settings.engine);
+        fail(what, 0);
+    }
+    init->channel_fd = GOWSGI_LAUNCH_FD_CHANNEL;
+    init->base.log = log_line;
+    init->base.scoreboard = NULL;   /* server-metrics groups are not launched */
+    int code = daemon_main(init);
+    __atomic_store_n(exiting, 1, __ATOMIC_RELEASE);
+    _exit(code);
+}

@@ -1,0 +1,141 @@
+/*
+ * settings.c: the launcher's side of the settings records (daemon_launch.h):
+ * the encoder is cshim/daemon_launch.c, and both take the list of plain
+ * fields from GOWSGI_LAUNCH_INTS / GOWSGI_LAUNCH_STRINGS.
+ */
+#include "launcher.h"
+#include "daemon_launch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Appends to a NULL-free array of n items; returns the new array or NULL. */
+static void *grow(void *array, int n, size_t item)
+{
+    return realloc(array, item * (size_t)(n + 1));
+}
+
+const char *launch_settings_decode(char *buf, size_t len, launch_settings *s)
+{
+    gowsgi_daemon_init *init = &s->init;
+    const char **warnings = NULL;
+    gowsgi_import *imports = NULL;
+    int magic = 0, secret = 0;
+    memset(s, 0, sizeof(*s));
+    init->log.fd = -1;
+    init->log.syslog_facility = -1;
+    s->at_exit_reason = s->at_exiting = s->at_reload_token = s->at_ready = s->at_idle = -1;
+    s->at_crashed = s->at_tickets = -1;
+    if (len == 0 || buf[len - 1] != '\0')
+        return "the settings are cut short";
+    for (size_t off = 0; off < len;) {
+        const char *key = buf + off;
+        off += strlen(key) + 1;
+        if (off >= len)
+            return "a setting has no value";
+        const char *val = buf + off;
+        off += strlen(val) + 1;
+        if (strcmp(key, "magic") == 0) {
+            if (strcmp(val, GOWSGI_LAUNCH_MAGIC) != 0)
+                return "the settings are from another build of gowsgi";
+            magic = 1;
+            continue;
+        }
+#define GET_INT(f)                                                                                              \
+        if (strcmp(key, #f) == 0) {                                                                             \
+            init->f = strtoll(val, NULL, 10);                                                                   \
+            continue;                                                                                           \
+        }
+        GOWSGI_LAUNCH_INTS(GET_INT)
+#undef GET_INT
+#define GET_STR(f)                                                                                              \
+        if (strcmp(key, #f) == 0) {                                                                             \
+            init->f = val;                                                                                      \
+            continue;                                                                                           \
+        }
+        GOWSGI_LAUNCH_STRINGS(GET_STR)
+#undef GET_STR
+        if (strcmp(key, GOWSGI_LAUNCH_SECRET) == 0) {
+            if (strlen(val) != 2 * GOWSGI_DAEMON_SECRET_SIZE)
+                return "the group's secret is malformed";
+            for (int i = 0; i < GOWSGI_DAEMON_SECRET_SIZE; i++) {
+                int hi = hex_value(val[2 * i]), lo = hex_value(val[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                    return "the group's secret is malformed";
+                s->secret[i] = (unsigned char)(hi << 4 | lo);
+            }
+            secret = 1;
+        } else if (strcmp(key, GOWSGI_LAUNCH_WARNING) == 0) {
+            if ((warnings = grow(warnings, init->base.nwarnings, sizeof(char *))) == NULL)
+                return "out of memory";
+            warnings[init->base.nwarnings++] = val;
+        } else if (strcmp(key, GOWSGI_LAUNCH_IMPORT) == 0) {
+            if ((imports = grow(imports, init->base.nimports, sizeof(gowsgi_import))) == NULL)
+                return "out of memory";
+            memset(&imports[init->base.nimports], 0, sizeof(gowsgi_import));
+            imports[init->base.nimports++].script = val;
+        } else if (strncmp(key, "import.", 7) == 0) {
+            if (init->base.nimports == 0)
+                return "an import setting before its import";
+            gowsgi_import *imp = &imports[init->base.nimports - 1];
+            if (strcmp(key, GOWSGI_LAUNCH_IMPORT_APP) == 0)
+                imp->application_group = val;
+            else if (strcmp(key, GOWSGI_LAUNCH_IMPORT_CALLABLE) == 0)
+                imp->callable_object = val;
+            else if (strcmp(key, GOWSGI_LAUNCH_IMPORT_WHERE) == 0)
+                imp->where = val;
+        } else if (strncmp(key, "at.", 3) == 0) {
+            long at = strtol(val, NULL, 10);
+            if (strcmp(key, GOWSGI_LAUNCH_AT_EXIT_REASON) == 0)
+                s->at_exit_reason = at;
+            else if (strcmp(key, GOWSGI_LAUNCH_AT_EXITING) == 0)
+                s->at_exiting = at;
+            else if (strcmp(key, GOWSGI_LAUNCH_AT_RELOAD_TOKEN) == 0)
+                s->at_reload_token = at;
+            else if (strcmp(key, GOWSGI_LAUNCH_AT_READY) == 0)
+                s->at_ready = at;
+            else if (strcmp(key, GOWSGI_LAUNCH_AT_IDLE) == 0)
+                s->at_idle = at;
+            else if (strcmp(key, GOWSGI_LAUNCH_AT_CRASHED) == 0)
+                s->at_crashed = at;
+            else if (strcmp(key, GOWSGI_LAUNCH_AT_TICKETS) == 0)
+                s->at_tickets = at;
+        } else if (strcmp(key, GOWSGI_LAUNCH_NTICKETS) == 0) {
+            s->ntickets = (unsigned int)strtoul(val, NULL, 10);
+        } else if (strcmp(key, GOWSGI_LAUNCH_EXIT_REASON_SIZE) == 0) {
+            s->exit_reason_size = (size_t)strtoull(val, NULL, 10);
+        } else if (strcmp(key, GOWSGI_LAUNCH_LIBPYTHON) == 0) {
+            s->libpython = val;
+        } else if (strcmp(key, GOWSGI_LAUNCH_ENGINE) == 0) {
+            s->engine = val;
+        } else if (strcmp(key, GOWSGI_LAUNCH_SHARED_SIZE) == 0) {
+            s->shared_size = (size_t)strtoull(val, NULL, 10);
+        } else if (strcmp(key, GOWSGI_LAUNCH_TITLE) == 0) {
+            s->title = val;
+        } else if (strcmp(key, GOWSGI_LAUNCH_LOCALE) == 0) {
+            s->locale = val;
+        } else if (strcmp(key, GOWSGI_LAUNCH_STACK_SIZE) == 0) {
+            s->stack_size = strtol(val, NULL, 10);
+        } else if (strcmp(key, GOWSGI_LAUNCH_BACKOFF) == 0) {
+            s->backoff = (int)strtol(val, NULL, 10);
+        }
+        /* An unknown key is this build's too (the magic matched): ignored. */
+    }
+    if (!magic)
+        return "the settings carry no gowsgi mark";
+    if (!secret || s->libpython == NULL || s->engine == NULL || init->group == NULL || s->shared_size == 0)
+        return "the settings are incomplete";
+    init->base.warnings = warnings;
+    init->base.imports = imports;
+    init->secret = s->secret;
+    return NULL;
+}
