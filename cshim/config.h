@@ -112,6 +112,10 @@ typedef struct gowsgi_global {
 /* Per-server (main server and each <VirtualHost>). */
 typedef struct gowsgi_server_conf {
     apr_array_header_t *aliases;   /* gowsgi_alias, in file order */
+    int map_head_to_get;           /* WSGIMapHEADToGET at server scope: this
+                                    * server's own, Off when not given (not
+                                    * inherited by a <VirtualHost>: mod_wsgi
+                                    * 4.9.4's server default is a zeroed field) */
 } gowsgi_server_conf;
 
 /* Per-directory, also holding the S/V-level defaults of S V D directives. */
@@ -135,7 +139,7 @@ typedef struct gowsgi_dir_conf {
     int script_reloading;
     int error_override;
     int chunked_request;
-    int map_head_to_get;
+    int map_head_to_get;           /* set in a section or .htaccess only */
     int ignore_activity;
     int enable_sendfile;
     apr_array_header_t *trusted_proxy_headers; /* const char *, NULL unset */
