@@ -59,14 +59,15 @@ static int is_https_looked_up;
 /* WSGIMapHEADToGET, decided as mod_wsgi 4.9.4 decides it (mod_wsgi.c
  * wsgi_build_environment, L6316, in the handler): the value of the request's
  * directory if one was set there (a section or .htaccess), else the value
- * set at the request's own server scope (main server or <VirtualHost>, not
- * inherited), else Off: the documented default Auto never applies unless
- * written, since mod_wsgi leaves its server field zeroed. On maps every
- * HEAD; Auto only a HEAD whose output chain at handler time begins with a
- * filter below the protocol level (any resource or content filter the
- * insert_filter hooks added: mod_filter's BYTYPE: harness of
- * AddOutputFilterByType, SetOutputFilter, AddOutputFilter, Header's
- * FIXUP_HEADERS_OUT ...), whatever its content type will be. */
+ * set at the request's server scope (a <VirtualHost> with a WSGI directive
+ * of its own does not inherit the main server's), else Off: the documented
+ * default Auto never applies unless written, since mod_wsgi leaves its
+ * server field zeroed. On maps every HEAD; Auto only a HEAD whose output
+ * chain at handler time begins with a filter below the protocol level (any
+ * resource or content filter the insert_filter hooks added: mod_filter's
+ * BYTYPE: harness of AddOutputFilterByType, SetOutputFilter,
+ * AddOutputFilter, Header's FIXUP_HEADERS_OUT ...), whatever the content
+ * type of the response will be. */
 static int head_as_get(request_rec *r, const gowsgi_dir_conf *dconf)
 {
     if (r->method_number != M_GET || !r->header_only)

@@ -61,7 +61,11 @@ void *gowsgi_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     else
         conf->aliases = add->aliases ? add->aliases : base->aliases;
     /* mod_wsgi takes the vhost's own value whenever it is not -1, and an
-     * unset one is 0 (Off): the main server's never reaches a vhost. */
+     * unset one is 0 (Off): the main server's does not reach a vhost that
+     * has a WSGI directive of its own. (Apache creates a module's config
+     * for a vhost, and merges, only when one of its directives appears
+     * there, in a section of it too; a vhost without shares the main
+     * server's config, value and all.) */
     conf->map_head_to_get = add->map_head_to_get;
     return conf;
 }

@@ -112,10 +112,12 @@ typedef struct gowsgi_global {
 /* Per-server (main server and each <VirtualHost>). */
 typedef struct gowsgi_server_conf {
     apr_array_header_t *aliases;   /* gowsgi_alias, in file order */
-    int map_head_to_get;           /* WSGIMapHEADToGET at server scope: this
-                                    * server's own, Off when not given (not
-                                    * inherited by a <VirtualHost>: mod_wsgi
-                                    * 4.9.4's server default is a zeroed field) */
+    int map_head_to_get;           /* WSGIMapHEADToGET at server scope, Off when
+                                    * not given (mod_wsgi 4.9.4 never gives its
+                                    * field the documented Auto); a vhost with a
+                                    * WSGI directive of its own has its own (Off
+                                    * unless set there), one without shares the
+                                    * main server's */
 } gowsgi_server_conf;
 
 /* Per-directory, also holding the S/V-level defaults of S V D directives. */

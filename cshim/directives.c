@@ -59,8 +59,8 @@ static const char *gw_set_flag(cmd_parms *cmd, void *mconfig, const char *v)
 
 /* WSGIMapHEADToGET Off|On|Auto. Stored where mod_wsgi 4.9.4 stores it: in
  * a section or .htaccess (cmd->path set) for the directory, otherwise for
- * the server being read (main or <VirtualHost>), whose value a vhost does
- * not inherit (see gowsgi_merge_server_conf). */
+ * the server being read (main or <VirtualHost>; see
+ * gowsgi_merge_server_conf for what a vhost inherits). */
 static const char *gw_set_map_head(cmd_parms *cmd, void *mconfig, const char *v)
 {
     int value = gowsgi_parse_onoff(v);
