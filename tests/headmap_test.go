@@ -174,6 +174,7 @@ type headmapCase struct {
 	path  string // with its query
 	host  string // Host header; "" = localhost
 	port2 bool
+	gzip  bool   // the client accepts gzip (mod_deflate compresses)
 	want  string // the REQUEST_METHOD the app sees for a HEAD
 }
 
@@ -282,8 +283,12 @@ func headmapExchange(t *testing.T, a *Apache, c headmapCase) (string, string) {
 	require.NoError(t, err)
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
-	_, err = fmt.Fprintf(conn, "HEAD %s HTTP/1.1\r\nHost: %s\r\n\r\nGET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
-		c.path, host, c.path, host)
+	enc := ""
+	if c.gzip {
+		enc = "Accept-Encoding: gzip\r\n"
+	}
+	_, err = fmt.Fprintf(conn, "HEAD %s HTTP/1.1\r\nHost: %s\r\n%s\r\nGET %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n\r\n",
+		c.path, host, enc, c.path, host, enc)
 	require.NoError(t, err)
 	br := bufio.NewReader(conn)
 	var out strings.Builder
@@ -324,9 +329,19 @@ func TestDifferential_MapHEADToGET(t *testing.T) {
 			srv := srv
 			t.Run(srv.name, func(t *testing.T) {
 				ref, cand := startPair(t, srv.spec(ModModWsgi, mpm), srv.spec(ModGowsgi, mpm))
+				var cases []headmapCase
 				for _, c := range srv.cases {
+					gz := c
+					gz.gzip = true
+					cases = append(cases, c, gz)
+				}
+				for _, c := range cases {
 					c := c
-					t.Run(strings.TrimPrefix(c.host+c.path, "/"), func(t *testing.T) {
+					name := strings.TrimPrefix(c.host+c.path, "/")
+					if c.gzip {
+						name += " gzip"
+					}
+					t.Run(name, func(t *testing.T) {
 						refText, refSeen := headmapExchange(t, ref, c)
 						candText, candSeen := headmapExchange(t, cand, c)
 						assert.Equal(t, c.want, refSeen, "the method mod_wsgi's app saw for HEAD")
