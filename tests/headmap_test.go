@@ -18,8 +18,11 @@ package tests
 // content type will be (mod_filter's BYTYPE harness is in the chain
 // before the app has chosen one).
 //
-// Each case sends HEAD then GET, pipelined on one connection, and compares
-// the whole exchange (status, headers, framing, body, trailing bytes);
+// Each case sends HEAD then GET, pipelined on one connection, with and
+// without Accept-Encoding: gzip, and compares the whole exchange (status,
+// headers, framing, body, trailing bytes): with a content filter in the
+// chain, mod_wsgi's FLUSH after each piece of body shows in mod_deflate's
+// output (chunked, a sync-flushed block per piece);
 // headmap.wsgi refuses a HEAD with 405 as pywps does and reports the
 // method it saw in X-Method.
 
