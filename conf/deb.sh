@@ -84,9 +84,10 @@ Priority: optional
 Description: Python WSGI adapter module for Apache (gowsgi, mod_wsgi replacement)
  gowsgi hosts Python WSGI applications inside Apache httpd, like mod_wsgi
  4.9.4, whose configuration directives it accepts unchanged. It embeds
- CPython ($soname) through a Go engine (libgowsgi.so) that the module
- loads in Apache's children. Daemon mode is not implemented yet:
- WSGIDaemonProcess is accepted, and its requests run embedded.
+ CPython ($soname) through a Go engine (libgowsgi.so) that runs
+ applications in Apache's children (embedded mode) or in daemon process
+ groups (WSGIDaemonProcess, WSGIProcessGroup) that the Apache parent
+ starts, each group as the user and group it names.
  .
  gowsgi and mod_wsgi (libapache2-mod-wsgi-py3) can be installed together but
  not enabled together: run "a2dismod wsgi" before "a2enmod gowsgi".

@@ -109,6 +109,13 @@ static int io_write(void *c, const char *buf, size_t len)
     /* Transient: the filters copy what they keep, so the engine's bytes may
      * be freed as soon as this returns. */
     APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_transient_create(buf, len, ctx->bb->bucket_alloc));
+    /* mod_wsgi passes a FLUSH after every piece of body. A content filter
+     * reacts to one (mod_deflate ends a compressed block there, and the
+     * response then goes out chunked, not with a Content-Length), so it
+     * must see the same pieces; with only protocol filters in the chain a
+     * FLUSH changes when bytes are written, not which: left out there. */
+    if (ctx->r->output_filters->frec->ftype < AP_FTYPE_PROTOCOL)
+        APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_flush_create(ctx->bb->bucket_alloc));
     return pass(ctx);
 }
 

@@ -56,15 +56,30 @@ static const char *listener_host(request_rec *r)
 static APR_OPTIONAL_FN_TYPE(ssl_is_https) *is_https;
 static int is_https_looked_up;
 
-/* WSGIMapHEADToGET: On always; Auto only when a content filter is already
- * first in the output chain (mod_wsgi's test), since it may need the body. */
+/* WSGIMapHEADToGET, decided as mod_wsgi 4.9.4 decides it (mod_wsgi.c
+ * wsgi_build_environment, L6316, in the handler): the value of the request's
+ * directory if one was set there (a section or .htaccess), else the value
+ * set at the request's server scope (a <VirtualHost> with a WSGI directive
+ * of its own does not inherit the main server's), else Off: the documented
+ * default Auto never applies unless written, since mod_wsgi leaves its
+ * server field zeroed. On maps every HEAD; Auto only a HEAD whose output
+ * chain at handler time begins with a filter below the protocol level (any
+ * resource or content filter the insert_filter hooks added: mod_filter's
+ * BYTYPE: harness of AddOutputFilterByType, SetOutputFilter,
+ * AddOutputFilter, Header's FIXUP_HEADERS_OUT ...), whatever the content
+ * type of the response will be. */
 static int head_as_get(request_rec *r, const gowsgi_dir_conf *dconf)
 {
-    if (!r->header_only)
+    if (r->method_number != M_GET || !r->header_only)
         return 0;
-    if (dconf->map_head_to_get == GOWSGI_MAP_HEAD_ON)
+    int mode = dconf->map_head_to_get;
+    if (mode == GOWSGI_UNSET) {
+        const gowsgi_server_conf *sconf = ap_get_module_config(r->server->module_config, &gowsgi_module);
+        mode = sconf->map_head_to_get;
+    }
+    if (mode == GOWSGI_MAP_HEAD_ON)
         return 1;
-    if (dconf->map_head_to_get == GOWSGI_MAP_HEAD_OFF)
+    if (mode != GOWSGI_MAP_HEAD_AUTO)
         return 0;
     return r->output_filters && r->output_filters->frec->ftype < AP_FTYPE_PROTOCOL;
 }

@@ -42,8 +42,11 @@ void *gowsgi_create_server_conf(apr_pool_t *p, server_rec *s)
 {
     (void)s;
     /* aliases stays NULL until a WSGIScriptAlias, so merging can tell
-     * "none in this vhost" from "an empty list". */
-    return apr_pcalloc(p, sizeof(gowsgi_server_conf));
+     * "none in this vhost" from "an empty list"; map_head_to_get starts
+     * Off, as mod_wsgi 4.9.4's (its field is never given a default). */
+    gowsgi_server_conf *conf = apr_pcalloc(p, sizeof(gowsgi_server_conf));
+    conf->map_head_to_get = GOWSGI_MAP_HEAD_OFF;
+    return conf;
 }
 
 void *gowsgi_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
@@ -57,6 +60,13 @@ void *gowsgi_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
         conf->aliases = apr_array_append(p, add->aliases, base->aliases);
     else
         conf->aliases = add->aliases ? add->aliases : base->aliases;
+    /* mod_wsgi takes the vhost's own value whenever it is not -1, and an
+     * unset one is 0 (Off): the main server's does not reach a vhost that
+     * has a WSGI directive of its own. (Apache creates a module's config
+     * for a vhost, and merges, only when one of its directives appears
+     * there, in a section of it too; a vhost without shares the main
+     * server's config, value and all.) */
+    conf->map_head_to_get = add->map_head_to_get;
     return conf;
 }
 

@@ -113,6 +113,12 @@ typedef struct gowsgi_global {
 /* Per-server (main server and each <VirtualHost>). */
 typedef struct gowsgi_server_conf {
     apr_array_header_t *aliases;   /* gowsgi_alias, in file order */
+    int map_head_to_get;           /* WSGIMapHEADToGET at server scope, Off when
+                                    * not given (mod_wsgi 4.9.4 never gives its
+                                    * field the documented Auto); a vhost with a
+                                    * WSGI directive of its own has its own (Off
+                                    * unless set there), one without shares the
+                                    * main server's */
 } gowsgi_server_conf;
 
 /* Per-directory, also holding the S/V-level defaults of S V D directives. */
@@ -136,7 +142,7 @@ typedef struct gowsgi_dir_conf {
     int script_reloading;
     int error_override;
     int chunked_request;
-    int map_head_to_get;
+    int map_head_to_get;           /* set in a section or .htaccess only */
     int ignore_activity;
     int enable_sendfile;
     apr_array_header_t *trusted_proxy_headers; /* const char *, NULL unset */

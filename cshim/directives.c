@@ -30,7 +30,6 @@ APLOG_USE_MODULE(gowsgi);
 typedef struct gw_flag_desc {
     int *global;            /* S directive: field of gowsgi_globals */
     size_t dir_offset;      /* otherwise: int field of gowsgi_dir_conf */
-    int allow_auto;         /* WSGIMapHEADToGET also takes Auto */
     const char *unhonoured; /* NULL = honoured */
 } gw_flag_desc;
 
@@ -46,12 +45,8 @@ static const char *gw_set_flag(cmd_parms *cmd, void *mconfig, const char *v)
     }
 
     value = gowsgi_parse_onoff(v);
-    if (value < 0 && d->allow_auto && strcasecmp(v, "Auto") == 0)
-        value = GOWSGI_MAP_HEAD_AUTO;
-    if (value < 0) {
-        FAIL(apr_pstrcat(cmd->pool, cmd->cmd->name, " must be one of: Off | On",
-                         d->allow_auto ? " | Auto" : "", NULL));
-    }
+    if (value < 0)
+        FAIL(apr_pstrcat(cmd->pool, cmd->cmd->name, " must be one of: Off | On", NULL));
 
     if (d->global)
         *d->global = value;
@@ -60,6 +55,27 @@ static const char *gw_set_flag(cmd_parms *cmd, void *mconfig, const char *v)
 
     if (d->unhonoured)
         gowsgi_cmd_unhonoured(cmd, d->unhonoured);
+    return NULL;
+}
+
+/* WSGIMapHEADToGET Off|On|Auto. Stored where mod_wsgi 4.9.4 stores it: in
+ * a section or .htaccess (cmd->path set) for the directory, otherwise for
+ * the server being read (main or <VirtualHost>; see
+ * gowsgi_merge_server_conf for what a vhost inherits). */
+static const char *gw_set_map_head(cmd_parms *cmd, void *mconfig, const char *v)
+{
+    int value = gowsgi_parse_onoff(v);
+
+    if (value < 0 && strcasecmp(v, "Auto") == 0)
+        value = GOWSGI_MAP_HEAD_AUTO;
+    if (value < 0)
+        FAIL("WSGIMapHEADToGET must be one of: Off | On | Auto");
+    if (cmd->path != NULL) {
+        ((gowsgi_dir_conf *)mconfig)->map_head_to_get = value;
+    } else {
+        gowsgi_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &gowsgi_module);
+        sconf->map_head_to_get = value;
+    }
     return NULL;
 }
 
@@ -600,9 +616,9 @@ static const char *gw_set_trusted_proxies(cmd_parms *cmd, void *mconfig,
 
 /* Not const: command_rec.cmd_data is a plain void *; never written. */
 #define DIR_FLAG(field, unh) \
-    { NULL, APR_OFFSETOF(gowsgi_dir_conf, field), 0, unh }
+    { NULL, APR_OFFSETOF(gowsgi_dir_conf, field), unh }
 #define GLOBAL_FLAG(field, unh) \
-    { &gowsgi_globals.field, 0, 0, unh }
+    { &gowsgi_globals.field, 0, unh }
 
 static gw_flag_desc f_lazy_init = GLOBAL_FLAG(lazy_initialization, DETAIL_LAZY);
 static gw_flag_desc f_verbose = GLOBAL_FLAG(verbose_debugging, NULL);
@@ -621,8 +637,6 @@ static gw_flag_desc f_pass_auth = DIR_FLAG(pass_authorization, NULL);
 static gw_flag_desc f_reloading = DIR_FLAG(script_reloading, NULL);
 static gw_flag_desc f_error_override = DIR_FLAG(error_override, NULL);
 static gw_flag_desc f_chunked = DIR_FLAG(chunked_request, NULL);
-static gw_flag_desc f_map_head =
-    { NULL, APR_OFFSETOF(gowsgi_dir_conf, map_head_to_get), 1, NULL };
 static gw_flag_desc f_ignore_activity = DIR_FLAG(ignore_activity, NULL);
 static gw_flag_desc f_sendfile = DIR_FLAG(enable_sendfile, NULL);
 static gw_flag_desc f_group_auth = DIR_FLAG(group_authoritative, NULL);
@@ -707,7 +721,7 @@ const command_rec gowsgi_directives[] = {
                   "Enable/Disable overriding of error pages."),
     AP_INIT_TAKE1("WSGIChunkedRequest", gw_set_flag, &f_chunked, OR_FILEINFO,
                   "Enable/Disable support for chunked requests."),
-    AP_INIT_TAKE1("WSGIMapHEADToGET", gw_set_flag, &f_map_head, OR_FILEINFO,
+    AP_INIT_TAKE1("WSGIMapHEADToGET", gw_set_map_head, NULL, OR_FILEINFO,
                   "Enable/Disable mapping of HEAD to GET."),
     AP_INIT_TAKE1("WSGIIgnoreActivity", gw_set_flag, &f_ignore_activity, OR_FILEINFO,
                   "Enable/Disable reset of inactvity timeout."),

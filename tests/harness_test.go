@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,6 +133,8 @@ type ServerSpec struct {
 	NoWSGI bool
 	// NoRewrite leaves mod_rewrite out of the base modules.
 	NoRewrite bool
+	// Without leaves these base modules out (e.g. "filter", "deflate").
+	Without []string
 }
 
 // Apache is one running (or configured) httpd instance.
@@ -216,7 +219,7 @@ func (a *Apache) generateConfig() (string, error) {
 	p("GracefulShutdownTimeout 10")
 	p("LoadModule mpm_%s_module %s/mod_mpm_%s.so", a.Spec.MPM, modulesDir, a.Spec.MPM)
 	for _, m := range []string{"authz_core", "authz_host", "authn_core", "alias", "mime", "env", "setenvif", "rewrite", "headers", "dir", "filter", "deflate"} {
-		if m == "rewrite" && a.Spec.NoRewrite {
+		if m == "rewrite" && a.Spec.NoRewrite || slices.Contains(a.Spec.Without, m) {
 			continue
 		}
 		p("LoadModule %s_module %s/mod_%s.so", m, modulesDir, m)

@@ -575,6 +575,43 @@ func waitEntrypoint(s *scratchServer) error {
 	return fmt.Errorf("entry point did not answer within 20s:\n%s", s.logText())
 }
 
+// assertPristineApacheTree checks that ROOT/etc/apache2, as
+// runtime-setup.sh made it, holds nothing of this machine's own set-up:
+// its files are the apache2 package's configuration files and gowsgi's,
+// its *-enabled entries are links to the *-available files beside them,
+// and no site is enabled (the entry point writes its own).
+func assertPristineApacheTree(t testing.TB, root string) {
+	t.Helper()
+	conffiles := map[string]bool{"/etc/apache2/mods-available/gowsgi.load": true, "/etc/apache2/mods-available/gowsgi.conf": true}
+	for _, line := range strings.Split(mustRun(t, nil, "dpkg-query", "-W", "-f=${Conffiles}\n", "apache2"), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 {
+			conffiles[f[0]] = true
+		}
+	}
+	var foreign []string
+	tree := filepath.Join(root, "etc", "apache2")
+	require.NoError(t, filepath.WalkDir(tree, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(p, root)
+		switch {
+		case d.IsDir():
+		case d.Type()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			dir := filepath.Base(filepath.Dir(p))
+			want := "../" + strings.TrimSuffix(dir, "-enabled") + "-available/"
+			if !strings.HasSuffix(dir, "-enabled") || !strings.HasPrefix(target, want) || dir == "sites-enabled" {
+				foreign = append(foreign, rel+" -> "+target)
+			}
+		case !conffiles[rel]:
+			foreign = append(foreign, rel)
+		}
+		return nil
+	}))
+	assert.Empty(t, foreign, "ROOT's Apache tree has entries that are not the apache2 package's or gowsgi's")
+}
+
 // Runs the Dockerfile's steps on this machine: docker/build.sh (build
 // stage), docker/runtime-setup.sh into scratch roots (runtime stage), and the
 // entry point: three replicas serving the image's example app, mounted as
@@ -608,6 +645,7 @@ func TestPackagingDockerScripts(t *testing.T) {
 		require.FileExists(t, filepath.Join(root, "usr/local/sbin/gowsgi-entrypoint"))
 		require.FileExists(t, filepath.Join(root, "etc/apache2/mods-enabled/gowsgi.load"))
 		require.NoFileExists(t, filepath.Join(root, "etc/apache2/mods-enabled/wsgi.load"))
+		assertPristineApacheTree(t, root)
 		// The "mounted" app.
 		app, err := os.ReadFile(filepath.Join(dockerDir, "app", "app.wsgi"))
 		require.NoError(t, err)
