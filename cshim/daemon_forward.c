@@ -613,6 +613,15 @@ static apr_status_t close_fd(void *data)
     return APR_SUCCESS;
 }
 
+static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req,
+                            int ignore_activity);
+
+/* The outcome is decided (an answer, or a 503/504 the child gives up
+ * with): the ticket is freed, then the connection closed, here and not at
+ * the end of r->pool. A request the child gave up on cannot begin later,
+ * when a daemon thread frees up, after the client got its 503 or 504: its
+ * daemon's begin finds the word changed. Freed before the close, so that a
+ * daemon seeing the end of the connection cannot begin it in between. */
 static int forward_request(request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req, int error_override,
                            int ignore_activity)
 {
@@ -631,6 +640,20 @@ static int forward_request(request_rec *r, const gowsgi_daemon *daemon, gowsgi_r
     f->io_ctx = req->ctx;
     f->error_override = error_override;
     f->timeout_ms = rt->socket_timeout * 1000;
+    f->fd = -1;
+    f->ticket = -1;
+    apr_pool_cleanup_register(r->pool, f, close_fd, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(r->pool, f, free_ticket, apr_pool_cleanup_null);
+    int status = forward_attempts(f, r, daemon, req, ignore_activity);
+    free_ticket(f);
+    close_fd(f);
+    return status;
+}
+
+static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req,
+                            int ignore_activity)
+{
+    const gowsgi_daemon_rt *rt = f->rt;
     apr_time_t queue_start = apr_time_now();
     f->queue_start = queue_start;
 
@@ -650,13 +673,9 @@ static int forward_request(request_rec *r, const gowsgi_daemon *daemon, gowsgi_r
     wr.nenv = (uint32_t)req->nenv;
     wr.env_keys = req->env_keys;
     wr.env_vals = req->env_vals;
-    apr_pool_cleanup_register(r->pool, f, close_fd, apr_pool_cleanup_null);
-    f->fd = -1;
     /* A ticket, so that a request no app has begun can go elsewhere. */
     static __thread unsigned ticket_hint;
     f->ticket = rt->tickets != NULL ? gowsgi_ticket_claim(rt->tickets, rt->ntickets, &ticket_hint, next_seq()) : -1;
-    if (f->ticket >= 0)
-        apr_pool_cleanup_register(r->pool, f, free_ticket, apr_pool_cleanup_null);
 
     /* A replay (the script changed) goes to another process, or to the new
      * one once it is up: retried for up to connect-timeout. */
