@@ -133,6 +133,9 @@ void gowsgi_daemons_child_init(void);
 /* Apache's monitor hook (the parent, every few seconds): deadlines of
  * draining processes, and slots whose fork failed. */
 int gowsgi_daemons_monitor(apr_pool_t *p, server_rec *s);
+/* The parent, when an Apache child has exited (even by SIGKILL mid-request):
+ * the tickets (daemon_ticket.h) it held in every group are free again. */
+void gowsgi_daemon_tickets_reclaim(server_rec *s, pid_t pid);
 const gowsgi_daemon_rt *gowsgi_daemon_runtime(const gowsgi_daemon *conf);
 
 /* daemon_settings.c: resolves a group's options (an error message or NULL),

@@ -616,6 +616,27 @@ static apr_status_t close_fd(void *data)
 static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *daemon, gowsgi_request *req,
                             int ignore_activity);
 
+/* A request that found every ticket of its group taken goes without one: it
+ * is not sent elsewhere if its process dies or stops before beginning it.
+ * Never silently: a warning when this process's first request finds none,
+ * then not again until one of its requests has found one (a burst). */
+static void no_ticket(const forward *f)
+{
+    static int burst;
+    if (f->rt->tickets == NULL)
+        return;
+    if (f->ticket >= 0) {
+        if (__atomic_load_n(&burst, __ATOMIC_RELAXED))
+            __atomic_store_n(&burst, 0, __ATOMIC_RELAXED);
+        return;
+    }
+    int calm = 0;
+    if (__atomic_compare_exchange_n(&burst, &calm, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, f->r, "gowsgi: all %u tickets of daemon process group '%s' are "
+                      "taken: requests go without one (not sent to another process if theirs dies or stops before "
+                      "beginning them) until one is free: %s", f->rt->ntickets, group_name(f), f->r->filename);
+}
+
 /* The outcome is decided (an answer, or a 503/504 the child gives up
  * with): the ticket is freed, then the connection closed, here and not at
  * the end of r->pool. A request the child gave up on cannot begin later,
@@ -676,6 +697,7 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
     /* A ticket, so that a request no app has begun can go elsewhere. */
     static __thread unsigned ticket_hint;
     f->ticket = rt->tickets != NULL ? gowsgi_ticket_claim(rt->tickets, rt->ntickets, &ticket_hint, next_seq()) : -1;
+    no_ticket(f);
 
     /* A replay (the script changed) goes to another process, or to the new
      * one once it is up: retried for up to connect-timeout. */

@@ -423,6 +423,20 @@ static unsigned int tickets_needed(void)
     return n > 65536 ? 65536u : (unsigned int)n;
 }
 
+void gowsgi_daemon_tickets_reclaim(server_rec *s, pid_t pid)
+{
+    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+        gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
+        if (rt->tickets == NULL)
+            continue;
+        unsigned n = gowsgi_ticket_reclaim(rt->tickets, rt->ntickets, (int)pid);
+        if (n > 0)
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "gowsgi: Apache child %d exited holding %u ticket%s of "
+                         "daemon process group '%s'; %s free again", (int)pid, n, n == 1 ? "" : "s", rt->conf->name,
+                         n == 1 ? "it is" : "they are");
+    }
+}
+
 int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
 {
     apr_array_header_t *daemons = gowsgi_globals.daemons;

@@ -171,11 +171,9 @@ void gowsgi_fair_share_forget(void)
 }
 
 /* The parent: a child that exited no longer holds what its record says. */
-static void child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot, mpm_child_status state)
+void gowsgi_fair_share_child_exited(server_rec *s, pid_t pid)
 {
-    (void)gen;
-    (void)slot;
-    if (state != MPM_CHILD_EXITED || region == NULL || gowsgi_in_daemon)
+    if (region == NULL || gowsgi_in_daemon)
         return;
     for (int i = 0; i < region->nrecords; i++) {
         int *rec = record_of(i);
@@ -196,12 +194,6 @@ static void child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot
         __atomic_store_n(&rec[0], 0, __ATOMIC_RELEASE);
         return;
     }
-}
-
-void gowsgi_fair_share_register_hooks(apr_pool_t *p)
-{
-    (void)p;
-    ap_hook_child_status(child_status, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 /* This child's record, claimed at its first forwarded request. */

@@ -30,9 +30,9 @@ const char *gowsgi_fair_share_invalid(apr_pool_t *p, const char *what, const cha
 const char *gowsgi_fair_share_start(apr_pool_t *pconf, server_rec *s, struct gowsgi_daemon_rt *rts, int nrts);
 /* A daemon process right after fork: the counters are not its to touch. */
 void gowsgi_fair_share_forget(void);
-/* The child_status hook (the parent): a child that exited, even by a crash,
- * holds no worker any more. */
-void gowsgi_fair_share_register_hooks(apr_pool_t *p);
+/* The parent (mod_gowsgi.c's child_status hook): a child that exited, even
+ * by a crash, holds no worker any more. */
+void gowsgi_fair_share_child_exited(server_rec *s, pid_t pid);
 
 /* One forwarded request's place in its group's count. */
 typedef struct gowsgi_fair_ticket {

@@ -83,6 +83,19 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
         gowsgi_engine_load(pchild, s);
 }
 
+/* The parent: what an Apache child that exited (even by a crash, mid-
+ * request) held is given back: its part of each group's worker share
+ * (fair_share.c) and its tickets (daemon_process.c). */
+static void child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot, mpm_child_status state)
+{
+    (void)gen;
+    (void)slot;
+    if (state != MPM_CHILD_EXITED || gowsgi_in_daemon)
+        return;
+    gowsgi_fair_share_child_exited(s, pid);
+    gowsgi_daemon_tickets_reclaim(s, pid);
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     /* After mod_alias (its Alias wins, as with mod_wsgi), before mod_userdir
@@ -96,7 +109,7 @@ static void register_hooks(apr_pool_t *p)
     /* After the core's, which makes the scoreboard. */
     ap_hook_pre_mpm(pre_mpm, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_monitor(gowsgi_daemons_monitor, NULL, NULL, APR_HOOK_MIDDLE);
-    gowsgi_fair_share_register_hooks(p);
+    ap_hook_child_status(child_status, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(gowsgi_translate_name, after_alias, before_userdir, APR_HOOK_MIDDLE);
     ap_hook_handler(gowsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
     gowsgi_register_auth_hooks(p);

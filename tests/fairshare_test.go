@@ -249,6 +249,7 @@ func TestFairShare_DeadChildGivesItsShareBack(t *testing.T) {
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		block, _ := fairMPM(mpm)
 		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: block + `
+LogLevel info gowsgi:debug
 WSGIDaemonProcess capped threads=2 worker-share=2 connect-timeout=40 socket-timeout=40
 WSGIScriptAlias /capped @APPS@/daemon/gate.wsgi process-group=capped application-group=%{GLOBAL}
 `})
@@ -291,6 +292,15 @@ WSGIScriptAlias /capped @APPS@/daemon/gate.wsgi process-group=capped application
 			time.Sleep(50 * time.Millisecond)
 		}
 		require.Equal(t, 2, total, "the parent takes back both requests of the killed children:\n%s", strings.Join(mark.raw(), "\n"))
+		// And their tickets (daemon_ticket.h): both had begun, so both
+		// were taken; the refused one never had one.
+		tickets := regexp.MustCompile(`Apache child \d+ exited holding (\d) tickets? of daemon process group 'capped'`)
+		total = 0
+		for _, m := range tickets.FindAllStringSubmatch(strings.Join(mark.raw(), "\n"), -1) {
+			k, _ := strconv.Atoi(m[1])
+			total += k
+		}
+		require.Equal(t, 2, total, "the parent frees the killed children's tickets:\n%s", strings.Join(mark.raw(), "\n"))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "open"), nil, 0o644))
 		// Admitted again (not refused as if the dead children still held it).
 		var r Resp

@@ -37,6 +37,8 @@ typedef struct gowsgi_ticket {
 } gowsgi_ticket;
 
 #define GOWSGI_TICKET_WORD(seq, state) (((uint64_t)(seq) << 2) | (uint64_t)(state))
+/* The pid of the child whose attempt a word is (seq's high 32 bits). */
+#define GOWSGI_TICKET_PID(word) ((uint32_t)((uint64_t)(word) >> 34))
 
 static inline int gowsgi_ticket_state(const gowsgi_ticket *t, uint64_t seq)
 {
@@ -100,6 +102,23 @@ static inline int gowsgi_ticket_claim(gowsgi_ticket *table, unsigned n, unsigned
 static inline void gowsgi_ticket_free(gowsgi_ticket *t)
 {
     __atomic_store_n(&t->word, 0, __ATOMIC_RELEASE);
+}
+
+/* Apache's parent, when a child has exited (even by SIGKILL mid-request):
+ * the tickets it held are free again; how many. The parent runs this once
+ * it has reaped the child, before the pid can be reused, so no word with
+ * that pid is anyone's any more (pid_max is at most 2^22: seq << 2 keeps
+ * all of it). A CAS per word: one that changed meanwhile is left alone. */
+static inline unsigned gowsgi_ticket_reclaim(gowsgi_ticket *table, unsigned n, int pid)
+{
+    unsigned reclaimed = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t w = __atomic_load_n(&table[i].word, __ATOMIC_ACQUIRE);
+        if (w != 0 && GOWSGI_TICKET_PID(w) == (uint32_t)pid &&
+            __atomic_compare_exchange_n(&table[i].word, &w, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            reclaimed++;
+    }
+    return reclaimed;
 }
 
 #endif
