@@ -785,9 +785,27 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
             setsockopt(f->fd, SOL_SOCKET, SO_RCVBUF, &rt->response_buffer_size, sizeof(rt->response_buffer_size));
         int rc = early < f->out.len ? gowsgi_wire_send(f->fd, f->out.p + early, f->out.len - early, f->timeout_ms) : 0;
         f->out.len = 0;
-        if (rc != 0)
-            return lost(f, HTTP_SERVICE_UNAVAILABLE,
-                        apr_psprintf(r->pool, "sending the request failed (%s)", strerror(-rc)));
+        if (rc != 0) {
+            /* The daemon never had all of the REQUEST, so it cannot have
+             * begun it: it goes to another process, as one gone before
+             * beginning it, within connect-timeout. */
+            if (f->ticket >= 0)
+                gowsgi_ticket_cancel(ticket_of(f), f->seq);
+            close_fd(f);
+            channel_only = 1;
+            resent++;
+            if (apr_time_now() >= give_up) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, -rc, r, "gowsgi: daemon process group '%s': sending the request "
+                              "failed (%u times within connect-timeout=%d): %s", daemon->name, resent,
+                              rt->connect_timeout, r->filename);
+                return HTTP_SERVICE_UNAVAILABLE;
+            }
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, -rc, r, "gowsgi: daemon process group '%s': sending the request "
+                          "failed before it was whole; sending it to another process: %s", daemon->name,
+                          r->filename);
+            apr_sleep(apr_time_from_msec(20));
+            continue;
+        }
         /* socket-timeout runs from the first send: a request sent again
          * because its process went quiet does not start it over. */
         if (!keep_due)
