@@ -248,12 +248,13 @@ int gowsgi_fair_share_enter(request_rec *r, const gowsgi_daemon_rt *rt, gowsgi_f
     t->group = t->record = -1;
     if (region == NULL || rt->index >= region->ngroups)
         return OK;
-    /* An internal redirect (a 200 with a local Location) runs while the
-     * request that made it still holds its place: the same worker, counted
-     * once. */
-    for (request_rec *prev = r->prev; prev != NULL; prev = prev->prev)
-        if (apr_table_get(prev->notes, FAIR_NOTE) != NULL)
-            return OK;
+    /* An internal redirect (a 200 with a local Location) or a subrequest
+     * (mod_include's <!--#include virtual-->) runs while the request that
+     * made it still holds its place: the same worker, counted once. */
+    for (request_rec *m = r; m != NULL; m = m->main)
+        for (request_rec *q = m; q != NULL; q = q->prev)
+            if (q != r && apr_table_get(q->notes, FAIR_NOTE) != NULL)
+                return OK;
     fair_group *g = &region->groups[rt->index];
     int share = g->share;
     int held = __atomic_load_n(&g->held, __ATOMIC_ACQUIRE);

@@ -86,3 +86,24 @@ WSGIScriptAlias /edoc @APPS@/daemon/gate.wsgi process-group=edoc application-gro
 		assert.True(t, os.IsNotExist(err), "the request answered 504 must never run")
 	})
 }
+
+// mod_include's <!--#include virtual--> inside a response forwarded to a
+// group is a subrequest on the same worker: with worker-share=1 it is
+// admitted, not refused as a second worker.
+func TestFairShare_SubrequestCountedOnce(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: `
+LoadModule include_module /usr/lib/apache2/modules/mod_include.so
+WSGIDaemonProcess ssi threads=2 worker-share=1
+WSGIScriptAlias /ssi @APPS@/daemon/ssi.wsgi process-group=ssi application-group=%{GLOBAL}
+<Location /ssi>
+    Options +Includes
+    SetOutputFilter INCLUDES
+</Location>
+`})
+		r := Get(t, a.URL("/ssi"))
+		require.Equal(t, 200, r.Status, "%s", r)
+		assert.Equal(t, "before inner after\n", r.Body)
+	})
+}
