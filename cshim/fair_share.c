@@ -185,7 +185,11 @@ void gowsgi_fair_share_child_exited(server_rec *s, pid_t pid)
             int n = __atomic_exchange_n(&rec[1 + g], 0, __ATOMIC_ACQ_REL);
             if (n == 0)
                 continue;
-            __atomic_sub_fetch(&region->groups[g].held, n, __ATOMIC_ACQ_REL);
+            /* Never below 0: a child killed inside enter or leave may
+             * have its record one over its part of the count (see enter). */
+            int *held = &region->groups[g].held, h = __atomic_load_n(held, __ATOMIC_ACQUIRE);
+            while (!__atomic_compare_exchange_n(held, &h, h > n ? h - n : 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                ;
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: Apache child %d exited while forwarding %d "
                          "request%s to daemon process group '%s'; %s no longer count%s against its worker share",
                          (int)pid, n, n == 1 ? "" : "s", gowsgi_daemon_rts[g].conf->name, n == 1 ? "it" : "they",
@@ -257,17 +261,27 @@ int gowsgi_fair_share_enter(request_rec *r, const gowsgi_daemon_rt *rt, gowsgi_f
                 return OK;
     fair_group *g = &region->groups[rt->index];
     int share = g->share;
+    /* The child's record first, the count after (and in leave the count
+     * first, the record last): a child killed between the two leaves a
+     * record at least its part of the count, never less, so the parent
+     * takes back all of it; at worst one too many, and the group may hold
+     * one more than its share until it is idle (leave stops at 0), never
+     * less than its share for good. */
+    t->record = claim_record();
+    if (t->record >= 0)
+        __atomic_add_fetch(&record_of(t->record)[1 + rt->index], 1, __ATOMIC_ACQ_REL);
     int held = __atomic_load_n(&g->held, __ATOMIC_ACQUIRE);
     /* Exact: a request is counted only while the count is under the share. */
     do {
-        if (held >= share)
+        if (held >= share) {
+            if (t->record >= 0)
+                __atomic_sub_fetch(&record_of(t->record)[1 + rt->index], 1, __ATOMIC_ACQ_REL);
+            t->record = -1;
             return refuse(r, rt, g, held);
+        }
     } while (!__atomic_compare_exchange_n(&g->held, &held, held + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
     t->group = rt->index;
     apr_table_setn(r->notes, FAIR_NOTE, "1");
-    t->record = claim_record();
-    if (t->record >= 0)
-        __atomic_add_fetch(&record_of(t->record)[1 + t->group], 1, __ATOMIC_ACQ_REL);
     return OK;
 }
 
@@ -276,9 +290,15 @@ void gowsgi_fair_share_leave(request_rec *r, const gowsgi_daemon_rt *rt, gowsgi_
     if (t->group < 0 || region == NULL)
         return;
     fair_group *g = &region->groups[t->group];
+    /* Never below 0 (a dead child's part taken back once too often, see
+     * enter): the count is right again once the group is idle. */
+    int held = __atomic_load_n(&g->held, __ATOMIC_ACQUIRE);
+    while (!__atomic_compare_exchange_n(&g->held, &held, held > 0 ? held - 1 : 0, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+        ;
+    held = held > 0 ? held - 1 : 0;
     if (t->record >= 0)
         __atomic_sub_fetch(&record_of(t->record)[1 + t->group], 1, __ATOMIC_ACQ_REL);
-    int held = __atomic_sub_fetch(&g->held, 1, __ATOMIC_ACQ_REL);
     t->group = -1;
     apr_table_unset(r->notes, FAIR_NOTE);
     /* The burst ends when the group is down to half its share, not at the
