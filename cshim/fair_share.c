@@ -16,6 +16,7 @@
 #include "fair_share.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@
 
 /* In r->notes while r holds a place in a group's count. */
 #define FAIR_NOTE "gowsgi-fair-share"
+/* A group's share when it is 100%: no check at all (mod_http2's workers
+ * are threads of their own, over MaxRequestWorkers). */
+#define FAIR_NO_LIMIT INT_MAX
 /* How often a group that stays over its share is named again. */
 #define STILL_OVER_EVERY apr_time_from_sec(60)
 
@@ -115,10 +119,12 @@ static int group_share(const gowsgi_daemon_rt *rt, int workers, const char **how
                                                                  : GOWSGI_FAIR_SHARE_DEFAULT;
     if (!gowsgi_fair_share_parse(v, &count, &percent))
         gowsgi_fair_share_parse(GOWSGI_FAIR_SHARE_DEFAULT, &count, &percent);   /* validated when read */
+    *how = given ? "worker-share=" : gowsgi_globals.worker_share ? "GoWSGIWorkerShare " : "default ";
+    if (percent == 100)
+        return FAIR_NO_LIMIT;
     int share = count ? count : (int)((long)workers * percent / 100);
     if (share < 1)
         share = 1;
-    *how = given ? "worker-share=" : gowsgi_globals.worker_share ? "GoWSGIWorkerShare " : "default ";
     if (given)
         return share;
     int own = rt->conf->processes * (rt->conf->threads > 0 ? rt->conf->threads : 1);
@@ -157,8 +163,12 @@ const char *gowsgi_fair_share_start(apr_pool_t *pconf, server_rec *s, gowsgi_dae
         reg->groups[g].share = group_share(&rts[g], workers, &how);
         if (v == NULL)
             v = gowsgi_globals.worker_share ? gowsgi_globals.worker_share : GOWSGI_FAIR_SHARE_DEFAULT;
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: daemon process group '%s' may hold %d of Apache's %d "
-                     "workers (%s%s)", rts[g].conf->name, reg->groups[g].share, workers, how, v);
+        if (reg->groups[g].share == FAIR_NO_LIMIT)
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: daemon process group '%s' may hold any number of "
+                         "Apache's workers (%s%s: no limit)", rts[g].conf->name, how, v);
+        else
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: daemon process group '%s' may hold %d of Apache's %d "
+                         "workers (%s%s)", rts[g].conf->name, reg->groups[g].share, workers, how, v);
     }
     return NULL;
 }
@@ -261,6 +271,8 @@ int gowsgi_fair_share_enter(request_rec *r, const gowsgi_daemon_rt *rt, gowsgi_f
                 return OK;
     fair_group *g = &region->groups[rt->index];
     int share = g->share;
+    if (share == FAIR_NO_LIMIT)
+        return OK;
     /* The child's record first, the count after (and in leave the count
      * first, the record last): a child killed between the two leaves a
      * record at least its part of the count, never less, so the parent
