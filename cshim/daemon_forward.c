@@ -315,27 +315,17 @@ static gowsgi_ticket *ticket_of(const forward *f)
 }
 
 /* A process of the group that is stopped (SIGSTOP, a debugger): its pid,
- * or 0. Read from /proc, only when a request waits without a sign of life. */
+ * or 0. Read from /proc, only when a request waits without a sign of life;
+ * under hidepid= /proc hides it, and this sees nothing. */
 static int stopped_process(const gowsgi_daemon_rt *rt)
 {
     for (int i = 0; i < rt->conf->processes; i++) {
         int pid = __atomic_load_n(&rt->shared->slots[i].pid, __ATOMIC_ACQUIRE);
         if (pid <= 0)
             continue;
-        char path[64], buf[512];
-        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-            continue;
-        buf[n] = '\0';
-        /* "pid (comm) S ...": comm may hold anything, the state follows
-         * its last ')'. */
-        const char *paren = strrchr(buf, ')');
-        if (paren != NULL && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't'))
+        char state;
+        int ppid, sid;
+        if (gowsgi_process_stat(pid, &state, &ppid, &sid) == 0 && (state == 'T' || state == 't'))
             return pid;
     }
     return 0;

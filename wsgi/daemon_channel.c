@@ -308,11 +308,10 @@ int gowsgi_channel_peer(int fd, pid_t *pid, uid_t *uid)
     return 0;
 }
 
-int gowsgi_process_ids(pid_t pid, int *ppid, int *sid)
+int gowsgi_process_stat(pid_t pid, char *state, int *ppid, int *sid)
 {
     char path[64], buf[512];
     int pgrp;
-    char state;
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "re");
     if (f == NULL)
@@ -323,9 +322,15 @@ int gowsgi_process_ids(pid_t pid, int *ppid, int *sid)
     /* "pid (comm) state ppid pgrp session ...": comm may hold spaces and
      * parentheses. */
     const char *end = strrchr(buf, ')');
-    if (end == NULL || sscanf(end + 1, " %c %d %d %d", &state, ppid, &pgrp, sid) != 4)
+    if (end == NULL || sscanf(end + 1, " %c %d %d %d", state, ppid, &pgrp, sid) != 4)
         return -EPROTO;
     return 0;
+}
+
+int gowsgi_process_ids(pid_t pid, int *ppid, int *sid)
+{
+    char state;
+    return gowsgi_process_stat(pid, &state, ppid, sid);
 }
 
 int gowsgi_process_parent(pid_t pid)

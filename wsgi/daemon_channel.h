@@ -54,6 +54,8 @@ int gowsgi_channel_peer(int fd, pid_t *pid, uid_t *uid);
 /* The parent pid and session id of a process, from /proc: 0, or a negative
  * errno (-ENOENT: gone; -EACCES: /proc hides it, as hidepid= does). */
 int gowsgi_process_ids(pid_t pid, int *ppid, int *sid);
+/* The same, and the state letter ('R', 'S', 'T' stopped, 't' traced...). */
+int gowsgi_process_stat(pid_t pid, char *state, int *ppid, int *sid);
 /* The parent pid, or -1. */
 int gowsgi_process_parent(pid_t pid);
 
