@@ -693,7 +693,7 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
      * one once it is up: retried for up to connect-timeout. */
     apr_time_t give_up = queue_start + apr_time_from_sec(rt->connect_timeout);
     unsigned attempts = 0, goodbyes = 0, resent = 0;
-    int keep_due = 0, waited_start = 0, channel_only = 0;
+    int keep_due = 0, channel_only = 0;
     for (;;) {
         /* A request queued for a group with no process up would wait out
          * socket-timeout: wait at most connect-timeout for one (mod_wsgi's
@@ -703,7 +703,6 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
         while (!gowsgi_daemon_group_ready(rt)) {
             apr_time_t now = apr_time_now();
             int starting = group_starting(rt);
-            waited_start |= starting;
             if (starting && now >= queue_start + apr_time_from_sec(rt->socket_timeout)) {
                 /* mod_wsgi's words and status for a read that timed out. */
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: daemon process group '%s' is still starting "
@@ -798,12 +797,10 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
             continue;
         }
         /* socket-timeout runs from the first send: a request sent again
-         * because its process went quiet does not start it over. One that
-         * waited for a starting group (a slow import) has it from its
-         * arrival, as mod_wsgi's: one socket-timeout in all, not two. */
+         * because its process went quiet does not start it over. */
         if (!keep_due)
-            f->headers_due = (waited_start ? queue_start : apr_time_now()) + apr_time_from_msec(f->timeout_ms);
-        keep_due = waited_start = 0;
+            f->headers_due = apr_time_now() + apr_time_from_msec(f->timeout_ms);
+        keep_due = 0;
         int status = follow_with_timeout(f);
         if (status == QUIET || status == GONE) {
             /* Not begun: another process of the group takes it, through

@@ -11,6 +11,10 @@ READY_AT = time.time()
 
 
 def application(environ, start_response):
+    # ?sleep=N: the response takes N s more (daemon_slowstart_test.go).
+    q = environ.get('QUERY_STRING', '')
+    if q.startswith('sleep='):
+        time.sleep(float(q[6:]))
     body = json.dumps({'pid': os.getpid(), 'imported_at': IMPORTED_AT, 'ready_at': READY_AT}).encode()
     start_response('200 OK', [('Content-Type', 'application/json'), ('Content-Length', str(len(body)))])
     return [body]
