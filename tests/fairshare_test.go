@@ -210,6 +210,7 @@ WSGIDaemonProcess pct threads=1 worker-share=25%
 WSGIDaemonProcess few threads=4 worker-share=1
 WSGIDaemonProcess server threads=1
 WSGIDaemonProcess floor threads=4
+WSGIDaemonProcess all threads=1 worker-share=100%
 WSGIScriptAlias /capped @APPS@/daemon/gate.wsgi process-group=capped application-group=%{GLOBAL}
 WSGIScriptAlias /few @APPS@/daemon/probe.wsgi process-group=few application-group=%{GLOBAL}
 `})
@@ -221,6 +222,8 @@ WSGIScriptAlias /few @APPS@/daemon/probe.wsgi process-group=few application-grou
 		// GoWSGIWorkerShare: the default of the others, with the same floor.
 		assert.Contains(t, log, fmt.Sprintf("group 'server' may hold 3 of Apache's %d workers (GoWSGIWorkerShare 3)", workers))
 		assert.Contains(t, log, fmt.Sprintf("group 'floor' may hold 5 of Apache's %d workers (GoWSGIWorkerShare 3)", workers))
+		// 100%: no limit at all (mod_http2's workers are over MaxRequestWorkers).
+		assert.Contains(t, log, "group 'all' may hold any number of Apache's workers (worker-share=100%: no limit)")
 
 		dir := filepath.Join(a.Root, "scratch")
 		require.Equal(t, 200, Get(t, a.URL("/capped?max=0&dir="+dir)).Status)
