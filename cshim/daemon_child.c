@@ -115,8 +115,17 @@ static void close_others(gowsgi_daemon_rt *own)
     for (int g = 0; g < gowsgi_daemon_nrts; g++) {
         gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
         close(rt->channel[0]);   /* a daemon never sends on a channel */
-        if (rt == own)
+        if (rt == own) {
+            /* Its own records stay mapped; their descriptor goes to the
+             * launcher only. A process that runs the tenant's code here
+             * must not hold it (it could resize the records under
+             * everyone that maps them, were they not sealed). */
+            if (!own->launcher && own->shared_fd >= 0) {
+                close(own->shared_fd);
+                own->shared_fd = -1;
+            }
             continue;
+        }
         close(rt->channel[1]);
         explicit_bzero(rt->secret, sizeof(rt->secret));
         if (rt->shared != NULL && rt->shared != MAP_FAILED)
