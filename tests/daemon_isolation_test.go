@@ -245,3 +245,43 @@ WSGIScriptAlias /b @APPS@/env.wsgi process-group=broken
 		assert.LessOrEqual(t, started, 3, "processes started in 7 s")
 	})
 }
+
+// A process that waits out a back-off (the last one of its group died while
+// starting) says so in its slot, launched or forked alike: a request does
+// not wait for it until socket-timeout (504) but is answered 503 at
+// connect-timeout, and the 503's log line gives the cause.
+func TestDaemon_BackoffAnswers503AtConnectTimeout(t *testing.T) {
+	if targetModule() != ModGowsgi {
+		t.Skip("gowsgi's back-off")
+	}
+	t.Parallel()
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: `
+WSGIDaemonProcess launched threads=1 connect-timeout=1 socket-timeout=20
+WSGIImportScript @ROOT@/scratch/crash.py process-group=launched application-group=%{GLOBAL}
+WSGIScriptAlias /launched @APPS@/daemon/probe.wsgi process-group=launched
+WSGIDaemonProcess forked threads=1 connect-timeout=1 socket-timeout=20 server-metrics=On
+WSGIImportScript @ROOT@/scratch/crash.py process-group=forked application-group=%{GLOBAL}
+WSGIScriptAlias /forked @APPS@/daemon/probe.wsgi process-group=forked
+`, Files: map[string]string{"scratch/crash.py": "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"}})
+		for _, group := range []string{"launched", "forked"} {
+			// A back-off of this group begins (it lasts 5 s).
+			mark := markLog(a)
+			backoff := regexp.MustCompile(`of group '` + group + `' \(pid \d+\): the last one died while starting; waiting 5 seconds first`)
+			deadline := time.Now().Add(12 * time.Second)
+			for !backoff.MatchString(strings.Join(mark.raw(), "\n")) {
+				require.True(t, time.Now().Before(deadline), "%s: no back-off began", group)
+				time.Sleep(20 * time.Millisecond)
+			}
+			start := time.Now()
+			r := Get(t, a.URL("/"+group+"/x"))
+			took := time.Since(start)
+			assert.Equal(t, 503, r.Status, "%s: %s", group, r.String())
+			assert.Less(t, took, 3*time.Second, "%s: answered at connect-timeout, not after the back-off", group)
+			lines := strings.Join(mark.waitRaw("unable to connect to WSGI daemon process '"+group+"'", 2*time.Second), "\n")
+			assert.Regexp(t, `unable to connect to WSGI daemon process '`+group+`': no process of the group has been ready `+
+				`within connect-timeout=1; process \d+\D*the last one died while starting; waiting 5 seconds before starting again`,
+				lines, "%s: the 503 says why", group)
+		}
+	})
+}
