@@ -89,9 +89,15 @@ static char *read_settings(size_t *len)
     return buf;
 }
 
+/* Whether [at, at + size) lies within the shared records (no overflow). */
+static int shared_fits(long at, size_t size)
+{
+    return at >= 0 && (size_t)at <= settings.shared_size && size <= settings.shared_size - (size_t)at;
+}
+
 static int *shared_int(long at)
 {
-    if (at < 0 || (size_t)at + sizeof(int) > settings.shared_size || at % (long)sizeof(int) != 0)
+    if (!shared_fits(at, sizeof(int)) || at % (long)sizeof(int) != 0)
         return NULL;
     return (int *)(shared + at);
 }
@@ -126,6 +132,17 @@ int main(int argc, char **argv)
     }
     gowsgi_daemon_init *init = &settings.init;
 
+    /* The records are as large as the settings say (the memfd is sealed at
+     * its size): no access below can fault past its end. */
+    struct stat shared_st;
+    if (fstat(GOWSGI_LAUNCH_FD_SHARED, &shared_st) != 0) {
+        close(GOWSGI_LAUNCH_FD_SHARED);
+        fail("cannot read the size of the group's shared records", errno);
+    }
+    if (shared_st.st_size < 0 || (unsigned long long)shared_st.st_size != (unsigned long long)settings.shared_size) {
+        close(GOWSGI_LAUNCH_FD_SHARED);
+        fail("the group's shared records are not the size the settings say", 0);
+    }
     shared = mmap(NULL, settings.shared_size, PROT_READ | PROT_WRITE, MAP_SHARED, GOWSGI_LAUNCH_FD_SHARED, 0);
     close(GOWSGI_LAUNCH_FD_SHARED);
     if (shared == MAP_FAILED) {
@@ -136,14 +153,14 @@ int main(int argc, char **argv)
     init->reload_token = shared_int(settings.at_reload_token);
     init->ready = shared_int(settings.at_ready);
     init->idle = shared_int(settings.at_idle);
-    if (settings.at_exit_reason >= 0 && settings.exit_reason_size > 0 &&
-        (size_t)settings.at_exit_reason + settings.exit_reason_size <= settings.shared_size) {
+    if (settings.exit_reason_size > 0 && shared_fits(settings.at_exit_reason, settings.exit_reason_size)) {
         init->exit_reason = reason = shared + settings.at_exit_reason;
         init->exit_reason_size = reason_size = settings.exit_reason_size;
     }
     int *crashed = shared_int(settings.at_crashed);
-    if (settings.ntickets > 0 && settings.at_tickets >= 0 && settings.at_tickets % (long)sizeof(gowsgi_ticket) == 0 &&
-        (size_t)settings.at_tickets + sizeof(gowsgi_ticket) * settings.ntickets <= settings.shared_size) {
+    if (settings.ntickets > 0 && settings.at_tickets % (long)sizeof(gowsgi_ticket) == 0 &&
+        settings.ntickets <= settings.shared_size / sizeof(gowsgi_ticket) &&
+        shared_fits(settings.at_tickets, sizeof(gowsgi_ticket) * settings.ntickets)) {
         init->tickets = (gowsgi_ticket *)(void *)(shared + settings.at_tickets);
         init->ntickets = settings.ntickets;
     }
