@@ -75,6 +75,11 @@ void gowsgi_daemon_log_client(const char *const *keys, const char *const *vals, 
     snprintf(remote, remote_len, "%s:%s", addr ? addr : "", port ? port : "0");
 }
 
+int gowsgi_daemon_log_own(void)
+{
+    return own_log;
+}
+
 int gowsgi_daemon_log_request(const char *remote, const char *referer, int level, const char *msg, size_t len)
 {
     if (!own_log)
