@@ -395,10 +395,12 @@ static void gowsgi_daemon_isolation(apr_pool_t *pconf, gowsgi_daemon_rt *rt)
         return;
     }
     if (launcher == NULL || access(launcher, X_OK) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
-                     "gowsgi: daemon process group '%s': no launcher %s: its processes run in a fork of Apache's "
-                     "parent and are not isolated (they hold a copy of the whole server configuration)",
-                     rt->conf->name, launcher ? launcher : "gowsgi-daemon");
+        int err = launcher != NULL ? errno : 0;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, err, s,
+                     "gowsgi: daemon process group '%s': no launcher at %s (gowsgi-daemon, installed beside "
+                     "mod_gowsgi.so): its processes run in a fork of Apache's parent and are not isolated (they "
+                     "hold a copy of the whole server configuration)", rt->conf->name,
+                     launcher ? launcher : "(the module's own path is unknown)");
         return;
     }
     rt->launcher = launcher;
