@@ -7,6 +7,7 @@ package tests
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -275,5 +276,44 @@ def application(environ, start_response):
 			}
 			assert.True(t, found, group)
 		}
+	})
+}
+
+// A piped ErrorLog whose reader has stopped reading: a thread whose
+// wsgi.errors lines fill the pipe blocks in its write, but with the GIL
+// released (as mod_wsgi's Log object releases it around ap_log_error), so
+// the process's other thread still answers.
+func TestDaemon_StalledLogStallsOnlyTheWriter(t *testing.T) {
+	gowsgiOnly(t)
+	t.Parallel()
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, ExtraPort: true, Snippet: `
+<VirtualHost 127.0.0.1:@PORT2@>
+    ServerName stall.example
+    ErrorLog "|/bin/sleep 600"
+    WSGIDaemonProcess stall threads=2 shutdown-timeout=2
+    WSGIScriptAlias / @ROOT@/scratch/stall.wsgi process-group=stall application-group=%{GLOBAL}
+</VirtualHost>
+`, Files: map[string]string{"scratch/stall.wsgi": `def application(environ, start_response):
+    if environ['PATH_INFO'] == '/flood':
+        for i in range(1000):  # 1 MB: far past the pipe's 64 KB
+            print('x' * 1000, file=environ['wsgi.errors'])
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'pong']
+`}})
+		url := fmt.Sprintf("http://127.0.0.1:%d", a.Port2)
+		require.Equal(t, 200, Get(t, url+"/ping").Status)
+		flood := &http.Client{Timeout: 4 * time.Second}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = doReq(flood, "GET", url+"/flood", nil, nil) // blocks in its log writes
+		}()
+		time.Sleep(1500 * time.Millisecond)
+		ping := &http.Client{Timeout: 2 * time.Second}
+		r, err := doReq(ping, "GET", url+"/ping", nil, nil)
+		require.NoError(t, err, "the other thread answers while one is stuck writing its log")
+		assert.Equal(t, 200, r.Status)
+		<-done
 	})
 }
