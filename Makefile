@@ -36,8 +36,8 @@ WIRE_SOURCES := wsgi/daemon_wire.c wsgi/daemon_wire_io.c wsgi/daemon_wire.h wsgi
 	wsgi/daemon_ticket.h
 # The crash report is the shim's and the launcher's (its handler must exist before Go does).
 CRASH_SOURCES := wsgi/crash_report.c wsgi/crash_report.h
-# A daemon's error-log lines and the launcher's settings: also both sides.
-LOG_SOURCES := wsgi/errorlog_line.c wsgi/errorlog_line.h wsgi/daemon_launch.h
+# A daemon's error-log lines, the launcher's settings and the start-up wording: also both sides.
+LOG_SOURCES := wsgi/errorlog_line.c wsgi/errorlog_line.h wsgi/daemon_launch.h wsgi/daemon_start.h
 SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h $(WIRE_SOURCES) $(CRASH_SOURCES) $(LOG_SOURCES)
 # The launcher a daemon process execs (wsgi/launcher/): plain C, no Apache,
 # no Python at link time (it dlopens both).

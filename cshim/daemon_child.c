@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "errorlog_line.h"
+#include "daemon_start.h"
 
 #include "ap_listen.h"
 #include "unixd.h"
@@ -54,9 +55,6 @@ static void note_exit(const char *why)
     __atomic_store_n(&exit_slot->exiting, 1, __ATOMIC_RELEASE);
 }
 
-/* How long a process that could not start waits before exiting. */
-#define SETUP_FAILURE_BACKOFF 5
-
 static void fail(gowsgi_daemon_rt *rt, int index, const char *what, int err) __attribute__((noreturn));
 static void fail(gowsgi_daemon_rt *rt, int index, const char *what, int err)
 {
@@ -65,18 +63,17 @@ static void fail(gowsgi_daemon_rt *rt, int index, const char *what, int err)
         char line[1024];
         gowsgi_daemon_log log = rt->log;
         log.fd = STDERR_FILENO;
-        int n = snprintf(line, sizeof(line), "gowsgi: daemon process %d of group '%s' (pid %d) could not start: %s%s%s; "
-                         "retrying in %d seconds", index, rt->conf->name, (int)getpid(), what, err ? ": " : "",
-                         err ? strerror(err) : "", SETUP_FAILURE_BACKOFF);
+        int n = snprintf(line, sizeof(line), GOWSGI_SETUP_FAILURE_LINE, index, rt->conf->name, (int)getpid(), what,
+                         err ? ": " : "", err ? strerror(err) : "", GOWSGI_SETUP_FAILURE_BACKOFF);
         gowsgi_errorlog_write(&log, APLOG_CRIT, NULL, NULL, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
     } else {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, err, rt->conf->server,
-                     "gowsgi: daemon process %d of group '%s' (pid %d) could not start: %s; retrying in %d seconds",
-                     index, rt->conf->name, (int)getpid(), what, SETUP_FAILURE_BACKOFF);
+        /* Apache's own line adds the error (ap_log_error's status). */
+        ap_log_error(APLOG_MARK, APLOG_CRIT, err, rt->conf->server, GOWSGI_SETUP_FAILURE_LINE, index,
+                     rt->conf->name, (int)getpid(), what, "", "", GOWSGI_SETUP_FAILURE_BACKOFF);
     }
-    snprintf(why, sizeof(why), "could not start: %s%s%s", what, err ? ": " : "", err ? strerror(err) : "");
+    snprintf(why, sizeof(why), GOWSGI_SETUP_FAILURE_REASON, what, err ? ": " : "", err ? strerror(err) : "");
     note_exit(why);
-    sleep(SETUP_FAILURE_BACKOFF);
+    sleep(GOWSGI_SETUP_FAILURE_BACKOFF);
     _exit(1);
 }
 
@@ -115,8 +112,17 @@ static void close_others(gowsgi_daemon_rt *own)
     for (int g = 0; g < gowsgi_daemon_nrts; g++) {
         gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
         close(rt->channel[0]);   /* a daemon never sends on a channel */
-        if (rt == own)
+        if (rt == own) {
+            /* Its own records stay mapped; their descriptor goes to the
+             * launcher only. A process that runs the tenant's code here
+             * must not hold it (it could resize the records under
+             * everyone that maps them, were they not sealed). */
+            if (!own->launcher && own->shared_fd >= 0) {
+                close(own->shared_fd);
+                own->shared_fd = -1;
+            }
             continue;
+        }
         close(rt->channel[1]);
         explicit_bzero(rt->secret, sizeof(rt->secret));
         if (rt->shared != NULL && rt->shared != MAP_FAILED)
@@ -215,7 +221,7 @@ static void launch(gowsgi_daemon_rt *rt, int index)
     gowsgi_daemon_init init;
     build_init(p, rt, index, &init);
     const char *why = gowsgi_daemon_exec(p, rt, &init, rt->launcher,
-                                         rt->procs[index].backoff ? SETUP_FAILURE_BACKOFF : 0, &logs_moved);
+                                         rt->procs[index].backoff ? GOWSGI_SETUP_FAILURE_BACKOFF : 0, &logs_moved);
     fail(rt, index, why, 0);
 }
 
@@ -309,14 +315,11 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
         launch(rt, index);   /* the launcher sets the stack size and waits out a back-off */
     set_stack_size(rt, index);
     if (rt->procs[index].backoff) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->conf->server,
-                     "gowsgi: daemon process %d of group '%s' (pid %d): the last one died while starting; waiting "
-                     "%d seconds first", index, rt->conf->name, (int)getpid(), SETUP_FAILURE_BACKOFF);
-        /* Said in the slot meanwhile: requests do not wait for a process
-         * that may well fail again (daemon_forward.c), and the 503 says why. */
-        snprintf(exit_slot->reason, sizeof(exit_slot->reason), "the last one died while starting; waiting %d "
-                 "seconds before starting again", SETUP_FAILURE_BACKOFF);
-        sleep(SETUP_FAILURE_BACKOFF);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->conf->server, GOWSGI_BACKOFF_LINE, index, rt->conf->name,
+                     (int)getpid(), GOWSGI_SETUP_FAILURE_BACKOFF);
+        /* Said in the slot meanwhile (daemon_start.h). */
+        snprintf(exit_slot->reason, sizeof(exit_slot->reason), GOWSGI_BACKOFF_REASON, GOWSGI_SETUP_FAILURE_BACKOFF);
+        sleep(GOWSGI_SETUP_FAILURE_BACKOFF);
         exit_slot->reason[0] = '\0';
     }
     start_engine(rt, index);

@@ -126,8 +126,15 @@ static int settings_fd(const records *r)
         }
         off += (size_t)n;
     }
-    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-    lseek(fd, 0, SEEK_SET);
+    /* The launcher refuses settings that are not sealed against writes
+     * (it was not started by us): fail here, with the cause. */
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0 ||
+        lseek(fd, 0, SEEK_SET) != 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
     return fd;
 }
 
@@ -196,10 +203,11 @@ const char *gowsgi_daemon_exec(apr_pool_t *p, gowsgi_daemon_rt *rt, const gowsgi
         return "the group's settings do not fit in memory";
     char **argv = launcher_argv(p, rt->display_name);
     int sfd = settings_fd(&r);
+    int sfd_err = errno;
     explicit_bzero(r.p, r.len);   /* the secret, here and in the memfd only */
     free(r.p);
     if (sfd < 0)
-        return apr_psprintf(p, "cannot make the settings memfd: %s", strerror(errno));
+        return apr_psprintf(p, "cannot make the settings memfd (or seal it): %s", strerror(sfd_err));
     /* stdin and stdout are Apache's (a terminal, a journal stream): the
      * daemon gets /dev/null, as a daemonized Apache's own are; and with
      * syslog (no file to write), stderr too, rather than Apache's main

@@ -13,6 +13,7 @@
 #include "fair_share.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -394,10 +395,12 @@ static void gowsgi_daemon_isolation(apr_pool_t *pconf, gowsgi_daemon_rt *rt)
         return;
     }
     if (launcher == NULL || access(launcher, X_OK) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
-                     "gowsgi: daemon process group '%s': no launcher %s: its processes run in a fork of Apache's "
-                     "parent and are not isolated (they hold a copy of the whole server configuration)",
-                     rt->conf->name, launcher ? launcher : "gowsgi-daemon");
+        int err = launcher != NULL ? errno : 0;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, err, s,
+                     "gowsgi: daemon process group '%s': no launcher at %s (gowsgi-daemon, installed beside "
+                     "mod_gowsgi.so): its processes run in a fork of Apache's parent and are not isolated (they "
+                     "hold a copy of the whole server configuration)", rt->conf->name,
+                     launcher ? launcher : "(the module's own path is unknown)");
         return;
     }
     rt->launcher = launcher;
@@ -489,11 +492,19 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
         rt->ntickets = tickets_needed();
         size_t size = slots + sizeof(gowsgi_ticket) * rt->ntickets;
         /* A memfd, not anonymous memory: a daemon that execs the launcher
-         * maps it again from the descriptor it is handed. */
-        rt->shared_fd = memfd_create("gowsgi-daemon-group", MFD_CLOEXEC);
+         * maps it again from the descriptor it is handed. Sealed at its
+         * size: a process that holds the descriptor (a launched daemon
+         * until it has mapped it) could otherwise shrink it, and every
+         * access past the new end would SIGBUS in all that map it, this
+         * parent and every Apache child included. */
+        rt->shared_fd = memfd_create("gowsgi-daemon-group", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (rt->shared_fd < 0 || ftruncate(rt->shared_fd, (off_t)size) != 0)
             rt->shared = MAP_FAILED;
-        else
+        else if (fcntl(rt->shared_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "gowsgi: cannot seal the shared memory of daemon group "
+                         "'%s' at its size (memfd F_ADD_SEALS)", rt->conf->name);
+            return !OK;
+        } else
             rt->shared = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, rt->shared_fd, 0);
         if (rt->shared == MAP_FAILED) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "gowsgi: no shared memory for daemon group '%s'",

@@ -14,9 +14,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,6 +147,74 @@ func TestDaemon_TenantHoldsNothingOfAnother(t *testing.T) {
 	})
 }
 
+const daemonSharedSnippet = `
+WSGIDaemonProcess launched user=@BOB@ group=@BOB@ threads=2
+WSGIDaemonProcess forked user=@BOB@ group=@BOB@ threads=2 server-metrics=On
+WSGIScriptAlias /forked @APPS@/daemon/intruder.wsgi process-group=forked
+WSGIScriptAlias /launched @APPS@/daemon/intruder.wsgi process-group=launched
+`
+
+// fGetSeals is F_GET_SEALS (linux/fcntl.h), absent from package syscall.
+const fGetSeals = 1034
+
+// The group's shared records are a memfd that Apache's parent and children
+// map: were it shrunk, every access past its new end would SIGBUS in all of
+// them. Its size is sealed, and no daemon process that runs tenant code
+// holds its descriptor (a forked one closes it, a launched one closes it
+// once mapped): the tenant looks for it among its descriptors and tries
+// to truncate it, and the server keeps serving. The parent's descriptor is
+// checked directly: sealed against shrinking, growing and unsealing.
+func TestDaemon_TenantCannotShrinkSharedRecords(t *testing.T) {
+	if targetModule() != ModGowsgi {
+		t.Skip("gowsgi's shared records")
+	}
+	t.Parallel()
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		spec, users := withDaemonUsers(t, ServerSpec{MPM: mpm, Snippet: daemonSharedSnippet}, "bob")
+		a := StartApache(t, spec)
+		requireReadableBy(t, users["bob"], filepath.Join(appsDir(), "daemon", "intruder.wsgi"))
+		for _, path := range []string{"/forked", "/launched"} {
+			r := Get(t, a.URL(path+"/x?op=shrink"))
+			require.Equal(t, 200, r.Status, r.String())
+			var res struct {
+				Pid  int               `json:"pid"`
+				Held map[string]string `json:"held"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(r.Body), &res), r.Body)
+			for fd, what := range res.Held {
+				assert.Equal(t, "refused: EPERM", what, "%s: the tenant's descriptor %s of the shared records", path, fd)
+			}
+			assert.Empty(t, res.Held, "%s: the tenant's process holds the group's shared records' descriptor", path)
+		}
+		// The parent's own descriptors: sealed.
+		dir := fmt.Sprintf("/proc/%d/fd", a.Pid())
+		ents, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		sealed := 0
+		for _, e := range ents {
+			target, err := os.Readlink(filepath.Join(dir, e.Name()))
+			if err != nil || !strings.Contains(target, "memfd:gowsgi-daemon-group") {
+				continue
+			}
+			f, err := os.OpenFile(filepath.Join(dir, e.Name()), os.O_RDWR, 0)
+			require.NoError(t, err)
+			seals, _, errno := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), fGetSeals, 0)
+			require.Zero(t, errno, "F_GET_SEALS")
+			const shrink, grow, seal = 0x2, 0x4, 0x1
+			assert.Equal(t, uintptr(shrink|grow|seal), seals&(shrink|grow|seal), "seals of %s", target)
+			assert.Equal(t, syscall.EPERM, syscall.Ftruncate(int(f.Fd()), 0), "truncating %s", target)
+			f.Close()
+			sealed++
+		}
+		assert.Equal(t, 2, sealed, "the parent's shared records, one per group")
+		for _, path := range []string{"/forked", "/launched"} {
+			r := Get(t, a.URL(path+"/x?op=shrink"))
+			assert.Equal(t, 200, r.Status, "still served: %s", r.String())
+		}
+		assert.NotContains(t, a.ErrorLogContent(), "Bus error")
+	})
+}
+
 // A launched process that cannot start (here: its engine is missing) says
 // why in its vhost's log, with the group and its pid, and waits before it
 // exits, so a broken group does not become a fork loop.
@@ -173,5 +243,45 @@ WSGIScriptAlias /b @APPS@/env.wsgi process-group=broken
 		time.Sleep(time.Until(start.Add(7 * time.Second)))
 		started := strings.Count(a.ErrorLogContent(), "started daemon process 0 of group 'broken'")
 		assert.LessOrEqual(t, started, 3, "processes started in 7 s")
+	})
+}
+
+// A process that waits out a back-off (the last one of its group died while
+// starting) says so in its slot, launched or forked alike: a request does
+// not wait for it until socket-timeout (504) but is answered 503 at
+// connect-timeout, and the 503's log line gives the cause.
+func TestDaemon_BackoffAnswers503AtConnectTimeout(t *testing.T) {
+	if targetModule() != ModGowsgi {
+		t.Skip("gowsgi's back-off")
+	}
+	t.Parallel()
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: `
+WSGIDaemonProcess launched threads=1 connect-timeout=1 socket-timeout=20
+WSGIImportScript @ROOT@/scratch/crash.py process-group=launched application-group=%{GLOBAL}
+WSGIScriptAlias /launched @APPS@/daemon/probe.wsgi process-group=launched
+WSGIDaemonProcess forked threads=1 connect-timeout=1 socket-timeout=20 server-metrics=On
+WSGIImportScript @ROOT@/scratch/crash.py process-group=forked application-group=%{GLOBAL}
+WSGIScriptAlias /forked @APPS@/daemon/probe.wsgi process-group=forked
+`, Files: map[string]string{"scratch/crash.py": "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"}})
+		for _, group := range []string{"launched", "forked"} {
+			// A back-off of this group begins (it lasts 5 s).
+			mark := markLog(a)
+			backoff := regexp.MustCompile(`of group '` + group + `' \(pid \d+\): the last one died while starting; waiting 5 seconds first`)
+			deadline := time.Now().Add(12 * time.Second)
+			for !backoff.MatchString(strings.Join(mark.raw(), "\n")) {
+				require.True(t, time.Now().Before(deadline), "%s: no back-off began", group)
+				time.Sleep(20 * time.Millisecond)
+			}
+			start := time.Now()
+			r := Get(t, a.URL("/"+group+"/x"))
+			took := time.Since(start)
+			assert.Equal(t, 503, r.Status, "%s: %s", group, r.String())
+			assert.Less(t, took, 3*time.Second, "%s: answered at connect-timeout, not after the back-off", group)
+			lines := strings.Join(mark.waitRaw("unable to connect to WSGI daemon process '"+group+"'", 2*time.Second), "\n")
+			assert.Regexp(t, `unable to connect to WSGI daemon process '`+group+`': no process of the group has been ready `+
+				`within connect-timeout=1; process \d+\D*the last one died while starting; waiting 5 seconds before starting again`,
+				lines, "%s: the 503 says why", group)
+		}
 	})
 }

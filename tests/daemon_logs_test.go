@@ -7,7 +7,9 @@ package tests
 
 import (
 	"fmt"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -221,5 +223,97 @@ func TestDaemon_OwnLogDifferential(t *testing.T) {
 			sort.Strings(shapes[i])
 		}
 		assert.Equal(t, shapes[0], shapes[1], "the daemon's marked lines in vhost A's ErrorLog (mod_wsgi, gowsgi)")
+	})
+}
+
+// A group's locale= changes what its app's strftime writes, not the day
+// and month names of its log lines: Apache's are always English. The
+// locale (fr_FR.UTF-8) is built for the test below ServerRoot and found
+// through LOCPATH; launched and forked (server-metrics=On) groups alike.
+func TestDaemon_LogTimestampsEnglishUnderLocale(t *testing.T) {
+	gowsgiOnly(t)
+	if _, err := exec.LookPath("localedef"); err != nil {
+		t.Skip("no localedef")
+	}
+	t.Parallel()
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: `
+WSGIDaemonProcess launched threads=1 locale=fr_FR.UTF-8
+WSGIScriptAlias /launched @ROOT@/scratch/loc.wsgi process-group=launched application-group=%{GLOBAL}
+WSGIDaemonProcess forked threads=1 locale=fr_FR.UTF-8 server-metrics=On
+WSGIScriptAlias /forked @ROOT@/scratch/loc.wsgi process-group=forked application-group=%{GLOBAL}
+`, Env: []string{"LOCPATH=@ROOT@/locale"},
+			Files: map[string]string{"scratch/loc.wsgi": `import sys, time
+def application(environ, start_response):
+    print('LOCALE-MARK-' + environ['mod_wsgi.process_group'], file=environ['wsgi.errors'])
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [time.strftime('%a %b', time.gmtime(0)).encode()]
+`},
+			Setup: func(root string) error {
+				if err := os.MkdirAll(filepath.Join(root, "locale"), 0o755); err != nil {
+					return err
+				}
+				out, err := exec.Command("localedef", "-i", "fr_FR", "-f", "UTF-8",
+					filepath.Join(root, "locale", "fr_FR.UTF-8")).CombinedOutput()
+				if err != nil {
+					return fmt.Errorf("localedef: %v: %s", err, out)
+				}
+				return os.Chmod(root, 0o755)
+			}})
+		stamp := regexp.MustCompile(`^\[(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{2} \d{2}:\d{2}:\d{2}\.\d{6} \d{4}\] `)
+		for _, group := range []string{"launched", "forked"} {
+			r := Get(t, a.URL("/"+group+"/x"))
+			require.Equal(t, 200, r.Status, r.String())
+			// 1 Jan 1970 was a Thursday: the group's locale is in effect.
+			assert.Equal(t, "jeu. janv.", r.Body, "%s: the app's strftime follows locale=", group)
+			log := WaitLog(t, a, 5*time.Second, "LOCALE-MARK-"+group)
+			found := false
+			for _, l := range strings.Split(log, "\n") {
+				if strings.Contains(l, "LOCALE-MARK-"+group) {
+					found = true
+					assert.Regexp(t, stamp, l, "%s: the daemon's line has English names", group)
+				}
+			}
+			assert.True(t, found, group)
+		}
+	})
+}
+
+// A piped ErrorLog whose reader has stopped reading: a thread whose
+// wsgi.errors lines fill the pipe blocks in its write, but with the GIL
+// released (as mod_wsgi's Log object releases it around ap_log_error), so
+// the process's other thread still answers.
+func TestDaemon_StalledLogStallsOnlyTheWriter(t *testing.T) {
+	gowsgiOnly(t)
+	t.Parallel()
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, ExtraPort: true, Snippet: `
+<VirtualHost 127.0.0.1:@PORT2@>
+    ServerName stall.example
+    ErrorLog "|/bin/sleep 600"
+    WSGIDaemonProcess stall threads=2 shutdown-timeout=2
+    WSGIScriptAlias / @ROOT@/scratch/stall.wsgi process-group=stall application-group=%{GLOBAL}
+</VirtualHost>
+`, Files: map[string]string{"scratch/stall.wsgi": `def application(environ, start_response):
+    if environ['PATH_INFO'] == '/flood':
+        for i in range(1000):  # 1 MB: far past the pipe's 64 KB
+            print('x' * 1000, file=environ['wsgi.errors'])
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'pong']
+`}})
+		url := fmt.Sprintf("http://127.0.0.1:%d", a.Port2)
+		require.Equal(t, 200, Get(t, url+"/ping").Status)
+		flood := &http.Client{Timeout: 4 * time.Second}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = doReq(flood, "GET", url+"/flood", nil, nil) // blocks in its log writes
+		}()
+		time.Sleep(1500 * time.Millisecond)
+		ping := &http.Client{Timeout: 2 * time.Second}
+		r, err := doReq(ping, "GET", url+"/ping", nil, nil)
+		require.NoError(t, err, "the other thread answers while one is stuck writing its log")
+		assert.Equal(t, 200, r.Status)
+		<-done
 	})
 }

@@ -129,6 +129,8 @@ type ServerSpec struct {
 	Files map[string]string
 	// Setup runs after Files are written and before the config is generated.
 	Setup func(root string) error
+	// Env adds variables to Apache's environment (@ROOT@ is replaced).
+	Env []string
 	// NoWSGI omits the module LoadModule line (e.g. to add both modules by hand).
 	NoWSGI bool
 	// NoRewrite leaves mod_rewrite out of the base modules.
@@ -350,6 +352,9 @@ func startApache(spec ServerSpec) (*Apache, error) {
 func (a *Apache) launch() error {
 	cmd := exec.Command(apacheBin, "-d", a.Root, "-f", a.ConfPath, "-DFOREGROUND")
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}
+	for _, e := range a.Spec.Env {
+		cmd.Env = append(cmd.Env, strings.ReplaceAll(e, "@ROOT@", a.Root))
+	}
 	// prefork signals its whole process group on shutdown: give Apache its own.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out bytes.Buffer

@@ -52,7 +52,6 @@
 #define GOWSGI_LAUNCH_ENGINE "engine"             /* libgowsgi.so */
 #define GOWSGI_LAUNCH_SHARED_SIZE "shared_size"   /* bytes of the shared memfd */
 #define GOWSGI_LAUNCH_TITLE "title"               /* display-name=, or absent */
-#define GOWSGI_LAUNCH_COMM "comm"                 /* the process name without one */
 #define GOWSGI_LAUNCH_LOCALE "locale"
 #define GOWSGI_LAUNCH_STACK_SIZE "stack_size"
 #define GOWSGI_LAUNCH_BACKOFF "backoff"           /* seconds to wait first (the last one died starting) */

@@ -19,6 +19,9 @@ void gowsgi_daemon_log_install(gowsgi_daemon_init *init);
  * request's environ, for its log lines. */
 void gowsgi_daemon_log_client(const char *const *keys, const char *const *vals, int n, char *remote,
                               size_t remote_len, const char **referer);
+/* Whether this process writes its own log (else a request's lines go as
+ * LOG frames, and its client need not be looked up). */
+int gowsgi_daemon_log_own(void);
 /* Writes one line of a request: 0, or -1 when this process does not write
  * its own log (the line goes as a LOG frame then). */
 int gowsgi_daemon_log_request(const char *remote, const char *referer, int level, const char *msg, size_t len);

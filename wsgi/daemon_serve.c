@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -37,7 +38,13 @@ typedef struct conn {
     gowsgi_wire_buf out;
     gowsgi_wire_reader in;
     char reason[256];
-    char remote[96];              /* the request's client, "ip:port", for its log lines */
+    /* The request's client ("ip:port") and Referer for its log lines,
+     * found in its environ (keys, vals, n) by the first line that needs
+     * them: most requests log nothing. */
+    const char *const *keys, *const *vals;
+    int n;
+    int client_state;             /* 0: not looked up; 1: being looked up; 2: done */
+    char remote[96];
     const char *referer;
 } conn;
 
@@ -163,6 +170,18 @@ static void conn_log(void *ctx, int level, const char *msg, size_t len)
 {
     conn *c = ctx;
     int queued = 0;
+    if (gowsgi_daemon_log_own()) {
+        /* Once per request; a line from another thread meanwhile waits
+         * for the look-up (a few string compares, nothing that blocks). */
+        int state = 0;
+        if (__atomic_compare_exchange_n(&c->client_state, &state, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            gowsgi_daemon_log_client(c->keys, c->vals, c->n, c->remote, sizeof(c->remote), &c->referer);
+            __atomic_store_n(&c->client_state, 2, __ATOMIC_RELEASE);
+        } else {
+            while (__atomic_load_n(&c->client_state, __ATOMIC_ACQUIRE) != 2)
+                sched_yield();
+        }
+    }
     if (gowsgi_daemon_log_request(c->remote, c->referer, level, msg, len) == 0)
         return;
     /* Called with the GIL held: never wait for the socket or for a writer
@@ -372,7 +391,9 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     keys[n] = "mod_wsgi.daemon_start", vals[n++] = start;
     keys[n] = "mod_wsgi.daemon_connects", vals[n++] = "1";
     keys[n] = "mod_wsgi.daemon_restarts", vals[n++] = restarts;
-    gowsgi_daemon_log_client(keys, vals, (int)n, c.remote, sizeof(c.remote), &c.referer);
+    c.keys = (const char *const *)keys;
+    c.vals = (const char *const *)vals;
+    c.n = (int)n;
 
     const char *replay_why = "";
     gowsgi_request req;

@@ -110,6 +110,10 @@ extern gowsgi_settings gowsgi_config;
 /* The request a thread is running, so sys.stdout/stderr can attribute lines. */
 typedef struct gowsgi_reqstate gowsgi_reqstate;
 extern __thread gowsgi_reqstate *gowsgi_current;
+/* Set by the error-log streams around a line they hand on: a daemon that
+ * writes its own log may release the GIL while the line is written
+ * (daemon_log.c). */
+extern __thread int gowsgi_log_may_release;
 
 /* pyinit.c */
 int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *err, size_t errlen);

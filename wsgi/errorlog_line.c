@@ -24,6 +24,15 @@ static const char *const level_names[] = {"emerg", "alert", "crit",   "error",  
 /* A line longer than this is cut, as Apache cuts at MAX_STRING_LEN. */
 #define LINE_MAX_BYTES 8192
 
+static void *(*unblock_fn)(void);
+static void (*reblock_fn)(void *);
+
+void gowsgi_errorlog_set_unblock(void *(*unblock)(void), void (*reblock)(void *))
+{
+    unblock_fn = unblock;
+    reblock_fn = reblock;
+}
+
 static pthread_once_t syslog_once = PTHREAD_ONCE_INIT;
 static const gowsgi_daemon_log *syslog_conf;
 
@@ -52,10 +61,15 @@ void gowsgi_errorlog_write(const gowsgi_daemon_log *log, int level, const char *
         struct tm tm;
         gettimeofday(&tv, NULL);
         localtime_r(&tv.tv_sec, &tm);
-        char stamp[64];
-        strftime(stamp, sizeof(stamp), "%a %b %d %H:%M:%S", &tm);
-        n += (size_t)snprintf(line + n, sizeof(line) - n, "[%s.%06ld %d] ", stamp, (long)tv.tv_usec,
-                              tm.tm_year + 1900);
+        /* English names whatever the process's locale (a group's locale=
+         * is set with setlocale, which strftime's %a %b would follow), as
+         * Apache's apr_ctime writes them. */
+        static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+        static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "[%s %s %02d %02d:%02d:%02d.%06ld %d] ",
+                              days[(unsigned)tm.tm_wday % 7], months[(unsigned)tm.tm_mon % 12], tm.tm_mday,
+                              tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec, tm.tm_year + 1900);
     }
     n += (size_t)snprintf(line + n, sizeof(line) - n, "[%s:%s] [pid %d", log->module ? log->module : "gowsgi",
                           level_names[level], (int)getpid());
@@ -78,18 +92,22 @@ void gowsgi_errorlog_write(const gowsgi_daemon_log *log, int level, const char *
         n += (size_t)snprintf(line + n, sizeof(line) - n, ", referer: %s", referer);
     if (n >= sizeof(line) - 1)
         n = sizeof(line) - 2;
+    /* From here only line and the log's own settings are used. */
+    void *held = unblock_fn != NULL ? unblock_fn() : NULL;
     if (syslogging) {
         line[n] = '\0';
         syslog_conf = log;
         pthread_once(&syslog_once, open_syslog);
         syslog(log->syslog_facility | (level < 8 ? level : LOG_DEBUG), "%s", line);
-        return;
+    } else {
+        line[n++] = '\n';
+        for (size_t off = 0; off < n;) {
+            ssize_t w = write(log->fd, line + off, n - off);
+            if (w <= 0)
+                break;   /* nowhere left to say it */
+            off += (size_t)w;
+        }
     }
-    line[n++] = '\n';
-    for (size_t off = 0; off < n;) {
-        ssize_t w = write(log->fd, line + off, n - off);
-        if (w <= 0)
-            return;   /* nowhere left to say it */
-        off += (size_t)w;
-    }
+    if (reblock_fn != NULL)
+        reblock_fn(held);
 }

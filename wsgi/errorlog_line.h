@@ -20,4 +20,12 @@
 void gowsgi_errorlog_write(const gowsgi_daemon_log *log, int level, const char *remote, const char *referer,
                            const char *msg, size_t len);
 
+/* Called, when set, around the one blocking call that writes a formatted
+ * line (write() to the file or pipe, or syslog()), after msg, remote and
+ * referer have been copied: the engine releases the GIL there, so that a
+ * piped logger that stops reading stalls only the thread that writes, not
+ * every Python thread of the process (as mod_wsgi's Log object releases it
+ * around ap_log_error). unblock's result is handed to reblock. */
+void gowsgi_errorlog_set_unblock(void *(*unblock)(void), void (*reblock)(void *));
+
 #endif

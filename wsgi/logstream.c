@@ -22,15 +22,20 @@ typedef struct {
     size_t len, cap;
 } LogObject;
 
+/* The line is handed on with the GIL held; a daemon writing its own log
+ * may release it around the write itself (daemon_log.c), once the line is
+ * copied: nothing here touches self, s or req after the call. */
 static void emit(LogObject *self, const char *s, size_t n)
 {
     gowsgi_request *req = self->req;
     if (req == NULL && !self->bound && !self->server && gowsgi_current != NULL)
         req = gowsgi_current->req;
+    gowsgi_log_may_release = 1;
     if (req != NULL)
         req->io->log(req->ctx, self->level, s, n);
     else if (gowsgi_config.log != NULL)
         gowsgi_config.log(self->level, s, n);
+    gowsgi_log_may_release = 0;
 }
 
 void gowsgi_log_processf(int level, const char *fmt, ...)
@@ -66,8 +71,9 @@ void gowsgi_log_flush_pending(PyObject *obj)
     LogObject *self = (LogObject *)obj;
     if (obj == NULL || Py_TYPE(obj) != &gowsgi_LogType || self->len == 0)
         return;
-    emit(self, self->buf, self->len);
-    self->len = 0;
+    size_t len = self->len;
+    self->len = 0;   /* before: emit may let another thread append */
+    emit(self, self->buf, len);
 }
 
 static int write_text(LogObject *self, const char *s, Py_ssize_t n)
@@ -80,8 +86,9 @@ static int write_text(LogObject *self, const char *s, Py_ssize_t n)
         if (self->len > 0) {
             if (append(self, s, line) != 0)
                 return -1;
-            emit(self, self->buf, self->len);
-            self->len = 0;
+            size_t len = self->len;
+            self->len = 0;   /* before: emit may let another thread append */
+            emit(self, self->buf, len);
         } else {
             emit(self, s, line);
         }

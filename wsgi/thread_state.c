@@ -9,9 +9,17 @@
 #include <string.h>
 
 /* Thread states of this thread, indexed by gowsgi_interp.index. Never freed:
- * Apache's threads live as long as the child. */
-static __thread PyThreadState **thread_states;
-static __thread int thread_states_len;
+ * Apache's threads live as long as the child.
+ *
+ * initial-exec: the crash handler reads them (gowsgi_crash_thread_state),
+ * from a signal on any thread, perhaps one that never touched them and
+ * perhaps inside malloc. The default model for a shared library goes
+ * through __tls_get_addr, which on a thread whose TLS vector predates the
+ * dlopen may allocate. libgowsgi.so has static TLS anyway (DF_STATIC_TLS:
+ * Go's runtime uses initial-exec for its own), so this costs nothing and
+ * makes each read a plain load at a fixed offset from the thread pointer. */
+static __thread PyThreadState **thread_states __attribute__((tls_model("initial-exec")));
+static __thread int thread_states_len __attribute__((tls_model("initial-exec")));
 
 PyThreadState **gowsgi_thread_state_slot(int index)
 {

@@ -8,6 +8,7 @@
 #include "errorlog_line.h"
 #include "crash_report.h"
 #include "daemon_ticket.h"
+#include "daemon_start.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,13 +27,15 @@
 static launch_settings settings;
 static char *shared;             /* the group's shared records */
 static int *exiting;
+static char *reason;             /* the process's slot's reason, once checked */
+static size_t reason_size;
 
 /* The parent reads why a process went from its slot: say it, then go. */
 static void note_exit(const char *why)
 {
-    if (shared == NULL || settings.at_exit_reason < 0 || settings.exit_reason_size == 0)
+    if (reason == NULL)
         return;
-    snprintf(shared + settings.at_exit_reason, settings.exit_reason_size, "%s", why);
+    snprintf(reason, reason_size, "%s", why);
     if (exiting != NULL)
         __atomic_store_n(exiting, 1, __ATOMIC_RELEASE);
 }
@@ -42,22 +45,17 @@ static void log_line(int level, const char *msg, size_t len)
     gowsgi_errorlog_write(&settings.init.log, level, NULL, NULL, msg, len);
 }
 
-/* How long a process that could not start waits before exiting, so a
- * broken group cannot become a fork loop (as cshim/daemon_child.c). */
-#define SETUP_FAILURE_BACKOFF 5
-
 static void fail(const char *what, int err) __attribute__((noreturn));
 static void fail(const char *what, int err)
 {
     char line[1024], why[160];
-    int n = snprintf(line, sizeof(line), "gowsgi: daemon process %d of group '%s' (pid %d) could not start: %s%s%s; "
-                     "retrying in %d seconds", settings.init.process_index,
+    int n = snprintf(line, sizeof(line), GOWSGI_SETUP_FAILURE_LINE, settings.init.process_index,
                      settings.init.group ? settings.init.group : "?", (int)getpid(), what, err ? ": " : "",
-                     err ? strerror(err) : "", SETUP_FAILURE_BACKOFF);
+                     err ? strerror(err) : "", GOWSGI_SETUP_FAILURE_BACKOFF);
     log_line(2 /* crit */, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : strlen(line));
-    snprintf(why, sizeof(why), "could not start: %s%s%s", what, err ? ": " : "", err ? strerror(err) : "");
+    snprintf(why, sizeof(why), GOWSGI_SETUP_FAILURE_REASON, what, err ? ": " : "", err ? strerror(err) : "");
     note_exit(why);
-    sleep(SETUP_FAILURE_BACKOFF);
+    sleep(GOWSGI_SETUP_FAILURE_BACKOFF);
     _exit(1);
 }
 
@@ -91,9 +89,15 @@ static char *read_settings(size_t *len)
     return buf;
 }
 
+/* Whether [at, at + size) lies within the shared records (no overflow). */
+static int shared_fits(long at, size_t size)
+{
+    return at >= 0 && (size_t)at <= settings.shared_size && size <= settings.shared_size - (size_t)at;
+}
+
 static int *shared_int(long at)
 {
-    if (at < 0 || (size_t)at + sizeof(int) > settings.shared_size || at % (long)sizeof(int) != 0)
+    if (!shared_fits(at, sizeof(int)) || at % (long)sizeof(int) != 0)
         return NULL;
     return (int *)(shared + at);
 }
@@ -128,6 +132,17 @@ int main(int argc, char **argv)
     }
     gowsgi_daemon_init *init = &settings.init;
 
+    /* The records are as large as the settings say (the memfd is sealed at
+     * its size): no access below can fault past its end. */
+    struct stat shared_st;
+    if (fstat(GOWSGI_LAUNCH_FD_SHARED, &shared_st) != 0) {
+        close(GOWSGI_LAUNCH_FD_SHARED);
+        fail("cannot read the size of the group's shared records", errno);
+    }
+    if (shared_st.st_size < 0 || (unsigned long long)shared_st.st_size != (unsigned long long)settings.shared_size) {
+        close(GOWSGI_LAUNCH_FD_SHARED);
+        fail("the group's shared records are not the size the settings say", 0);
+    }
     shared = mmap(NULL, settings.shared_size, PROT_READ | PROT_WRITE, MAP_SHARED, GOWSGI_LAUNCH_FD_SHARED, 0);
     close(GOWSGI_LAUNCH_FD_SHARED);
     if (shared == MAP_FAILED) {
@@ -138,14 +153,14 @@ int main(int argc, char **argv)
     init->reload_token = shared_int(settings.at_reload_token);
     init->ready = shared_int(settings.at_ready);
     init->idle = shared_int(settings.at_idle);
-    if (settings.at_exit_reason >= 0 &&
-        (size_t)settings.at_exit_reason + settings.exit_reason_size <= settings.shared_size) {
-        init->exit_reason = shared + settings.at_exit_reason;
-        init->exit_reason_size = settings.exit_reason_size;
+    if (settings.exit_reason_size > 0 && shared_fits(settings.at_exit_reason, settings.exit_reason_size)) {
+        init->exit_reason = reason = shared + settings.at_exit_reason;
+        init->exit_reason_size = reason_size = settings.exit_reason_size;
     }
     int *crashed = shared_int(settings.at_crashed);
-    if (settings.ntickets > 0 && settings.at_tickets >= 0 && settings.at_tickets % (long)sizeof(gowsgi_ticket) == 0 &&
-        (size_t)settings.at_tickets + sizeof(gowsgi_ticket) * settings.ntickets <= settings.shared_size) {
+    if (settings.ntickets > 0 && settings.at_tickets % (long)sizeof(gowsgi_ticket) == 0 &&
+        settings.ntickets <= settings.shared_size / sizeof(gowsgi_ticket) &&
+        shared_fits(settings.at_tickets, sizeof(gowsgi_ticket) * settings.ntickets)) {
         init->tickets = (gowsgi_ticket *)(void *)(shared + settings.at_tickets);
         init->ntickets = settings.ntickets;
     }
@@ -173,11 +188,13 @@ int main(int argc, char **argv)
     }
     if (settings.backoff > 0) {
         char line[256];
-        int n = snprintf(line, sizeof(line), "gowsgi: daemon process %d of group '%s' (pid %d): the last one died "
-                         "while starting; waiting %d seconds first", init->process_index, init->group, (int)getpid(),
+        int n = snprintf(line, sizeof(line), GOWSGI_BACKOFF_LINE, init->process_index, init->group, (int)getpid(),
                          settings.backoff);
         log_line(4 /* warn */, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
+        /* Said in the slot meanwhile (daemon_start.h), then cleared. */
+        snprintf(reason, reason_size, GOWSGI_BACKOFF_REASON, settings.backoff);
         sleep((unsigned)settings.backoff);
+        reason[0] = '\0';
     }
 
     if (dlopen(settings.libpython, RTLD_NOW | RTLD_GLOBAL) == NULL) {

@@ -10,7 +10,10 @@
 # (/proc/self/maps and /proc/self/mem) is searched for each needle, and
 # its open descriptors are listed. The needles arrive as two hex halves
 # that are never joined, so the search cannot find the copy it was given.
+# With op=shrink it looks for its group's shared records (a memfd named
+# gowsgi-daemon-group) among its descriptors and tries to truncate them.
 import binascii
+import errno
 import json
 import os
 import socket
@@ -136,9 +139,29 @@ def scan(environ, start_response):
     return [body]
 
 
+def shrink(environ, start_response):
+    """Looks for the group's shared records (a memfd) among its own
+    descriptors and tries to cut them to nothing: were it allowed, every
+    process that maps them (Apache's parent and children) would SIGBUS."""
+    held = {}
+    for name, target in _fds().items():
+        if 'gowsgi-daemon-group' not in target:
+            continue
+        try:
+            os.ftruncate(int(name), 0)
+            held[name] = 'truncated'
+        except OSError as e:
+            held[name] = 'refused: %s' % errno.errorcode.get(e.errno, e.errno)
+    body = json.dumps({'pid': os.getpid(), 'held': held}).encode()
+    start_response('200 OK', [('Content-Type', 'application/json')])
+    return [body]
+
+
 def application(environ, start_response):
     if environ.get('QUERY_STRING', '').startswith('op=scan'):
         return scan(environ, start_response)
+    if environ.get('QUERY_STRING', '').startswith('op=shrink'):
+        return shrink(environ, start_response)
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
