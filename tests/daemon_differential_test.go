@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,33 +54,8 @@ func daemonDiffChecks(t *testing.T, mpm string, candidate Module) {
 	requireReadableBy(t, alice, filepath.Join(appsDir(), "env.wsgi"), filepath.Join(appsDir(), "surface.wsgi"), probeScript())
 	snippet := strings.ReplaceAll(daemonDiffSnippet, "@ALICE@", alice.Name)
 
-	var wg sync.WaitGroup
-	servers := make([]*Apache, 2)
-	errs := make([]error, 2)
-	for i, m := range []Module{ModModWsgi, candidate} {
-		wg.Add(1)
-		go func(i int, m Module) {
-			defer wg.Done()
-			servers[i], errs[i] = startApache(ServerSpec{Module: m, MPM: mpm, Snippet: snippet})
-		}(i, m)
-	}
-	wg.Wait()
-	for i, a := range servers {
-		if a != nil {
-			a := a
-			t.Cleanup(func() {
-				if err := a.Stop(); err != nil {
-					t.Errorf("stopping %s: %v", a.Spec.Module, err)
-				}
-				if t.Failed() {
-					t.Logf("error log of %s:\n%s", a.Spec.Module, tail(a.ErrorLogContent(), 40))
-				}
-				a.removeRoot()
-			})
-		}
-		require.NoError(t, errs[i], "starting server %d", i)
-	}
-	ref, cand := servers[0], servers[1]
+	ref, cand := startPair(t, ServerSpec{Module: ModModWsgi, MPM: mpm, Snippet: snippet},
+		ServerSpec{Module: candidate, MPM: mpm, Snippet: snippet})
 
 	for _, rq := range []diffRequest{
 		{name: "environ GET", path: "/env/foo/bar?x=1&y=%C3%A9", headers: map[string]string{"X-Custom": "v"}, env: true},

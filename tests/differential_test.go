@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -358,4 +359,39 @@ func TestDifferential_VhostAliasesAndProxyRules(t *testing.T) {
 			compareResponses(t, rq, ref, cand, diffDo(t, ref, rq), diffDo(t, cand, rq))
 		})
 	}
+}
+
+// startPair starts the reference and the candidate server at once and
+// stops both when t ends (with their error logs if t failed).
+func startPair(t *testing.T, refSpec, candSpec ServerSpec) (*Apache, *Apache) {
+	t.Helper()
+	var wg sync.WaitGroup
+	servers := make([]*Apache, 2)
+	errs := make([]error, 2)
+	for i, spec := range []ServerSpec{refSpec, candSpec} {
+		wg.Add(1)
+		go func(i int, spec ServerSpec) {
+			defer wg.Done()
+			servers[i], errs[i] = startApache(spec)
+		}(i, spec)
+	}
+	wg.Wait()
+	for _, a := range servers {
+		if a == nil {
+			continue
+		}
+		a := a
+		t.Cleanup(func() {
+			if err := a.Stop(); err != nil {
+				t.Errorf("stopping %s: %v", a.Spec.Module, err)
+			}
+			if t.Failed() {
+				t.Logf("error log of %s:\n%s", a.Spec.Module, tail(a.ErrorLogContent(), 40))
+			}
+			a.removeRoot()
+		})
+	}
+	require.NoError(t, errs[0], "starting %s", refSpec.Module)
+	require.NoError(t, errs[1], "starting %s", candSpec.Module)
+	return servers[0], servers[1]
 }
