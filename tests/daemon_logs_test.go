@@ -205,7 +205,7 @@ func TestDaemon_OwnLogDifferential(t *testing.T) {
 		for i, a := range servers {
 			daemonLogRequest(t, a, "a.example", "m1")
 			lines := daemonLogLines(filepath.Join(a.Root, "a_error.log"), 5*time.Second, "IMPORT-STDERR-agroup",
-				"REQ-STDERR-agroup-m1", "REQ-ERRORS-agroup-m1")
+				"REQ-STDERR-agroup-m1", "REQ-ERRORS-agroup-m1", "REQ-ESCAPED-agroup-m1")
 			for _, l := range lines {
 				shapes[i] = append(shapes[i], norm.ReplaceAllStringFunc(l, func(s string) string {
 					m := norm.FindStringSubmatch(s)

@@ -33,6 +33,43 @@ void gowsgi_errorlog_set_unblock(void *(*unblock)(void), void (*reblock)(void *)
     reblock_fn = reblock;
 }
 
+/* Copies src into dst as Apache's ap_escape_errorlog_item escapes what it
+ * logs (server/util.c): a backslash doubled, \b \n \r \t \v by name, any
+ * other control byte or byte over 0x7e as \xNN, a double quote as it is. A
+ * tenant's line (or a client's Referer) then cannot forge a line or send a
+ * terminal escape, as under Apache's own logger in embedded mode. Returns
+ * the bytes written; an escape that would not fit whole is dropped. */
+static size_t escape_item(char *dst, size_t room, const char *src, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            if (n + 1 > room)
+                break;
+            dst[n++] = (char)c;
+            continue;
+        }
+        const char *named = c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                          : c == '\t' ? "\\t" : c == '\v' ? "\\v" : NULL;
+        if (named != NULL) {
+            if (n + 2 > room)
+                break;
+            dst[n++] = named[0];
+            dst[n++] = named[1];
+        } else {
+            if (n + 4 > room)
+                break;
+            dst[n++] = '\\';
+            dst[n++] = 'x';
+            dst[n++] = hex[c >> 4];
+            dst[n++] = hex[c & 15];
+        }
+    }
+    return n;
+}
+
 static pthread_once_t syslog_once = PTHREAD_ONCE_INIT;
 static const gowsgi_daemon_log *syslog_conf;
 
@@ -81,15 +118,16 @@ void gowsgi_errorlog_write(const gowsgi_daemon_log *log, int level, const char *
         n += (size_t)snprintf(line + n, sizeof(line) - n, "[remote %s] ", remote);
     if (n >= sizeof(line))
         n = sizeof(line) - 1;
-    /* Room for the message, the referer and the newline. */
-    size_t tail = referer != NULL ? strlen(referer) + 11 : 0;
-    size_t room = sizeof(line) - n - 1 - (tail < sizeof(line) / 2 ? tail : 0);
-    if (len > room)
-        len = room;
-    memcpy(line + n, msg, len);
-    n += len;
-    if (referer != NULL && tail < sizeof(line) / 2)
-        n += (size_t)snprintf(line + n, sizeof(line) - n, ", referer: %s", referer);
+    /* Room for the message, the referer (escaped, it takes up to four
+     * times its length) and the newline. */
+    size_t tail = referer != NULL ? 4 * strlen(referer) + 11 : 0;
+    int with_referer = referer != NULL && tail < sizeof(line) / 2;
+    size_t room = sizeof(line) - n - 1 - (with_referer ? tail : 0);
+    n += escape_item(line + n, room, msg, len);
+    if (with_referer) {
+        n += (size_t)snprintf(line + n, sizeof(line) - n, ", referer: ");
+        n += escape_item(line + n, sizeof(line) - n - 1, referer, strlen(referer));
+    }
     if (n >= sizeof(line) - 1)
         n = sizeof(line) - 2;
     /* From here only line and the log's own settings are used. */

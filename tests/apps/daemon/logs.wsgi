@@ -18,6 +18,10 @@ def application(environ, start_response):
     mark = environ.get('QUERY_STRING', '')
     print('REQ-STDERR-%s-%s' % (GROUP, mark), file=sys.stderr)
     environ['wsgi.errors'].write('REQ-ERRORS-%s-%s\n' % (GROUP, mark))
+    # What Apache escapes in a logged line: controls, a backslash, bytes
+    # over 0x7e (a quote stays as it is).
+    environ['wsgi.errors'].write('REQ-ESCAPED-%s-%s tab\there back\\slash quote" esc\x1b[31m cr\r bs\b '
+                                 'utf8-\u00e9 c1-\u009b2J del\x7f\n' % (GROUP, mark))
     environ['wsgi.errors'].flush()
     body = json.dumps({'pid': os.getpid(), 'group': GROUP}).encode()
     start_response('200 OK', [('Content-Type', 'application/json')])
