@@ -45,6 +45,14 @@ typedef struct gowsgi_draining {
     apr_time_t deadline;
     int killed;
     char group[64];
+    /* Its generation's shared records, kept mapped while it drains: how it
+     * died goes there, where the old Apache children that lost a request
+     * look (and where its crash handler wrote). Unmapped with the last
+     * draining process that uses them. */
+    gowsgi_daemon_shared *shared;
+    size_t shared_size;
+    int index;
+    long memory_limit;
 } gowsgi_draining;
 
 typedef struct gowsgi_retained {
@@ -64,12 +72,37 @@ static int our_child(pid_t pid)
     return gowsgi_process_parent(pid) == (int)getpid();
 }
 
+/* Drops the i-th draining record, and its generation's shared records
+ * once no other draining process uses them. */
+static void drop_draining(gowsgi_retained *r, int i)
+{
+    gowsgi_daemon_shared *shared = r->procs[i].shared;
+    size_t size = r->procs[i].shared_size;
+    r->procs[i] = r->procs[--r->n];
+    if (shared == NULL)
+        return;
+    for (int j = 0; j < r->n; j++)
+        if (r->procs[j].shared == shared)
+            return;
+    munmap(shared, size);
+}
+
+/* Whether a draining process still uses these shared records. */
+static int draining_uses(const gowsgi_daemon_shared *shared)
+{
+    gowsgi_retained *r = retained();
+    for (int i = 0; i < r->n; i++)
+        if (r->procs[i].shared == shared)
+            return 1;
+    return 0;
+}
+
 static void forget_draining(pid_t pid)
 {
     gowsgi_retained *r = retained();
     for (int i = 0; i < r->n; i++) {
         if (r->procs[i].pid == pid) {
-            r->procs[i] = r->procs[--r->n];
+            drop_draining(r, i);
             return;
         }
     }
@@ -81,36 +114,46 @@ static void watch(gowsgi_daemon_proc *dp);
  * when it exited on its own, else the signal. Apache hands over either a
  * raw wait status or APR's exit code, which for a signal is its number:
  * the low seven bits are the signal either way. */
-static const char *record_death(gowsgi_daemon_proc *dp, int status, char *text, size_t textlen)
+static const char *record_death_in(gowsgi_daemon_shared *sh, int index, pid_t pid, long memory_limit, int status,
+                                   char *text, size_t textlen)
 {
-    gowsgi_daemon_shared *sh = dp->rt->shared;
-    gowsgi_daemon_slot *slot = &sh->slots[dp->index];
+    gowsgi_daemon_slot *slot = &sh->slots[index];
     gowsgi_daemon_death local;
     /* The slot is the daemon's to write: read it once, bounded. */
     memset(&local, 0, sizeof(local));
     __atomic_store_n(&slot->ready, 0, __ATOMIC_RELEASE);
-    int own = __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE) == (int)dp->proc.pid;
+    int own = __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE) == (int)pid;
     if (own && __atomic_load_n(&slot->crashed, __ATOMIC_ACQUIRE)) {
         /* It crashed and its handler said how (crash_report.h). */
         local.crashed = 1;
         local.signal = status & 0x7f;
-        local.memory_limit = dp->rt->memory_limit > 0 ? dp->rt->memory_limit : dp->rt->virtual_memory_limit;
+        local.memory_limit = memory_limit;
         memcpy(local.reason, slot->reason, sizeof(local.reason) - 1);
     } else if (own && __atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE)) {
         local.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : status;
         memcpy(local.reason, slot->reason, sizeof(local.reason) - 1);
     } else {
         local.signal = status & 0x7f;
-        local.memory_limit = dp->rt->memory_limit > 0 ? dp->rt->memory_limit : dp->rt->virtual_memory_limit;
+        local.memory_limit = memory_limit;
     }
     local.when = apr_time_now();
-    local.pid = (int)dp->proc.pid;
+    local.pid = (int)pid;
     gowsgi_daemon_death *d = &sh->deaths[sh->next_death % GOWSGI_DAEMON_DEATHS];
     __atomic_store_n(&d->pid, 0, __ATOMIC_RELEASE);
     memcpy(d, &local, sizeof(*d));
     __atomic_store_n(&d->pid, local.pid, __ATOMIC_RELEASE);
     __atomic_add_fetch(&sh->next_death, 1, __ATOMIC_ACQ_REL);
     return gowsgi_daemon_death_format(&local, text, textlen);
+}
+
+static long limit_of(const gowsgi_daemon_rt *rt)
+{
+    return rt->memory_limit > 0 ? rt->memory_limit : rt->virtual_memory_limit;
+}
+
+static const char *record_death(gowsgi_daemon_proc *dp, int status, char *text, size_t textlen)
+{
+    return record_death_in(dp->rt->shared, dp->index, dp->proc.pid, limit_of(dp->rt), status, text, textlen);
 }
 
 static int server_stopping(void)
@@ -230,6 +273,10 @@ static void drain_all(void)
             d->deadline = now + apr_time_from_sec(rt->graceful_timeout);
             d->killed = 0;
             apr_cpystrn(d->group, rt->conf->name, sizeof(d->group));
+            d->shared = rt->shared;
+            d->shared_size = rt->shared_size;
+            d->index = i;
+            d->memory_limit = limit_of(rt);
         }
     }
 }
@@ -293,11 +340,11 @@ static apr_status_t stop_all(void *unused)
             int status;
             pid_t w = waitpid(r->procs[i].pid, &status, WNOHANG);
             if (w == r->procs[i].pid || (w < 0 && errno == ECHILD))
-                r->procs[i--] = r->procs[--r->n];
+                drop_draining(r, i--);
             else if (apr_time_now() >= deadline) {
                 kill(r->procs[i].pid, SIGKILL);
                 waitpid(r->procs[i].pid, &status, 0);
-                r->procs[i--] = r->procs[--r->n];
+                drop_draining(r, i--);
             } else {
                 left++;
             }
@@ -311,7 +358,7 @@ release:
         gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
         close(rt->channel[0]);
         close(rt->channel[1]);
-        if (rt->shared != NULL && rt->shared != MAP_FAILED)
+        if (rt->shared != NULL && rt->shared != MAP_FAILED && !draining_uses(rt->shared))
             munmap(rt->shared, rt->shared_size);
         if (rt->shared_fd >= 0)
             close(rt->shared_fd);
@@ -337,13 +384,30 @@ static void drain_maintenance(int reason, void *data, apr_wait_t status)
             d = &r->procs[i];
     switch (reason) {
     case APR_OC_REASON_DEATH:
-    case APR_OC_REASON_LOST:
+    case APR_OC_REASON_LOST: {
         apr_proc_other_child_unregister(w);
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
-                     "gowsgi: daemon process %d of group '%s' from before the graceful restart has drained and "
-                     "exited", (int)w->proc.pid, d ? d->group : "?");
+        /* Drained and exited on its own, or died meanwhile (a crash, a
+         * kill): the latter is recorded as any death is, so the old
+         * children that lost a request can say why, and logged as one. */
+        int died = reason == APR_OC_REASON_LOST || d == NULL || d->shared == NULL ? 0 :
+                   __atomic_load_n(&d->shared->slots[d->index].crashed, __ATOMIC_ACQUIRE) ||
+                   (!__atomic_load_n(&d->shared->slots[d->index].exiting, __ATOMIC_ACQUIRE) && (status & 0x7f));
+        if (died) {
+            char text[GOWSGI_DAEMON_REASON + 256];
+            const char *how = record_death_in(d->shared, d->index, w->proc.pid, d->memory_limit, status, text,
+                                              sizeof(text));
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, gowsgi_main_server, "gowsgi: daemon process %d of group '%s' "
+                         "from before the graceful restart %s", (int)w->proc.pid, d->group, how);
+        } else {
+            if (d != NULL && d->shared != NULL)
+                record_death_in(d->shared, d->index, w->proc.pid, d->memory_limit, status, NULL, 0);
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
+                         "gowsgi: daemon process %d of group '%s' from before the graceful restart has drained and "
+                         "exited", (int)w->proc.pid, d ? d->group : "?");
+        }
         forget_draining(w->proc.pid);
         break;
+    }
     case APR_OC_REASON_RESTART:
         hard_stop = 1;
         apr_proc_other_child_unregister(w);

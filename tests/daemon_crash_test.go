@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -215,5 +217,56 @@ func TestDaemonCrash_Differential(t *testing.T) {
 		}
 		assert.Equal(t, status[ModModWsgi], status[ModGowsgi], "the status of a request lost to a crash")
 		assert.LessOrEqual(t, count[ModGowsgi], count[ModModWsgi], "lines in the error log for one crash")
+	})
+}
+
+// A process draining after a graceful restart that crashes (or is killed)
+// is reported as any other: the parent's line names the crash, and the old
+// Apache child whose request was lost names the same cause (it used to be
+// logged as "has drained and exited", and the child waited for a cause
+// that never came). Exact: the crash happens only once the test opens the
+// gate, after the graceful restart has left the process draining.
+func TestDaemonCrash_WhileDraining(t *testing.T) {
+	gowsgiOnly(t)
+	t.Parallel()
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: `
+WSGIDaemonProcess dc processes=1 threads=2 graceful-timeout=30
+WSGIScriptAlias /dc @APPS@/daemon/drain_crash.wsgi process-group=dc
+SetEnv GATE_DIR @ROOT@/scratch
+`})
+		gate := filepath.Join(a.Root, "scratch")
+		old, err := strconv.Atoi(Get(t, a.URL("/dc")).Body)
+		require.NoError(t, err)
+		done := make(chan Resp, 1)
+		go func() {
+			r, _ := doReq(longClient, "GET", a.URL("/dc?crash"), nil, nil)
+			done <- r
+		}()
+		require.Eventually(t, func() bool {
+			_, err := os.Stat(filepath.Join(gate, "started"))
+			return err == nil
+		}, 10*time.Second, 20*time.Millisecond, "the crashing request started")
+		require.NoError(t, a.Graceful())
+		// The new generation's process answers: the old one is draining.
+		require.Eventually(t, func() bool {
+			r, err := doReq(httpClient, "GET", a.URL("/dc"), nil, nil)
+			return err == nil && r.Status == 200 && r.Body != strconv.Itoa(old)
+		}, 10*time.Second, 50*time.Millisecond, "a new process serves after the graceful restart")
+		require.NoError(t, os.WriteFile(filepath.Join(gate, "go"), nil, 0o644))
+		r := <-done
+		assert.Equal(t, 500, r.Status)
+		parent := fmt.Sprintf("daemon process %d of group 'dc' from before the graceful restart crashed: signal 11 "+
+			"(Segmentation fault)", old)
+		child := fmt.Sprintf("(pid %d): the response was cut off before it was complete: the process crashed: "+
+			"signal 11 (Segmentation fault)", old)
+		require.Eventually(t, func() bool {
+			log := a.ErrorLogContent()
+			return strings.Contains(log, parent) && strings.Contains(log, child)
+		}, 10*time.Second, 50*time.Millisecond, "the crash named by the parent and by the child that lost the request")
+		log := a.ErrorLogContent()
+		assert.NotContains(t, log, "its cause is not known yet")
+		assert.NotContains(t, log, fmt.Sprintf("%d of group 'dc' from before the graceful restart has drained", old))
+		removeCrashReports(t, strings.Split(log, "\n"))
 	})
 }
