@@ -44,7 +44,7 @@ SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h $(WIRE_SOURCES) $(
 # no Python at link time (it dlopens both).
 LAUNCHER_SOURCES := $(wildcard wsgi/launcher/*.c wsgi/launcher/*.h) wsgi/gowsgi.h wsgi/daemon_ticket.h $(LOG_SOURCES) $(CRASH_SOURCES)
 
-.PHONY: build deps run test unit integration vet clean install uninstall deb
+.PHONY: build deps run test unit integration vet clean install uninstall deb pythons engine-for
 
 build: $(BUILD)/libgowsgi.so $(BUILD)/mod_gowsgi.so $(BUILD)/gowsgi-daemon
 
@@ -83,6 +83,41 @@ $(BUILD)/mod_gowsgi.so: $(SHIM_SOURCES) $(BUILD)/shim_build.h
 $(BUILD)/gowsgi-daemon: $(LAUNCHER_SOURCES)
 	@mkdir -p $(BUILD)
 	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(CURDIR)/wsgi -o $@.tmp wsgi/launcher/*.c wsgi/errorlog_line.c wsgi/crash_report.c -ldl
+	@mv -f $@.tmp $@
+
+# The server's Python, whose engine build is libgowsgi.so; every other
+# CPython's is libgowsgi-X.Y.so (X.Yt free-threaded) beside it (README,
+# "A Python per group").
+SERVER_PYTHON_TAG := $(shell $(PYTHON) -c 'import sys, sysconfig as s; print("%d.%d%s" % (sys.version_info[:2] + ("t" if s.get_config_var("Py_GIL_DISABLED") else "",)))' 2>/dev/null)
+
+# `make pythons` builds the engine for every shared CPython 3.9+ that
+# conf/pythons.sh finds, or for those PYTHONS="3.12 /opt/py/bin/python3.13"
+# names. Each build gets pkg-config files named as the default ones
+# (python3.pc, python3-embed.pc: what cpy3 and wsgi/cgo.go ask for), copied
+# from its own Python's, so it compiles and links against that Python alone.
+PYTHONS ?=
+pythons: build
+	@set -e; conf/pythons.sh $(PYTHONS) > $(BUILD)/pythons.list; \
+	while read -r tag exe libpc; do \
+		if [ "$$tag" = "$(SERVER_PYTHON_TAG)" ]; then echo "== Python $$tag ($$exe): the server's, built as libgowsgi.so"; continue; fi; \
+		echo "== Python $$tag ($$exe): $(BUILD)/libgowsgi-$$tag.so"; \
+		$(MAKE) --no-print-directory engine-for PY_TAG="$$tag" PY_EXE="$$exe" PY_LIBPC="$$libpc"; \
+	done < $(BUILD)/pythons.list
+
+# One engine build for one Python (PY_TAG, PY_EXE, PY_LIBPC from pythons),
+# rebuilt when the engine's sources change.
+engine-for: $(BUILD)/libgowsgi-$(PY_TAG).so
+
+$(BUILD)/libgowsgi-%.so: $(GO_SOURCES)
+	@test -n "$(PY_TAG)" -a -n "$(PY_EXE)" -a -d "$(PY_LIBPC)" || { echo "make pythons builds $@"; exit 1; }
+	@rm -rf $(BUILD)/pythons/$* && mkdir -p $(BUILD)/pythons/$*/pkgconfig
+	@cp $(PY_LIBPC)/python-$*.pc $(BUILD)/pythons/$*/pkgconfig/python3.pc
+	@cp $(PY_LIBPC)/python-$*-embed.pc $(BUILD)/pythons/$*/pkgconfig/python3-embed.pc
+	PKG_CONFIG_PATH=$(BUILD)/pythons/$*/pkgconfig \
+	CGO_LDFLAGS="$$(PKG_CONFIG_PATH=$(BUILD)/pythons/$*/pkgconfig pkg-config --libs python3-embed)" \
+	$(GO) build -buildmode=c-shared -ldflags "-X github.com/gowsgi/gowsgi/wsgi.pythonExecutable=$(PY_EXE) -extldflags=-Wl,--version-script=$(CURDIR)/module/exports.map" \
+		-o $@.tmp ./module
+	@rm -f $@.tmp.h $(BUILD)/libgowsgi-$*.tmp.h
 	@mv -f $@.tmp $@
 
 # Serves APP (default: the example app) through a real Apache in the

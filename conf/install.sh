@@ -13,6 +13,7 @@
 # Installed, and removed again by `uninstall` (nothing else is touched):
 #   $LIBEXECDIR/mod_gowsgi.so   the Apache module (C shim)
 #   $LIBEXECDIR/libgowsgi.so    the engine it loads from its own directory
+#   $LIBEXECDIR/libgowsgi-X.Y.so the engine for each other Python `make pythons` built
 #   $LIBEXECDIR/gowsgi-daemon   the launcher each daemon process execs (0755)
 #   $SYSCONFDIR/mods-available/gowsgi.load   LoadModule line, for a2enmod
 #   $SYSCONFDIR/mods-available/gowsgi.conf   module-wide settings
@@ -45,6 +46,17 @@ install)
     # Shared objects: 0644 like Debian's own modules (they are not programs).
     install -m 0644 "$build/mod_gowsgi.so" "$moddir/mod_gowsgi.so"
     install -m 0644 "$build/libgowsgi.so" "$moddir/libgowsgi.so"
+    # One engine build per other Python (make pythons): a group whose
+    # virtualenv was made with that Python loads it. A build left from an
+    # earlier install whose Python this build has none for goes.
+    for f in "$moddir"/libgowsgi-*.so; do
+        [ -e "$f" ] && [ ! -e "$build/$(basename "$f")" ] && rm -f "$f" && echo "removed $f"
+    done
+    for f in "$build"/libgowsgi-*.so; do
+        [ -e "$f" ] || continue
+        install -m 0644 "$f" "$moddir/$(basename "$f")"
+        files+=("$moddir/$(basename "$f")")
+    done
     # A program: each daemon process execs it as its group's user, so that
     # it holds nothing of Apache's configuration (README, "Daemon mode").
     install -m 0755 "$build/gowsgi-daemon" "$moddir/gowsgi-daemon"
@@ -71,7 +83,7 @@ uninstall)
         a2dismod -q gowsgi || true
         echo "gowsgi: disabled; restart Apache"
     fi
-    for f in "${files[@]}"; do
+    for f in "${files[@]}" "$moddir"/libgowsgi-*.so; do
         if [ -e "$f" ] || [ -L "$f" ]; then
             rm -f "$f"
             echo "removed $f"

@@ -1,8 +1,10 @@
 /*
- * Definitions for the five functions cpy3 v0.2.0 wraps that CPython 3.11 no
- * longer provides (see cpy3_compat.h). gowsgi never calls them; they exist so
+ * Definitions for the functions cpy3 v0.2.0 wraps that CPython 3.9 to 3.13 no
+ * longer provide (see cpy3_compat.h). gowsgi never calls them; they exist so
  * cpy3 links. Each does the nearest harmless thing.
  */
+#include <Python.h>
+
 #include "cpy3_compat.h"
 
 /* The free lists these cleared are gone (3.9): nothing to clear. */
@@ -16,3 +18,20 @@ void PyEval_ReInitThreads(void) {}
 /* Declared by 3.11 but not exported; gowsgi installs no Python signal
  * handlers, so there is no wakeup fd to set. */
 int PySignal_SetWakeupFd(int fd) { (void)fd; return -1; }
+
+#if PY_VERSION_HEX >= 0x030D0000
+/* Gone in 3.13 (PyConfig replaced them); gowsgi configures Python through
+ * PyConfig and never calls them. */
+void Py_SetPath(const wchar_t *path) { (void)path; }
+int Py_SetStandardStreamEncoding(const char *encoding, const char *errors)
+{
+    (void)encoding;
+    (void)errors;
+    return -1;
+}
+void PySys_AddWarnOption(const wchar_t *s) { (void)s; }
+void PySys_AddXOption(const wchar_t *s) { (void)s; }
+void PySys_SetPath(const wchar_t *path) { (void)path; }
+/* Threads are always initialised since 3.7. */
+int PyEval_ThreadsInitialized(void) { return 1; }
+#endif

@@ -22,7 +22,7 @@ static int holds_gil(void)
 #if PY_VERSION_HEX >= 0x030D0000
     PyThreadState *ts = PyThreadState_GetUnchecked();
 #else
-    PyThreadState *ts = _PyThreadState_UncheckedGet();
+    PyThreadState *ts = gowsgi_thread_state_unchecked();
 #endif
     return ts != NULL && ts->thread_id == PyThread_get_thread_ident();
 }

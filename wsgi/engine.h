@@ -11,6 +11,35 @@
 #include "gowsgi.h"
 #include <stdlib.h>
 
+/* What 3.10 added and the engine uses, for 3.9. */
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *Py_NewRef(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+static inline PyObject *Py_XNewRef(PyObject *o)
+{
+    Py_XINCREF(o);
+    return o;
+}
+static inline int PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
+{
+    Py_XINCREF(value);
+    int r = PyModule_AddObject(m, name, value);
+    if (r < 0)
+        Py_XDECREF(value);
+    return r;
+}
+#endif
+
+/* The calling thread's thread state, or NULL: renamed public in 3.13. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define gowsgi_thread_state_unchecked() PyThreadState_GetUnchecked()
+#else
+#define gowsgi_thread_state_unchecked() _PyThreadState_UncheckedGet()
+#endif
+
 /* Interned environ key objects by name, so the names repeated on every
  * request are decoded and hashed once. Fixed size: names a client invents
  * beyond it are decoded per request instead of growing the cache. */

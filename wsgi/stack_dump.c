@@ -7,11 +7,13 @@
  */
 #include "engine.h"
 
+#include <frameobject.h>   /* PyFrame_GetBack, PyFrame_Check before 3.11 */
+
 #include <unistd.h>
 
 static void log_frames(unsigned long long thread_id, PyFrameObject *top)
 {
-    PyFrameObject *frame = (PyFrameObject *)Py_NewRef(top);
+    PyFrameObject *frame = (PyFrameObject *)Py_NewRef((PyObject *)top);
     while (frame != NULL) {
         PyCodeObject *code = PyFrame_GetCode(frame);
         PyFrameObject *back = PyFrame_GetBack(frame);

@@ -66,8 +66,10 @@ void *gowsgi_crash_thread_state(void)
         PyThreadState *ts = thread_states[i];
 #if PY_VERSION_HEX >= 0x030D0000
         if (ts != NULL && ts->current_frame != NULL)
-#else
+#elif PY_VERSION_HEX >= 0x030B0000
         if (ts != NULL && ts->cframe != NULL && ts->cframe->current_frame != NULL)
+#else
+        if (ts != NULL && ts->frame != NULL)
 #endif
             return ts;
     }
