@@ -43,7 +43,7 @@
     X(send_buffer_size) X(receive_buffer_size) X(log.syslog_facility) X(log.level) X(log.threaded)
 
 #define GOWSGI_LAUNCH_STRINGS(X)                                                                                \
-    X(base.python_home) X(base.python_path) X(base.python_eggs) X(base.hash_seed) X(base.process_group)       \
+    X(base.python_home) X(base.python_executable) X(base.python_path) X(base.python_eggs) X(base.hash_seed) X(base.process_group)       \
     X(base.path_first) X(base.mpm_name) X(base.server_description) X(base.server_built) X(group)              \
     X(log.ident) X(log.module)
 

@@ -270,6 +270,7 @@ int gowsgi_filewrapper_send(gowsgi_interp *it, gowsgi_reqstate *rs, PyObject *wr
 
 /* modules.c: `import mod_wsgi` and `import apache`. */
 int gowsgi_modules_install(gowsgi_interp *it);
+int gowsgi_types_ready(void);
 
 /* events.c: mod_wsgi's event API. Each publishing call is made only when
  * gowsgi_events_wanted() says someone subscribed; GIL held. */

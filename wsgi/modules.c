@@ -7,7 +7,9 @@
 
 static int types_ready;
 
-static int ready_types(void)
+/* Before any object of them is made: 3.9 and 3.10 do not find the
+ * methods of a type made ready lazily by an attribute lookup. */
+int gowsgi_types_ready(void)
 {
     if (types_ready)
         return 0;
@@ -39,7 +41,7 @@ static int install(const char *name, PyObject *m)
 
 int gowsgi_modules_install(gowsgi_interp *it)
 {
-    if (ready_types() != 0)
+    if (gowsgi_types_ready() != 0)
         return -1;
     const int *av = gowsgi_config.apache_version;
 

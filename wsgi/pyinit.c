@@ -218,7 +218,7 @@ static int setup_interp(gowsgi_interp *it, char *err, size_t errlen)
     it->str_errors = intern("errors");
     it->str_line_buffering = intern("line_buffering");
     it->str_write_through = intern("write_through");
-    if (PyErr_Occurred() || setup_streams(it) != 0 || gowsgi_modules_install(it) != 0 ||
+    if (PyErr_Occurred() || gowsgi_types_ready() != 0 || setup_streams(it) != 0 || gowsgi_modules_install(it) != 0 ||
         gowsgi_environ_prepare(it) != 0) {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
