@@ -312,6 +312,8 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
     set_limit(rt, index, RLIMIT_AS, rt->virtual_memory_limit, "virtual-memory-limit");
     if (rt->cpu_priority != 0 && setpriority(PRIO_PROCESS, 0, rt->cpu_priority) != 0)
         fail(rt, index, "cpu-priority", errno);
+    if (rt->python_error != NULL)
+        fail(rt, index, rt->python_error, 0);
     if (rt->launcher)
         launch(rt, index);   /* the launcher sets the stack size and waits out a back-off */
     set_stack_size(rt, index);

@@ -9,6 +9,8 @@
 #include "group_python.h"
 #include "shim.h"
 
+#include "http_core.h"
+
 #include <libgen.h>
 
 /* ------------------------------------------------------------------------ */
@@ -316,8 +318,12 @@ const char *gowsgi_cmd_daemon_process(cmd_parms *cmd, void *mconfig,
 
     /* The group's Python, here so that configtest names this line; the
      * parent resolves it again at start-up, when a WSGIPythonHome or
-     * GoWSGILibrary below this line is known too. */
-    {
+     * GoWSGILibrary below this line is known too. Only configtest fails
+     * for it: pyvenv.cfg is the tenant's, who may break it at any time,
+     * and a start or a graceful restart (logrotate's) that read it would
+     * stop the whole server; the group alone then cannot start
+     * (daemon_settings.c). */
+    if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL) {
         gowsgi_python py;
         const char *home = apr_table_get(d.options, "python-home");
         char *dir = apr_pstrdup(cmd->pool, gowsgi_engine_library(cmd->pool));

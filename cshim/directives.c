@@ -21,6 +21,8 @@
 #include "group_python.h"
 #include "shim.h"
 
+#include "http_core.h"
+
 #include <libgen.h>
 
 
@@ -657,8 +659,12 @@ static const char *gw_set_python_home(cmd_parms *cmd, void *mconfig, const char 
     gowsgi_python py;
     char *dir = apr_pstrdup(cmd->pool, gowsgi_engine_library(cmd->pool));
     err = gowsgi_python_resolve(cmd->pool, "WSGIPythonHome ", v, NULL, dirname(dir), &py);
-    if (err != NULL)
+    /* Outside configtest the server starts anyway (as for python-home=,
+     * daemon_directives.c): the groups that would run it cannot start. */
+    if (err != NULL && ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL)
         FAIL(err);
+    if (err != NULL)
+        return NULL;
     gowsgi_globals.python_home_tag = py.executable != NULL ? py.tag : NULL;
     gowsgi_globals.python_home_where = gowsgi_cmd_where(cmd);
     return NULL;
