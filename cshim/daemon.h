@@ -94,8 +94,7 @@ struct gowsgi_daemon_rt {
     const char *lang;
     const char *locale;
     const char *python_home;
-    gowsgi_python python;          /* the CPython it runs (group_python.c) */
-    const char *python_error;      /* why that Python cannot run, or NULL */
+    gowsgi_python python;          /* the CPython it runs: set in its processes (daemon_child.c) */
     const char *python_path;
     const char *python_eggs;
     const char *display_name;      /* NULL: Apache's own title */

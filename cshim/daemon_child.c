@@ -2,8 +2,8 @@
  * daemon_child.c: a daemon process between fork() and the engine. Before any
  * thread exists, and in this order (ARCHITECTURE.md section 5): leave
  * Apache's process group, close Apache's listeners and every descriptor
- * that is not this group's, take the group's identity (never root), ask to
- * die with the parent, go home, set the umask, locale and limits; then exec
+ * that is not this group's, take the group's identity (never root), find
+ * its Python as that user (group_python.c), ask to die with the parent, go home, set the umask, locale and limits; then exec
  * the launcher (daemon_launch.c, ARCHITECTURE.md section 7), which loads
  * libpython and libgowsgi.so in a fresh image that holds nothing of any
  * other tenant; a server-metrics=On group (it reads Apache's scoreboard,
@@ -17,6 +17,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <grp.h>
+#include <libgen.h>
 #include <pwd.h>
 #include <locale.h>
 #include <pthread.h>
@@ -176,6 +177,28 @@ static void take_identity(gowsgi_daemon_rt *rt, int index)
         fail(rt, index, "WSGI process blocked from running as root.", 0);
 }
 
+/* The group's Python (group_python.c), resolved here, as the group's user,
+ * not in the root parent: its virtualenv's pyvenv.cfg is the tenant's, who
+ * may change it at any time. Root would follow its links and see files the
+ * tenant cannot, and the error, logged where the tenant may read it, would
+ * tell what only root can see (that another tenant's file exists, where
+ * its link leads); a tenant's slow or hung file system would stall the
+ * parent. Here a broken virtualenv fails this group alone, at each start,
+ * so mending it needs no restart. configtest resolves it too (as root, for
+ * the sysadmin: daemon_directives.c). */
+static void resolve_python(gowsgi_daemon_rt *rt, int index)
+{
+    apr_pool_t *p;
+    apr_pool_create(&p, NULL);   /* what it resolves lives as long as the process */
+    const char *home = apr_table_get(rt->conf->options, "python-home");
+    char *dir = apr_pstrdup(p, gowsgi_engine_library(p));
+    const char *err = gowsgi_python_resolve(p, home != NULL ? "python-home=" : "WSGIPythonHome ", rt->python_home,
+                                            apr_table_get(rt->conf->options, "python-executable"), dirname(dir),
+                                            &rt->python);
+    if (err != NULL)
+        fail(rt, index, err, 0);
+}
+
 /* stack-size: the default for every thread made from now on, Go's worker
  * threads and the app's own included (glibc; before any exists). */
 static void set_stack_size(gowsgi_daemon_rt *rt, int index)
@@ -284,6 +307,7 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
     if (rt->display_name && !rt->launcher)
         set_title(rt->display_name);
     take_identity(rt, index);
+    resolve_python(rt, index);
     if (rt->launcher)
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);   /* setuid resets it to the system's default */
     /* After setuid, which clears it. */
@@ -312,8 +336,6 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
     set_limit(rt, index, RLIMIT_AS, rt->virtual_memory_limit, "virtual-memory-limit");
     if (rt->cpu_priority != 0 && setpriority(PRIO_PROCESS, 0, rt->cpu_priority) != 0)
         fail(rt, index, "cpu-priority", errno);
-    if (rt->python_error != NULL)
-        fail(rt, index, rt->python_error, 0);
     if (rt->launcher)
         launch(rt, index);   /* the launcher sets the stack size and waits out a back-off */
     set_stack_size(rt, index);

@@ -316,13 +316,12 @@ const char *gowsgi_cmd_daemon_process(cmd_parms *cmd, void *mconfig,
     if (gowsgi_find_daemon(d.name))
         FAIL("Name duplicates previous WSGI daemon definition.");
 
-    /* The group's Python, here so that configtest names this line; the
-     * parent resolves it again at start-up, when a WSGIPythonHome or
-     * GoWSGILibrary below this line is known too. Only configtest fails
-     * for it: pyvenv.cfg is the tenant's, who may break it at any time,
-     * and a start or a graceful restart (logrotate's) that read it would
-     * stop the whole server; the group alone then cannot start
-     * (daemon_settings.c). */
+    /* The group's Python, here so that configtest names this line; each
+     * of its processes resolves it again as it starts, as the group's user
+     * (daemon_child.c). Only configtest: pyvenv.cfg is the tenant's, who
+     * may break it at any time, and a start or a graceful restart
+     * (logrotate's) that failed for it would stop the whole server; the
+     * group alone cannot start then. */
     if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL) {
         gowsgi_python py;
         const char *home = apr_table_get(d.options, "python-home");

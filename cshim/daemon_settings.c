@@ -7,7 +7,6 @@
 #include "daemon.h"
 
 #include <grp.h>
-#include <libgen.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -82,15 +81,8 @@ const char *gowsgi_daemon_settings(apr_pool_t *p, gowsgi_daemon_rt *rt)
     rt->lang = opt(rt, "lang");
     rt->locale = opt(rt, "locale");
     rt->python_home = (v = opt(rt, "python-home")) != NULL ? v : gowsgi_globals.python_home;
-    char *engine_dir = apr_pstrdup(p, gowsgi_engine_library(p));
-    /* A group whose Python cannot run does not stop the server: its
-     * virtualenv is its tenant's. Each of its processes says why and backs
-     * off (daemon_child.c), as any that cannot start. */
-    rt->python_error = gowsgi_group_python(p, rt->python_home, opt(rt, "python-executable"), dirname(engine_dir),
-                                           &rt->python);
-    if (rt->python_error != NULL)
-        rt->python_error = apr_pstrcat(p, rt->python_error, " (as Apache last started or restarted: mend it, then "
-                                       "restart Apache gracefully)", NULL);
+    /* Its Python (rt->python) is resolved by each of its processes once it
+     * is the group's user (daemon_child.c): pyvenv.cfg is the tenant's. */
     rt->python_path = opt(rt, "python-path");
     rt->python_eggs = opt(rt, "python-eggs");
     if ((v = opt(rt, "display-name")) != NULL)

@@ -1,7 +1,8 @@
 /*
  * group_python.c: which CPython a daemon group runs (ARCHITECTURE.md
- * section 6). Decided in the parent from files alone (it never loads or
- * runs a Python, and never runs a tenant's program as root): a
+ * section 6). Decided from files alone, never loading or running a
+ * Python: by each daemon process as the group's user before it loads one
+ * (daemon_child.c), and by configtest (daemon_directives.c). A
  * python-home= holding pyvenv.cfg runs the Python that virtualenv was made
  * with; python-executable= (gowsgi's own option) names one; anything else
  * runs the server's. The result is the libpython and the engine build
@@ -10,9 +11,11 @@
 #include "group_python.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -43,21 +46,43 @@ static const char *tag_of_program(apr_pool_t *p, const char *path)
     return *c == '\0' ? apr_pstrdup(p, v) : NULL;
 }
 
-static int is_file(const char *path)
+/* 0 for a regular file, else why not (ENOENT for one that is not regular). */
+static int file_errno(const char *path)
 {
     struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+    if (stat(path, &sb) != 0)
+        return errno;
+    return S_ISREG(sb.st_mode) ? 0 : ENOENT;
 }
 
-/* The shared libpython of the Python installed at prefix, or NULL. */
-static const char *libpython_of(apr_pool_t *p, const char *prefix, const char *tag)
+static int is_file(const char *path)
+{
+    return file_errno(path) == 0;
+}
+
+/* Why this process cannot look: "uid 1001 cannot reach it: Permission
+ * denied". A daemon resolves its Python as the group's user, whose
+ * permissions are not root's: "no such file" would send a sysadmin
+ * looking for a file that is there. */
+static const char *unreachable(apr_pool_t *p, int err)
+{
+    return apr_psprintf(p, "uid %ld cannot reach it: %s", (long)geteuid(), strerror(err));
+}
+
+/* The shared libpython of the Python installed at prefix, or NULL with
+ * *err the first error other than its absence (0 if none). */
+static const char *libpython_of(apr_pool_t *p, const char *prefix, const char *tag, int *err)
 {
     const char *name = apr_pstrcat(p, "libpython", tag, ".so.1.0", NULL);
     const char *dirs[] = {"/lib/", "/lib/" GOWSGI_MULTIARCH "/", "/lib64/", NULL};
+    *err = 0;
     for (int i = 0; dirs[i] != NULL; i++) {
         const char *path = apr_pstrcat(p, prefix, dirs[i], name, NULL);
-        if (is_file(path))
+        int e = file_errno(path);
+        if (e == 0)
             return path;
+        if (*err == 0 && e != ENOENT && e != ENOTDIR)
+            *err = e;
     }
     return NULL;
 }
@@ -184,7 +209,10 @@ const char *gowsgi_python_resolve(apr_pool_t *p, const char *home_label, const c
         return NULL;   /* the server's Python */
 
     char real[PATH_MAX];
-    if (realpath(exe, real) == NULL || !is_file(real)) {
+    int e = realpath(exe, real) == NULL ? errno : file_errno(real);
+    if (e != 0 && e != ENOENT && e != ENOTDIR)
+        return apr_psprintf(p, "%s: %s", from, unreachable(p, e));
+    if (e != 0) {
         if (python_executable != NULL)
             return apr_psprintf(p, "%s: no such program", from);
         return apr_psprintf(p, "%s, which no longer exists: make the virtualenv again with a Python that "
@@ -208,7 +236,10 @@ const char *gowsgi_python_resolve(apr_pool_t *p, const char *home_label, const c
 
     char *prefix = apr_pstrdup(p, real);
     prefix = dirname(dirname(prefix));
-    const char *lib = libpython_of(p, prefix, tag);
+    const char *lib = libpython_of(p, prefix, tag, &e);
+    if (lib == NULL && e != 0)
+        return apr_psprintf(p, "%s: Python %s at %s: its libpython%s.so.1.0 (in %s/lib): %s", from, tag, real, tag,
+                            prefix, unreachable(p, e));
     if (lib == NULL)
         return apr_psprintf(p, "%s: Python %s at %s has no shared libpython%s.so.1.0 (in %s/lib): a daemon "
                             "group needs a Python built with --enable-shared", from, tag, real, tag, prefix);
@@ -218,7 +249,10 @@ const char *gowsgi_python_resolve(apr_pool_t *p, const char *home_label, const c
     if (strcmp(tag, GOWSGI_PYTHON_TAG) == 0)
         return NULL;   /* the server's version: the default engine */
     const char *engine = apr_pstrcat(p, engine_dir, "/libgowsgi-", tag, ".so", NULL);
-    if (!is_file(engine))
+    e = file_errno(engine);
+    if (e != 0 && e != ENOENT && e != ENOTDIR)
+        return apr_psprintf(p, "%s: its gowsgi engine build %s: %s", from, engine, unreachable(p, e));
+    if (e != 0)
         return apr_psprintf(p, "%s, which has no gowsgi engine build installed (%s): engine builds installed: "
                             "%s; build one with `make pythons PYTHONS=%s` and `make install`",
                             from, engine, installed_builds(p, engine_dir), real);

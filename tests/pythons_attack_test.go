@@ -18,8 +18,8 @@ import (
 
 // A tenant breaks its virtualenv's pyvenv.cfg: the server starts anyway,
 // and a graceful restart (logrotate's) goes through; the tenant's group
-// cannot start, says why and where in the error log, and backs off; the
-// other groups serve throughout. Only configtest refuses it
+// cannot start, says why and where in the error log, and backs off until
+// it is mended; the other groups serve throughout. Only configtest refuses it
 // (TestPythons_ConfigtestMismatch). Before, the parent exited at the
 // restart, with every tenant's site.
 func TestPythons_TenantVirtualenvCannotStopServer(t *testing.T) {
@@ -59,9 +59,9 @@ WSGIScriptAlias /tenant @APPS@/pythons/version.wsgi process-group=tenant applica
 	r := Get(t, a.URL("/tenant"))
 	assert.Equal(t, 503, r.Status, "the tenant's group cannot serve: %s", truncate(r.Body, 300))
 
-	// Mended, then a graceful restart: it serves.
+	// Mended: its next process serves, with no restart (each process
+	// resolves its Python as it starts).
 	require.NoError(t, os.WriteFile(cfg, []byte(good), 0o644))
-	require.NoError(t, a.Graceful())
 	var f versionFacts
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		if r := Get(t, a.URL("/tenant")); r.Status == 200 {
@@ -69,7 +69,7 @@ WSGIScriptAlias /tenant @APPS@/pythons/version.wsgi process-group=tenant applica
 			break
 		}
 	}
-	require.Equal(t, server.Tag, f.Version, "the mended virtualenv serves after a graceful restart")
+	require.Equal(t, server.Tag, f.Version, "the mended virtualenv serves")
 
 	// Broken again (its Python gone), then logrotate's graceful restart:
 	// the server stays up, the other group serves.
@@ -79,4 +79,80 @@ WSGIScriptAlias /tenant @APPS@/pythons/version.wsgi process-group=tenant applica
 	waitLog("could not start: python-home=" + filepath.Join(a.Root, "venv") +
 		" is a virtualenv made with Python 3.12.1 (/nonexistent/bin/python3.12), which no longer exists")
 	assert.NotContains(t, a.ErrorLogContent(), "Configuration Failed")
+}
+
+// A tenant's pyvenv.cfg names files of another tenant that it cannot
+// read. The group's Python is resolved as the group's user, not by root:
+// what its error log says of them is what the tenant could see anyway
+// ("Permission denied" whether or not they exist), never what only root
+// can (that they exist, where a link in them leads). Before, root's
+// resolution told "has no shared libpython ... (in <bob's home>/...)" for
+// a file that exists, "no longer exists" for one that does not, and the
+// target of a link.
+func TestPythons_TenantVirtualenvNoOracle(t *testing.T) {
+	gowsgiOnly(t)
+	t.Parallel()
+	spec, users := withDaemonUsers(t, ServerSpec{MPM: "event", Snippet: `
+WSGIDaemonProcess there user=@ALICE@ threads=1 python-home=@ROOT@/home/alice/there
+WSGIScriptAlias /there @APPS@/pythons/version.wsgi process-group=there
+WSGIDaemonProcess notthere user=@ALICE@ threads=1 python-home=@ROOT@/home/alice/notthere
+WSGIScriptAlias /notthere @APPS@/pythons/version.wsgi process-group=notthere
+WSGIDaemonProcess link user=@ALICE@ threads=1 python-home=@ROOT@/home/alice/link
+WSGIScriptAlias /link @APPS@/pythons/version.wsgi process-group=link
+`}, "alice", "bob")
+	setup := spec.Setup
+	spec.Setup = func(root string) error {
+		if err := setup(root); err != nil {
+			return err
+		}
+		bob := filepath.Join(root, "home", "bob") // 0750 bob:bob: alice cannot enter
+		alice := users["alice"]
+		if err := writeFile(filepath.Join(bob, "releases", "s3cret-release", "bin", "python3.12"), "#!/bin/sh\n"); err != nil {
+			return err
+		}
+		if err := os.Symlink("releases/s3cret-release/bin/python3.12", filepath.Join(bob, "python")); err != nil {
+			return err
+		}
+		cfgs := map[string]string{
+			"there":    "executable = " + filepath.Join(bob, "releases", "s3cret-release", "bin", "python3.12") + "\n",
+			"notthere": "executable = " + filepath.Join(bob, "releases", "nothing", "bin", "python3.12") + "\n",
+			"link":     "executable = " + filepath.Join(bob, "python") + "\n",
+		}
+		for name, cfg := range cfgs {
+			path := filepath.Join(alice.Home, name, "pyvenv.cfg")
+			if err := writeFile(path, "home = /usr/bin\nversion = 3.12.1\n"+cfg); err != nil {
+				return err
+			}
+			for _, p := range []string{filepath.Dir(path), path} {
+				if err := os.Chown(p, alice.UID, alice.GID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	a := StartApache(t, spec)
+	for _, g := range []string{"there", "notthere", "link"} {
+		want := "group '" + g + "' (pid "
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) && !strings.Contains(a.ErrorLogContent(), want) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	var lines []string
+	for _, l := range strings.Split(a.ErrorLogContent(), "\n") {
+		if strings.Contains(l, "could not start") && strings.Contains(l, "[gowsgi:crit]") {
+			lines = append(lines, l)
+		}
+	}
+	require.Len(t, lines, 3, "each group says why it cannot start:\n%s", a.ErrorLogContent())
+	for _, l := range lines {
+		assert.Contains(t, l, "Permission denied", "what alice may know of bob's files: %s", l)
+		assert.NotContains(t, l, "no shared libpython", "that bob's file exists is not for alice to know: %s", l)
+		assert.NotContains(t, l, "no longer exists", "nor that it does not: %s", l)
+		if strings.Contains(l, "group 'link'") {
+			assert.NotContains(t, l, "s3cret", "nor where bob's link leads: %s", l)
+		}
+	}
 }
