@@ -6,12 +6,6 @@
  */
 #include "directive_parse.h"
 #include "fair_share.h"
-#include "group_python.h"
-#include "shim.h"
-
-#include "http_core.h"
-
-#include <libgen.h>
 
 /* ------------------------------------------------------------------------ */
 /* WSGIDaemonProcess (S V)                                                   */
@@ -315,22 +309,6 @@ const char *gowsgi_cmd_daemon_process(cmd_parms *cmd, void *mconfig,
     /* Names are unique server-wide, across all virtual hosts. */
     if (gowsgi_find_daemon(d.name))
         FAIL("Name duplicates previous WSGI daemon definition.");
-
-    /* The group's Python, here so that configtest names this line; each
-     * of its processes resolves it again as it starts, as the group's user
-     * (daemon_child.c). Only configtest: pyvenv.cfg is the tenant's, who
-     * may break it at any time, and a start or a graceful restart
-     * (logrotate's) that failed for it would stop the whole server; the
-     * group alone cannot start then. */
-    if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL) {
-        gowsgi_python py;
-        const char *home = apr_table_get(d.options, "python-home");
-        char *dir = apr_pstrdup(cmd->pool, gowsgi_engine_library(cmd->pool));
-        err = gowsgi_group_python(cmd->pool, home ? home : gowsgi_globals.python_home,
-                                  apr_table_get(d.options, "python-executable"), dirname(dir), &py);
-        if (err)
-            FAIL(err);
-    }
 
     d.server = cmd->server;
     d.server_name = cmd->server->is_virtual ? cmd->server->server_hostname : NULL;

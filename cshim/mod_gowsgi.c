@@ -7,6 +7,10 @@
 #include "daemon.h"
 #include "hooks.h"
 #include "fair_share.h"
+#include "group_python.h"
+#include "shim.h"
+
+#include <libgen.h>
 
 #include "http_core.h"
 #include "http_request.h"
@@ -96,6 +100,37 @@ static void child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot
     gowsgi_daemon_tickets_reclaim(s, pid);
 }
 
+/* configtest: each group's Python can run (group_python.c), named by its
+ * WSGIDaemonProcess line. Once the whole configuration is read, so that a
+ * WSGIPythonHome or GoWSGILibrary below the line counts as at run time.
+ * Only configtest: pyvenv.cfg is the tenant's, who may break it at any
+ * time, and a start or graceful restart (logrotate's) failing for it would
+ * stop the whole server; each process of that group resolves its Python
+ * as the group's user and cannot start alone (daemon_child.c). */
+static int check_groups_python(apr_pool_t *ptemp, server_rec *s)
+{
+    apr_array_header_t *daemons = gowsgi_globals.daemons;
+    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL || daemons == NULL)
+        return OK;
+    char *dir = apr_pstrdup(ptemp, gowsgi_engine_library(ptemp));
+    const char *engine_dir = dirname(dir);
+    int rc = OK;
+    for (int i = 0; i < daemons->nelts; i++) {
+        const gowsgi_daemon *d = &APR_ARRAY_IDX(daemons, i, gowsgi_daemon);
+        const char *home = apr_table_get(d->options, "python-home");
+        gowsgi_python py;
+        const char *err = gowsgi_python_resolve(ptemp, home != NULL ? "python-home=" : "WSGIPythonHome ",
+                                                home != NULL ? home : gowsgi_globals.python_home,
+                                                apr_table_get(d->options, "python-executable"), engine_dir, &py);
+        if (err == NULL)
+            continue;
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s, "gowsgi: WSGIDaemonProcess %s (line %d of %s): %s",
+                     d->name, d->where.line, d->where.file, err);
+        rc = HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return rc;
+}
+
 /* Once the whole configuration is read (configtest too): a WSGIPythonHome
  * virtualenv of another Python than the server's can serve daemon groups,
  * not embedded mode, which runs the server's Python. */
@@ -103,7 +138,8 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, 
 {
     (void)pconf;
     (void)plog;
-    (void)ptemp;
+    if (check_groups_python(ptemp, s) != OK)
+        return HTTP_INTERNAL_SERVER_ERROR;
     const char *tag = gowsgi_globals.python_home_tag;
     if (tag == NULL || strcmp(tag, GOWSGI_PYTHON_TAG) == 0 ||
         (gowsgi_globals.restrict_embedded == 1 && !gowsgi_globals.python_required))

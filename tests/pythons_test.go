@@ -139,6 +139,9 @@ func confLine(conf string, n int) string {
 
 var syntaxErrorRe = regexp.MustCompile(`Syntax error on line (\d+) of ([^:]+):\n?(.*)`)
 
+// configtest's line for a group whose Python cannot run.
+var groupPythonErrorRe = regexp.MustCompile(`gowsgi: WSGIDaemonProcess \S+ \(line (\d+) of ([^)]+)\): (.*)`)
+
 // configtest fails for a group whose Python cannot run, naming the
 // directive's file and line, the virtualenv's Python and the engine
 // builds installed (mod_wsgi starts and fails at run time with "No module
@@ -167,6 +170,18 @@ func TestPythons_ConfigtestMismatch(t *testing.T) {
 			},
 			[]string{"python-home=@ROOT@/venv is a virtualenv made with Python 3.12.", "which has no gowsgi engine build installed",
 				"engine builds installed: " + serverPythonTag() + " (the server's)", "make pythons PYTHONS="}},
+		{"no engine build where a GoWSGILibrary below the line says",
+			"WSGIDaemonProcess site python-home=@ROOT@/venv\nGoWSGILibrary @ROOT@/engines/libgowsgi.so\n",
+			func(root string) error {
+				if err := os.MkdirAll(filepath.Join(root, "engines"), 0o755); err != nil {
+					return err
+				}
+				if err := os.Symlink(filepath.Join(gowsgiBuildDir(), "libgowsgi.so"), filepath.Join(root, "engines", "libgowsgi.so")); err != nil {
+					return err
+				}
+				return makeVenv(py312, filepath.Join(root, "venv"))
+			},
+			[]string{"python-home=@ROOT@/venv is a virtualenv made with Python 3.12.", "which has no gowsgi engine build installed (@ROOT@/engines/libgowsgi-3.12.so)"}},
 		{"the virtualenv's Python is gone",
 			"WSGIDaemonProcess site python-home=@ROOT@/venv\n",
 			func(root string) error {
@@ -206,11 +221,17 @@ func TestPythons_ConfigtestMismatch(t *testing.T) {
 			}}
 			out, code, conf := ConfigTestConf(t, spec)
 			require.NotEqual(t, 0, code, "configtest fails: %s", out)
+			// A bad option is a syntax error; a Python that cannot run is
+			// found once the whole configuration is read (a WSGIPythonHome
+			// or GoWSGILibrary below the line counts).
 			m := syntaxErrorRe.FindStringSubmatch(out)
-			require.NotNil(t, m, "a syntax error with the file and line: %s", out)
+			if m == nil {
+				m = groupPythonErrorRe.FindStringSubmatch(out)
+			}
+			require.NotNil(t, m, "the file and line: %s", out)
 			n, _ := strconv.Atoi(m[1])
 			assert.Contains(t, confLine(conf, n), "WSGIDaemonProcess site", "the line is the directive's")
-			assert.Contains(t, out, "WSGIDaemonProcess:", "the directive is named")
+			assert.Contains(t, out, "WSGIDaemonProcess", "the directive is named")
 			for _, w := range c.want {
 				assert.Contains(t, out, strings.ReplaceAll(w, "@ROOT@", root))
 			}
