@@ -156,3 +156,45 @@ WSGIScriptAlias /link @APPS@/pythons/version.wsgi process-group=link
 		}
 	}
 }
+
+// What a tenant's pyvenv.cfg says (its version, the names of the files it
+// points at) reaches the error log only escaped, as Apache escapes what it
+// logs: a control byte there would be a terminal escape in a sysadmin's
+// terminal, a newline a forged log line. The group's start failure, the
+// parent's line on its exit and a request's 503 line all carry them (Apache
+// escapes what ap_log_error writes; gowsgi's own writer does as Apache).
+func TestPythons_TenantVirtualenvLogEscaped(t *testing.T) {
+	gowsgiOnly(t)
+	t.Parallel()
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
+WSGIDaemonProcess tenant threads=1 python-home=@ROOT@/venv connect-timeout=1
+WSGIScriptAlias /tenant @APPS@/pythons/version.wsgi process-group=tenant
+`, Setup: func(root string) error {
+		// A directory whose name holds a forged line, reached by a link:
+		// the Python's real path has it.
+		forged := filepath.Join(root, "x\n[Sun Dec 06 00:00:00.000000 2026] [core:emerg] FORGED")
+		if err := writeFile(filepath.Join(forged, "bin", "python3.12"), "#!/bin/sh\n"); err != nil {
+			return err
+		}
+		if err := os.Symlink(filepath.Join(forged, "bin", "python3.12"), filepath.Join(root, "py")); err != nil {
+			return err
+		}
+		return writeFile(filepath.Join(root, "venv", "pyvenv.cfg"),
+			"home = /usr/bin\nversion = 3.12.1\x1b]0;owned\x07\nexecutable = "+filepath.Join(root, "py")+"\n")
+	}})
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(a.ErrorLogContent(), "exited with status 1") {
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := Get(t, a.URL("/tenant"))
+	assert.Equal(t, 503, r.Status)
+	log := a.ErrorLogContent()
+	require.Contains(t, log, "exited with status 1", "the parent said how its process ended")
+	require.Contains(t, log, "unable to connect to WSGI daemon process 'tenant'")
+	assert.Contains(t, log, `3.12.1\x1b]0;owned\x07`, "the version, escaped")
+	assert.Contains(t, log, `x\n[Sun Dec 06`, "the path, escaped")
+	assert.NotContains(t, log, "\x1b", "no raw escape byte")
+	for _, l := range strings.Split(log, "\n") {
+		assert.False(t, strings.HasPrefix(l, "[Sun Dec 06 00:00:00"), "a forged line: %q", l)
+	}
+}
