@@ -189,7 +189,13 @@ const char *gowsgi_python_resolve(apr_pool_t *p, const char *home_label, const c
     out->libpython = GOWSGI_LIBPYTHON;
 
     const char *cfg_path = python_home != NULL ? apr_pstrcat(p, python_home, "/pyvenv.cfg", NULL) : NULL;
-    const char *cfg = cfg_path != NULL && is_file(cfg_path) ? read_small_file(p, cfg_path) : NULL;
+    /* No pyvenv.cfg: not a virtualenv. One this process cannot look for
+     * (a home its user cannot enter) is said as such: taken for none, the
+     * group would go on with the server's Python and fail obscurely. */
+    int cfg_err = cfg_path != NULL ? file_errno(cfg_path) : ENOENT;
+    if (cfg_err != 0 && cfg_err != ENOENT && cfg_err != ENOTDIR)
+        return apr_psprintf(p, "%s%s: its pyvenv.cfg: %s", home_label, python_home, unreachable(p, cfg_err));
+    const char *cfg = cfg_err == 0 ? read_small_file(p, cfg_path) : NULL;
     if (cfg_path != NULL && cfg == NULL && access(cfg_path, F_OK) == 0)
         return apr_psprintf(p, "%s%s is a virtualenv whose %s cannot be read", home_label, python_home, cfg_path);
     if (python_executable != NULL) {

@@ -8,6 +8,7 @@ package tests
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -197,4 +198,31 @@ WSGIScriptAlias /tenant @APPS@/pythons/version.wsgi process-group=tenant
 	for _, l := range strings.Split(log, "\n") {
 		assert.False(t, strings.HasPrefix(l, "[Sun Dec 06 00:00:00"), "a forged line: %q", l)
 	}
+}
+
+// A group's python-home= the group's user cannot reach: its processes say
+// so, naming the path and the uid. Before, a pyvenv.cfg it could not stat
+// was taken for none, and the group went on as the server's Python with a
+// home it could not read.
+func TestPythons_VirtualenvUnreachable(t *testing.T) {
+	gowsgiOnly(t)
+	t.Parallel()
+	server := requirePython(t, serverPythonTag())
+	spec, users := withDaemonUsers(t, ServerSpec{MPM: "event", Snippet: `
+WSGIDaemonProcess tenant user=@ALICE@ threads=1 python-home=@ROOT@/private/venv
+WSGIScriptAlias /tenant @APPS@/pythons/version.wsgi process-group=tenant
+`, Setup: func(root string) error {
+		if err := makeVenv(server, filepath.Join(root, "private", "venv")); err != nil {
+			return err
+		}
+		return os.Chmod(filepath.Join(root, "private"), 0o700) // root's: alice cannot enter
+	}}, "alice")
+	a := StartApache(t, spec)
+	want := "could not start: python-home=" + filepath.Join(a.Root, "private", "venv") + ": its pyvenv.cfg: uid " +
+		strconv.Itoa(users["alice"].UID) + " cannot reach it: Permission denied"
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(a.ErrorLogContent(), want) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	assert.Contains(t, a.ErrorLogContent(), want)
 }
