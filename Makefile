@@ -168,13 +168,28 @@ SYSCONFDIR ?= $(shell $(APXS) -q SYSCONFDIR 2>/dev/null)
 VERSION ?=
 INSTALL_ENV = DESTDIR="$(DESTDIR)" LIBEXECDIR="$(LIBEXECDIR)" SYSCONFDIR="$(SYSCONFDIR)" APXS="$(APXS)"
 
+# An engine build for another Python (`make pythons`) older than one of
+# the engine's sources was built from other sources than libgowsgi.so and
+# mod_gowsgi.so: installed, a group on that Python would run an engine that
+# may not match the shim (a stale build of a version bump fails at start,
+# one of a changed protocol misbehaves). `make install` and `make deb`
+# refuse it, naming it.
+define check_python_builds
+	@stale=; for f in $(wildcard $(BUILD)/libgowsgi-*.so); do \
+		[ -n "$$(find $(GO_SOURCES) -newer "$$f" -print -quit)" ] && stale="$$stale $$f"; \
+	done; \
+	[ -z "$$stale" ] || { echo "make: engine builds older than the engine's sources:$$stale; run make pythons first (or remove them)" >&2; exit 1; }
+endef
+
 install: build
+	$(check_python_builds)
 	@$(INSTALL_ENV) conf/install.sh install "$(BUILD)"
 
 uninstall:
 	@$(INSTALL_ENV) conf/install.sh uninstall
 
 deb: build
+	$(check_python_builds)
 	@APXS="$(APXS)" conf/deb.sh "$(BUILD)" "$(VERSION)"
 
 # ---- fuzzing (wsgi/fuzz) ---------------------------------------------------

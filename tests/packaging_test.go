@@ -714,3 +714,33 @@ func otherEngineBuilds(t testing.TB) []string {
 	sort.Strings(out)
 	return out
 }
+
+// An engine build for another Python older than the engine's sources (its
+// sources changed, `make pythons` not run again) is not installed beside a
+// newer mod_gowsgi.so and libgowsgi.so: `make install` refuses, naming it
+// (before, it was installed, and a group on that Python ran an engine
+// that did not match the shim). The build is made stale by its mtime, and
+// given it back.
+func TestPackagingMakeInstallRefusesStaleEngineBuild(t *testing.T) {
+	requireModule(t, ModGowsgi)
+	builds := otherEngineBuilds(t)
+	if len(builds) == 0 {
+		t.Skip("no other engine build (make pythons)")
+	}
+	makeTarget(t, "build") // up to date first: only the build below is stale
+	dest := scratchDir(t, "gowsgi-destdir-")
+	stale := filepath.Join(gowsgiBuildDir(), builds[0])
+	st, err := os.Stat(stale)
+	require.NoError(t, err)
+	makeMu.Lock()
+	old := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, os.Chtimes(stale, old, old))
+	out, err := exec.Command("make", "-C", repoRoot(), "--no-print-directory", "BUILD="+gowsgiBuildDir(),
+		"install", "DESTDIR="+dest).CombinedOutput()
+	require.NoError(t, os.Chtimes(stale, st.ModTime(), st.ModTime()))
+	makeMu.Unlock()
+	require.Error(t, err, "make install refuses: %s", out)
+	assert.Contains(t, string(out), "engine builds older than the engine's sources: "+stale)
+	assert.Contains(t, string(out), "run make pythons first")
+	assert.Empty(t, filesUnder(t, dest), "nothing installed")
+}
