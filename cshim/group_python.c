@@ -151,9 +151,9 @@ static const char *read_small_file(apr_pool_t *p, const char *path)
     return buf;
 }
 
-/* The base interpreter of the virtualenv at home, from its pyvenv.cfg:
+/* The base interpreter of a virtualenv, from its pyvenv.cfg:
  * `executable` (3.11+), else `home` with the version's program name. */
-static const char *venv_python(apr_pool_t *p, const char *home, const char *cfg, const char **version)
+static const char *venv_python(apr_pool_t *p, const char *cfg, const char **version)
 {
     const char *exe = cfg_value(p, cfg, "executable");
     const char *dir = cfg_value(p, cfg, "home");
@@ -170,14 +170,7 @@ static const char *venv_python(apr_pool_t *p, const char *home, const char *cfg,
     const char *xy = end ? apr_pstrndup(p, *version, (size_t)(end - *version)) : *version;
     const char *exe_t = apr_pstrcat(p, dir, "/python", xy, "t", NULL);
     const char *exe_plain = apr_pstrcat(p, dir, "/python", xy, NULL);
-    (void)home;
     return is_file(exe_plain) || !is_file(exe_t) ? exe_plain : exe_t;
-}
-
-const char *gowsgi_group_python(apr_pool_t *p, const char *python_home, const char *python_executable,
-                                const char *engine_dir, gowsgi_python *out)
-{
-    return gowsgi_python_resolve(p, "python-home=", python_home, python_executable, engine_dir, out);
 }
 
 const char *gowsgi_python_resolve(apr_pool_t *p, const char *home_label, const char *python_home,
@@ -203,7 +196,7 @@ const char *gowsgi_python_resolve(apr_pool_t *p, const char *home_label, const c
         from = apr_psprintf(p, "python-executable=%s", python_executable);
     }
     else if (cfg != NULL) {
-        exe = venv_python(p, python_home, cfg, &version);
+        exe = venv_python(p, cfg, &version);
         if (exe == NULL)
             return apr_psprintf(p, "%s%s is a broken virtualenv: its pyvenv.cfg names no Python "
                                 "(no 'executable', or no 'home' and 'version'); make it again with "
@@ -231,7 +224,7 @@ const char *gowsgi_python_resolve(apr_pool_t *p, const char *home_label, const c
         return apr_psprintf(p, "%s: cannot tell which Python %s is (its name is not python3.X): name the "
                             "python3.X program itself", from, real);
     if (python_executable != NULL && cfg != NULL) {
-        const char *venv_exe = venv_python(p, python_home, cfg, &version);
+        const char *venv_exe = venv_python(p, cfg, &version);
         char venv_real[PATH_MAX];
         const char *venv_tag = venv_exe != NULL && realpath(venv_exe, venv_real) != NULL
                                    ? tag_of_program(p, venv_real) : NULL;

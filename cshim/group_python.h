@@ -13,15 +13,11 @@ typedef struct gowsgi_python {
     const char *engine;       /* libgowsgi-X.Y.so; NULL: the server's engine */
 } gowsgi_python;
 
-/* Resolves the Python of a group with these python-home= (or
- * WSGIPythonHome) and python-executable= values, either NULL, whose other
- * engine builds would be in engine_dir: NULL, or why it cannot run, worded
- * for configtest. */
-const char *gowsgi_group_python(apr_pool_t *p, const char *python_home, const char *python_executable,
-                                const char *engine_dir, gowsgi_python *out);
-
-/* The same, for WSGIPythonHome: errors name the home as home_label does
- * ("WSGIPythonHome "). */
+/* Resolves the Python of a group with this python-home= (or
+ * WSGIPythonHome) and python-executable=, either NULL, whose other engine
+ * builds would be in engine_dir: NULL, or why it cannot run. Errors name
+ * the home as home_label does ("python-home=", "WSGIPythonHome "). Reads
+ * the files as the calling process's user may. */
 const char *gowsgi_python_resolve(apr_pool_t *p, const char *home_label, const char *python_home,
                                   const char *python_executable, const char *engine_dir, gowsgi_python *out);
 
