@@ -162,15 +162,16 @@ INTEGRATION_PYTHONS ?= 3.12 3.13
 INTEGRATION_PYTHONS_MPMS ?= event
 INTEGRATION_PYTHONS_RUN := ^(TestDaemon|TestPythons|TestHooks|TestAPM|TestServerMetrics_Daemon|TestFairShare|TestExamples|TestGowsgiOnly_(DaemonKeepsConnections|KeptConnectionsSurviveDaemonReplacement)|TestServerDirectives_ApacheRequestNotInDaemonMode)
 integration-pythons: pythons
-	@set -e; for tag in $(INTEGRATION_PYTHONS); do \
+	@failed=; for tag in $(INTEGRATION_PYTHONS); do \
 		if ! grep -q "^$$tag " $(BUILD)/pythons.list; then \
 			echo "== SKIP: no CPython $$tag on this machine (make pythons found: $$(cut -d' ' -f1 $(BUILD)/pythons.list | xargs))"; continue; fi; \
 		echo "== daemon-mode integration tests, daemon groups on Python $$tag, MPMs $(INTEGRATION_PYTHONS_MPMS)"; \
-		start=$$(date +%s); \
+		start=$$(date +%s); result=ok; \
 		GOWSGI_TEST_GROUP_PYTHON=$$tag GOWSGI_TEST_MPMS="$(INTEGRATION_PYTHONS_MPMS)" \
-			$(GO) test -count=1 -timeout 30m -run '$(INTEGRATION_PYTHONS_RUN)' ./tests/; \
-		echo "== Python $$tag: $$(( $$(date +%s) - start ))s"; \
-	done
+			$(GO) test -count=1 -timeout 30m -run '$(INTEGRATION_PYTHONS_RUN)' ./tests/ || { result=FAILED; failed="$$failed $$tag"; }; \
+		echo "== Python $$tag: $$result in $$(( $$(date +%s) - start ))s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "== daemon-mode integration tests failed on Python$$failed"; exit 1; fi
 
 test: deps build pythons vet unit unit-pythons integration integration-pythons
 
