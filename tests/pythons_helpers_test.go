@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -180,6 +181,9 @@ func setupGroupPython() (skip string, err error) {
 	}
 	if !regexp.MustCompile(`^3\.[0-9]+t?$`).MatchString(tag) {
 		return "", fmt.Errorf("GOWSGI_TEST_GROUP_PYTHON=%q: want a CPython version such as 3.12", tag)
+	}
+	if minor, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(tag, "3."), "t")); minor < 9 {
+		return fmt.Sprintf("GOWSGI_TEST_GROUP_PYTHON=%s: gowsgi runs CPython 3.9 and later", tag), nil
 	}
 	if targetModule() != ModGowsgi {
 		return "GOWSGI_TEST_GROUP_PYTHON is gowsgi's (python-executable=); the module under test is " + string(targetModule()), nil
