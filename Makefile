@@ -48,7 +48,7 @@ SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h $(WIRE_SOURCES) $(
 # no Python at link time (it dlopens both).
 LAUNCHER_SOURCES := $(wildcard wsgi/launcher/*.c wsgi/launcher/*.h) wsgi/gowsgi.h wsgi/daemon_ticket.h $(LOG_SOURCES) $(CRASH_SOURCES)
 
-.PHONY: build deps run test unit unit-pythons integration vet clean install uninstall deb pythons engine-for
+.PHONY: build deps run test unit unit-pythons integration integration-pythons vet clean install uninstall deb pythons engine-for
 
 build: $(BUILD)/libgowsgi.so $(BUILD)/mod_gowsgi.so $(BUILD)/gowsgi-daemon
 
@@ -150,7 +150,30 @@ unit-pythons: pythons
 integration: build
 	$(GO) test -count=1 -timeout 30m ./tests/
 
-test: deps build pythons vet unit unit-pythons integration
+# The daemon-mode integration tests once more per other Python, with every
+# daemon group that names no python-home= or python-executable= of its own
+# on it (GOWSGI_TEST_GROUP_PYTHON, tests/README.md): sub-interpreters, hook
+# scripts, the mod_wsgi API and metrics, import scripts, preloading,
+# reloading, the daemon's logs and faults. A Python this machine lacks (no
+# engine build in build/pythons.list) is skipped with a message.
+# INTEGRATION_PYTHONS="3.9 3.10 3.12 3.13" for more; INTEGRATION_PYTHONS_MPMS
+# for more MPMs (the daemon processes are the same under each).
+INTEGRATION_PYTHONS ?= 3.12 3.13
+INTEGRATION_PYTHONS_MPMS ?= event
+INTEGRATION_PYTHONS_RUN := ^(TestDaemon|TestPythons|TestHooks|TestAPM|TestServerMetrics_Daemon|TestFairShare|TestExamples|TestGowsgiOnly_(DaemonKeepsConnections|KeptConnectionsSurviveDaemonReplacement)|TestServerDirectives_ApacheRequestNotInDaemonMode)
+integration-pythons: pythons
+	@failed=; for tag in $(INTEGRATION_PYTHONS); do \
+		if ! grep -q "^$$tag " $(BUILD)/pythons.list; then \
+			echo "== SKIP: no CPython $$tag on this machine (make pythons found: $$(cut -d' ' -f1 $(BUILD)/pythons.list | xargs))"; continue; fi; \
+		echo "== daemon-mode integration tests, daemon groups on Python $$tag, MPMs $(INTEGRATION_PYTHONS_MPMS)"; \
+		start=$$(date +%s); result=ok; \
+		GOWSGI_TEST_GROUP_PYTHON=$$tag GOWSGI_TEST_MPMS="$(INTEGRATION_PYTHONS_MPMS)" \
+			$(GO) test -count=1 -timeout 30m -run '$(INTEGRATION_PYTHONS_RUN)' ./tests/ || { result=FAILED; failed="$$failed $$tag"; }; \
+		echo "== Python $$tag: $$result in $$(( $$(date +%s) - start ))s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "== daemon-mode integration tests failed on Python$$failed"; exit 1; fi
+
+test: deps build pythons vet unit unit-pythons integration integration-pythons
 
 clean:
 	rm -rf $(BUILD)

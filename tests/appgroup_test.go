@@ -48,37 +48,55 @@ func TestAppGroup_Names(t *testing.T) {
 
 func TestAppGroup_SubInterpreterIsolation(t *testing.T) {
 	forEachMPM(t, func(t *testing.T, mpm string) {
-		a := mainServer(t, mpm)
-		c := singleConnClient() // same connection => same Apache child
-		get := func(path string) EnvDump {
-			r, err := doReq(c, "GET", a.URL(path), nil, nil)
-			require.NoError(t, err)
-			require.Equal(t, 200, r.Status, r.String())
-			return decodeEnv(t, r.Body)
-		}
-		a1 := get("/iso-a1")
-		a1b := get("/iso-a1")
-		a2 := get("/iso-a2")
-		b := get("/iso-b")
-		a1c := get("/iso-a1")
-		pid := a1.Py["pid"]
-		for _, d := range []EnvDump{a1b, a2, b, a1c} {
-			require.Equal(t, pid, d.Py["pid"], "requests must reach the same process")
-		}
-		// interpreter-wide counter: shared by both scripts of group isoA,
-		// separate for isoB
-		assert.EqualValues(t, 1, a1.Py["interp_counter"])
-		assert.EqualValues(t, 2, a1b.Py["interp_counter"])
-		assert.EqualValues(t, 3, a2.Py["interp_counter"])
-		assert.EqualValues(t, 1, b.Py["interp_counter"], "group isoB must have its own interpreter")
-		assert.EqualValues(t, 4, a1c.Py["interp_counter"])
-		// module-level counter: per script module
-		assert.EqualValues(t, 1, a2.Py["module_counter"])
-		assert.EqualValues(t, 3, a1c.Py["module_counter"])
-		assert.EqualValues(t, 1, b.Py["module_counter"])
-		assert.Equal(t, "isoA", a1.Environ["mod_wsgi.application_group"])
-		assert.Equal(t, "isoB", b.Environ["mod_wsgi.application_group"])
+		subInterpreterIsolation(t, mainServer(t, mpm))
 	})
+}
+
+// The same in one daemon process: its sub-interpreters, on the daemon's own
+// Python (GOWSGI_TEST_GROUP_PYTHON runs it on another).
+func TestDaemon_SubInterpreterIsolation(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		subInterpreterIsolation(t, StartApache(t, ServerSpec{MPM: mpm, Snippet: `
+WSGIDaemonProcess iso processes=1 threads=2
+WSGIScriptAlias /iso-a1 @APPS@/env.wsgi process-group=iso application-group=isoA
+WSGIScriptAlias /iso-a2 @APPS@/scripts/one.wsgi process-group=iso application-group=isoA
+WSGIScriptAlias /iso-b @APPS@/env.wsgi process-group=iso application-group=isoB
+`}))
+	})
+}
+
+// subInterpreterIsolation checks that two application groups of one process
+// are two interpreters, each shared by its scripts.
+func subInterpreterIsolation(t *testing.T, a *Apache) {
+	c := singleConnClient() // same connection => same Apache child
+	get := func(path string) EnvDump {
+		r, err := doReq(c, "GET", a.URL(path), nil, nil)
+		require.NoError(t, err)
+		require.Equal(t, 200, r.Status, r.String())
+		return decodeEnv(t, r.Body)
+	}
+	a1 := get("/iso-a1")
+	a1b := get("/iso-a1")
+	a2 := get("/iso-a2")
+	b := get("/iso-b")
+	a1c := get("/iso-a1")
+	pid := a1.Py["pid"]
+	for _, d := range []EnvDump{a1b, a2, b, a1c} {
+		require.Equal(t, pid, d.Py["pid"], "requests must reach the same process")
+	}
+	// interpreter-wide counter: shared by both scripts of group isoA,
+	// separate for isoB
+	assert.EqualValues(t, 1, a1.Py["interp_counter"])
+	assert.EqualValues(t, 2, a1b.Py["interp_counter"])
+	assert.EqualValues(t, 3, a2.Py["interp_counter"])
+	assert.EqualValues(t, 1, b.Py["interp_counter"], "group isoB must have its own interpreter")
+	assert.EqualValues(t, 4, a1c.Py["interp_counter"])
+	// module-level counter: per script module
+	assert.EqualValues(t, 1, a2.Py["module_counter"])
+	assert.EqualValues(t, 3, a1c.Py["module_counter"])
+	assert.EqualValues(t, 1, b.Py["module_counter"])
+	assert.Equal(t, "isoA", a1.Environ["mod_wsgi.application_group"])
+	assert.Equal(t, "isoB", b.Environ["mod_wsgi.application_group"])
 }
 
 // %{RESOURCE} from URIs whose slashes Apache left alone (MergeSlashes Off,

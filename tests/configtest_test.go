@@ -59,7 +59,7 @@ func TestConfigTest_BadConfigs(t *testing.T) {
 			assert.NotEqual(t, 0, code, "config must be rejected; output:\n%s", out)
 			assert.NotContains(t, out, "Syntax OK")
 			line := 0
-			bad := strings.ReplaceAll(c.badLine, "@APPS@", appsDir())
+			bad := asWritten(strings.ReplaceAll(c.badLine, "@APPS@", appsDir()))
 			for i, l := range strings.Split(conf, "\n") {
 				if l == bad {
 					line = i + 1

@@ -32,6 +32,7 @@ func TestDaemon_Apps(t *testing.T) {
 		}})
 
 		t.Run("django", func(t *testing.T) {
+			skipUnderGroupPython(t, "Django is Debian's python3-django, in the server's Python's dist-packages")
 			r := Get(t, a.URL("/django/item/21/"))
 			require.Equal(t, 200, r.Status, r.String())
 			m := DecodeJSON(t, r.Body)

@@ -47,7 +47,7 @@ func TestDaemon_ConfigErrors(t *testing.T) {
 			assert.NotContains(t, out, "Syntax OK")
 			line := 0
 			for i, l := range strings.Split(conf, "\n") {
-				if l == c.line {
+				if l == asWritten(c.line) {
 					line = i + 1
 				}
 			}

@@ -70,8 +70,14 @@ func removeCrashReports(t *testing.T, lines []string) {
 		}
 		seen[m[1]] = true
 		report, err := os.ReadFile(m[1])
+		// CPython before 3.10 writes "<no Python frame>" unindented: a
+		// daemon on 3.9 (GOWSGI_TEST_GROUP_PYTHON) may.
+		noFrame := `  <no Python frame>`
+		if groupPy != nil && groupPy.Tag == "3.9" {
+			noFrame = `( {2})?<no Python frame>`
+		}
 		if assert.NoError(t, err, "the report the line names") {
-			assert.Regexp(t, `(?m)^(Current thread|Thread) 0x[0-9a-f]+ \(most recent call first\):\n  (File "|<no Python frame>)`, string(report))
+			assert.Regexp(t, `(?m)^(Current thread|Thread) 0x[0-9a-f]+ \(most recent call first\):\n(  File "|`+noFrame+`)`, string(report))
 		}
 		os.Remove(m[1])
 	}

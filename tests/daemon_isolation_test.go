@@ -223,8 +223,17 @@ func TestDaemon_LauncherSetupFailure(t *testing.T) {
 		t.Skip("gowsgi's launcher")
 	}
 	t.Parallel()
+	// The engine the group's Python needs: the server's is only looked for
+	// when a process starts; another Python's must be a file at configtest
+	// (a group Python, GOWSGI_TEST_GROUP_PYTHON), so it is one that is no
+	// engine.
+	engine, setup := "libgowsgi.so", func(string) error { return nil }
+	if groupPy != nil {
+		engine = "libgowsgi-" + groupPy.Tag + ".so"
+		setup = func(root string) error { return writeFile(filepath.Join(root, "missing", engine), "") }
+	}
 	forEachMPM(t, func(t *testing.T, mpm string) {
-		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: `
+		a := StartApache(t, ServerSpec{MPM: mpm, Setup: setup, Snippet: `
 GoWSGILibrary @ROOT@/missing/libgowsgi.so
 WSGIRestrictEmbedded On
 WSGIDaemonProcess broken threads=1 connect-timeout=2
@@ -236,7 +245,7 @@ WSGIScriptAlias /b @APPS@/env.wsgi process-group=broken
 		want := "gowsgi: daemon process 0 of group 'broken' (pid "
 		log := WaitLog(t, a, 5*time.Second, want)
 		assert.Regexp(t, `\[gowsgi:crit\] \[pid (\d+)[^\]]*\] gowsgi: daemon process 0 of group 'broken' \(pid \d+\) could not start: cannot load `+
-			regexp.QuoteMeta(filepath.Join(a.Root, "missing", "libgowsgi.so"))+`: .*; retrying in 5 seconds`, log)
+			regexp.QuoteMeta(filepath.Join(a.Root, "missing", engine))+`: .*; retrying in 5 seconds`, log)
 		// The cause reaches the request's log line too (the process's own word).
 		assert.Contains(t, log, "could not start: cannot load")
 		// No fork loop: a process every 5 s at most.

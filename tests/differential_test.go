@@ -27,6 +27,7 @@ func differentialOnly(t *testing.T) {
 	if targetModule() != ModGowsgi {
 		t.Skip("differential tests compare gowsgi against mod_wsgi; module under test is " + string(targetModule()))
 	}
+	skipUnderGroupPython(t, "differential tests compare with mod_wsgi, which runs only the server's Python")
 	requireModule(t, ModGowsgi)
 	requireModule(t, ModModWsgi)
 }

@@ -51,7 +51,7 @@ func TestPackagingExampleSharedHosting(t *testing.T) {
 		}
 		// Bob's virtualenv, as the example's comment says to make it.
 		venv := filepath.Join(root, "srv", "www", "bob", "venv")
-		if out, err := exec.Command(systemPy, "-m", "venv", "--without-pip", "--system-site-packages", venv).CombinedOutput(); err != nil {
+		if out, err := exec.Command(venvPython(), "-m", "venv", "--without-pip", "--system-site-packages", venv).CombinedOutput(); err != nil {
 			return err
 		} else if len(out) > 0 {
 			t.Logf("venv: %s", out)

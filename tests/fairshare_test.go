@@ -343,7 +343,7 @@ func TestFairShare_ConfigErrors(t *testing.T) {
 			assert.NotEqual(t, 0, code, "config must be rejected; output:\n%s", out)
 			line := 0
 			for i, l := range strings.Split(conf, "\n") {
-				if l == c.line {
+				if l == asWritten(c.line) {
 					line = i + 1
 				}
 			}

@@ -248,7 +248,11 @@ func (a *Apache) generateConfig() (string, error) {
 		p("<IfModule wsgi_module>\n    WSGISocketPrefix %s\n</IfModule>", filepath.Join(a.Root, "run", "wsgi"))
 	}
 	p("")
-	p("%s", a.expand(a.Spec.Snippet))
+	snippet := a.expand(a.Spec.Snippet)
+	if groupPy != nil && a.Spec.Module == ModGowsgi {
+		snippet = withGroupPython(snippet, groupPy.Exe)
+	}
+	p("%s", snippet)
 	return b.String(), nil
 }
 
@@ -270,6 +274,10 @@ func newApache(spec ServerSpec) (*Apache, error) {
 	}
 	if spec.Module == "" {
 		spec.Module = targetModule()
+	}
+	if groupPy != nil && spec.Module == ModModWsgi {
+		return nil, fmt.Errorf("mod_wsgi runs only the server's Python %s, not GOWSGI_TEST_GROUP_PYTHON=%s: "+
+			"a test comparing with it skips (skipUnderGroupPython)", serverPythonTag(), groupPy.Tag)
 	}
 	root, err := os.MkdirTemp("", "gowsgi-it-")
 	if err != nil {
@@ -396,6 +404,9 @@ func StartApache(t testing.TB, spec ServerSpec) *Apache {
 	t.Helper()
 	if spec.Module == "" {
 		spec.Module = targetModule()
+	}
+	if spec.Module == ModModWsgi {
+		skipUnderGroupPython(t, "mod_wsgi, the reference, runs only the server's Python")
 	}
 	if !spec.NoWSGI {
 		requireModule(t, spec.Module)
@@ -583,6 +594,9 @@ func ConfigTestConf(t testing.TB, spec ServerSpec) (string, int, string) {
 	if spec.Module == "" {
 		spec.Module = targetModule()
 	}
+	if spec.Module == ModModWsgi {
+		skipUnderGroupPython(t, "mod_wsgi, the reference, runs only the server's Python")
+	}
 	if !spec.NoWSGI {
 		requireModule(t, spec.Module)
 	}
@@ -631,6 +645,9 @@ func SharedApache(t testing.TB, name string, spec ServerSpec) *Apache {
 	t.Helper()
 	if spec.Module == "" {
 		spec.Module = targetModule()
+	}
+	if spec.Module == ModModWsgi {
+		skipUnderGroupPython(t, "mod_wsgi, the reference, runs only the server's Python")
 	}
 	requireModule(t, spec.Module)
 	key := fmt.Sprintf("%s|%s|%s", name, spec.Module, spec.MPM)

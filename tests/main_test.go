@@ -14,10 +14,26 @@ func TestMain(m *testing.M) {
 	if f := flag.Lookup("test.parallel"); f != nil && !isFlagSet("test.parallel") {
 		_ = f.Value.Set("6")
 	}
-	fmt.Fprintf(os.Stderr, "gowsgi integration tests: module=%s mpms=%v\n", targetModule(), testMPMs())
+	skip, err := setupGroupPython()
+	if err != nil || skip != "" {
+		removePythonCopies()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "SKIP:", skip)
+		os.Exit(0)
+	}
+	group := ""
+	if groupPy != nil {
+		group = fmt.Sprintf(" daemon-groups-python=%s (%s)", groupPy.Tag, groupPy.Exe)
+	}
+	fmt.Fprintf(os.Stderr, "gowsgi integration tests: module=%s mpms=%v%s\n", targetModule(), testMPMs(), group)
 	code := m.Run()
+	// The shared servers' daemons may run a copied Python: stop them first.
+	errs := stopSharedServers()
 	removePythonCopies()
-	if errs := stopSharedServers(); len(errs) > 0 {
+	if len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(os.Stderr, "FAIL (shared server shutdown):", e)
 		}

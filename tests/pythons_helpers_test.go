@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -68,50 +70,67 @@ func findPyenvPython(tag string) string {
 // engine build for it must exist: `make test` makes it (`make pythons`).
 func requirePython(t testing.TB, tag string) testPython {
 	t.Helper()
+	p, err := preparePython(tag)
+	if err != nil {
+		require.FailNow(t, err.Error())
+	}
+	if p == nil {
+		t.Skipf("no CPython %s on this machine (looked for a pyenv build in %v)", tag, pyenvRoots())
+	}
+	return *p
+}
+
+// preparePython is requirePython without a test: nil when the machine has
+// no CPython tag, an error when it has one but no engine build for it or
+// the copy fails.
+func preparePython(tag string) (*testPython, error) {
 	if tag == serverPythonTag() {
 		exe := "/usr/bin/python" + tag
-		return testPython{Tag: tag, Exe: exe, Prefix: "/usr"}
+		return &testPython{Tag: tag, Exe: exe, Prefix: "/usr"}, nil
 	}
 	pythonCopiesMu.Lock()
 	defer pythonCopiesMu.Unlock()
 	if p, ok := pythonCopies[tag]; ok {
-		if p == nil {
-			t.Skipf("no CPython %s on this machine (looked for a pyenv build in %v)", tag, pyenvRoots())
-		}
-		return *p
+		return p, nil
 	}
 	src := findPyenvPython(tag)
 	if src == "" {
 		pythonCopies[tag] = nil
-		t.Skipf("no CPython %s on this machine (looked for a pyenv build in %v)", tag, pyenvRoots())
+		return nil, nil
 	}
 	engine := filepath.Join(gowsgiBuildDir(), "libgowsgi-"+tag+".so")
 	if _, err := os.Stat(engine); err != nil && targetModule() == ModGowsgi {
-		require.FailNowf(t, "no engine build for Python "+tag,
-			"%s is missing: run `make pythons` (make test does)", engine)
+		return nil, fmt.Errorf("no engine build for Python %s: %s is missing: run `make pythons` (make test does)", tag, engine)
 	}
 	if pythonCopiesDir == "" {
 		d, err := os.MkdirTemp("", "gowsgi-test-pythons-")
-		require.NoError(t, err)
-		require.NoError(t, os.Chmod(d, 0o755))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			return nil, err
+		}
 		pythonCopiesDir = d
 	}
 	dst := filepath.Join(pythonCopiesDir, filepath.Base(src))
 	if out, err := exec.Command("cp", "-al", src, dst).CombinedOutput(); err != nil {
 		_ = os.RemoveAll(dst)
-		out2, err2 := exec.Command("cp", "-a", src, dst).CombinedOutput()
-		require.NoError(t, err2, "copying %s: %s / %s", src, out, out2)
+		if out2, err2 := exec.Command("cp", "-a", src, dst).CombinedOutput(); err2 != nil {
+			return nil, fmt.Errorf("copying %s: %s / %s", src, out, out2)
+		}
 	}
 	// Directories the copy made are the umask's: every daemon user reads them.
-	require.NoError(t, filepath.Walk(dst, func(path string, info os.FileInfo, err error) error {
+	if err := filepath.Walk(dst, func(path string, info os.FileInfo, err error) error {
 		if err == nil && info.IsDir() {
 			return os.Chmod(path, info.Mode().Perm()|0o755)
 		}
 		return err
-	}))
+	}); err != nil {
+		return nil, err
+	}
 	p := &testPython{Tag: tag, Exe: filepath.Join(dst, "bin", "python"+tag), Prefix: dst}
 	pythonCopies[tag] = p
-	return *p
+	return p, nil
 }
 
 // removePythonCopies runs after every test (TestMain).
@@ -141,4 +160,114 @@ func makeVenv(py testPython, dir string) error {
 		return fmt.Errorf("%s -m venv %s: %v: %s", py.Exe, dir, err, out)
 	}
 	return nil
+}
+
+// groupPy is the CPython every daemon group runs when GOWSGI_TEST_GROUP_PYTHON
+// names one ("3.12"; nil without): TestMain prepares it (setupGroupPython)
+// and generateConfig adds python-executable= for it to each
+// WSGIDaemonProcess that names no python-home= or python-executable= of its
+// own. Embedded mode, and Apache's parent, stay on the server's Python.
+var groupPy *testPython
+
+// groupPythonTag is GOWSGI_TEST_GROUP_PYTHON, "" when unset.
+func groupPythonTag() string { return strings.TrimSpace(os.Getenv("GOWSGI_TEST_GROUP_PYTHON")) }
+
+// setupGroupPython prepares groupPy. It says why the run cannot go on: a
+// skip (the machine has no such Python) or a failure (no engine build).
+func setupGroupPython() (skip string, err error) {
+	tag := groupPythonTag()
+	if tag == "" {
+		return "", nil
+	}
+	if !regexp.MustCompile(`^3\.[0-9]+t?$`).MatchString(tag) {
+		return "", fmt.Errorf("GOWSGI_TEST_GROUP_PYTHON=%q: want a CPython version such as 3.12", tag)
+	}
+	if minor, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(tag, "3."), "t")); minor < 9 {
+		return fmt.Sprintf("GOWSGI_TEST_GROUP_PYTHON=%s: gowsgi runs CPython 3.9 and later", tag), nil
+	}
+	if targetModule() != ModGowsgi {
+		return "GOWSGI_TEST_GROUP_PYTHON is gowsgi's (python-executable=); the module under test is " + string(targetModule()), nil
+	}
+	p, err := preparePython(tag)
+	if err != nil {
+		return "", err
+	}
+	if p == nil {
+		return fmt.Sprintf("no CPython %s on this machine (looked for a pyenv build in %v): every test skipped", tag, pyenvRoots()), nil
+	}
+	groupPy = p
+	return "", nil
+}
+
+// skipUnderGroupPython skips a test, or the rest of it, that needs what only
+// the server's Python has (Debian's python3-flask and python3-django,
+// mod_wsgi as reference), saying what.
+func skipUnderGroupPython(t testing.TB, why string) {
+	t.Helper()
+	if groupPy != nil {
+		t.Skipf("daemon groups run Python %s (GOWSGI_TEST_GROUP_PYTHON): %s", groupPy.Tag, why)
+	}
+}
+
+// daemonPython is the Python of a daemon group that names none: the group
+// Python when there is one, else the server's.
+func daemonPython() testPython {
+	if groupPy != nil {
+		return *groupPy
+	}
+	return testPython{Tag: serverPythonTag(), Exe: "/usr/bin/python" + serverPythonTag(), Prefix: "/usr"}
+}
+
+// systemSitePackages is where a virtualenv made --system-site-packages
+// with py finds its Python's own packages (Debian's dist-packages for the
+// server's).
+func systemSitePackages(py testPython) string {
+	if py.Prefix == "/usr" {
+		return "/usr/lib/python3/dist-packages"
+	}
+	return filepath.Join(py.Prefix, "lib", "python"+py.Tag, "site-packages")
+}
+
+// venvPython is the Python a test's virtualenvs for python-home= are made
+// with: the group Python when there is one, else the server's.
+func venvPython() string {
+	if groupPy != nil {
+		return groupPy.Exe
+	}
+	return systemPy
+}
+
+// withGroupPython adds python-executable=exe after the group name of each
+// WSGIDaemonProcess directive in conf (a logical line: a trailing backslash
+// continues it) that names no python-home= or python-executable=.
+func withGroupPython(conf, exe string) string {
+	lines := strings.Split(conf, "\n")
+	head := regexp.MustCompile(`^\s*(?i:WSGIDaemonProcess)\s+[^\s\\]+`)
+	for i := 0; i < len(lines); i++ {
+		loc := head.FindStringIndex(lines[i])
+		if loc == nil {
+			continue
+		}
+		logical := lines[i]
+		j := i
+		for j+1 < len(lines) && strings.HasSuffix(strings.TrimRight(lines[j], " \t"), "\\") {
+			j++
+			logical += "\n" + lines[j]
+		}
+		lower := strings.ToLower(logical)
+		if !strings.Contains(lower, "python-home=") && !strings.Contains(lower, "python-executable=") {
+			lines[i] = lines[i][:loc[1]] + " python-executable=" + exe + lines[i][loc[1]:]
+		}
+		i = j
+	}
+	return strings.Join(lines, "\n")
+}
+
+// asWritten is a config line as the harness writes it (withGroupPython), for
+// a test that looks for its line in the generated config.
+func asWritten(line string) string {
+	if groupPy != nil && targetModule() == ModGowsgi {
+		return withGroupPython(line, groupPy.Exe)
+	}
+	return line
 }

@@ -116,11 +116,19 @@ func TestPythons_GroupPerVirtualenv(t *testing.T) {
 		assert.Equal(t, server.Tag, f.Version, "a virtualenv of the server's Python")
 		assert.Equal(t, filepath.Join(a.Root, "vsys"), f.Prefix)
 		assert.Contains(t, mapsOf(f.Pid), "/libgowsgi.so", "the server's engine build")
-		for _, path := range []string{"/plain", "/emb"} {
-			f = getVersion(t, a.URL(path))
-			assert.Equal(t, server.Tag, f.Version, "%s runs the server's Python", path)
-			assert.Equal(t, "/usr", f.Prefix, path)
+		// A group naming no Python runs the server's, or the one
+		// GOWSGI_TEST_GROUP_PYTHON gives every such group; embedded mode
+		// the server's.
+		plain := server
+		if groupPy != nil {
+			plain = *groupPy
 		}
+		f = getVersion(t, a.URL("/plain"))
+		assert.Equal(t, plain.Tag, f.Version, "/plain runs Python %s", plain.Tag)
+		assert.Equal(t, plain.Prefix, f.Prefix, "/plain")
+		f = getVersion(t, a.URL("/emb"))
+		assert.Equal(t, server.Tag, f.Version, "/emb runs the server's Python")
+		assert.Equal(t, "/usr", f.Prefix, "/emb")
 		parent := mapsOf(a.Pid())
 		require.NotEmpty(t, parent)
 		assert.NotContains(t, parent, "libpython", "Apache's parent never loads a Python")

@@ -5,7 +5,8 @@
  * async-signal-safe (write, read, fstat, linkat, sigaction, raise; no stdio,
  * no malloc), or is what CPython's own faulthandler does from its handler
  * (_Py_DumpTraceback, _Py_DumpTracebackThreads,
- * PyGILState_GetThisThreadState). Built into the shim, not into
+ * PyGILState_GetThisThreadState; the first two found in libpython's symbol
+ * table where it does not export them, local_functions). Built into the shim, not into
  * libgowsgi.so (hence the build constraint above): the handler has to
  * exist before the Go runtime does.
  */
@@ -15,11 +16,14 @@
 #include "crash_report.h"
 
 #include <dlfcn.h>
+#include <elf.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -354,6 +358,63 @@ static void copy(char *dst, size_t size, const char *src)
         puts_(&t, src);
 }
 
+/* Functions of the library holding anchor that it keeps out of its
+ * dynamic symbols, found in its file's symbol table (.symtab): names[i]'s
+ * address goes to out[i] (left NULL when absent). CPython 3.9 and 3.13 keep
+ * _Py_DumpTraceback and _Py_DumpTracebackThreads, faulthandler's, local
+ * to libpython (3.10 to 3.12 export them); a libpython stripped of its
+ * symbol table leaves the report without a Python stack, as before.
+ * Install time only: this opens and maps a file. */
+static void local_functions(void *anchor, const char *const *names, void **out, size_t n)
+{
+    Dl_info info;
+    struct link_map *map = NULL;
+    if (anchor == NULL || dladdr1(anchor, &info, (void **)&map, RTLD_DL_LINKMAP) == 0 || map == NULL ||
+        info.dli_fname == NULL)
+        return;
+    int fd = open(info.dli_fname, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(ElfW(Ehdr))) {
+        close(fd);
+        return;
+    }
+    size_t size = (size_t)st.st_size;
+    const unsigned char *file = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (file == MAP_FAILED)
+        return;
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)file;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) ||
+        eh->e_shentsize != sizeof(ElfW(Shdr)) || eh->e_shoff == 0 || eh->e_shoff > size ||
+        eh->e_shnum > (size - eh->e_shoff) / sizeof(ElfW(Shdr)))
+        goto done;
+    const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(file + eh->e_shoff);
+    for (size_t i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum || sh[i].sh_entsize != sizeof(ElfW(Sym)))
+            continue;
+        const ElfW(Shdr) *strs = &sh[sh[i].sh_link];
+        if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset || strs->sh_offset > size ||
+            strs->sh_size > size - strs->sh_offset)
+            continue;
+        const ElfW(Sym) *sym = (const ElfW(Sym) *)(file + sh[i].sh_offset);
+        const char *str = (const char *)(file + strs->sh_offset);
+        for (size_t k = 0; k < sh[i].sh_size / sizeof(ElfW(Sym)); k++) {
+            if ((sym[k].st_info & 0xf) != STT_FUNC || sym[k].st_shndx == SHN_UNDEF || sym[k].st_value == 0 ||
+                sym[k].st_name >= strs->sh_size)
+                continue;
+            const char *name = str + sym[k].st_name;
+            size_t max = strs->sh_size - sym[k].st_name;
+            for (size_t j = 0; j < n; j++)
+                if (out[j] == NULL && strnlen(name, max) < max && strcmp(name, names[j]) == 0)
+                    out[j] = (void *)(map->l_addr + sym[k].st_value);
+        }
+    }
+done:
+    munmap((void *)file, size);
+}
+
 int gowsgi_crash_report_install(const gowsgi_crash_report_config *config)
 {
     copy(cr.who, sizeof(cr.who), config->who);
@@ -373,6 +434,18 @@ int gowsgi_crash_report_install(const gowsgi_crash_report_config *config)
     cr.this_thread_state = (this_thread_state_fn)dlsym(RTLD_DEFAULT, "PyGILState_GetThisThreadState");
     cr.dump_traceback = (dump_traceback_fn)dlsym(RTLD_DEFAULT, "_Py_DumpTraceback");
     cr.dump_threads = (dump_threads_fn)dlsym(RTLD_DEFAULT, "_Py_DumpTracebackThreads");
+    if (cr.this_thread_state != NULL && (cr.dump_traceback == NULL || cr.dump_threads == NULL)) {
+        /* Taken only when the file's table places the exported anchor
+         * where the loader did: it is the library loaded. */
+        static const char *const names[] = {"PyGILState_GetThisThreadState", "_Py_DumpTraceback",
+                                            "_Py_DumpTracebackThreads"};
+        void *found[3] = {NULL, NULL, NULL};
+        local_functions((void *)cr.this_thread_state, names, found, 3);
+        if (found[0] == (void *)cr.this_thread_state && found[1] != NULL && found[2] != NULL) {
+            cr.dump_traceback = (dump_traceback_fn)found[1];
+            cr.dump_threads = (dump_threads_fn)found[2];
+        }
+    }
     /* Non-blocking: a stack deeper than the pipe holds is cut, never a
      * handler stuck writing to itself. */
     if (pipe2(cr.pipe_fd, O_NONBLOCK | O_CLOEXEC) != 0)
