@@ -500,7 +500,7 @@ func TestDaemon_Mode(t *testing.T) {
 			f := getFacts(t, a.URL("/venv"), nil)
 			assert.Equal(t, venv, f.Prefix, "sys.prefix is the venv")
 			assert.Equal(t, "/usr", f.BasePrefix, "sys.base_prefix")
-			assert.Contains(t, f.Path, filepath.Join(venv, "lib", "python3.11", "site-packages"), "the venv's site-packages")
+			assert.Contains(t, f.Path, filepath.Join(venv, "lib", systemPyLib(), "site-packages"), "the venv's site-packages")
 			assert.Contains(t, f.Path, "/usr/lib/python3/dist-packages", "--system-site-packages")
 			assert.Equal(t, alice.UID, f.UID)
 			d := getFacts(t, a.URL("/d1"), nil)
