@@ -20,9 +20,10 @@ MPM ?= event
 
 # Debian packages: building, the example, and the tests (which compare against
 # Debian's own mod_wsgi, serve Flask and Django apps, and build a French
-# locale with localedef to check the daemon log's English dates).
+# locale with localedef to check the daemon log's English dates; ss, from
+# iproute2, lists a daemon's sockets).
 DEB_PACKAGES := apache2 apache2-dev python3-dev pkg-config gcc make curl \
-	libapache2-mod-wsgi-py3 python3-flask python3-django python3-venv wrk locales
+	libapache2-mod-wsgi-py3 python3-flask python3-django python3-venv wrk locales iproute2
 
 # cpy3 v0.2.0 targets CPython 3.7: cpy3_compat.h declares what 3.9+ removed
 # (wsgi/cpy3_compat.c defines it), and python3-embed adds the -lpython3.X that
@@ -214,6 +215,17 @@ uninstall:
 deb: build
 	$(check_python_builds)
 	@APXS="$(APXS)" conf/deb.sh "$(BUILD)" "$(VERSION)"
+
+# ---- other Debian releases (conf/chroot.sh) --------------------------------
+# `make chroot-test DIST=trixie` (as root) builds, packages, installs and
+# tests this tree inside a debootstrapped Debian DIST in $(BUILD)/chroot-DIST
+# (made once, then reused): make deps, make deb, the package installed and
+# `apache2ctl configtest` with it enabled, then make test. GOWSGI_TEST_MPMS
+# and the other GOWSGI_TEST_* variables are passed to the tests.
+DIST ?= trixie
+.PHONY: chroot-test
+chroot-test:
+	BUILD_DIR=$(BUILD) conf/chroot.sh $(DIST)
 
 # ---- fuzzing (wsgi/fuzz) ---------------------------------------------------
 # `make fuzz` runs each libFuzzer target (the daemon-mode wire codec as a

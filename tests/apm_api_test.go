@@ -369,6 +369,13 @@ func TestDifferential_APM(t *testing.T) {
 				t.Logf("%s, Apache's children: mod_wsgi runs %v at exit; gowsgi runs nothing there", mpm, re)
 				continue
 			}
+			// mod_wsgi 5.0.2 (Debian 13, Python 3.13) sends process_stopping
+			// twice when a daemon process exits: once is what is compared.
+			if modWsgiIs5() && len(re) >= 4 && re[0] == re[2] && re[1] == re[3] &&
+				strings.HasPrefix(re[0], "process_stopping") {
+				t.Logf("KNOWN mod_wsgi %s deviation: %s: process_stopping sent twice at exit: %v", modWsgiVersion, mode, re)
+				re = append(re[:2:2], re[4:]...)
+			}
 			// mod_wsgi's atexit handlers do not run (its shutdown hangs, #730)
 			if len(ce) > 0 && strings.HasPrefix(ce[len(ce)-1], "atexit") && len(re) == len(ce)-1 {
 				t.Logf("KNOWN mod_wsgi 4.9.4 deviation: no atexit handler ran at exit")

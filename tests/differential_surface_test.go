@@ -607,7 +607,7 @@ func surfaceChecks(t *testing.T, ref, cand *Apache) {
 		rd, cd := decodeEnv(t, r.ref.Body), decodeEnv(t, r.cand.Body)
 		require.Equal(t, "/usr", rd.Py["prefix"], "reference mod_wsgi sys.prefix")
 		require.Equal(t, "/usr/bin/python3", rd.Py["executable"], "reference mod_wsgi sys.executable")
-		require.Contains(t, rd.Py["path"], "/usr/local/lib/python3.11/dist-packages", "reference mod_wsgi sys.path")
+		require.Contains(t, rd.Py["path"], "/usr/local/lib/"+systemPyLib()+"/dist-packages", "reference mod_wsgi sys.path")
 		for _, k := range []string{"prefix", "base_prefix", "exec_prefix", "executable", "path"} {
 			if _, ok := rd.Py[k]; !ok && k == "exec_prefix" {
 				continue

@@ -763,3 +763,42 @@ func forEachMPM(t *testing.T, f func(t *testing.T, mpm string)) {
 		})
 	}
 }
+
+// What differs between the supported Debian releases (README, "Supported
+// distributions"): the server's Python (3.11 in Debian 12, 3.13 in 13) and
+// the reference mod_wsgi (4.9.4, 5.0.2). Derived from the machine, never
+// assumed.
+var (
+	hostFactsOnce  sync.Once
+	systemPyXY     string // "3.11"
+	modWsgiVersion string // "4.9.4", "" when not installed
+)
+
+func loadHostFacts() {
+	hostFactsOnce.Do(func() {
+		out, err := exec.Command(systemPy, "-c", "import sys; print('%d.%d' % sys.version_info[:2])").Output()
+		if err != nil {
+			panic(fmt.Sprintf("%s: %v", systemPy, err))
+		}
+		systemPyXY = strings.TrimSpace(string(out))
+		out, _ = exec.Command("dpkg-query", "-W", "-f=${Version}", "libapache2-mod-wsgi-py3").Output()
+		v := strings.TrimSpace(string(out))
+		if i := strings.IndexAny(v, "-+~"); i >= 0 {
+			v = v[:i]
+		}
+		modWsgiVersion = v
+	})
+}
+
+// systemPyLib is the server Python's directory name under lib/: "python3.11".
+func systemPyLib() string {
+	loadHostFacts()
+	return "python" + systemPyXY
+}
+
+// modWsgiIs5 tells whether the reference mod_wsgi is 5.x (Debian 13)
+// rather than 4.9.4 (Debian 12).
+func modWsgiIs5() bool {
+	loadHostFacts()
+	return strings.HasPrefix(modWsgiVersion, "5.")
+}

@@ -68,6 +68,11 @@ func TestDifferential_Hooks(t *testing.T) {
 					digestNonce.ReplaceAllString(c.Header.Get("WWW-Authenticate"), "N"))
 				return
 			}
+			if rq.name == "basic utf8" && modWsgiLatin1Credentials(t) {
+				assert.Equal(t, 401, r.Status, "reference mod_wsgi %s: jÃ¶rg is no user of the script", modWsgiVersion)
+				assert.Equal(t, 200, c.Status, "gowsgi: jörg (UTF-8) is the script's user")
+				return
+			}
 			compareResponses(t, rq, ref, cand, r, c)
 		})
 	}
@@ -127,9 +132,19 @@ func TestDifferential_HooksEnviron(t *testing.T) {
 				out["(var_lookup)"] = [2]any{"call", deref(d.VarLookupHTTPS)}
 				return out
 			}
+			if c.name == "check_password utf8" && modWsgiLatin1Credentials(t) {
+				cd := get(cand)
+				assert.Equal(t, [2]any{"arg", "j\u00f6rg"}, cd["(user)"])
+				assert.Equal(t, [2]any{"arg", "p\u00e4ss"}, cd["(password)"])
+				return
+			}
 			rd, cd := get(ref), get(cand)
 			assert.Equal(t, hookEnvKeys(rd), hookEnvKeys(cd), "keys")
 			for k, v := range rd {
+				if k == "mod_wsgi.version" && v[0] == cd[k][0] {
+					compareModWsgiVersion(t, v[1], cd[k][1], "%s", k)
+					continue
+				}
 				assert.Equal(t, v, cd[k], "%s", k)
 			}
 		})
@@ -141,4 +156,18 @@ func deref(s *string) string {
 		return "<none>"
 	}
 	return *s
+}
+
+// modWsgiLatin1Credentials: mod_wsgi 5.0.1 and later decode the user name,
+// password and realm they pass to the auth scripts as latin-1 (4.9.4: as
+// UTF-8, failing on bytes that are not). gowsgi keeps 4.9.4's UTF-8 (and
+// answers bytes that are not UTF-8 without crashing, hooks_gowsgi_only_test.go),
+// so a UTF-8 "jörg" is jörg to gowsgi and "jÃ¶rg" to mod_wsgi 5.
+func modWsgiLatin1Credentials(t *testing.T) bool {
+	t.Helper()
+	if !modWsgiIs5() {
+		return false
+	}
+	t.Logf("KNOWN mod_wsgi %s difference, not compared: auth scripts get user and password decoded as latin-1, not UTF-8", modWsgiVersion)
+	return true
 }

@@ -264,7 +264,7 @@ func TestPackagingDebContents(t *testing.T) {
 	provides := mustRun(t, nil, "dpkg-query", "-W", "-f=${Provides}", "apache2-bin")
 	require.Contains(t, provides, "apache2-api-"+mmn)
 	assert.Contains(t, depends, "apache2-api-"+mmn)
-	soname := shimBuildDefine(t, "GOWSGI_LIBPYTHON") // libpython3.11.so.1.0
+	soname := shimBuildDefine(t, "GOWSGI_LIBPYTHON") // libpython3.X.so.1.0
 	pyPkg := strings.TrimSuffix(soname, ".so.1.0")
 	pyVer := strings.TrimSpace(mustRun(t, nil, "dpkg-query", "-W", "-f=${Version}", pyPkg))
 	assert.Contains(t, depends, fmt.Sprintf("%s (>= %s)", pyPkg, strings.SplitN(pyVer, "-", 2)[0]))

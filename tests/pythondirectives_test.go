@@ -132,7 +132,7 @@ func TestPythonDirectives_PythonHomeVenv(t *testing.T) {
 					return err
 				}
 				_ = out
-				return os.MkdirAll(filepath.Join(root, "venv", "lib", "python3.11", "site-packages"), 0o755)
+				return os.MkdirAll(filepath.Join(root, "venv", "lib", systemPyLib(), "site-packages"), 0o755)
 			},
 			Snippet: "WSGIPythonHome @ROOT@/venv\nWSGIScriptAlias /emb @APPS@/env.wsgi\n",
 		})
@@ -140,7 +140,7 @@ func TestPythonDirectives_PythonHomeVenv(t *testing.T) {
 		py := GetEnv(t, a.URL("/emb"), nil).Py
 		assert.Equal(t, venv, py["prefix"], "sys.prefix is the venv")
 		assert.Equal(t, "/usr", py["base_prefix"])
-		assert.Contains(t, py["path"], filepath.Join(venv, "lib", "python3.11", "site-packages"))
+		assert.Contains(t, py["path"], filepath.Join(venv, "lib", systemPyLib(), "site-packages"))
 		assert.NotContains(t, py["path"], "/usr/lib/python3/dist-packages", "system dist-packages are not on a venv's path")
 	})
 }

@@ -346,6 +346,14 @@ static void handler(int sig, siginfo_t *info, void *ucontext)
 
 void gowsgi_crash_report_engine(void *engine)
 {
+    /* CPython 3.13 no longer exports faulthandler's writers: the engine's
+     * (wsgi/crash_traceback.c) write the same text. */
+    if (cr.dump_traceback == NULL)
+        __atomic_store_n(&cr.dump_traceback, (dump_traceback_fn)dlsym(engine, "gowsgi_crash_dump_traceback"),
+                         __ATOMIC_RELEASE);
+    if (cr.dump_threads == NULL)
+        __atomic_store_n(&cr.dump_threads, (dump_threads_fn)dlsym(engine, "gowsgi_crash_dump_threads"),
+                         __ATOMIC_RELEASE);
     __atomic_store_n(&cr.engine_thread_state, (this_thread_state_fn)dlsym(engine, "gowsgi_crash_thread_state"),
                      __ATOMIC_RELEASE);
 }
