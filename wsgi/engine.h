@@ -52,6 +52,16 @@ typedef struct gowsgi_key_slot {
     PyObject *key;
 } gowsgi_key_slot;
 
+/* The engine's Python types, one set per interpreter (types.c). */
+enum {
+    GOWSGI_T_LOG,
+    GOWSGI_T_RESTRICTED,
+    GOWSGI_T_INPUT,
+    GOWSGI_T_START_RESPONSE,
+    GOWSGI_T_FILE_WRAPPER,
+    GOWSGI_NTYPES
+};
+
 /* One Python interpreter = one application group in this process. */
 typedef struct gowsgi_interp {
     int index;                    /* slot in each thread's thread-state cache */
@@ -90,6 +100,8 @@ typedef struct gowsgi_interp {
     PyObject *event_callbacks;
     PyObject *shutdown_callbacks;
     PyObject *active_requests;
+    PyTypeObject *types[GOWSGI_NTYPES];  /* this interpreter's copies of the engine's types */
+    int own_gil;                  /* made with a GIL of its own (PEP 684) */
     int key_cache_used;
     gowsgi_key_slot key_cache[GOWSGI_KEY_CACHE_SLOTS];
 } gowsgi_interp;
@@ -132,6 +144,10 @@ typedef struct gowsgi_settings {
     int destroy_interpreter;      /* WSGIDestroyInterpreter: run atexit at process exit */
     void (*log)(int level, const char *msg, size_t len);
     gowsgi_scoreboard_fn scoreboard; /* NULL: server_metrics() answers None */
+    int free_threading;           /* WSGIFreeThreading On and this Python can: the GIL is off */
+    int per_interpreter_gil;      /* WSGIPerInterpreterGIL of groups not in gil_exceptions */
+    int ngil_exceptions;
+    char **gil_exceptions;
 } gowsgi_settings;
 
 extern gowsgi_settings gowsgi_config;
@@ -148,6 +164,14 @@ extern __thread int gowsgi_log_may_release;
 int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *err, size_t errlen);
 gowsgi_interp *gowsgi_interp_main(void);
 gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size_t errlen);
+
+/* types.c: the interpreter's own copies of the engine's types (the static
+ * definitions are their templates, never readied), and the gowsgi_interp
+ * of the interpreter this thread runs now (NULL: not one of the engine's). */
+int gowsgi_types_install(gowsgi_interp *it);
+gowsgi_interp *gowsgi_interp_current(void);
+/* The current interpreter's type, or NULL with an exception set. */
+PyTypeObject *gowsgi_type(int which);
 
 /* thread_state.c: this thread's cached thread state for an interpreter. */
 PyThreadState **gowsgi_thread_state_slot(int index);
@@ -289,6 +313,8 @@ void gowsgi_events_request_finished(gowsgi_reqstate *rs);
 void gowsgi_events_request_end(gowsgi_reqstate *rs);
 /* Every interpreter of this process, for process_stopping and atexit. */
 void gowsgi_interps_add(gowsgi_interp *it);
+/* A copy of that list, at most max of them. */
+int gowsgi_interps_snapshot(gowsgi_interp **out, int max);
 /* process_stopping in every interpreter; then, when WSGIDestroyInterpreter
  * is On, each one's atexit handlers. Each takes the GIL: call from a thread
  * that holds no Python thread state, never from a signal handler. */

@@ -40,7 +40,7 @@ int gowsgi_environ_prepare(gowsgi_interp *it)
         PyDict_SetItemString(d, "wsgi.multiprocess", gowsgi_config.multiprocess ? Py_True : Py_False) != 0 ||
         PyDict_SetItemString(d, "wsgi.run_once", gowsgi_config.run_once ? Py_True : Py_False) != 0 ||
         PyDict_SetItemString(d, "wsgi.input_terminated", Py_True) != 0 ||
-        PyDict_SetItemString(d, "wsgi.file_wrapper", (PyObject *)&gowsgi_FileWrapperType) != 0 ||
+        PyDict_SetItemString(d, "wsgi.file_wrapper", (PyObject *)it->types[GOWSGI_T_FILE_WRAPPER]) != 0 ||
         set_str(d, "apache.version", Py_BuildValue("(iii)", av[0], av[1], av[2])) != 0 ||
         set_str(d, "mod_wsgi.version", Py_BuildValue("(iii)", 4, 9, 4)) != 0) {
         Py_DECREF(d);

@@ -35,7 +35,9 @@ static PyObject *fw_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static void fw_dealloc(FileWrapperObject *self)
 {
     Py_XDECREF(self->filelike);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    PyTypeObject *tp = Py_TYPE(self);   /* a heap type (types.c): each instance holds it */
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
 }
 
 static PyObject *fw_iter(PyObject *self)

@@ -241,7 +241,9 @@ static PyObject *input_close(InputObject *self, PyObject *Py_UNUSED(ignored))
 static void input_dealloc(InputObject *self)
 {
     PyMem_Free(self->buf);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    PyTypeObject *tp = Py_TYPE(self);   /* a heap type (types.c): each instance holds it */
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
 }
 
 static PyMethodDef input_methods[] = {
@@ -265,7 +267,8 @@ PyTypeObject gowsgi_InputType = {
 
 PyObject *gowsgi_input_new(gowsgi_reqstate *rs)
 {
-    InputObject *self = PyObject_New(InputObject, &gowsgi_InputType);
+    PyTypeObject *tp = gowsgi_type(GOWSGI_T_INPUT);
+    InputObject *self = tp ? PyObject_New(InputObject, tp) : NULL;
     if (self == NULL)
         return NULL;
     self->rs = rs;

@@ -22,6 +22,10 @@ typedef struct {
     size_t len, cap;
 } LogObject;
 
+/* Each interpreter has its own copy of the type (types.c): an object is one
+ * of ours when it has our deallocator. */
+static void log_dealloc(LogObject *self);
+
 /* The line is handed on with the GIL held; a daemon writing its own log
  * may release it around the write itself (daemon_log.c), once the line is
  * copied: nothing here touches self, s or req after the call. */
@@ -69,7 +73,7 @@ static int append(LogObject *self, const char *s, size_t n)
 void gowsgi_log_flush_pending(PyObject *obj)
 {
     LogObject *self = (LogObject *)obj;
-    if (obj == NULL || Py_TYPE(obj) != &gowsgi_LogType || self->len == 0)
+    if (obj == NULL || Py_TYPE(obj)->tp_dealloc != (destructor)log_dealloc || self->len == 0)
         return;
     size_t len = self->len;
     self->len = 0;   /* before: emit may let another thread append */
@@ -216,7 +220,9 @@ static void log_dealloc(LogObject *self)
         gowsgi_log_flush_pending((PyObject *)self);
     Py_XDECREF(self->name);
     PyMem_Free(self->buf);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    PyTypeObject *tp = Py_TYPE(self);   /* a heap type (types.c): each instance holds it */
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
 }
 
 static PyMethodDef log_methods[] = {
@@ -252,7 +258,8 @@ PyTypeObject gowsgi_LogType = {
 
 PyObject *gowsgi_log_new(gowsgi_request *req, int level, const char *name)
 {
-    LogObject *self = PyObject_New(LogObject, &gowsgi_LogType);
+    PyTypeObject *tp = gowsgi_type(GOWSGI_T_LOG);
+    LogObject *self = tp ? PyObject_New(LogObject, tp) : NULL;
     if (self == NULL)
         return NULL;
     self->req = req;
@@ -401,7 +408,9 @@ static PyObject *restricted_getattro(RestrictedObject *self, PyObject *attr)
 static void restricted_dealloc(RestrictedObject *self)
 {
     Py_XDECREF(self->name);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    PyTypeObject *tp = Py_TYPE(self);   /* a heap type (types.c): each instance holds it */
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
 }
 
 PyTypeObject gowsgi_RestrictedType = {
@@ -415,7 +424,8 @@ PyTypeObject gowsgi_RestrictedType = {
 
 PyObject *gowsgi_restricted_new(const char *name)
 {
-    RestrictedObject *self = PyObject_New(RestrictedObject, &gowsgi_RestrictedType);
+    PyTypeObject *tp = gowsgi_type(GOWSGI_T_RESTRICTED);
+    RestrictedObject *self = tp ? PyObject_New(RestrictedObject, tp) : NULL;
     if (self == NULL)
         return NULL;
     self->name = PyUnicode_FromString(name);
