@@ -10,6 +10,10 @@ APXS ?= apxs
 # Debian's CPython, the one gowsgi embeds (not whatever python3 is first on PATH).
 PYTHON := /usr/bin/python3
 BUILD := $(CURDIR)/build
+# The server's Python, whose engine build is libgowsgi.so; every other
+# CPython's is libgowsgi-X.Y.so (X.Yt free-threaded) beside it (README,
+# "A Python per group").
+SERVER_PYTHON_TAG := $(shell $(PYTHON) -c 'import sys, sysconfig as s; print("%d.%d%s" % (sys.version_info[:2] + ("t" if s.get_config_var("Py_GIL_DISABLED") else "",)))' 2>/dev/null)
 PORT ?= 8080
 APP ?= $(CURDIR)/conf/examples/hello.wsgi
 MPM ?= event
@@ -44,7 +48,7 @@ SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h $(WIRE_SOURCES) $(
 # no Python at link time (it dlopens both).
 LAUNCHER_SOURCES := $(wildcard wsgi/launcher/*.c wsgi/launcher/*.h) wsgi/gowsgi.h wsgi/daemon_ticket.h $(LOG_SOURCES) $(CRASH_SOURCES)
 
-.PHONY: build deps run test unit integration vet clean install uninstall deb pythons engine-for
+.PHONY: build deps run test unit unit-pythons integration vet clean install uninstall deb pythons engine-for
 
 build: $(BUILD)/libgowsgi.so $(BUILD)/mod_gowsgi.so $(BUILD)/gowsgi-daemon
 
@@ -66,11 +70,15 @@ $(BUILD)/libgowsgi.so: $(GO_SOURCES)
 	@mv -f $@.tmp $@   # a rename: a running Apache keeps its mapped copy
 
 # The shim learns libpython's soname at build time: it dlopens it in each
-# child before libgowsgi.so (RTLD_GLOBAL, for lib-dynload's extensions).
+# child before libgowsgi.so (RTLD_GLOBAL, for lib-dynload's extensions); and
+# the server's Python version and multiarch triple, to tell which engine
+# build and libpython a daemon group's own Python needs (group_python.c).
 $(BUILD)/shim_build.h: Makefile
 	@mkdir -p $(BUILD)
 	@soname=$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("INSTSONAME"))'); \
-	printf '#define GOWSGI_LIBPYTHON "%s"\n#define GOWSGI_VERSION "0.1.0"\n' "$$soname" > $@
+	multiarch=$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("MULTIARCH") or "")'); \
+	printf '#define GOWSGI_LIBPYTHON "%s"\n#define GOWSGI_VERSION "0.1.0"\n#define GOWSGI_PYTHON_TAG "%s"\n#define GOWSGI_MULTIARCH "%s"\n' \
+		"$$soname" "$(SERVER_PYTHON_TAG)" "$$multiarch" > $@
 
 $(BUILD)/mod_gowsgi.so: $(SHIM_SOURCES) $(BUILD)/shim_build.h
 	@rm -rf $(BUILD)/shim && mkdir -p $(BUILD)/shim
@@ -84,11 +92,6 @@ $(BUILD)/gowsgi-daemon: $(LAUNCHER_SOURCES)
 	@mkdir -p $(BUILD)
 	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(CURDIR)/wsgi -o $@.tmp wsgi/launcher/*.c wsgi/errorlog_line.c wsgi/crash_report.c -ldl
 	@mv -f $@.tmp $@
-
-# The server's Python, whose engine build is libgowsgi.so; every other
-# CPython's is libgowsgi-X.Y.so (X.Yt free-threaded) beside it (README,
-# "A Python per group").
-SERVER_PYTHON_TAG := $(shell $(PYTHON) -c 'import sys, sysconfig as s; print("%d.%d%s" % (sys.version_info[:2] + ("t" if s.get_config_var("Py_GIL_DISABLED") else "",)))' 2>/dev/null)
 
 # `make pythons` builds the engine for every shared CPython 3.9+ that
 # conf/pythons.sh finds, or for those PYTHONS="3.12 /opt/py/bin/python3.13"
@@ -132,10 +135,22 @@ vet:
 unit: build
 	$(GO) test -count=1 -ldflags "$(GO_LDFLAGS)" ./wsgi/ ./wsgi/wiretest/ ./module/
 
+# The engine's unit tests once more against each other Python `make
+# pythons` built for (build/pythons.list), linked to its libpython.
+unit-pythons: pythons
+	@set -e; while read -r tag exe libpc; do \
+		[ "$$tag" = "$(SERVER_PYTHON_TAG)" ] && continue; \
+		echo "== engine unit tests on Python $$tag ($$exe)"; \
+		pc=$(BUILD)/pythons/$$tag/pkgconfig; \
+		libdir=$$(PKG_CONFIG_PATH=$$pc pkg-config --variable=libdir python3-embed); \
+		PKG_CONFIG_PATH=$$pc CGO_LDFLAGS="$$(PKG_CONFIG_PATH=$$pc pkg-config --libs python3-embed) -Wl,-rpath,$$libdir" \
+			$(GO) test -count=1 -ldflags "-X github.com/gowsgi/gowsgi/wsgi.pythonExecutable=$$exe" ./wsgi/; \
+	done < $(BUILD)/pythons.list
+
 integration: build
 	$(GO) test -count=1 -timeout 30m ./tests/
 
-test: deps build vet unit integration
+test: deps build pythons vet unit unit-pythons integration
 
 clean:
 	rm -rf $(BUILD)

@@ -12,6 +12,7 @@
 #include "daemon_channel.h"
 #include "daemon_ticket.h"
 #include "daemon_wire.h"
+#include "group_python.h"
 
 #include "apr_thread_proc.h"
 
@@ -93,6 +94,7 @@ struct gowsgi_daemon_rt {
     const char *lang;
     const char *locale;
     const char *python_home;
+    gowsgi_python python;          /* the CPython it runs (group_python.c) */
     const char *python_path;
     const char *python_eggs;
     const char *display_name;      /* NULL: Apache's own title */

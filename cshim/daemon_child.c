@@ -229,11 +229,12 @@ static void start_engine(gowsgi_daemon_rt *rt, int index)
 {
     apr_pool_t *p;
     apr_pool_create(&p, NULL);
-    if (dlopen(GOWSGI_LIBPYTHON, RTLD_NOW | RTLD_GLOBAL) == NULL)
-        fail(rt, index, apr_psprintf(p, "cannot load %s: %s", GOWSGI_LIBPYTHON, dlerror()), 0);
+    /* The group's own Python and its engine build (group_python.c). */
+    if (dlopen(rt->python.libpython, RTLD_NOW | RTLD_GLOBAL) == NULL)
+        fail(rt, index, apr_psprintf(p, "cannot load %s: %s", rt->python.libpython, dlerror()), 0);
     /* Between the two: Go forwards a crash in C to a handler that was there before it. */
     int crash_fd = gowsgi_daemon_crash_report(p, rt, index);
-    const char *lib = gowsgi_engine_library(p);
+    const char *lib = rt->python.engine != NULL ? rt->python.engine : gowsgi_engine_library(p);
     void *engine = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     if (engine == NULL)
         fail(rt, index, apr_psprintf(p, "cannot load %s: %s", lib, dlerror()), 0);

@@ -1,11 +1,15 @@
 /*
  * daemon_directives.c: WSGIDaemonProcess with all 43 of its options (and
- * gowsgi's own worker-share=), and
+ * gowsgi's own worker-share= and python-executable=), and
  * WSGIImportScript, which names a daemon group. Everything is validated as
  * mod_wsgi 4.9.4 validates it and kept for daemon mode.
  */
 #include "directive_parse.h"
 #include "fair_share.h"
+#include "group_python.h"
+#include "shim.h"
+
+#include <libgen.h>
 
 /* ------------------------------------------------------------------------ */
 /* WSGIDaemonProcess (S V)                                                   */
@@ -237,6 +241,11 @@ static const char *gw_daemon_option(cmd_parms *cmd, gowsgi_daemon *d,
         if (gowsgi_parse_onoff(value) < 0)
             return gw_invalid_daemon(cmd, "server metrics flag");
     }
+    else if (strcmp(name, "python-executable") == 0) {
+        /* gowsgi's own (group_python.c). */
+        if (*value != '/')
+            return gw_invalid_daemon(cmd, "python executable (an absolute path)");
+    }
     else {
         return gowsgi_cmd_bad_option(cmd, "daemon process",
                              apr_pstrcat(p, name, "=", value, NULL));
@@ -304,6 +313,19 @@ const char *gowsgi_cmd_daemon_process(cmd_parms *cmd, void *mconfig,
     /* Names are unique server-wide, across all virtual hosts. */
     if (gowsgi_find_daemon(d.name))
         FAIL("Name duplicates previous WSGI daemon definition.");
+
+    /* The group's Python, here so that configtest names this line; the
+     * parent resolves it again at start-up, when a WSGIPythonHome or
+     * GoWSGILibrary below this line is known too. */
+    {
+        gowsgi_python py;
+        const char *home = apr_table_get(d.options, "python-home");
+        char *dir = apr_pstrdup(cmd->pool, gowsgi_engine_library(cmd->pool));
+        err = gowsgi_group_python(cmd->pool, home ? home : gowsgi_globals.python_home,
+                                  apr_table_get(d.options, "python-executable"), dirname(dir), &py);
+        if (err)
+            FAIL(err);
+    }
 
     d.server = cmd->server;
     d.server_name = cmd->server->is_virtual ? cmd->server->server_hostname : NULL;

@@ -105,8 +105,8 @@ static void encode(records *r, const gowsgi_daemon_rt *rt, const gowsgi_daemon_i
     put_long(r, GOWSGI_LAUNCH_AT_CRASHED, (const char *)&slot->crashed - base);
     put_long(r, GOWSGI_LAUNCH_AT_TICKETS, (const char *)rt->tickets - base);
     put_long(r, GOWSGI_LAUNCH_NTICKETS, (long long)rt->ntickets);
-    put(r, GOWSGI_LAUNCH_LIBPYTHON, GOWSGI_LIBPYTHON);
-    put(r, GOWSGI_LAUNCH_ENGINE, engine);
+    put(r, GOWSGI_LAUNCH_LIBPYTHON, rt->python.libpython);
+    put(r, GOWSGI_LAUNCH_ENGINE, rt->python.engine != NULL ? rt->python.engine : engine);
     put_long(r, GOWSGI_LAUNCH_SHARED_SIZE, (long long)rt->shared_size);
     put(r, GOWSGI_LAUNCH_TITLE, rt->display_name);
     put(r, GOWSGI_LAUNCH_LOCALE, rt->locale);

@@ -7,6 +7,7 @@
 #include "daemon.h"
 
 #include <grp.h>
+#include <libgen.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -81,6 +82,11 @@ const char *gowsgi_daemon_settings(apr_pool_t *p, gowsgi_daemon_rt *rt)
     rt->lang = opt(rt, "lang");
     rt->locale = opt(rt, "locale");
     rt->python_home = (v = opt(rt, "python-home")) != NULL ? v : gowsgi_globals.python_home;
+    char *engine_dir = apr_pstrdup(p, gowsgi_engine_library(p));
+    const char *bad = gowsgi_group_python(p, rt->python_home, opt(rt, "python-executable"), dirname(engine_dir),
+                                          &rt->python);
+    if (bad != NULL)
+        return bad;
     rt->python_path = opt(rt, "python-path");
     rt->python_eggs = opt(rt, "python-eggs");
     if ((v = opt(rt, "display-name")) != NULL)
@@ -129,6 +135,7 @@ void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, go
     base->apache_max_processes = base->max_processes;
     base->embedded = 1;
     base->python_home = rt->python_home;
+    base->python_executable = rt->python.executable;
     base->python_path = rt->python_path;
     base->python_eggs = rt->python_eggs;
     base->imports = gowsgi_engine_imports(p, rt->conf->name, &base->nimports);

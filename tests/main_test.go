@@ -16,6 +16,7 @@ func TestMain(m *testing.M) {
 	}
 	fmt.Fprintf(os.Stderr, "gowsgi integration tests: module=%s mpms=%v\n", targetModule(), testMPMs())
 	code := m.Run()
+	removePythonCopies()
 	if errs := stopSharedServers(); len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(os.Stderr, "FAIL (shared server shutdown):", e)

@@ -44,7 +44,7 @@
     X(base.free_threading) X(base.per_interpreter_gil)
 
 #define GOWSGI_LAUNCH_STRINGS(X)                                                                                \
-    X(base.python_home) X(base.python_path) X(base.python_eggs) X(base.hash_seed) X(base.process_group)       \
+    X(base.python_home) X(base.python_executable) X(base.python_path) X(base.python_eggs) X(base.hash_seed) X(base.process_group)       \
     X(base.path_first) X(base.mpm_name) X(base.server_description) X(base.server_built) X(group)              \
     X(log.ident) X(log.module)
 

@@ -167,6 +167,7 @@ typedef struct gowsgi_init {
     int abi_version;
     int embedded;                    /* 0: WSGIRestrictEmbedded On, no Python here */
     const char *python_home;         /* NULL = the built-in prefix */
+    const char *python_executable;   /* the interpreter whose prefix Python takes; NULL = the build's */
     const char *python_path;         /* ':'-separated, site.addsitedir order; or NULL */
     const char *python_eggs;         /* PYTHON_EGG_CACHE, or NULL */
     int optimize;                    /* WSGIPythonOptimize */

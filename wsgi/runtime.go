@@ -99,7 +99,13 @@ func Init(p unsafe.Pointer, errbuf unsafe.Pointer, errlen int) error {
 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	executable := C.CString(pythonExecutable)
+	// A daemon group's own Python (its virtualenv's, or python-executable=)
+	// gives the prefix; else the interpreter this build was made for.
+	program := pythonExecutable
+	if init.python_executable != nil {
+		program = C.GoString(init.python_executable)
+	}
+	executable := C.CString(program)
 	defer C.free(unsafe.Pointer(executable))
 	if C.gowsgi_py_initialize(init, executable, (*C.char)(errbuf), C.size_t(errlen)) != 0 {
 		return fmt.Errorf("%s", C.GoString((*C.char)(errbuf)))

@@ -1,0 +1,23 @@
+/*
+ * group_python.h: the CPython a daemon group runs (group_python.c).
+ */
+#ifndef GOWSGI_GROUP_PYTHON_H
+#define GOWSGI_GROUP_PYTHON_H
+
+#include "apr_pools.h"
+
+typedef struct gowsgi_python {
+    const char *tag;          /* "3.12", "3.13t": the engine build's name */
+    const char *executable;   /* the base interpreter (sys.prefix comes from it); NULL: the build's */
+    const char *libpython;    /* dlopened first: a path, or the server's soname */
+    const char *engine;       /* libgowsgi-X.Y.so; NULL: the server's engine */
+} gowsgi_python;
+
+/* Resolves the Python of a group with these python-home= (or
+ * WSGIPythonHome) and python-executable= values, either NULL, whose other
+ * engine builds would be in engine_dir: NULL, or why it cannot run, worded
+ * for configtest. */
+const char *gowsgi_group_python(apr_pool_t *p, const char *python_home, const char *python_executable,
+                                const char *engine_dir, gowsgi_python *out);
+
+#endif
