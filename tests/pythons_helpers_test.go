@@ -85,6 +85,24 @@ func requirePython(t testing.TB, tag string) testPython {
 		pythonCopies[tag] = nil
 		t.Skipf("no CPython %s on this machine (looked for a pyenv build in %v)", tag, pyenvRoots())
 	}
+	return copyPythonLocked(t, tag, src)
+}
+
+// copyPython is the CPython tag installed at prefix src, copied as
+// requirePython copies a pyenv build (the free-threaded build under
+// build/ is one: gil_modes_test.go).
+func copyPython(t testing.TB, tag, src string) testPython {
+	t.Helper()
+	pythonCopiesMu.Lock()
+	defer pythonCopiesMu.Unlock()
+	if p := pythonCopies[tag]; p != nil {
+		return *p
+	}
+	return copyPythonLocked(t, tag, src)
+}
+
+func copyPythonLocked(t testing.TB, tag, src string) testPython {
+	t.Helper()
 	engine := filepath.Join(gowsgiBuildDir(), "libgowsgi-"+tag+".so")
 	if _, err := os.Stat(engine); err != nil && targetModule() == ModGowsgi {
 		require.FailNowf(t, "no engine build for Python "+tag,
