@@ -33,6 +33,28 @@ static inline int PyModule_AddObjectRef(PyObject *m, const char *name, PyObject 
 }
 #endif
 
+/* Without a GIL (a free-threaded build, WSGIFreeThreading On), threads of
+ * one interpreter run the engine's C at once: what the GIL serialised is
+ * serialised by these. An object's critical section (3.13+; nothing
+ * before, where the GIL does it), and a plain lock that is nothing with a
+ * GIL. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define GOWSGI_BEGIN_OBJECT_LOCK(o) Py_BEGIN_CRITICAL_SECTION(o)
+#define GOWSGI_END_OBJECT_LOCK() Py_END_CRITICAL_SECTION()
+#else
+#define GOWSGI_BEGIN_OBJECT_LOCK(o) {
+#define GOWSGI_END_OBJECT_LOCK() }
+#endif
+#ifdef Py_GIL_DISABLED
+typedef PyMutex gowsgi_nogil_lock;
+#define gowsgi_nogil_lock_acquire(m) PyMutex_Lock(m)
+#define gowsgi_nogil_lock_release(m) PyMutex_Unlock(m)
+#else
+typedef char gowsgi_nogil_lock;
+#define gowsgi_nogil_lock_acquire(m) ((void)(m))
+#define gowsgi_nogil_lock_release(m) ((void)(m))
+#endif
+
 /* The calling thread's thread state, or NULL: renamed public in 3.13. */
 #if PY_VERSION_HEX >= 0x030D0000
 #define gowsgi_thread_state_unchecked() PyThreadState_GetUnchecked()
@@ -102,6 +124,7 @@ typedef struct gowsgi_interp {
     PyObject *active_requests;
     PyTypeObject *types[GOWSGI_NTYPES];  /* this interpreter's copies of the engine's types */
     int own_gil;                  /* made with a GIL of its own (PEP 684) */
+    gowsgi_nogil_lock key_cache_lock; /* the cache's, when there is no GIL */
     int key_cache_used;
     gowsgi_key_slot key_cache[GOWSGI_KEY_CACHE_SLOTS];
 } gowsgi_interp;

@@ -52,7 +52,17 @@ int gowsgi_environ_prepare(gowsgi_interp *it)
 
 /* Returns a new reference to the key object for name: from the cache, or
  * decoded (and cached while there is room). */
+static PyObject *environ_key_locked(gowsgi_interp *it, const char *name);
+
 static PyObject *environ_key(gowsgi_interp *it, const char *name)
+{
+    gowsgi_nogil_lock_acquire(&it->key_cache_lock);
+    PyObject *key = environ_key_locked(it, name);
+    gowsgi_nogil_lock_release(&it->key_cache_lock);
+    return key;
+}
+
+static PyObject *environ_key_locked(gowsgi_interp *it, const char *name)
 {
     uint32_t h = 2166136261u;   /* FNV-1a: cheap, and only picks the slot */
     size_t len = 0;
