@@ -188,9 +188,10 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
 gowsgi_interp *gowsgi_interp_main(void);
 gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size_t errlen);
 
-/* types.c: the interpreter's own copies of the engine's types (the static
- * definitions are their templates, never readied), and the gowsgi_interp
- * of the interpreter this thread runs now (NULL: not one of the engine's). */
+/* types.c: the engine's types as this interpreter sees them (the static
+ * ones, or its own heap copies when it has its own GIL), and the
+ * gowsgi_interp of the interpreter this thread runs now (NULL: not one of
+ * the engine's). */
 int gowsgi_types_install(gowsgi_interp *it);
 gowsgi_interp *gowsgi_interp_current(void);
 /* The current interpreter's type, or NULL with an exception set. */

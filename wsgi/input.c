@@ -241,9 +241,10 @@ static PyObject *input_close(InputObject *self, PyObject *Py_UNUSED(ignored))
 static void input_dealloc(InputObject *self)
 {
     PyMem_Free(self->buf);
-    PyTypeObject *tp = Py_TYPE(self);   /* a heap type (types.c): each instance holds it */
+    PyTypeObject *tp = Py_TYPE(self);
     tp->tp_free((PyObject *)self);
-    Py_DECREF(tp);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
 }
 
 static PyMethodDef input_methods[] = {

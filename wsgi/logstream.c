@@ -239,9 +239,10 @@ static void log_dealloc(LogObject *self)
         flush_pending_locked(self);   /* the last reference: no other thread has it */
     Py_XDECREF(self->name);
     PyMem_Free(self->buf);
-    PyTypeObject *tp = Py_TYPE(self);   /* a heap type (types.c): each instance holds it */
+    PyTypeObject *tp = Py_TYPE(self);
     tp->tp_free((PyObject *)self);
-    Py_DECREF(tp);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
 }
 
 static PyMethodDef log_methods[] = {
@@ -429,9 +430,10 @@ static PyObject *restricted_getattro(RestrictedObject *self, PyObject *attr)
 static void restricted_dealloc(RestrictedObject *self)
 {
     Py_XDECREF(self->name);
-    PyTypeObject *tp = Py_TYPE(self);   /* a heap type (types.c): each instance holds it */
+    PyTypeObject *tp = Py_TYPE(self);
     tp->tp_free((PyObject *)self);
-    Py_DECREF(tp);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
 }
 
 PyTypeObject gowsgi_RestrictedType = {

@@ -336,9 +336,10 @@ static PyMethodDef start_response_methods[] = {
 
 static void start_response_dealloc(StartResponseObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);   /* a heap type (types.c): each instance holds it */
+    PyTypeObject *tp = Py_TYPE(self);
     tp->tp_free((PyObject *)self);
-    Py_DECREF(tp);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
 }
 
 PyTypeObject gowsgi_StartResponseType = {

@@ -1,14 +1,15 @@
 /*
  * types.c: the engine's Python types (mod_wsgi.Log, Restricted, Input,
- * StartResponse, FileWrapper), made once per interpreter as heap types from
- * the static definitions the files beside this one write, which serve only
- * as templates and are never readied. A static type is one object for the
- * whole process: with a GIL per interpreter (PEP 684) or none (PEP 703),
- * interpreters running at once would race on its reference count and its
- * dict; its methods' descriptors would be freed into another interpreter's
- * allocator. CPython asks an extension that supports its own-GIL
- * interpreters for this (PEP 684 and 630), and the engine's types are
- * such an extension's.
+ * StartResponse, FileWrapper) as each interpreter sees them. An
+ * interpreter that shares the process's GIL uses the static definitions
+ * the files beside this one write, readied once (as mod_wsgi's, so their
+ * surface is mod_wsgi's). An interpreter with its own GIL (PEP 684) gets
+ * heap types made from them: a static type is one object for the whole
+ * process, and interpreters running at once would race on its reference
+ * count and its dict, and free its methods' descriptors into another
+ * interpreter's allocator. CPython asks this of an extension that
+ * supports such interpreters (PEP 684, 630). The one visible difference
+ * there: a heap type keeps __module__ in its dict, so dir() lists it.
  *
  * And which gowsgi_interp is the current thread's, by interpreter id, for
  * the code that makes objects without being handed one.
@@ -45,7 +46,9 @@ static PyTypeObject *heap_type(const PyTypeObject *t)
     SLOT(Py_tp_new, tp_new)
 #undef SLOT
     slots[n] = (PyType_Slot){0, NULL};
-    unsigned long flags = t->tp_flags;
+    /* The template's own flags only: readied, it also carries READY and
+     * what PyType_Ready derived, which would leave the copy unreadied. */
+    unsigned long flags = Py_TPFLAGS_DEFAULT | (t->tp_flags & (Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC));
 #ifdef Py_TPFLAGS_IMMUTABLETYPE
     flags |= Py_TPFLAGS_IMMUTABLETYPE;   /* as a static type is: no attribute set from Python */
 #endif
@@ -58,6 +61,21 @@ static PyTypeObject *heap_type(const PyTypeObject *t)
     return type;
 }
 
+/* Once, before any object of them is made (3.9 and 3.10 do not find the
+ * methods of a type readied lazily by an attribute lookup); interpreters
+ * are made one at a time. */
+static int statics_ready(void)
+{
+    static int ready;
+    if (ready)
+        return 0;
+    for (int i = 0; i < GOWSGI_NTYPES; i++)
+        if (PyType_Ready(templates[i]) != 0)
+            return -1;
+    ready = 1;
+    return 0;
+}
+
 int gowsgi_types_install(gowsgi_interp *it)
 {
     int64_t id = PyInterpreterState_GetID(it->interp);
@@ -68,8 +86,10 @@ int gowsgi_types_install(gowsgi_interp *it)
                      (long long)id, BY_ID_MAX);
         return -1;
     }
+    if (!it->own_gil && statics_ready() != 0)
+        return -1;
     for (int i = 0; i < GOWSGI_NTYPES; i++) {
-        it->types[i] = heap_type(templates[i]);
+        it->types[i] = it->own_gil ? heap_type(templates[i]) : templates[i];
         if (it->types[i] == NULL)
             return -1;
     }
