@@ -91,6 +91,8 @@ typedef struct gowsgi_global {
     const char *library_path;      /* GoWSGILibrary; NULL = beside mod_gowsgi.so */
     const char *worker_share;      /* GoWSGIWorkerShare; NULL = fair_share.c's default */
     const char *python_home;
+    const char *python_home_tag;   /* the Python of a WSGIPythonHome virtualenv, or NULL */
+    gowsgi_where python_home_where;
     const char *python_path;
     const char *python_eggs;
     int python_optimize;           /* 0 */

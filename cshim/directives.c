@@ -18,9 +18,11 @@
 
 #include "directive_parse.h"
 #include "fair_share.h"
+#include "group_python.h"
+#include "shim.h"
 
-/* Lets APLOG_MARK tag our warnings with this module (for LogLevel gowsgi:...). */
-APLOG_USE_MODULE(gowsgi);
+#include <libgen.h>
+
 
 /* ------------------------------------------------------------------------ */
 /* Main-server-only settings (S)                                             */
@@ -642,6 +644,25 @@ static gw_flag_desc f_sendfile = DIR_FLAG(enable_sendfile, NULL);
 static gw_flag_desc f_group_auth = DIR_FLAG(group_authoritative, NULL);
 
 static gw_str_desc s_python_home = { &gowsgi_globals.python_home, NULL };
+
+/* WSGIPythonHome: as any string, and a virtualenv's Python must be able to
+ * run (group_python.c): daemon groups without python-home= run it, and
+ * embedded mode must be the server's (checked once the whole config is
+ * read: gowsgi_check_python_home). */
+static const char *gw_set_python_home(cmd_parms *cmd, void *mconfig, const char *v)
+{
+    const char *err = gw_set_global_str(cmd, mconfig, v);
+    if (err != NULL)
+        return err;
+    gowsgi_python py;
+    char *dir = apr_pstrdup(cmd->pool, gowsgi_engine_library(cmd->pool));
+    err = gowsgi_python_resolve(cmd->pool, "WSGIPythonHome ", v, NULL, dirname(dir), &py);
+    if (err != NULL)
+        FAIL(err);
+    gowsgi_globals.python_home_tag = py.executable != NULL ? py.tag : NULL;
+    gowsgi_globals.python_home_where = gowsgi_cmd_where(cmd);
+    return NULL;
+}
 static gw_str_desc s_python_path = { &gowsgi_globals.python_path, NULL };
 static gw_str_desc s_python_eggs = { &gowsgi_globals.python_eggs, NULL };
 static gw_str_desc s_newrelic_cfg =
@@ -679,7 +700,7 @@ const command_rec gowsgi_directives[] = {
                   "Control Python warning messages."),
     AP_INIT_TAKE1("WSGIPythonOptimize", gw_set_python_optimize, NULL, RSRC_CONF,
                   "Set level of Python compiler optimisations."),
-    AP_INIT_TAKE1("WSGIPythonHome", gw_set_global_str, &s_python_home, RSRC_CONF,
+    AP_INIT_TAKE1("WSGIPythonHome", gw_set_python_home, &s_python_home, RSRC_CONF,
                   "Python prefix/exec_prefix absolute path names."),
     AP_INIT_TAKE1("WSGIPythonPath", gw_set_global_str, &s_python_path, RSRC_CONF,
                   "Python module search path."),

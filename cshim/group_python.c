@@ -10,9 +10,9 @@
 #include "group_python.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -105,14 +105,23 @@ static const char *cfg_value(apr_pool_t *p, const char *text, const char *key)
     return NULL;
 }
 
+/* A tenant's file, read by root: never follow a link out of the
+ * virtualenv, never block on a FIFO put in its place. */
 static const char *read_small_file(apr_pool_t *p, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0)
         return NULL;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return NULL;
+    }
     char *buf = apr_palloc(p, 8192);
-    size_t n = fread(buf, 1, 8191, f);
-    fclose(f);
+    ssize_t n = read(fd, buf, 8191);
+    close(fd);
+    if (n < 0)
+        return NULL;
     buf[n] = '\0';
     return buf;
 }
@@ -143,6 +152,12 @@ static const char *venv_python(apr_pool_t *p, const char *home, const char *cfg,
 const char *gowsgi_group_python(apr_pool_t *p, const char *python_home, const char *python_executable,
                                 const char *engine_dir, gowsgi_python *out)
 {
+    return gowsgi_python_resolve(p, "python-home=", python_home, python_executable, engine_dir, out);
+}
+
+const char *gowsgi_python_resolve(apr_pool_t *p, const char *home_label, const char *python_home,
+                                  const char *python_executable, const char *engine_dir, gowsgi_python *out)
+{
     const char *exe = NULL, *version = NULL, *from;
     memset(out, 0, sizeof(*out));
     out->tag = GOWSGI_PYTHON_TAG;
@@ -151,7 +166,7 @@ const char *gowsgi_group_python(apr_pool_t *p, const char *python_home, const ch
     const char *cfg_path = python_home != NULL ? apr_pstrcat(p, python_home, "/pyvenv.cfg", NULL) : NULL;
     const char *cfg = cfg_path != NULL && is_file(cfg_path) ? read_small_file(p, cfg_path) : NULL;
     if (cfg_path != NULL && cfg == NULL && access(cfg_path, F_OK) == 0)
-        return apr_psprintf(p, "python-home=%s is a virtualenv whose %s cannot be read", python_home, cfg_path);
+        return apr_psprintf(p, "%s%s is a virtualenv whose %s cannot be read", home_label, python_home, cfg_path);
     if (python_executable != NULL) {
         exe = python_executable;
         from = apr_psprintf(p, "python-executable=%s", python_executable);
@@ -159,10 +174,10 @@ const char *gowsgi_group_python(apr_pool_t *p, const char *python_home, const ch
     else if (cfg != NULL) {
         exe = venv_python(p, python_home, cfg, &version);
         if (exe == NULL)
-            return apr_psprintf(p, "python-home=%s is a broken virtualenv: its pyvenv.cfg names no Python "
+            return apr_psprintf(p, "%s%s is a broken virtualenv: its pyvenv.cfg names no Python "
                                 "(no 'executable', or no 'home' and 'version'); make it again with "
-                                "python3.X -m venv", python_home);
-        from = apr_psprintf(p, "python-home=%s is a virtualenv made with Python %s (%s)", python_home,
+                                "python3.X -m venv", home_label, python_home);
+        from = apr_psprintf(p, "%s%s is a virtualenv made with Python %s (%s)", home_label, python_home,
                             version ? version : "?", exe);
     }
     else
@@ -187,8 +202,8 @@ const char *gowsgi_group_python(apr_pool_t *p, const char *python_home, const ch
         const char *venv_tag = venv_exe != NULL && realpath(venv_exe, venv_real) != NULL
                                    ? tag_of_program(p, venv_real) : NULL;
         if (venv_tag != NULL && strcmp(venv_tag, tag) != 0)
-            return apr_psprintf(p, "%s is Python %s, but python-home=%s is a virtualenv made with Python %s",
-                                from, tag, python_home, venv_tag);
+            return apr_psprintf(p, "%s is Python %s, but %s%s is a virtualenv made with Python %s",
+                                from, tag, home_label, python_home, venv_tag);
     }
 
     char *prefix = apr_pstrdup(p, real);

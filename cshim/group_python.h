@@ -20,4 +20,9 @@ typedef struct gowsgi_python {
 const char *gowsgi_group_python(apr_pool_t *p, const char *python_home, const char *python_executable,
                                 const char *engine_dir, gowsgi_python *out);
 
+/* The same, for WSGIPythonHome: errors name the home as home_label does
+ * ("WSGIPythonHome "). */
+const char *gowsgi_python_resolve(apr_pool_t *p, const char *home_label, const char *python_home,
+                                  const char *python_executable, const char *engine_dir, gowsgi_python *out);
+
 #endif

@@ -96,6 +96,27 @@ static void child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot
     gowsgi_daemon_tickets_reclaim(s, pid);
 }
 
+/* Once the whole configuration is read (configtest too): a WSGIPythonHome
+ * virtualenv of another Python than the server's can serve daemon groups,
+ * not embedded mode, which runs the server's Python. */
+static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    const char *tag = gowsgi_globals.python_home_tag;
+    if (tag == NULL || strcmp(tag, GOWSGI_PYTHON_TAG) == 0 ||
+        (gowsgi_globals.restrict_embedded == 1 && !gowsgi_globals.python_required))
+        return OK;
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                 "gowsgi: WSGIPythonHome %s (line %d of %s) is a virtualenv made with Python %s, but embedded "
+                 "mode runs the server's Python %s: give it to the daemon groups as python-home= (or set "
+                 "WSGIRestrictEmbedded On if only daemon groups run apps)",
+                 gowsgi_globals.python_home, gowsgi_globals.python_home_where.line,
+                 gowsgi_globals.python_home_where.file, tag, GOWSGI_PYTHON_TAG);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     /* After mod_alias (its Alias wins, as with mod_wsgi), before mod_userdir
@@ -104,6 +125,7 @@ static void register_hooks(apr_pool_t *p)
     static const char *const before_userdir[] = {"mod_userdir.c", "mod_vhost_alias.c", NULL};
 
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* After the core's, which makes the scoreboard. */

@@ -145,11 +145,19 @@ func TestPackagingMakeInstallDestdir(t *testing.T) {
 		strings.TrimPrefix(libexec+"/libgowsgi.so", "/"),
 		strings.TrimPrefix(libexec+"/mod_gowsgi.so", "/"),
 	}
+	// Each other Python's engine build (make pythons) goes beside them.
+	engines := otherEngineBuilds(t)
+	for _, e := range engines {
+		want = append(want, strings.TrimPrefix(libexec+"/"+e, "/"))
+	}
 	sort.Strings(want)
 	require.Equal(t, want, filesUnder(t, dest), "files installed under DESTDIR")
 	sameFile(t, filepath.Join(gowsgiBuildDir(), "mod_gowsgi.so"), filepath.Join(dest, libexec, "mod_gowsgi.so"))
 	sameFile(t, filepath.Join(gowsgiBuildDir(), "libgowsgi.so"), filepath.Join(dest, libexec, "libgowsgi.so"))
 	sameFile(t, filepath.Join(gowsgiBuildDir(), "gowsgi-daemon"), filepath.Join(dest, libexec, "gowsgi-daemon"))
+	for _, e := range engines {
+		sameFile(t, filepath.Join(gowsgiBuildDir(), e), filepath.Join(dest, libexec, e))
+	}
 	sameFile(t, filepath.Join(repoRoot(), "conf", "gowsgi.conf"), filepath.Join(dest, sysconf, "mods-available", "gowsgi.conf"))
 	for _, f := range want {
 		st, err := os.Stat(filepath.Join(dest, f))
@@ -182,8 +190,12 @@ func TestPackagingMakeInstallServes(t *testing.T) {
 	vars := []string{"DESTDIR=", "LIBEXECDIR=" + libexec, "SYSCONFDIR=" + sysconf}
 
 	makeTarget(t, append([]string{"install"}, vars...)...)
-	assert.Equal(t, []string{"etc/mods-available/gowsgi.conf", "etc/mods-available/gowsgi.load", "modules/gowsgi-daemon", "modules/libgowsgi.so", "modules/mod_gowsgi.so"},
-		filesUnder(t, prefix))
+	want := []string{"etc/mods-available/gowsgi.conf", "etc/mods-available/gowsgi.load", "modules/gowsgi-daemon", "modules/libgowsgi.so", "modules/mod_gowsgi.so"}
+	for _, e := range otherEngineBuilds(t) {
+		want = append(want, "modules/"+e)
+	}
+	sort.Strings(want)
+	assert.Equal(t, want, filesUnder(t, prefix))
 	load := filepath.Join(sysconf, "mods-available", "gowsgi.load")
 	a := StartApache(t, ServerSpec{Module: ModGowsgi, NoWSGI: true, Snippet: fmt.Sprintf(
 		"Include %s\nInclude %s/mods-available/gowsgi.conf\n%s", load, sysconf, helloSnippet())})
@@ -192,6 +204,17 @@ func TestPackagingMakeInstallServes(t *testing.T) {
 	assert.Equal(t, "Hello, World!", r.Body)
 	assert.Contains(t, r.Header.Get("Server"), "gowsgi/")
 	require.NoError(t, a.Stop())
+	// A group on another Python runs on the installed engine build for it.
+	t.Run("group on 3.12", func(t *testing.T) {
+		py := requirePython(t, "3.12")
+		a := StartApache(t, ServerSpec{Module: ModGowsgi, NoWSGI: true, Snippet: fmt.Sprintf(
+			"Include %s\nWSGIDaemonProcess py threads=2 python-executable=%s\nWSGIScriptAlias /v %s/pythons/version.wsgi process-group=py\n",
+			load, py.Exe, appsDir())})
+		f := getVersion(t, a.URL("/v"))
+		assert.Equal(t, "3.12", f.Version)
+		assert.Contains(t, mapsOf(f.Pid), filepath.Join(libexec, "libgowsgi-3.12.so"), "the installed build")
+		require.NoError(t, a.Stop())
+	})
 
 	makeTarget(t, append([]string{"uninstall"}, vars...)...)
 	assert.Empty(t, filesUnder(t, prefix), "make uninstall left files behind")
@@ -677,4 +700,17 @@ func TestPackagingDockerScripts(t *testing.T) {
 	}
 	assert.Len(t, seen, 3, "the balancer should spread requests over the three replicas: %v", seen)
 	assert.NotContains(t, seen, "", "answer without a replica header")
+}
+
+// otherEngineBuilds are the libgowsgi-X.Y.so files `make pythons` put in
+// the build directory.
+func otherEngineBuilds(t testing.TB) []string {
+	m, err := filepath.Glob(filepath.Join(gowsgiBuildDir(), "libgowsgi-*.so"))
+	require.NoError(t, err)
+	var out []string
+	for _, f := range m {
+		out = append(out, filepath.Base(f))
+	}
+	sort.Strings(out)
+	return out
 }

@@ -346,3 +346,29 @@ WSGIScriptAlias /app @APPS@/pythons/version.wsgi process-group=site application-
 		assert.NotContains(t, a.ErrorLogContent(), "could not start Python")
 	})
 }
+
+// WSGIPythonHome naming a virtualenv of another Python: daemon groups
+// without python-home= run that Python; embedded mode, which runs the
+// server's, refuses it at configtest unless it is off.
+func TestPythons_WSGIPythonHomeOtherPython(t *testing.T) {
+	gowsgiOnly(t)
+	t.Parallel()
+	py312 := requirePython(t, "3.12")
+	setup := func(root string) error { return makeVenv(py312, filepath.Join(root, "venv")) }
+	var root string
+	out, code := ConfigTest(t, ServerSpec{MPM: "event", Snippet: "WSGIPythonHome @ROOT@/venv\nWSGIScriptAlias /emb @APPS@/pythons/version.wsgi\n",
+		Setup: func(r string) error { root = r; return setup(r) }})
+	assert.NotEqual(t, 0, code, out)
+	assert.Regexp(t, `gowsgi: WSGIPythonHome \S+/venv \(line \d+ of \S+\) is a virtualenv made with Python 3\.12, but embedded mode runs the server's Python `+regexp.QuoteMeta(serverPythonTag()), out)
+	assert.Contains(t, out, root)
+
+	a := StartApache(t, ServerSpec{MPM: "event", Setup: setup, Snippet: `
+WSGIPythonHome @ROOT@/venv
+WSGIRestrictEmbedded On
+WSGIDaemonProcess inherits threads=2
+WSGIScriptAlias /app @APPS@/pythons/version.wsgi process-group=inherits
+`})
+	f := getVersion(t, a.URL("/app"))
+	assert.Equal(t, "3.12", f.Version, "a group without python-home= runs WSGIPythonHome's Python")
+	assert.Equal(t, filepath.Join(a.Root, "venv"), f.Prefix)
+}

@@ -36,6 +36,10 @@ type Variant struct {
 	// Probe: before timing, check that requests really run in a daemon
 	// process; if they do not, the variant is skipped with a note.
 	Probe bool
+	// Python: the daemon group runs this pyenv CPython (X.Y) with
+	// python-executable= (pythons.go). Such variants run only when named
+	// in -variants.
+	Python string
 }
 
 func allVariants() []Variant {
@@ -46,6 +50,8 @@ func allVariants() []Variant {
 		{Name: "gowsgi-embedded", Title: "gowsgi embedded", Module: "gowsgi"},
 		{Name: "gowsgi-daemon", Title: "gowsgi daemon", Module: "gowsgi", Daemon: true, Probe: true},
 		{Name: "uwsgi", Title: "uWSGI (mod_proxy_uwsgi)", UWSGI: true, Probe: true},
+		{Name: "gowsgi-daemon-3.12", Title: "gowsgi daemon, group on CPython 3.12", Module: "gowsgi", Daemon: true, Probe: true, Python: "3.12"},
+		{Name: "gowsgi-daemon-3.13", Title: "gowsgi daemon, group on CPython 3.13", Module: "gowsgi", Daemon: true, Probe: true, Python: "3.13"},
 	}
 }
 
@@ -94,6 +100,8 @@ type ServerConfig struct {
 	BuildDir string // holds mod_gowsgi.so
 	Root     string
 	Port     int
+	// PythonExe: the group's python-executable= (Variant.Python).
+	PythonExe string
 }
 
 func (c *ServerConfig) ErrorLog() string { return filepath.Join(c.Root, "error.log") }
@@ -191,7 +199,11 @@ func (c *ServerConfig) generate() string {
 	p("WSGIApplicationGroup %%{GLOBAL}")
 	if v.Daemon {
 		p("WSGISocketPrefix %s", filepath.Join(c.Root, "run", "wsgi"))
-		p("WSGIDaemonProcess bench processes=2 threads=16")
+		if v.Python != "" {
+			p("WSGIDaemonProcess bench processes=2 threads=16 python-executable=%s", c.PythonExe)
+		} else {
+			p("WSGIDaemonProcess bench processes=2 threads=16")
+		}
 		p("WSGIProcessGroup bench")
 	}
 	return b.String()

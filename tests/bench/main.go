@@ -120,6 +120,7 @@ func main() {
 	if err := becomeSubreaper(); err != nil {
 		fatalf("prctl(PR_SET_CHILD_SUBREAPER): %v", err)
 	}
+	defer removeBenchPythons()
 
 	// Ctrl-C: stop the running server by its pid, then exit.
 	sigs := make(chan os.Signal, 1)
@@ -131,6 +132,7 @@ func main() {
 		if currentServer != nil {
 			_, _ = currentServer.Stop()
 		}
+		removeBenchPythons()
 		os.Exit(130)
 	}()
 
@@ -147,6 +149,7 @@ func main() {
 		if !o.Keep {
 			os.RemoveAll(tmp)
 		}
+		removeBenchPythons()
 		os.Exit(1)
 	}
 }
@@ -236,7 +239,8 @@ type Plan struct {
 func run(o *Options, tmp string) error {
 	var plan Plan
 	for _, v := range allVariants() {
-		if selected(v.Name, o.Variants) {
+		// A group on another Python only when asked for by name.
+		if selected(v.Name, o.Variants) && (v.Python == "" || len(o.Variants) > 0) {
 			plan.Variants = append(plan.Variants, v)
 		}
 	}
@@ -341,6 +345,12 @@ func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n      ") }
 // gate starts one server for the variant and checks every workload on it.
 func gate(v Variant, wls []Workload, o *Options, tmp string) *GateResult {
 	g := &GateResult{Failures: map[string]string{}}
+	if v.Python != "" {
+		if _, err := benchPython(v.Python, o.BuildDir); err != nil {
+			g.Skip = err.Error()
+			return g
+		}
+	}
 	if v.UWSGI {
 		if _, note := ensureUWSGI(); note != "" {
 			g.Skip = note

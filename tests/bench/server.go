@@ -74,6 +74,12 @@ func startServer(v Variant, mpm, buildDir, parent string) (*Server, error) {
 			return nil, err
 		}
 		s := &Server{Conf: ServerConfig{Variant: v, MPM: mpm, BuildDir: buildDir, Root: root, Port: port}, seen: map[int]bool{}}
+		if v.Python != "" {
+			if s.Conf.PythonExe, err = benchPython(v.Python, buildDir); err != nil {
+				stopUp()
+				return nil, err
+			}
+		}
 		if err := s.Conf.prepareRoot(); err != nil {
 			stopUp()
 			return nil, err
