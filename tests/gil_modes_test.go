@@ -24,10 +24,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -286,4 +288,39 @@ WSGIScriptAlias /gil/main @APPS@/gil/barrier.wsgi process-group=gil application-
 		assert.Contains(t, a.ErrorLogContent(), "Skipping per-interpreter GIL for interpreter 'x' in process group 'ft': "+
 			"free-threading is active in this process so there is no GIL to allocate per interpreter.")
 	})
+}
+
+// request-timeout in a process of own-GIL interpreters: the stack dump
+// reads each interpreter's threads under that interpreter's GIL, and
+// shows the request of each (the dump once read every interpreter's
+// frames under the main interpreter's GIL alone).
+func TestGIL_StackDumpOfOwnGILInterpreters(t *testing.T) {
+	gowsgiOnly(t)
+	py := requirePython(t, "3.12")
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: strings.ReplaceAll(`
+WSGIDaemonProcess own processes=1 threads=2 request-timeout=2 python-executable=@EXE@
+WSGIPerInterpreterGIL On
+WSGIScriptAlias /own/a @APPS@/gil/barrier.wsgi process-group=own application-group=a
+WSGIScriptAlias /own/b @APPS@/gil/barrier.wsgi process-group=own application-group=b
+`, "@EXE@", py.Exe)})
+	f := getGIL(t, a.URL("/own/a?op=facts"))
+	getGIL(t, a.URL("/own/b?op=facts"))
+	mark := markLog(a)
+	var wg sync.WaitGroup
+	for _, path := range []string{"/own/a", "/own/b"} {
+		wg.Add(1)
+		go func(path string) {
+			defer wg.Done()
+			_, _ = doReq(longClient, "GET", a.URL(path+"?op=sleep&s=10"), nil, nil)
+		}(path)
+	}
+	wg.Wait()
+	mark.waitRaw("request-timeout=2 exceeded", 5*time.Second)
+	mark.waitRaw("called from file", 5*time.Second)
+	time.Sleep(500 * time.Millisecond) // the second thread's lines
+	lines := a.ErrorLogContent()
+	assert.Contains(t, lines, fmt.Sprintf("gowsgi (pid=%d): Dumping stack trace for active Python threads.", f.Pid))
+	naps := regexp.MustCompile(fmt.Sprintf(`gowsgi \(pid=%d\): Thread \d+ executing file ".*/barrier\.wsgi", line \d+, in _nap`, f.Pid))
+	assert.Len(t, naps.FindAllString(lines, -1), 2, "both interpreters' requests are shown:\n%s", lines)
+	assert.Equal(t, 200, Get(t, a.URL("/own/a?op=facts")).Status, "a new process serves the group")
 }

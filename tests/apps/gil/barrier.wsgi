@@ -13,6 +13,7 @@
 #
 # ?op=facts: which Python and GIL this interpreter has.
 # ?op=import&name=M: imports M; the ImportError's text if it fails.
+# ?op=sleep&s=S: sleeps S seconds (in _nap, for the stack dump's lines).
 import json
 import mmap
 import os
@@ -66,6 +67,11 @@ def rendezvous(path, side, timeout):
     return {'passed': passed, 'spins': spins}
 
 
+def _nap(seconds):
+    time.sleep(seconds)
+    return {'slept': seconds}
+
+
 def application(environ, start_response):
     q = dict(urllib.parse.parse_qsl(environ.get('QUERY_STRING', '')))
     op = q.get('op', 'rendezvous')
@@ -77,6 +83,8 @@ def application(environ, start_response):
             out = {'imported': True}
         except ImportError as e:
             out = {'imported': False, 'error': '%s: %s' % (type(e).__name__, e)}
+    elif op == 'sleep':
+        out = _nap(float(q['s']))
     else:
         out = rendezvous(q['file'], int(q['side']), float(q.get('timeout', '10')))
         out.update(facts())
