@@ -49,7 +49,7 @@ SHIM_SOURCES := $(wildcard cshim/*.c cshim/*.h) wsgi/gowsgi.h $(WIRE_SOURCES) $(
 # no Python at link time (it dlopens both).
 LAUNCHER_SOURCES := $(wildcard wsgi/launcher/*.c wsgi/launcher/*.h) wsgi/gowsgi.h wsgi/daemon_ticket.h $(LOG_SOURCES) $(CRASH_SOURCES)
 
-.PHONY: build deps run test unit unit-pythons integration integration-pythons vet clean install uninstall deb pythons engine-for
+.PHONY: build deps run test unit unit-pythons integration integration-pythons vet clean install uninstall deb pythons engine-for python-freethreaded
 
 build: $(BUILD)/libgowsgi.so $(BUILD)/mod_gowsgi.so $(BUILD)/gowsgi-daemon
 
@@ -107,6 +107,14 @@ pythons: build
 		echo "== Python $$tag ($$exe): $(BUILD)/libgowsgi-$$tag.so"; \
 		$(MAKE) --no-print-directory engine-for PY_TAG="$$tag" PY_EXE="$$exe" PY_LIBPC="$$libpc"; \
 	done < $(BUILD)/pythons.list
+
+# A free-threaded CPython 3.13 (--disable-gil --enable-shared), built from
+# Debian's python3.13 source package (trixie's; checksum from its .dsc)
+# into build/python-3.13t, for WSGIFreeThreading's tests and benchmark: no
+# free-threaded CPython is packaged for Debian 12. About 10 minutes on two
+# cores. Then: make pythons PYTHONS=$(BUILD)/python-3.13t/bin/python3.13t
+python-freethreaded:
+	conf/python-freethreaded.sh $(BUILD)/python-3.13t $(BUILD)/python-3.13t-src
 
 # One engine build for one Python (PY_TAG, PY_EXE, PY_LIBPC from pythons),
 # rebuilt when the engine's sources change.

@@ -36,6 +36,7 @@ void gowsgi_globals_reset(apr_pool_t *pconf)
     gowsgi_globals.import_scripts = apr_array_make(pconf, 2,
                                                    sizeof(gowsgi_import_script));
     gowsgi_globals.unhonoured = apr_array_make(pconf, 4, sizeof(gowsgi_unhonoured));
+    gowsgi_globals.interp_options = apr_array_make(pconf, 2, sizeof(gowsgi_interp_options));
 }
 
 void *gowsgi_create_server_conf(apr_pool_t *p, server_rec *s)

@@ -75,6 +75,16 @@ typedef struct gowsgi_unhonoured {
     gowsgi_where where;
 } gowsgi_unhonoured;
 
+/* <WSGIInterpreterOptions process-group= application-group=> (mod_wsgi 6):
+ * the GIL modes of the interpreters it selects (gil_modes.c). */
+typedef struct gowsgi_interp_options {
+    const char *process_group;     /* NULL: any; "" (%{GLOBAL}): Apache's children */
+    const char *application_group; /* NULL: any; "" (%{GLOBAL}): the main interpreter */
+    int per_interpreter_gil;       /* -1 unset, 0, 1 */
+    int free_threading;            /* -1 unset, 0, 1 */
+    gowsgi_where where;
+} gowsgi_interp_options;
+
 /* Process-wide settings: directives allowed only in the main server config.
  * Reset before each configuration read (pre_config). */
 typedef struct gowsgi_global {
@@ -110,6 +120,9 @@ typedef struct gowsgi_global {
                                           * preload of WSGIScriptAlias with both groups given,
                                           * for Apache's children and for daemon groups */
     apr_array_header_t *unhonoured;      /* gowsgi_unhonoured */
+    int per_interpreter_gil;             /* WSGIPerInterpreterGIL outside a container: Off */
+    int free_threading;                  /* WSGIFreeThreading outside a container: Off */
+    apr_array_header_t *interp_options;  /* gowsgi_interp_options, in file order */
 } gowsgi_global;
 
 /* Per-server (main server and each <VirtualHost>). */

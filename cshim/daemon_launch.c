@@ -85,6 +85,8 @@ static void encode(records *r, const gowsgi_daemon_rt *rt, const gowsgi_daemon_i
     put(r, GOWSGI_LAUNCH_SECRET, hex);
     for (int i = 0; i < init->base.nwarnings; i++)
         put(r, GOWSGI_LAUNCH_WARNING, init->base.warnings[i]);
+    for (int i = 0; i < init->base.ngil_exceptions; i++)
+        put(r, GOWSGI_LAUNCH_GIL_EXCEPTION, init->base.gil_exceptions[i]);
     for (int i = 0; i < init->base.nimports; i++) {
         const gowsgi_import *imp = &init->base.imports[i];
         put(r, GOWSGI_LAUNCH_IMPORT, imp->script);

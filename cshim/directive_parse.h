@@ -53,6 +53,10 @@ const char *gowsgi_cmd_bad_option(cmd_parms *cmd, const char *what, const char *
 gowsgi_dir_conf *gowsgi_cmd_dconf(void *mconfig);
 const char *gowsgi_cmd_check_group(cmd_parms *cmd, const char *group);
 
+/* gil_modes.c */
+const char *gowsgi_cmd_gil_flag(cmd_parms *cmd, void *mconfig, const char *v);
+const char *gowsgi_cmd_interp_options(cmd_parms *cmd, void *mconfig, const char *arg);
+
 /* daemon_directives.c */
 const char *gowsgi_cmd_daemon_process(cmd_parms *cmd, void *mconfig, const char *args);
 const char *gowsgi_cmd_import_script(cmd_parms *cmd, void *mconfig, const char *args);

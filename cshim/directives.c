@@ -774,6 +774,15 @@ const command_rec gowsgi_directives[] = {
                   RSRC_CONF, "New Relic monitoring agent configuration file."),
     AP_INIT_TAKE1("WSGINewRelicEnvironment", gw_set_global_str, &s_newrelic_env,
                   RSRC_CONF, "New Relic monitoring agent environment."),
+    /* mod_wsgi 6's GIL modes (gil_modes.c). */
+    AP_INIT_TAKE1("WSGIPerInterpreterGIL", gowsgi_cmd_gil_flag, NULL, RSRC_CONF,
+                  "Enable/Disable per-interpreter GIL for sub-interpreters (Python 3.12+)."),
+    AP_INIT_TAKE1("WSGIFreeThreading", gowsgi_cmd_gil_flag, NULL, RSRC_CONF,
+                  "Enable/Disable free-threaded Python (GIL disabled) for the matched process "
+                  "(Python 3.13+ free-threaded build)."),
+    AP_INIT_RAW_ARGS("<WSGIInterpreterOptions", gowsgi_cmd_interp_options, NULL, RSRC_CONF,
+                     "Container scoping per-interpreter options to a named process-group "
+                     "and/or application-group."),
     AP_INIT_TAKE1("GoWSGILibrary", gw_set_library, NULL, RSRC_CONF,
                   "Path of libgowsgi.so (default: beside mod_gowsgi.so)."),
     AP_INIT_TAKE1("GoWSGIWorkerShare", gw_set_worker_share, NULL, RSRC_CONF,

@@ -98,6 +98,24 @@ func preparePython(tag string) (*testPython, error) {
 		pythonCopies[tag] = nil
 		return nil, nil
 	}
+	return copyPythonLocked(t, tag, src)
+}
+
+// copyPython is the CPython tag installed at prefix src, copied as
+// requirePython copies a pyenv build (the free-threaded build under
+// build/ is one: gil_modes_test.go).
+func copyPython(t testing.TB, tag, src string) testPython {
+	t.Helper()
+	pythonCopiesMu.Lock()
+	defer pythonCopiesMu.Unlock()
+	if p := pythonCopies[tag]; p != nil {
+		return *p
+	}
+	return copyPythonLocked(t, tag, src)
+}
+
+func copyPythonLocked(t testing.TB, tag, src string) testPython {
+	t.Helper()
 	engine := filepath.Join(gowsgiBuildDir(), "libgowsgi-"+tag+".so")
 	if _, err := os.Stat(engine); err != nil && targetModule() == ModGowsgi {
 		return nil, fmt.Errorf("no engine build for Python %s: %s is missing: run `make pythons` (make test does)", tag, engine)

@@ -40,7 +40,8 @@
     X(threads) X(parent_pid) X(parent_sid) X(peer_uid) X(maximum_requests) X(shutdown_timeout)                \
     X(socket_timeout) X(restart_interval) X(inactivity_timeout) X(request_timeout) X(queue_timeout)           \
     X(graceful_timeout) X(eviction_timeout) X(cpu_time_limit) X(deadlock_timeout) X(startup_timeout)          \
-    X(send_buffer_size) X(receive_buffer_size) X(log.syslog_facility) X(log.level) X(log.threaded)
+    X(send_buffer_size) X(receive_buffer_size) X(log.syslog_facility) X(log.level) X(log.threaded)      \
+    X(base.free_threading) X(base.per_interpreter_gil)
 
 #define GOWSGI_LAUNCH_STRINGS(X)                                                                                \
     X(base.python_home) X(base.python_executable) X(base.python_path) X(base.python_eggs) X(base.hash_seed) X(base.process_group)       \
@@ -69,6 +70,7 @@
 #define GOWSGI_LAUNCH_AT_TICKETS "at.tickets"       /* the group's ticket table (daemon_ticket.h) */
 #define GOWSGI_LAUNCH_NTICKETS "ntickets"
 #define GOWSGI_LAUNCH_WARNING "warning"
+#define GOWSGI_LAUNCH_GIL_EXCEPTION "gil_exception"   /* base.gil_exceptions, one each */
 #define GOWSGI_LAUNCH_IMPORT "import"             /* script; then: */
 #define GOWSGI_LAUNCH_IMPORT_APP "import.application_group"
 #define GOWSGI_LAUNCH_IMPORT_CALLABLE "import.callable_object"

@@ -33,6 +33,28 @@ static inline int PyModule_AddObjectRef(PyObject *m, const char *name, PyObject 
 }
 #endif
 
+/* Without a GIL (a free-threaded build, WSGIFreeThreading On), threads of
+ * one interpreter run the engine's C at once: what the GIL serialised is
+ * serialised by these. An object's critical section (3.13+; nothing
+ * before, where the GIL does it), and a plain lock that is nothing with a
+ * GIL. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define GOWSGI_BEGIN_OBJECT_LOCK(o) Py_BEGIN_CRITICAL_SECTION(o)
+#define GOWSGI_END_OBJECT_LOCK() Py_END_CRITICAL_SECTION()
+#else
+#define GOWSGI_BEGIN_OBJECT_LOCK(o) {
+#define GOWSGI_END_OBJECT_LOCK() }
+#endif
+#ifdef Py_GIL_DISABLED
+typedef PyMutex gowsgi_nogil_lock;
+#define gowsgi_nogil_lock_acquire(m) PyMutex_Lock(m)
+#define gowsgi_nogil_lock_release(m) PyMutex_Unlock(m)
+#else
+typedef char gowsgi_nogil_lock;
+#define gowsgi_nogil_lock_acquire(m) ((void)(m))
+#define gowsgi_nogil_lock_release(m) ((void)(m))
+#endif
+
 /* The calling thread's thread state, or NULL: renamed public in 3.13. */
 #if PY_VERSION_HEX >= 0x030D0000
 #define gowsgi_thread_state_unchecked() PyThreadState_GetUnchecked()
@@ -51,6 +73,16 @@ typedef struct gowsgi_key_slot {
     uint32_t hash;
     PyObject *key;
 } gowsgi_key_slot;
+
+/* The engine's Python types, one set per interpreter (types.c). */
+enum {
+    GOWSGI_T_LOG,
+    GOWSGI_T_RESTRICTED,
+    GOWSGI_T_INPUT,
+    GOWSGI_T_START_RESPONSE,
+    GOWSGI_T_FILE_WRAPPER,
+    GOWSGI_NTYPES
+};
 
 /* One Python interpreter = one application group in this process. */
 typedef struct gowsgi_interp {
@@ -90,6 +122,9 @@ typedef struct gowsgi_interp {
     PyObject *event_callbacks;
     PyObject *shutdown_callbacks;
     PyObject *active_requests;
+    PyTypeObject *types[GOWSGI_NTYPES];  /* this interpreter's copies of the engine's types */
+    int own_gil;                  /* made with a GIL of its own (PEP 684) */
+    gowsgi_nogil_lock key_cache_lock; /* the cache's, when there is no GIL */
     int key_cache_used;
     gowsgi_key_slot key_cache[GOWSGI_KEY_CACHE_SLOTS];
 } gowsgi_interp;
@@ -132,6 +167,10 @@ typedef struct gowsgi_settings {
     int destroy_interpreter;      /* WSGIDestroyInterpreter: run atexit at process exit */
     void (*log)(int level, const char *msg, size_t len);
     gowsgi_scoreboard_fn scoreboard; /* NULL: server_metrics() answers None */
+    int free_threading;           /* WSGIFreeThreading On and this Python can: the GIL is off */
+    int per_interpreter_gil;      /* WSGIPerInterpreterGIL of groups not in gil_exceptions */
+    int ngil_exceptions;
+    char **gil_exceptions;
 } gowsgi_settings;
 
 extern gowsgi_settings gowsgi_config;
@@ -148,6 +187,15 @@ extern __thread int gowsgi_log_may_release;
 int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *err, size_t errlen);
 gowsgi_interp *gowsgi_interp_main(void);
 gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size_t errlen);
+
+/* types.c: the engine's types as this interpreter sees them (the static
+ * ones, or its own heap copies when it has its own GIL), and the
+ * gowsgi_interp of the interpreter this thread runs now (NULL: not one of
+ * the engine's). */
+int gowsgi_types_install(gowsgi_interp *it);
+gowsgi_interp *gowsgi_interp_current(void);
+/* The current interpreter's type, or NULL with an exception set. */
+PyTypeObject *gowsgi_type(int which);
 
 /* thread_state.c: this thread's cached thread state for an interpreter. */
 PyThreadState **gowsgi_thread_state_slot(int index);
@@ -270,7 +318,6 @@ int gowsgi_filewrapper_send(gowsgi_interp *it, gowsgi_reqstate *rs, PyObject *wr
 
 /* modules.c: `import mod_wsgi` and `import apache`. */
 int gowsgi_modules_install(gowsgi_interp *it);
-int gowsgi_types_ready(void);
 
 /* events.c: mod_wsgi's event API. Each publishing call is made only when
  * gowsgi_events_wanted() says someone subscribed; GIL held. */
@@ -290,6 +337,8 @@ void gowsgi_events_request_finished(gowsgi_reqstate *rs);
 void gowsgi_events_request_end(gowsgi_reqstate *rs);
 /* Every interpreter of this process, for process_stopping and atexit. */
 void gowsgi_interps_add(gowsgi_interp *it);
+/* A copy of that list, at most max of them. */
+int gowsgi_interps_snapshot(gowsgi_interp **out, int max);
 /* process_stopping in every interpreter; then, when WSGIDestroyInterpreter
  * is On, each one's atexit handlers. Each takes the GIL: call from a thread
  * that holds no Python thread state, never from a signal handler. */

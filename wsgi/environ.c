@@ -40,7 +40,7 @@ int gowsgi_environ_prepare(gowsgi_interp *it)
         PyDict_SetItemString(d, "wsgi.multiprocess", gowsgi_config.multiprocess ? Py_True : Py_False) != 0 ||
         PyDict_SetItemString(d, "wsgi.run_once", gowsgi_config.run_once ? Py_True : Py_False) != 0 ||
         PyDict_SetItemString(d, "wsgi.input_terminated", Py_True) != 0 ||
-        PyDict_SetItemString(d, "wsgi.file_wrapper", (PyObject *)&gowsgi_FileWrapperType) != 0 ||
+        PyDict_SetItemString(d, "wsgi.file_wrapper", (PyObject *)it->types[GOWSGI_T_FILE_WRAPPER]) != 0 ||
         set_str(d, "apache.version", Py_BuildValue("(iii)", av[0], av[1], av[2])) != 0 ||
         set_str(d, "mod_wsgi.version", Py_BuildValue("(iii)", 4, 9, 4)) != 0) {
         Py_DECREF(d);
@@ -52,7 +52,17 @@ int gowsgi_environ_prepare(gowsgi_interp *it)
 
 /* Returns a new reference to the key object for name: from the cache, or
  * decoded (and cached while there is room). */
+static PyObject *environ_key_locked(gowsgi_interp *it, const char *name);
+
 static PyObject *environ_key(gowsgi_interp *it, const char *name)
+{
+    gowsgi_nogil_lock_acquire(&it->key_cache_lock);
+    PyObject *key = environ_key_locked(it, name);
+    gowsgi_nogil_lock_release(&it->key_cache_lock);
+    return key;
+}
+
+static PyObject *environ_key_locked(gowsgi_interp *it, const char *name)
 {
     uint32_t h = 2166136261u;   /* FNV-1a: cheap, and only picks the slot */
     size_t len = 0;

@@ -340,6 +340,15 @@ static int interps_snapshot(gowsgi_interp **out)
     return n;
 }
 
+int gowsgi_interps_snapshot(gowsgi_interp **out, int max)
+{
+    pthread_mutex_lock(&interps_lock);
+    int n = ninterps < max ? ninterps : max;
+    memcpy(out, interps, sizeof(*out) * (size_t)n);
+    pthread_mutex_unlock(&interps_lock);
+    return n;
+}
+
 void gowsgi_publish_process_stopping(const char *reason)
 {
     static gowsgi_interp *list[INTERPS_MAX];

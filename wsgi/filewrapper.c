@@ -35,7 +35,10 @@ static PyObject *fw_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static void fw_dealloc(FileWrapperObject *self)
 {
     Py_XDECREF(self->filelike);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free((PyObject *)self);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
 }
 
 static PyObject *fw_iter(PyObject *self)

@@ -205,6 +205,14 @@ typedef struct gowsgi_init {
     /* mod_wsgi.server_metrics(): NULL when it answers None (WSGIServerMetrics
      * Off in Apache's children; the group's server-metrics= Off in a daemon). */
     gowsgi_scoreboard_fn scoreboard;
+
+    /* mod_wsgi 6's GIL modes, resolved by the shim for this process's
+     * group (cshim/gil_modes.c); what the process's Python cannot do is
+     * warned about by the engine, which knows its Python. */
+    int free_threading;              /* WSGIFreeThreading On: run with the GIL disabled */
+    int per_interpreter_gil;         /* WSGIPerInterpreterGIL of the application groups below not named */
+    int ngil_exceptions;
+    const char *const *gil_exceptions; /* application groups whose WSGIPerInterpreterGIL is the opposite */
 } gowsgi_init;
 
 /* Where a daemon process writes its error-log lines itself (wsgi/

@@ -241,7 +241,10 @@ static PyObject *input_close(InputObject *self, PyObject *Py_UNUSED(ignored))
 static void input_dealloc(InputObject *self)
 {
     PyMem_Free(self->buf);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free((PyObject *)self);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
 }
 
 static PyMethodDef input_methods[] = {
@@ -265,7 +268,8 @@ PyTypeObject gowsgi_InputType = {
 
 PyObject *gowsgi_input_new(gowsgi_reqstate *rs)
 {
-    InputObject *self = PyObject_New(InputObject, &gowsgi_InputType);
+    PyTypeObject *tp = gowsgi_type(GOWSGI_T_INPUT);
+    InputObject *self = tp ? PyObject_New(InputObject, tp) : NULL;
     if (self == NULL)
         return NULL;
     self->rs = rs;

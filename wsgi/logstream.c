@@ -22,6 +22,10 @@ typedef struct {
     size_t len, cap;
 } LogObject;
 
+/* Each interpreter has its own copy of the type (types.c): an object is one
+ * of ours when it has our deallocator. */
+static void log_dealloc(LogObject *self);
+
 /* The line is handed on with the GIL held; a daemon writing its own log
  * may release it around the write itself (daemon_log.c), once the line is
  * copied: nothing here touches self, s or req after the call. */
@@ -66,14 +70,25 @@ static int append(LogObject *self, const char *s, size_t n)
     return 0;
 }
 
-void gowsgi_log_flush_pending(PyObject *obj)
+/* The pending partial line out. Callers hold the object's lock (a
+ * critical section, when there is no GIL). */
+static void flush_pending_locked(LogObject *self)
 {
-    LogObject *self = (LogObject *)obj;
-    if (obj == NULL || Py_TYPE(obj) != &gowsgi_LogType || self->len == 0)
+    if (self->len == 0)
         return;
     size_t len = self->len;
     self->len = 0;   /* before: emit may let another thread append */
     emit(self, self->buf, len);
+}
+
+void gowsgi_log_flush_pending(PyObject *obj)
+{
+    LogObject *self = (LogObject *)obj;
+    if (obj == NULL || Py_TYPE(obj)->tp_dealloc != (destructor)log_dealloc)
+        return;
+    GOWSGI_BEGIN_OBJECT_LOCK(obj);
+    flush_pending_locked(self);
+    GOWSGI_END_OBJECT_LOCK();
 }
 
 static int write_text(LogObject *self, const char *s, Py_ssize_t n)
@@ -116,7 +131,11 @@ static PyObject *log_write(LogObject *self, PyObject *args)
     Py_ssize_t n;
     if (expired(self) || !PyArg_ParseTuple(args, "s#:write", &s, &n))
         return NULL;
-    if (write_text(self, s, n) != 0)
+    int rc;
+    GOWSGI_BEGIN_OBJECT_LOCK(self);
+    rc = write_text(self, s, n);
+    GOWSGI_END_OBJECT_LOCK();
+    if (rc != 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -153,18 +172,22 @@ not_strings:
  * each time. */
 static PyObject *log_flush(LogObject *self, PyObject *Py_UNUSED(ignored))
 {
+    GOWSGI_BEGIN_OBJECT_LOCK(self);
     if (!self->expired && !(self->bound && self->req == NULL))
-        gowsgi_log_flush_pending((PyObject *)self);
+        flush_pending_locked(self);
+    GOWSGI_END_OBJECT_LOCK();
     Py_RETURN_NONE;
 }
 
 /* Flushes and expires, as mod_wsgi's close(); closing twice is harmless. */
 static PyObject *log_close(LogObject *self, PyObject *Py_UNUSED(ignored))
 {
+    GOWSGI_BEGIN_OBJECT_LOCK(self);
     if (!self->expired && !(self->bound && self->req == NULL))
-        gowsgi_log_flush_pending((PyObject *)self);
+        flush_pending_locked(self);
     self->req = NULL;
     self->expired = 1;
+    GOWSGI_END_OBJECT_LOCK();
     Py_RETURN_NONE;
 }
 
@@ -213,10 +236,13 @@ static PyObject *log_get_closed(LogObject *self, void *Py_UNUSED(closure))
 static void log_dealloc(LogObject *self)
 {
     if (!self->expired)
-        gowsgi_log_flush_pending((PyObject *)self);
+        flush_pending_locked(self);   /* the last reference: no other thread has it */
     Py_XDECREF(self->name);
     PyMem_Free(self->buf);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free((PyObject *)self);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
 }
 
 static PyMethodDef log_methods[] = {
@@ -252,7 +278,8 @@ PyTypeObject gowsgi_LogType = {
 
 PyObject *gowsgi_log_new(gowsgi_request *req, int level, const char *name)
 {
-    LogObject *self = PyObject_New(LogObject, &gowsgi_LogType);
+    PyTypeObject *tp = gowsgi_type(GOWSGI_T_LOG);
+    LogObject *self = tp ? PyObject_New(LogObject, tp) : NULL;
     if (self == NULL)
         return NULL;
     self->req = req;
@@ -380,8 +407,10 @@ void gowsgi_errors_release(gowsgi_interp *it, PyObject *stream, PyObject *buffer
 void gowsgi_log_detach(PyObject *obj)
 {
     LogObject *self = (LogObject *)obj;
-    gowsgi_log_flush_pending(obj);
+    GOWSGI_BEGIN_OBJECT_LOCK(obj);
+    flush_pending_locked(self);
     self->req = NULL;
+    GOWSGI_END_OBJECT_LOCK();
 }
 
 /* A stand-in for sys.stdin/sys.stdout under WSGIRestrictStdin/Stdout On: any
@@ -401,7 +430,10 @@ static PyObject *restricted_getattro(RestrictedObject *self, PyObject *attr)
 static void restricted_dealloc(RestrictedObject *self)
 {
     Py_XDECREF(self->name);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free((PyObject *)self);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
 }
 
 PyTypeObject gowsgi_RestrictedType = {
@@ -415,7 +447,8 @@ PyTypeObject gowsgi_RestrictedType = {
 
 PyObject *gowsgi_restricted_new(const char *name)
 {
-    RestrictedObject *self = PyObject_New(RestrictedObject, &gowsgi_RestrictedType);
+    PyTypeObject *tp = gowsgi_type(GOWSGI_T_RESTRICTED);
+    RestrictedObject *self = tp ? PyObject_New(RestrictedObject, tp) : NULL;
     if (self == NULL)
         return NULL;
     self->name = PyUnicode_FromString(name);

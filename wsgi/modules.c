@@ -5,23 +5,6 @@
  */
 #include "engine.h"
 
-static int types_ready;
-
-/* Before any object of them is made: 3.9 and 3.10 do not find the
- * methods of a type made ready lazily by an attribute lookup. */
-int gowsgi_types_ready(void)
-{
-    if (types_ready)
-        return 0;
-    PyTypeObject *types[] = {&gowsgi_LogType, &gowsgi_RestrictedType, &gowsgi_InputType,
-                             &gowsgi_StartResponseType, &gowsgi_FileWrapperType};
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-        if (PyType_Ready(types[i]) != 0)
-            return -1;
-    types_ready = 1;
-    return 0;
-}
-
 static int add(PyObject *m, const char *name, PyObject *v)
 {
     if (v == NULL)
@@ -41,8 +24,6 @@ static int install(const char *name, PyObject *m)
 
 int gowsgi_modules_install(gowsgi_interp *it)
 {
-    if (gowsgi_types_ready() != 0)
-        return -1;
     const int *av = gowsgi_config.apache_version;
 
     PyObject *m = PyModule_New("mod_wsgi");
@@ -54,7 +35,7 @@ int gowsgi_modules_install(gowsgi_interp *it)
         add(m, "application_group", PyUnicode_FromString(it->name)) != 0 ||
         add(m, "maximum_processes", PyLong_FromLong(gowsgi_config.max_processes)) != 0 ||
         add(m, "threads_per_process", PyLong_FromLong(gowsgi_config.threads_per_process)) != 0 ||
-        PyModule_AddObjectRef(m, "FileWrapper", (PyObject *)&gowsgi_FileWrapperType) != 0 ||
+        PyModule_AddObjectRef(m, "FileWrapper", (PyObject *)it->types[GOWSGI_T_FILE_WRAPPER]) != 0 ||
         gowsgi_events_install(it, m) != 0) {
         Py_DECREF(m);
         return -1;

@@ -43,6 +43,53 @@ static PyStatus configure_home(PyConfig *config, const char *home)
 
 static int setup_interp(gowsgi_interp *it, char *err, size_t errlen);
 
+/* Whether this Python was built free-threaded (PEP 703). */
+#ifdef Py_GIL_DISABLED
+#define FREE_THREADED_BUILD 1
+#else
+#define FREE_THREADED_BUILD 0
+#endif
+
+/* The GIL modes the shim resolved for this process, and mod_wsgi 6's
+ * warnings (WSGI0198, WSGI0200; its wording) for what this Python cannot
+ * do: said once, as the process starts. mod_wsgi says them as the
+ * configuration is read; here the engine says them, since a daemon group
+ * may run another Python than the server's. */
+static void gil_modes_configure(const gowsgi_init *init)
+{
+    gowsgi_config.per_interpreter_gil = init->per_interpreter_gil != 0;
+    gowsgi_config.ngil_exceptions = init->ngil_exceptions > 0 ? init->ngil_exceptions : 0;
+    gowsgi_config.gil_exceptions = calloc((size_t)gowsgi_config.ngil_exceptions + 1, sizeof(char *));
+    for (int i = 0; i < gowsgi_config.ngil_exceptions; i++)
+        gowsgi_config.gil_exceptions[i] = strdup(init->gil_exceptions[i]);
+    int own_gil_asked = gowsgi_config.per_interpreter_gil || gowsgi_config.ngil_exceptions > 0;
+    if (own_gil_asked && PY_VERSION_HEX < 0x030C0000)
+        gowsgi_log_processf(GOWSGI_LOG_WARNING,
+                            "gowsgi (pid=%d): WSGIPerInterpreterGIL requires Python 3.12 or later; directive has "
+                            "no effect on this build. This process runs Python %s.",
+                            (int)getpid(), PY_VERSION);
+    if (init->free_threading && !FREE_THREADED_BUILD)
+        gowsgi_log_processf(GOWSGI_LOG_WARNING,
+                            "gowsgi (pid=%d): WSGIFreeThreading On has no effect: this Python build does not "
+                            "support free-threading (PEP 703). Rebuild Python with --disable-gil to use it. This "
+                            "process runs Python %s.",
+                            (int)getpid(), PY_VERSION);
+    gowsgi_config.free_threading = init->free_threading && FREE_THREADED_BUILD;
+}
+
+/* WSGIPerInterpreterGIL for an application group (never the main
+ * interpreter: it keeps the process's GIL, as mod_wsgi says). */
+static int wants_own_gil(const char *name)
+{
+    if (*name == '\0')
+        return 0;
+    int v = gowsgi_config.per_interpreter_gil;
+    for (int i = 0; i < gowsgi_config.ngil_exceptions; i++)
+        if (strcmp(gowsgi_config.gil_exceptions[i], name) == 0)
+            return !v;
+    return v;
+}
+
 int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *err, size_t errlen)
 {
     PyStatus st;
@@ -70,6 +117,7 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
     gowsgi_config.log = init->log;
     gowsgi_config.scoreboard = init->scoreboard;
     gowsgi_metrics_process_started();
+    gil_modes_configure(init);
 
     /* The Python config (not isolated) so PYTHON* variables behave as under
      * mod_wsgi; but no signal handlers and no argv parsing: Apache owns both. */
@@ -83,6 +131,12 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
         config.use_hash_seed = 1;
         config.hash_seed = strtoul(init->hash_seed, NULL, 10);
     }
+#ifdef Py_GIL_DISABLED
+    /* As mod_wsgi 6: the GIL stays on unless WSGIFreeThreading On asks
+     * (CPython's default would turn it back on at the first extension that
+     * does not declare Py_mod_gil, with a warning). 0 disables, 1 enables. */
+    config.enable_gil = gowsgi_config.free_threading ? 0 : 1;
+#endif
     st = PyConfig_SetBytesArgv(&config, 1, argv);
     if (PyStatus_Exception(st))
         goto fail;
@@ -130,15 +184,58 @@ fail:
 
 gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size_t errlen)
 {
+    int own_gil = wants_own_gil(name);
+    if (own_gil && gowsgi_config.free_threading) {
+        gowsgi_log_processf(GOWSGI_LOG_WARNING,
+                            "gowsgi (pid=%d): Skipping per-interpreter GIL for interpreter '%s' in process "
+                            "group '%s': free-threading is active in this process so there is no GIL to "
+                            "allocate per interpreter.",
+                            (int)getpid(), name, gowsgi_config.process_group);
+        own_gil = 0;
+    }
+    if (PY_VERSION_HEX < 0x030C0000)
+        own_gil = 0;   /* warned at start */
     PyThreadState *main_ts = gowsgi_enter(main_interp);
-    PyThreadState *ts = Py_NewInterpreter();
+    PyThreadState *ts = NULL;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (own_gil) {
+        /* CPython's own default for an isolated interpreter, as mod_wsgi 6
+         * makes it (_PyInterpreterConfig_INIT): its own GIL and allocator,
+         * no fork or exec (subprocess fails there), no daemon threads, and
+         * an extension module that does not declare it supports such
+         * interpreters fails its import. The main interpreter's GIL is
+         * released on the way; the new one's is held on return. */
+        PyInterpreterConfig cfg = {
+            .use_main_obmalloc = 0,
+            .allow_fork = 0,
+            .allow_exec = 0,
+            .allow_threads = 1,
+            .allow_daemon_threads = 0,
+            .check_multi_interp_extensions = 1,
+            .gil = PyInterpreterConfig_OWN_GIL,
+        };
+        PyStatus st = Py_NewInterpreterFromConfig(&ts, &cfg);
+        if (PyStatus_Exception(st)) {
+            set_err(err, errlen, "Py_NewInterpreterFromConfig (own GIL) failed", st);
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, " for application group '%s'", name);
+            ts = NULL;
+        }
+    } else
+#endif
+    {
+        ts = Py_NewInterpreter();
+        if (ts == NULL)
+            snprintf(err, errlen, "Py_NewInterpreter failed for application group '%s'", name);
+    }
     if (ts == NULL) {
-        snprintf(err, errlen, "Py_NewInterpreter failed for application group '%s'", name);
+        /* CPython put this thread back on main_ts, its GIL held. */
         PyThreadState_Swap(main_ts);
         gowsgi_leave(main_ts);
         return NULL;
     }
     gowsgi_interp *it = calloc(1, sizeof(*it));
+    it->own_gil = own_gil;
     it->index = index;
     it->interp = ts->interp;
     it->name = strdup(name);
@@ -218,7 +315,7 @@ static int setup_interp(gowsgi_interp *it, char *err, size_t errlen)
     it->str_errors = intern("errors");
     it->str_line_buffering = intern("line_buffering");
     it->str_write_through = intern("write_through");
-    if (PyErr_Occurred() || gowsgi_types_ready() != 0 || setup_streams(it) != 0 || gowsgi_modules_install(it) != 0 ||
+    if (PyErr_Occurred() || gowsgi_types_install(it) != 0 || setup_streams(it) != 0 || gowsgi_modules_install(it) != 0 ||
         gowsgi_environ_prepare(it) != 0) {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);

@@ -57,7 +57,7 @@ static int flush(gowsgi_reqstate *rs)
 /* Sends the body; returns 0, or -1 with a Python exception set. */
 static int send_result(gowsgi_interp *it, gowsgi_reqstate *rs, PyObject *result)
 {
-    if (Py_TYPE(result) == &gowsgi_FileWrapperType)
+    if (Py_TYPE(result) == it->types[GOWSGI_T_FILE_WRAPPER])
         return gowsgi_filewrapper_send(it, rs, result);
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
         /* The common case: the whole body at once, no flush between items.

@@ -187,7 +187,11 @@ func (e *engine) interpreter(group string) (*interp, error) {
 		// would only fail the same way and grow without bound.
 		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): interpreter '%s': %v", os.Getpid(), group, err))
 	}
-	processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): Create interpreter '%s'.", os.Getpid(), group))
+	ownGIL := ""
+	if c.own_gil != 0 {
+		ownGIL = " with own GIL" // mod_wsgi 6's note on the same line
+	}
+	processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): Create interpreter '%s'%s.", os.Getpid(), group, ownGIL))
 	e.mu.Lock()
 	e.interps[group] = it
 	e.mu.Unlock()

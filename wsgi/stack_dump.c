@@ -37,26 +37,67 @@ static void log_frames(unsigned long long thread_id, PyFrameObject *top)
     }
 }
 
+static void log_header_once(int *said)
+{
+    if (!*said)
+        gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): Dumping stack trace for active Python threads.",
+                            (int)getpid());
+    *said = 1;
+}
+
+#ifdef Py_GIL_DISABLED
+/* No GIL stops the threads: _PyThread_CurrentFrames stops the world
+ * itself on a free-threaded build. */
 void gowsgi_log_python_stacks(void)
 {
+    int said = 0;
     PyThreadState *ts = gowsgi_enter(gowsgi_interp_main());
     PyObject *frames = _PyThread_CurrentFrames();   /* every interpreter's threads */
     if (frames == NULL) {
         PyErr_Clear();
         gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): could not read the Python threads' current frames",
                             (int)getpid());
-    } else if (PyDict_GET_SIZE(frames) > 0) {
-        gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): Dumping stack trace for active Python threads.",
-                            (int)getpid());
+    } else {
         Py_ssize_t pos = 0;
         PyObject *id, *frame;
         while (PyDict_Next(frames, &pos, &id, &frame)) {
             unsigned long long thread_id = PyLong_AsUnsignedLongLong(id);
             PyErr_Clear();   /* ids are unsigned longs; no error may reach the frame calls */
-            if (PyFrame_Check(frame))
+            if (PyFrame_Check(frame)) {
+                log_header_once(&said);
                 log_frames(thread_id, (PyFrameObject *)frame);
+            }
         }
     }
     Py_XDECREF(frames);
     gowsgi_leave(ts);
 }
+#else
+/* Interpreter by interpreter, each under its own GIL: with a GIL per
+ * interpreter (PEP 684) another interpreter's threads run while one GIL is
+ * held, so reading their frames (what _PyThread_CurrentFrames does for
+ * all, making frame objects in their interpreters) would race them. */
+void gowsgi_log_python_stacks(void)
+{
+    enum { MAX = 1024 };
+    static gowsgi_interp *list[MAX];
+    int said = 0;
+    int n = gowsgi_interps_snapshot(list, MAX);
+    for (int i = 0; i < n; i++) {
+        PyThreadState *self = gowsgi_enter(list[i]);
+        for (PyThreadState *t = PyInterpreterState_ThreadHead(list[i]->interp); t != NULL;
+             t = PyThreadState_Next(t)) {
+            if (t == self)
+                continue;
+            PyFrameObject *frame = PyThreadState_GetFrame(t);   /* new reference, or NULL */
+            if (frame == NULL)
+                continue;
+            log_header_once(&said);
+            log_frames((unsigned long long)t->thread_id, frame);
+            Py_DECREF(frame);
+        }
+        PyErr_Clear();
+        gowsgi_leave(self);
+    }
+}
+#endif

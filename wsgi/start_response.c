@@ -336,7 +336,10 @@ static PyMethodDef start_response_methods[] = {
 
 static void start_response_dealloc(StartResponseObject *self)
 {
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free((PyObject *)self);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
 }
 
 PyTypeObject gowsgi_StartResponseType = {
@@ -351,7 +354,8 @@ PyTypeObject gowsgi_StartResponseType = {
 
 PyObject *gowsgi_start_response_new(gowsgi_reqstate *rs)
 {
-    StartResponseObject *self = PyObject_New(StartResponseObject, &gowsgi_StartResponseType);
+    PyTypeObject *tp = gowsgi_type(GOWSGI_T_START_RESPONSE);
+    StartResponseObject *self = tp ? PyObject_New(StartResponseObject, tp) : NULL;
     if (self != NULL)
         self->rs = rs;
     return (PyObject *)self;

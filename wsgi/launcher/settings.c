@@ -28,6 +28,7 @@ const char *launch_settings_decode(char *buf, size_t len, launch_settings *s)
 {
     gowsgi_daemon_init *init = &s->init;
     const char **warnings = NULL;
+    const char **gil_exceptions = NULL;
     gowsgi_import *imports = NULL;
     int magic = 0, secret = 0;
     memset(s, 0, sizeof(*s));
@@ -78,6 +79,10 @@ const char *launch_settings_decode(char *buf, size_t len, launch_settings *s)
             if ((warnings = grow(warnings, init->base.nwarnings, sizeof(char *))) == NULL)
                 return "out of memory";
             warnings[init->base.nwarnings++] = val;
+        } else if (strcmp(key, GOWSGI_LAUNCH_GIL_EXCEPTION) == 0) {
+            if ((gil_exceptions = grow(gil_exceptions, init->base.ngil_exceptions, sizeof(char *))) == NULL)
+                return "out of memory";
+            gil_exceptions[init->base.ngil_exceptions++] = val;
         } else if (strcmp(key, GOWSGI_LAUNCH_IMPORT) == 0) {
             if ((imports = grow(imports, init->base.nimports, sizeof(gowsgi_import))) == NULL)
                 return "out of memory";
@@ -135,6 +140,7 @@ const char *launch_settings_decode(char *buf, size_t len, launch_settings *s)
     if (!secret || s->libpython == NULL || s->engine == NULL || init->group == NULL || s->shared_size == 0)
         return "the settings are incomplete";
     init->base.warnings = warnings;
+    init->base.gil_exceptions = gil_exceptions;
     init->base.imports = imports;
     init->secret = s->secret;
     return NULL;
