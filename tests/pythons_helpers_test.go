@@ -98,7 +98,7 @@ func preparePython(tag string) (*testPython, error) {
 		pythonCopies[tag] = nil
 		return nil, nil
 	}
-	return copyPythonLocked(t, tag, src)
+	return copyPythonLocked(tag, src)
 }
 
 // copyPython is the CPython tag installed at prefix src, copied as
@@ -111,11 +111,12 @@ func copyPython(t testing.TB, tag, src string) testPython {
 	if p := pythonCopies[tag]; p != nil {
 		return *p
 	}
-	return copyPythonLocked(t, tag, src)
+	p, err := copyPythonLocked(tag, src)
+	require.NoError(t, err)
+	return *p
 }
 
-func copyPythonLocked(t testing.TB, tag, src string) testPython {
-	t.Helper()
+func copyPythonLocked(tag, src string) (*testPython, error) {
 	engine := filepath.Join(gowsgiBuildDir(), "libgowsgi-"+tag+".so")
 	if _, err := os.Stat(engine); err != nil && targetModule() == ModGowsgi {
 		return nil, fmt.Errorf("no engine build for Python %s: %s is missing: run `make pythons` (make test does)", tag, engine)
