@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gowsgi/gowsgi/tests/internal/pycopy"
 	"github.com/stretchr/testify/require"
 )
 
@@ -132,19 +133,7 @@ func copyPythonLocked(tag, src string) (*testPython, error) {
 		pythonCopiesDir = d
 	}
 	dst := filepath.Join(pythonCopiesDir, filepath.Base(src))
-	if out, err := exec.Command("cp", "-al", src, dst).CombinedOutput(); err != nil {
-		_ = os.RemoveAll(dst)
-		if out2, err2 := exec.Command("cp", "-a", src, dst).CombinedOutput(); err2 != nil {
-			return nil, fmt.Errorf("copying %s: %s / %s", src, out, out2)
-		}
-	}
-	// Directories the copy made are the umask's: every daemon user reads them.
-	if err := filepath.Walk(dst, func(path string, info os.FileInfo, err error) error {
-		if err == nil && info.IsDir() {
-			return os.Chmod(path, info.Mode().Perm()|0o755)
-		}
-		return err
-	}); err != nil {
+	if err := pycopy.Copy(src, dst); err != nil {
 		return nil, err
 	}
 	p := &testPython{Tag: tag, Exe: filepath.Join(dst, "bin", "python"+tag), Prefix: dst}

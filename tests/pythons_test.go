@@ -164,31 +164,26 @@ func TestPythons_ConfigtestMismatch(t *testing.T) {
 		setup   func(root string) error
 		want    []string
 	}
+	// A 3.12 virtualenv, and an engine directory holding only the
+	// server's build (for a GoWSGILibrary there).
+	venvWithOnlyServerEngine := func(root string) error {
+		if err := os.MkdirAll(filepath.Join(root, "engines"), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(filepath.Join(gowsgiBuildDir(), "libgowsgi.so"), filepath.Join(root, "engines", "libgowsgi.so")); err != nil {
+			return err
+		}
+		return makeVenv(py312, filepath.Join(root, "venv"))
+	}
 	cases := []tc{
 		{"no engine build for the virtualenv's Python",
 			"GoWSGILibrary @ROOT@/engines/libgowsgi.so\nWSGIDaemonProcess site python-home=@ROOT@/venv\n",
-			func(root string) error {
-				if err := os.MkdirAll(filepath.Join(root, "engines"), 0o755); err != nil {
-					return err
-				}
-				if err := os.Symlink(filepath.Join(gowsgiBuildDir(), "libgowsgi.so"), filepath.Join(root, "engines", "libgowsgi.so")); err != nil {
-					return err
-				}
-				return makeVenv(py312, filepath.Join(root, "venv"))
-			},
+			venvWithOnlyServerEngine,
 			[]string{"python-home=@ROOT@/venv is a virtualenv made with Python 3.12.", "which has no gowsgi engine build installed",
 				"engine builds installed: " + serverPythonTag() + " (the server's)", "make pythons PYTHONS="}},
 		{"no engine build where a GoWSGILibrary below the line says",
 			"WSGIDaemonProcess site python-home=@ROOT@/venv\nGoWSGILibrary @ROOT@/engines/libgowsgi.so\n",
-			func(root string) error {
-				if err := os.MkdirAll(filepath.Join(root, "engines"), 0o755); err != nil {
-					return err
-				}
-				if err := os.Symlink(filepath.Join(gowsgiBuildDir(), "libgowsgi.so"), filepath.Join(root, "engines", "libgowsgi.so")); err != nil {
-					return err
-				}
-				return makeVenv(py312, filepath.Join(root, "venv"))
-			},
+			venvWithOnlyServerEngine,
 			[]string{"python-home=@ROOT@/venv is a virtualenv made with Python 3.12.", "which has no gowsgi engine build installed (@ROOT@/engines/libgowsgi-3.12.so)"}},
 		{"the virtualenv's Python is gone",
 			"WSGIDaemonProcess site python-home=@ROOT@/venv\n",

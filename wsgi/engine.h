@@ -196,6 +196,9 @@ int gowsgi_types_install(gowsgi_interp *it);
 gowsgi_interp *gowsgi_interp_current(void);
 /* The current interpreter's type, or NULL with an exception set. */
 PyTypeObject *gowsgi_type(int which);
+/* The end of an engine object's deallocator: frees it, and lets go of
+ * its type when that is an own-GIL interpreter's heap copy. */
+void gowsgi_object_free(PyObject *self);
 
 /* thread_state.c: this thread's cached thread state for an interpreter. */
 PyThreadState **gowsgi_thread_state_slot(int index);

@@ -35,10 +35,7 @@ static PyObject *fw_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static void fw_dealloc(FileWrapperObject *self)
 {
     Py_XDECREF(self->filelike);
-    PyTypeObject *tp = Py_TYPE(self);
-    tp->tp_free((PyObject *)self);
-    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
-        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
+    gowsgi_object_free((PyObject *)self);
 }
 
 static PyObject *fw_iter(PyObject *self)

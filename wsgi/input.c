@@ -241,10 +241,7 @@ static PyObject *input_close(InputObject *self, PyObject *Py_UNUSED(ignored))
 static void input_dealloc(InputObject *self)
 {
     PyMem_Free(self->buf);
-    PyTypeObject *tp = Py_TYPE(self);
-    tp->tp_free((PyObject *)self);
-    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
-        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
+    gowsgi_object_free((PyObject *)self);
 }
 
 static PyMethodDef input_methods[] = {
@@ -268,8 +265,8 @@ PyTypeObject gowsgi_InputType = {
 
 PyObject *gowsgi_input_new(gowsgi_reqstate *rs)
 {
-    PyTypeObject *tp = gowsgi_type(GOWSGI_T_INPUT);
-    InputObject *self = tp ? PyObject_New(InputObject, tp) : NULL;
+    /* The request's interpreter is known: no lookup of the current one. */
+    InputObject *self = PyObject_New(InputObject, rs->it->types[GOWSGI_T_INPUT]);
     if (self == NULL)
         return NULL;
     self->rs = rs;

@@ -239,10 +239,7 @@ static void log_dealloc(LogObject *self)
         flush_pending_locked(self);   /* the last reference: no other thread has it */
     Py_XDECREF(self->name);
     PyMem_Free(self->buf);
-    PyTypeObject *tp = Py_TYPE(self);
-    tp->tp_free((PyObject *)self);
-    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
-        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
+    gowsgi_object_free((PyObject *)self);
 }
 
 static PyMethodDef log_methods[] = {
@@ -430,10 +427,7 @@ static PyObject *restricted_getattro(RestrictedObject *self, PyObject *attr)
 static void restricted_dealloc(RestrictedObject *self)
 {
     Py_XDECREF(self->name);
-    PyTypeObject *tp = Py_TYPE(self);
-    tp->tp_free((PyObject *)self);
-    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
-        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
+    gowsgi_object_free((PyObject *)self);
 }
 
 PyTypeObject gowsgi_RestrictedType = {

@@ -336,10 +336,7 @@ static PyMethodDef start_response_methods[] = {
 
 static void start_response_dealloc(StartResponseObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
-    tp->tp_free((PyObject *)self);
-    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
-        Py_DECREF(tp);   /* an own-GIL interpreter's copy (types.c): each instance holds it */
+    gowsgi_object_free((PyObject *)self);
 }
 
 PyTypeObject gowsgi_StartResponseType = {
@@ -354,8 +351,7 @@ PyTypeObject gowsgi_StartResponseType = {
 
 PyObject *gowsgi_start_response_new(gowsgi_reqstate *rs)
 {
-    PyTypeObject *tp = gowsgi_type(GOWSGI_T_START_RESPONSE);
-    StartResponseObject *self = tp ? PyObject_New(StartResponseObject, tp) : NULL;
+    StartResponseObject *self = PyObject_New(StartResponseObject, rs->it->types[GOWSGI_T_START_RESPONSE]);
     if (self != NULL)
         self->rs = rs;
     return (PyObject *)self;

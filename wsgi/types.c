@@ -105,6 +105,14 @@ gowsgi_interp *gowsgi_interp_current(void)
     return __atomic_load_n(&by_id[id], __ATOMIC_ACQUIRE);
 }
 
+void gowsgi_object_free(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free(self);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        Py_DECREF(tp);   /* an own-GIL interpreter's copy: each instance holds it */
+}
+
 PyTypeObject *gowsgi_type(int which)
 {
     gowsgi_interp *it = gowsgi_interp_current();

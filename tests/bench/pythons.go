@@ -8,10 +8,11 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"sync"
+
+	"github.com/gowsgi/gowsgi/tests/internal/pycopy"
 )
 
 var (
@@ -54,20 +55,11 @@ func benchPython(tag, buildDir string) (string, error) {
 		}
 		benchPythonsDir = d
 	}
-	dst := filepath.Join(benchPythonsDir, filepath.Base(src))
-	if err := exec.Command("cp", "-al", src, dst).Run(); err != nil {
-		_ = os.RemoveAll(dst)
-		if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
-			return "", fmt.Errorf("copying %s: %v: %s", src, err, out)
-		}
+	if err := os.Chmod(benchPythonsDir, 0o755); err != nil {
+		return "", err
 	}
-	err := filepath.Walk(benchPythonsDir, func(path string, info os.FileInfo, err error) error {
-		if err == nil && info.IsDir() {
-			return os.Chmod(path, info.Mode().Perm()|0o755)
-		}
-		return err
-	})
-	if err != nil {
+	dst := filepath.Join(benchPythonsDir, filepath.Base(src))
+	if err := pycopy.Copy(src, dst); err != nil {
 		return "", err
 	}
 	exe := filepath.Join(dst, "bin", "python"+tag)

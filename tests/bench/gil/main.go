@@ -36,6 +36,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gowsgi/gowsgi/tests/internal/pycopy"
 )
 
 type cell struct {
@@ -267,20 +269,8 @@ func copyPython(dir, versions, tag, program string) (string, error) {
 	}
 	src := filepath.Dir(filepath.Dir(found[len(found)-1]))
 	dst := filepath.Join(dir, filepath.Base(src))
-	if out, err := exec.Command("cp", "-al", src, dst).CombinedOutput(); err != nil {
-		_ = os.RemoveAll(dst)
-		if out2, err2 := exec.Command("cp", "-a", src, dst).CombinedOutput(); err2 != nil {
-			return "", fmt.Errorf("copying %s: %s / %s", src, out, out2)
-		}
-	}
-	err := filepath.Walk(dst, func(path string, info os.FileInfo, err error) error {
-		if err == nil && info.IsDir() {
-			return os.Chmod(path, info.Mode().Perm()|0o755)
-		}
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("making %s readable: %w", dst, err)
+	if err := pycopy.Copy(src, dst); err != nil {
+		return "", err
 	}
 	return filepath.Join(dst, "bin", program), nil
 }
