@@ -272,7 +272,7 @@ WSGIScriptAlias /launched @APPS@/daemon/probe.wsgi process-group=launched
 WSGIDaemonProcess forked threads=1 connect-timeout=1 socket-timeout=20 server-metrics=On
 WSGIImportScript @ROOT@/scratch/crash.py process-group=forked application-group=%{GLOBAL}
 WSGIScriptAlias /forked @APPS@/daemon/probe.wsgi process-group=forked
-`, Files: map[string]string{"scratch/crash.py": "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"}})
+`, Files: map[string]string{"scratch/crash.py": "import signal, threading\n# Directed at this thread: a process-directed SIGSEGV may be taken by\n# another thread while this import finishes and the process becomes ready.\nsignal.pthread_kill(threading.get_ident(), signal.SIGSEGV)\n"}})
 		for _, group := range []string{"launched", "forked"} {
 			// A back-off of this group begins (it lasts 5 s).
 			mark := markLog(a)

@@ -214,7 +214,7 @@ WSGIScriptAlias /broken @APPS@/daemon/probe.wsgi process-group=broken
 WSGIDaemonProcess crashy threads=1
 WSGIImportScript @ROOT@/scratch/crash.py process-group=crashy application-group=%{GLOBAL}
 WSGIScriptAlias /emb @APPS@/env.wsgi
-`, Files: map[string]string{"scratch/crash.py": "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"}})
+`, Files: map[string]string{"scratch/crash.py": "import signal, threading\n# Directed at this thread: a process-directed SIGSEGV may be taken by\n# another thread while this import finishes and the process becomes ready.\nsignal.pthread_kill(threading.get_ident(), signal.SIGSEGV)\n"}})
 	time.Sleep(500 * time.Millisecond) // the first process has tried and failed
 	r := Get(t, a.URL("/broken"))
 	assert.Equal(t, 503, r.Status, "no process of the group can take it")

@@ -44,7 +44,7 @@ WSGIScriptAlias /tenant @APPS@/pythons/version.wsgi process-group=tenant applica
 	cfg := filepath.Join(a.Root, "venv", "pyvenv.cfg")
 	good := "home = /usr/bin\ninclude-system-site-packages = false\nversion = " + server.Tag + ".0\n"
 
-	require.Equal(t, server.Tag, getVersion(t, a.URL("/other")).Version)
+	require.Equal(t, daemonPython().Tag, getVersion(t, a.URL("/other")).Version)
 	waitLog := func(want string) {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
@@ -76,7 +76,7 @@ WSGIScriptAlias /tenant @APPS@/pythons/version.wsgi process-group=tenant applica
 	// the server stays up, the other group serves.
 	require.NoError(t, os.WriteFile(cfg, []byte(gone), 0o644))
 	require.NoError(t, a.Graceful(), "a tenant's pyvenv.cfg does not stop the server")
-	require.Equal(t, server.Tag, getVersion(t, a.URL("/other")).Version)
+	require.Equal(t, daemonPython().Tag, getVersion(t, a.URL("/other")).Version)
 	waitLog("could not start: python-home=" + filepath.Join(a.Root, "venv") +
 		" is a virtualenv made with Python 3.12.1 (/nonexistent/bin/python3.12), which no longer exists")
 	assert.NotContains(t, a.ErrorLogContent(), "Configuration Failed")

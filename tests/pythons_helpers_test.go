@@ -247,8 +247,13 @@ func venvPython() string {
 
 // withGroupPython adds python-executable=exe after the group name of each
 // WSGIDaemonProcess directive in conf (a logical line: a trailing backslash
-// continues it) that names no python-home= or python-executable=.
+// continues it) that names no python-home= or python-executable=, in a
+// configuration without WSGIPythonHome.
 func withGroupPython(conf, exe string) string {
+	// A WSGIPythonHome is the python-home= of every group naming none.
+	if regexp.MustCompile(`(?mi)^\s*WSGIPythonHome\s`).MatchString(conf) {
+		return conf
+	}
 	lines := strings.Split(conf, "\n")
 	head := regexp.MustCompile(`^\s*(?i:WSGIDaemonProcess)\s+[^\s\\]+`)
 	for i := 0; i < len(lines); i++ {
