@@ -34,15 +34,14 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 	"unsafe"
 )
 
 // DaemonMain runs one process of a WSGIDaemonProcess group: Python as the
-// group configures it, then a fixed pool of worker threads (threads=), each
-// locked to its OS thread and serving connections in C (daemon_serve.c)
+// group configures it, then up to threads= worker threads (daemon_pool.go),
+// each locked to its OS thread and serving connections in C (daemon_serve.c)
 // until the process is told to stop or reaches one of its limits. It
 // returns the process's exit status; the reason is logged.
 func DaemonMain(p unsafe.Pointer) int {
@@ -53,6 +52,11 @@ func DaemonMain(p unsafe.Pointer) int {
 	defer C.free(errbuf)
 	// Its lines go to its own vhost's error log, written here (daemon_log.h).
 	C.gowsgi_daemon_log_install(init)
+	// The workers sit in C and never call into Go; Go only needs room for
+	// the monitor. Set before Python starts: every P has its own caches and
+	// idle Ms stay for the process's life (about 40 KiB of PSS each).
+	eng.daemon = true
+	runtime.GOMAXPROCS(1)
 	if err := Init(unsafe.Pointer(&init.base), errbuf, 2048); err != nil {
 		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process group '%s' could not start Python: %v",
 			os.Getpid(), group, err))
@@ -60,8 +64,6 @@ func DaemonMain(p unsafe.Pointer) int {
 		time.Sleep(5 * time.Second) // a broken group must not become a fork loop
 		return 1
 	}
-	// The workers sit in C; Go only needs room for the monitor.
-	runtime.GOMAXPROCS(2)
 	// Ready, with the current code: a process that made way for a changed
 	// script is replaced, so the next stale one may go.
 	C.gowsgi_daemon_release_reload(init.reload_token)
@@ -85,19 +87,7 @@ func DaemonMain(p unsafe.Pointer) int {
 		processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): Starting %d threads in daemon process '%s'.",
 			os.Getpid(), threads, group))
 	}
-	var workers sync.WaitGroup
-	for i := 0; i < threads; i++ {
-		workers.Add(1)
-		go func(index int) {
-			defer workers.Done()
-			runtime.LockOSThread() // a worker keeps its thread and its Python thread state
-			C.gowsgi_daemon_worker(init, st, C.int(index))
-			if eng.verbose {
-				processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): Exiting thread %d in daemon process '%s'.",
-					os.Getpid(), index+1, group))
-			}
-		}(i)
-	}
+	workers := startPool(init, st, group)
 	if init.deadlock_timeout > 0 {
 		go func() {
 			runtime.LockOSThread()
@@ -109,7 +99,7 @@ func DaemonMain(p unsafe.Pointer) int {
 	}
 	done := make(chan struct{})
 	if threads > 0 {
-		go func() { workers.Wait(); close(done) }()
+		go func() { workers.wg.Wait(); close(done) }()
 	} // threads=0: only the import scripts run, until the process is told to stop
 
 	reason := monitor(init, st, signals, done)

@@ -5,7 +5,9 @@
  * (gowsgi_serve) with I/O callbacks that speak the wire protocol
  * (daemon_wire.h) instead of Apache's filters: body bytes are pulled from
  * the Apache child as the app reads, the response goes back as frames.
- * Go (daemon.go) starts these threads and decides when the process stops.
+ * Go (daemon.go) decides when the process stops; daemon_pool.go starts
+ * the threads, one at first and another whenever the last idle one takes a
+ * connection, up to threads=.
  */
 #include "engine.h"
 #include "daemon_channel.h"
@@ -13,6 +15,7 @@
 #include "daemon_serve.h"
 #include "daemon_ticket.h"
 #include "daemon_wire.h"
+#include "_cgo_export.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -272,6 +275,40 @@ static int64_t now_us(void)
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
+/* A worker counts as idle from before it waits until it has taken a
+ * connection: in this process (which starts another worker when none is
+ * left) and in the group's shared records (Apache's children read it). */
+static void idle_add(gowsgi_daemon_state *st)
+{
+    __atomic_add_fetch(&st->idle_workers, 1, __ATOMIC_ACQ_REL);
+    if (st->shared_idle)
+        __atomic_add_fetch(st->shared_idle, 1, __ATOMIC_ACQ_REL);
+}
+
+/* Returns how many of this process's workers are still idle. */
+static int idle_sub(gowsgi_daemon_state *st)
+{
+    if (st->shared_idle)
+        __atomic_sub_fetch(st->shared_idle, 1, __ATOMIC_ACQ_REL);
+    return __atomic_sub_fetch(&st->idle_workers, 1, __ATOMIC_ACQ_REL);
+}
+
+/* The last idle worker took a connection: another is started, unless
+ * threads= are already running. A thread costs memory (its stack's touched
+ * pages, a Go M, a Python thread state) only once concurrency has needed it,
+ * and a process still takes a request only while it has an idle worker
+ * (the new one counts as idle once it waits). */
+static void want_worker(gowsgi_daemon_state *st)
+{
+    int n = __atomic_load_n(&st->started, __ATOMIC_ACQUIRE);
+    while (n < st->nthreads && !__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE)) {
+        if (__atomic_compare_exchange_n(&st->started, &n, n + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            gowsgiDaemonWorkerWanted(n);
+            return;
+        }
+    }
+}
+
 /* What serve() did with a request. */
 enum {
     SERVED_ACTIVITY = 1,          /* counts for inactivity-timeout (not WSGIIgnoreActivity) */
@@ -459,10 +496,8 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     /* This worker is done with the app: it counts as idle from before the
      * child hears END, or the child's next request could find the process
      * busy only because this thread has not yet got back to its wait. */
-    if (st->shared_idle) {
-        __atomic_add_fetch(st->shared_idle, 1, __ATOMIC_ACQ_REL);
-        counted = 1;
-    }
+    idle_add(st);
+    counted = 1;
     if (status == 0 || status == GOWSGI_INCOMPLETE)
         rc = gowsgi_wire_put_end(&c.out, kept ? GOWSGI_END_COMPLETE_KEEP
                                               : status == 0 ? GOWSGI_END_COMPLETE : GOWSGI_END_INCOMPLETE);
@@ -656,9 +691,9 @@ static kept_conn *next_connection(const gowsgi_daemon_init *init, gowsgi_daemon_
                                   int counted)
 {
     kept_conn *k = NULL;
-    /* Counted idle (shared_idle) from here until a connection is taken. */
-    if (st->shared_idle && !counted)
-        __atomic_add_fetch(st->shared_idle, 1, __ATOMIC_ACQ_REL);
+    /* Counted idle from here until a connection is taken. */
+    if (!counted)
+        idle_add(st);
     while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE) &&
            !__atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE)) {
         struct epoll_event ev;
@@ -714,8 +749,8 @@ static kept_conn *next_connection(const gowsgi_daemon_init *init, gowsgi_daemon_
         k = woke;
         break;
     }
-    if (st->shared_idle)
-        __atomic_sub_fetch(st->shared_idle, 1, __ATOMIC_ACQ_REL);
+    if (idle_sub(st) == 0 && k != NULL)
+        want_worker(st);
     return k;
 }
 

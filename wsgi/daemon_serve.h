@@ -21,7 +21,9 @@ typedef struct gowsgi_daemon_state {
     int reloading;                /* this process makes way for a changed script */
     int stop_fd;                  /* an eventfd, readable once stopping is set */
     int64_t gil_seen;             /* when the GIL watch last took the GIL */
-    int nthreads;
+    int nthreads;                 /* threads=: the most workers there may be */
+    int started;                  /* workers started so far (daemon_pool.go starts them as needed) */
+    int idle_workers;             /* workers waiting for a request, or about to */
     int64_t *busy_since;          /* per worker: when its request started, 0 when idle */
     /* Kept connections (daemon_serve.c): the epoll set idle workers wait
      * on (the channel, the stop eventfd, the idle kept connections), the

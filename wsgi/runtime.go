@@ -27,6 +27,7 @@ type engine struct {
 	createMu  sync.Mutex // serialises interpreter creation; guards nextIndex
 	nextIndex int
 	embedded  bool
+	daemon    bool   // a daemon process (DaemonMain), not an Apache child
 	group     string // the daemon process group this process serves; "" in Apache's children
 
 	pythonPath     []string
@@ -69,7 +70,10 @@ func Init(p unsafe.Pointer, errbuf unsafe.Pointer, errlen int) error {
 	}
 	// Apache's threads call into Go; each needs a P while it does, and a P
 	// parked in a long cgo call (a running app) is not free for another.
-	runtime.GOMAXPROCS(int(init.max_threads) + 2)
+	// A daemon process's workers never do (DaemonMain sets its own).
+	if !eng.daemon {
+		runtime.GOMAXPROCS(int(init.max_threads) + 2)
+	}
 	eng.logFn = (*[0]byte)(unsafe.Pointer(init.log))
 	eng.embedded = init.embedded != 0
 	if init.process_group != nil {
