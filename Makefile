@@ -274,11 +274,19 @@ fuzz:
 # under the $(MPM) MPM and writes docs/benchmarks.md. BENCH_MODE=quick
 # (about 13 minutes) or long.
 BENCH_MODE ?= quick
-.PHONY: bench bench-instructions
+.PHONY: bench bench-instructions bench-tenants
 bench: deps build
 	$(GO) run ./tests/bench -mode $(BENCH_MODE) -mpm $(MPM) -build $(BUILD) -out $(CURDIR)/docs/benchmarks.md
 	@echo "== the WSGI runner alone (no Apache, no sockets): wsgi/engine_test.go BenchmarkHello"
 	$(GO) test -run '^$$' -bench Hello -benchtime 3s -count 3 ./wsgi/
+
+# Memory per tenant: one Apache with $(TENANTS) daemon groups (one process,
+# hello app) under mod_wsgi, gowsgi eager and gowsgi start=on-demand; PSS
+# idle and after one request to each, cold starts (docs/benchmarks.md,
+# "Memory per tenant"). Prints its table and writes build/bench/tenants-N.md.
+TENANTS ?= 100
+bench-tenants: deps build
+	$(GO) run ./tests/bench -tenants $(TENANTS) -mpm $(MPM) -build $(BUILD)
 
 # Instructions per request under callgrind: a load-independent comparison of
 # gowsgi and mod_wsgi embedded (docs/instructions.md).

@@ -40,6 +40,14 @@ type Variant struct {
 	// python-executable= (pythons.go). Such variants run only when named
 	// in -variants.
 	Python string
+	// Tenants: the tenants benchmark's server (tenants.go): this many
+	// daemon groups of one process serving hello.wsgi, started on demand
+	// (OnDemand, stopping after Inactivity seconds idle) or eagerly; Django
+	// adds one group serving the integration tests' Django app.
+	Tenants    int
+	OnDemand   bool
+	Inactivity int
+	Django     bool
 }
 
 func allVariants() []Variant {
@@ -128,13 +136,44 @@ func (c *ServerConfig) prepareRoot() error {
 		"htdocs/stream":  streamBody(),
 		"htdocs/headers": []byte(fmt.Sprint(numReqHdrs)),
 		"app/bench.wsgi": benchApp,
+		"app/hello.wsgi": helloApp,
 	}
 	for rel, content := range files {
 		if err := os.WriteFile(filepath.Join(c.Root, rel), content, 0o644); err != nil {
 			return err
 		}
 	}
+	if c.Variant.Django {
+		if err := copyTree(djangoAppDir, filepath.Join(c.Root, "app", "djangoapp")); err != nil {
+			return err
+		}
+	}
 	return os.WriteFile(c.ConfPath(), []byte(c.generate()), 0o644)
+}
+
+// copyTree copies a directory of plain files, world-readable.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			if d.Name() == "__pycache__" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(to, 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, 0o644)
+	})
 }
 
 func (c *ServerConfig) generate() string {
@@ -193,6 +232,10 @@ func (c *ServerConfig) generate() string {
 		// (the uwsgi protocol has no keep-alive), as mod_wsgi's do to its
 		// daemon processes.
 		p("ProxyPass / %q", "unix:"+c.UWSGISocket()+"|uwsgi://localhost/")
+		return b.String()
+	}
+	if v.Tenants > 0 {
+		c.tenantConfig(p)
 		return b.String()
 	}
 	p("WSGIScriptAlias / %q", filepath.Join(c.Root, "app", "bench.wsgi"))

@@ -34,6 +34,10 @@ type Options struct {
 	Variants  []string
 	Workloads []string
 	Keep      bool
+	// Tenants: the tenants benchmark instead (tenants.go), with this many
+	// daemon groups; TenantIdle: the on-demand groups' inactivity-timeout.
+	Tenants    int
+	TenantIdle int
 }
 
 // Cell is one timed measurement.
@@ -93,6 +97,8 @@ func main() {
 	flag.StringVar(&variants, "variants", "", "comma-separated subset of variants (partial run: report not written to -out)")
 	flag.StringVar(&wls, "workloads", "", "comma-separated subset of workloads (partial run: report not written to -out)")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the generated server roots")
+	flag.IntVar(&o.Tenants, "tenants", 0, "run the tenants benchmark with this many daemon groups instead (-variants: modwsgi, gowsgi, gowsgi-ondemand)")
+	flag.IntVar(&o.TenantIdle, "tenant-idle", 5, "the on-demand groups' inactivity-timeout in the tenants benchmark, seconds")
 	flag.Parse()
 
 	switch o.Mode {
@@ -144,7 +150,11 @@ func main() {
 	if !o.Keep {
 		defer os.RemoveAll(tmp)
 	}
-	if err := run(&o, tmp); err != nil {
+	runMode := run
+	if o.Tenants > 0 {
+		runMode = runTenants
+	}
+	if err := runMode(&o, tmp); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		if !o.Keep {
 			os.RemoveAll(tmp)
@@ -187,7 +197,7 @@ func preflight(o *Options) error {
 		}
 	}
 	for _, v := range o.Variants {
-		if findVariant(v) == nil {
+		if o.Tenants > 0 && findTenantVariant(v) == nil || o.Tenants == 0 && findVariant(v) == nil {
 			return fmt.Errorf("unknown variant %q", v)
 		}
 	}
@@ -201,6 +211,15 @@ func preflight(o *Options) error {
 
 func findVariant(name string) *Variant {
 	for _, v := range allVariants() {
+		if v.Name == name {
+			return &v
+		}
+	}
+	return nil
+}
+
+func findTenantVariant(name string) *Variant {
+	for _, v := range tenantVariants() {
 		if v.Name == name {
 			return &v
 		}

@@ -1,0 +1,405 @@
+package main
+
+// The tenants benchmark (`-tenants N`, `make bench-tenants`): one Apache
+// with N daemon groups, each one process serving a hello app under its own
+// Location, as a shared host has them. For each variant (mod_wsgi, gowsgi
+// with eager groups, gowsgi with start=on-demand groups) it measures the
+// PSS of the whole server (Apache's parent and children and every daemon)
+// idle, after one request to each tenant, and (on-demand) once the groups
+// have stopped again at their inactivity-timeout; how long each tenant's
+// first request took (for on-demand groups: a cold start); and, for
+// on-demand groups, the cold start of a Django app beside the time its
+// import takes in a plain python3.
+
+import (
+	_ "embed"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+//go:embed app/hello.wsgi
+var helloApp []byte
+
+// djangoAppDir is the Django app of the integration tests, copied into a
+// tenants server's root (the driver runs from the repository's top).
+const djangoAppDir = "tests/apps/djangoapp"
+
+// tenantVariants are the -tenant-variants.
+func tenantVariants() []Variant {
+	return []Variant{
+		{Name: "modwsgi", Title: "mod_wsgi 4.9.4, eager groups", Module: "mod_wsgi", Daemon: true},
+		{Name: "gowsgi", Title: "gowsgi, eager groups", Module: "gowsgi", Daemon: true},
+		{Name: "gowsgi-ondemand", Title: "gowsgi, start=on-demand groups", Module: "gowsgi", Daemon: true, OnDemand: true},
+	}
+}
+
+// TenantResult is what one variant measured.
+type TenantResult struct {
+	Variant     Variant
+	Skip        string // why it was not measured
+	Err         string
+	Daemons     int     // daemon processes once idle (eager) or after the requests
+	IdlePSS     int64   // the whole server, before any request
+	IdleDaemon  []int64 // each daemon process's PSS, idle
+	AfterPSS    int64   // after one request to each tenant
+	AfterDaemon []int64
+	StoppedPSS  int64 // on-demand: after the groups stopped again
+	First       []time.Duration
+	ApachePSS   int64 // parent and MPM children, idle
+	// Django on an on-demand group: its first request, and the app's
+	// import in a plain python3 (best of three).
+	DjangoCold, DjangoImport time.Duration
+	DjangoNote               string
+}
+
+// tenantConfig writes the tenants' part of httpd.conf.
+func (c *ServerConfig) tenantConfig(p func(string, ...any)) {
+	v := c.Variant
+	p("WSGISocketPrefix %s", filepath.Join(c.Root, "run", "wsgi"))
+	start := ""
+	if v.OnDemand {
+		start = fmt.Sprintf(" start=on-demand inactivity-timeout=%d", v.Inactivity)
+	}
+	hello := filepath.Join(c.Root, "app", "hello.wsgi")
+	for i := 1; i <= v.Tenants; i++ {
+		// process-group and application-group both given: the script is
+		// loaded when the process starts (mod_wsgi's rule), as a tenant's
+		// app would be.
+		p("WSGIDaemonProcess t%d processes=1 threads=15%s", i, start)
+		p("WSGIScriptAlias /t%d %q process-group=t%d application-group=%%{GLOBAL}", i, hello, i)
+	}
+	if v.Django {
+		p("WSGIDaemonProcess dj processes=1 threads=15%s", start)
+		p("WSGIScriptAlias /django %q process-group=dj application-group=%%{GLOBAL}",
+			filepath.Join(c.Root, "app", "djangoapp", "django.wsgi"))
+	}
+}
+
+func runTenants(o *Options, tmp string) error {
+	n := o.Tenants
+	var results []*TenantResult
+	fmt.Printf("gowsgi tenants benchmark: %d tenants (daemon groups of one process, threads=15, hello app), MPM %s\n\n", n, o.MPM)
+	for _, v := range tenantVariants() {
+		if !selected(v.Name, o.Variants) {
+			continue
+		}
+		v.Tenants = n
+		v.Inactivity = o.TenantIdle
+		v.Django = v.OnDemand
+		r := measureTenants(v, o, tmp)
+		results = append(results, r)
+		printTenants(r, n)
+	}
+	md := tenantsMarkdown(o, results)
+	fmt.Println()
+	fmt.Println(md)
+	out := filepath.Join(o.BuildDir, "bench", fmt.Sprintf("tenants-%d.md", n))
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("written: %s\n", out)
+	return nil
+}
+
+func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
+	r := &TenantResult{Variant: v}
+	s, err := startServer(v, o.MPM, o.BuildDir, tmp)
+	if err != nil {
+		msg := err.Error()
+		if v.OnDemand && strings.Contains(msg, "on-demand") || v.OnDemand && strings.Contains(msg, "start=") {
+			r.Skip = "this build's WSGIDaemonProcess does not take start=on-demand (on-demand groups are not merged yet)"
+		} else {
+			r.Err = "server did not start: " + msg
+		}
+		return r
+	}
+	setCurrent(s)
+	defer setCurrent(nil)
+	defer func() {
+		if _, err := s.Stop(); err != nil {
+			r.Err = strings.TrimSpace(r.Err + "\nstop: " + err.Error())
+		}
+		if !o.Keep {
+			os.RemoveAll(s.Conf.Root)
+		}
+	}()
+	want := v.Tenants
+	if v.OnDemand {
+		want = 0
+	}
+	if err := waitDaemons(s, want, 60*time.Second+time.Duration(v.Tenants)*time.Second); err != nil {
+		r.Err = err.Error() + "\nerror log:\n" + errorLogLines(s, 15)
+		return r
+	}
+	r.IdlePSS = settledPSS(s)
+	r.IdleDaemon, _ = daemonPSS(s)
+	r.ApachePSS = r.IdlePSS - sum(r.IdleDaemon)
+
+	for i := 1; i <= v.Tenants; i++ {
+		took, err := hello(s.BaseURL() + fmt.Sprintf("/t%d/", i))
+		if err != nil {
+			r.Err = fmt.Sprintf("tenant t%d: %v\nerror log:\n%s", i, err, errorLogLines(s, 15))
+			return r
+		}
+		r.First = append(r.First, took)
+	}
+	if v.Django {
+		r.DjangoImport, r.DjangoNote = djangoImportTime()
+		if took, err := djangoRequest(s.BaseURL() + "/django/"); err != nil {
+			r.DjangoNote = strings.TrimSpace(r.DjangoNote + " first Django request failed: " + err.Error())
+		} else {
+			r.DjangoCold = took
+		}
+	}
+	r.AfterPSS = settledPSS(s)
+	r.AfterDaemon, _ = daemonPSS(s)
+	r.Daemons = len(r.AfterDaemon)
+	if v.OnDemand {
+		// Past inactivity-timeout every group has stopped again.
+		if err := waitDaemons(s, 0, time.Duration(v.Inactivity)*time.Second+60*time.Second); err != nil {
+			r.Err = "on-demand groups did not stop at inactivity-timeout: " + err.Error()
+			return r
+		}
+		r.StoppedPSS = settledPSS(s)
+	}
+	return r
+}
+
+// daemonPSS is the PSS of each of the server's processes that does not
+// hold its listener (the daemons and, on-demand, their starter).
+func daemonPSS(s *Server) ([]int64, error) {
+	procs, _, err := s.separatePSS()
+	return procs, err
+}
+
+// waitDaemons waits until exactly want processes of the server do not hold
+// its listener (eager groups: one per tenant; on-demand: none, or only a
+// starter, counted apart by its name).
+func waitDaemons(s *Server, want int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	last := -1
+	for time.Now().Before(deadline) {
+		if s.exited() {
+			return fmt.Errorf("apache exited")
+		}
+		procs, err := daemonPSS(s)
+		if err == nil {
+			last = len(procs) - starters(s)
+			if last == want {
+				return nil
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Errorf("%d daemon processes after %v, want %d", last, limit, want)
+}
+
+// starters counts the on-demand starter processes (always running, not a
+// tenant's daemon): named so in /proc/pid/comm.
+func starters(s *Server) int {
+	n := 0
+	for _, p := range tree(s.Pid()) {
+		if strings.Contains(p.comm, "starter") {
+			n++
+		}
+	}
+	return n
+}
+
+// settledPSS samples the server's PSS each second until two samples in a
+// row differ by less than 0.5% (processes finish starting, lazy pages are
+// touched), at most 20 s.
+func settledPSS(s *Server) int64 {
+	prev, _ := s.treePSS()
+	for i := 0; i < 20; i++ {
+		time.Sleep(time.Second)
+		cur, _ := s.treePSS()
+		d := cur - prev
+		if d < 0 {
+			d = -d
+		}
+		if float64(d) < 0.005*float64(cur) {
+			return cur
+		}
+		prev = cur
+	}
+	return prev
+}
+
+var tenantClient = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+func hello(url string) (time.Duration, error) {
+	start := time.Now()
+	resp, err := tenantClient.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	took := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != 200 || string(body) != helloBody {
+		return 0, fmt.Errorf("status %d, body %q", resp.StatusCode, trim(body))
+	}
+	return took, nil
+}
+
+func djangoRequest(url string) (time.Duration, error) {
+	start := time.Now()
+	resp, err := tenantClient.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	took := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != 200 {
+		return 0, fmt.Errorf("status %d, body %q", resp.StatusCode, trim(body))
+	}
+	return took, nil
+}
+
+func trim(b []byte) string {
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	return string(b)
+}
+
+// djangoImportTime is how long the Django app's WSGI script takes to run in
+// a plain python3 (the interpreter's own start-up excluded): best of three.
+func djangoImportTime() (time.Duration, string) {
+	abs, err := filepath.Abs(djangoAppDir)
+	if err != nil {
+		return 0, err.Error()
+	}
+	script := fmt.Sprintf(`import runpy, time
+t = time.perf_counter()
+runpy.run_path(%q)
+print(time.perf_counter() - t)`, filepath.Join(abs, "django.wsgi"))
+	best := time.Duration(0)
+	for i := 0; i < 3; i++ {
+		cmd := exec.Command(systemPy, "-c", script)
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}
+		out, err := cmd.Output()
+		if err != nil {
+			return 0, "Django import failed: " + err.Error()
+		}
+		var secs float64
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "%g", &secs); err != nil {
+			return 0, "Django import time unreadable: " + string(out)
+		}
+		if d := time.Duration(secs * float64(time.Second)); best == 0 || d < best {
+			best = d
+		}
+	}
+	return best, ""
+}
+
+func sum(xs []int64) int64 {
+	var t int64
+	for _, x := range xs {
+		t += x
+	}
+	return t
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func durations(ds []time.Duration) (med, max time.Duration) {
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2], s[len(s)-1]
+}
+
+func printTenants(r *TenantResult, n int) {
+	switch {
+	case r.Skip != "":
+		fmt.Printf("  %-16s skipped: %s\n", r.Variant.Name, r.Skip)
+		return
+	case r.Err != "":
+		fmt.Printf("  %-16s ERROR %s\n", r.Variant.Name, indent(r.Err))
+		return
+	}
+	med, max := durations(r.First)
+	fmt.Printf("  %-16s idle %7.1f MiB (%.2f MiB/tenant, daemons %.2f MiB each)  after one request each %7.1f MiB  first request median %v max %v\n",
+		r.Variant.Name, mib(r.IdlePSS), mib(r.IdlePSS)/float64(n), avgMiB(r.IdleDaemon), mib(r.AfterPSS),
+		med.Round(100*time.Microsecond), max.Round(100*time.Microsecond))
+	if r.Variant.OnDemand {
+		fmt.Printf("  %-16s stopped again %7.1f MiB; Django cold start %v (import alone %v) %s\n", "",
+			mib(r.StoppedPSS), r.DjangoCold.Round(time.Millisecond), r.DjangoImport.Round(time.Millisecond), r.DjangoNote)
+	}
+}
+
+func avgMiB(xs []int64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return mib(sum(xs)) / float64(len(xs))
+}
+
+func tenantsMarkdown(o *Options, rs []*TenantResult) string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	n := o.Tenants
+	p("### %d tenants, MPM %s (`make bench-tenants TENANTS=%d`)", n, o.MPM, n)
+	p("")
+	p("| variant | idle PSS, whole server | per tenant | one daemon (mean) | Apache parent + children | after one request to each | first request, median / max |")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	var base *TenantResult
+	for _, r := range rs {
+		if r.Skip != "" {
+			p("| %s | skipped: %s | | | | | |", r.Variant.Title, r.Skip)
+			continue
+		}
+		if r.Err != "" {
+			p("| %s | error: %s | | | | | |", r.Variant.Title, oneLine(r.Err))
+			continue
+		}
+		if r.Variant.Module == "mod_wsgi" {
+			base = r
+		}
+		med, max := durations(r.First)
+		p("| %s | %.0f MiB | %.2f MiB | %.2f MiB | %.0f MiB | %.0f MiB | %.1f / %.1f ms |", r.Variant.Title,
+			mib(r.IdlePSS), mib(r.IdlePSS)/float64(n), avgMiB(r.IdleDaemon), mib(r.ApachePSS), mib(r.AfterPSS),
+			float64(med.Microseconds())/1000, float64(max.Microseconds())/1000)
+	}
+	p("")
+	for _, r := range rs {
+		if base == nil || r == base || r.Skip != "" || r.Err != "" || r.IdlePSS == 0 {
+			continue
+		}
+		p("- %s / mod_wsgi: idle %.2fx, after one request each %.2fx; one daemon process %.2fx.", r.Variant.Title,
+			float64(r.IdlePSS)/float64(base.IdlePSS), float64(r.AfterPSS)/float64(base.AfterPSS),
+			avgMiB(r.IdleDaemon)/avgMiB(base.IdleDaemon))
+	}
+	for _, r := range rs {
+		if r.Variant.OnDemand && r.Skip == "" && r.Err == "" {
+			med, max := durations(r.First)
+			p("- On-demand: idle (no group running) %.0f MiB, stopped again after inactivity-timeout=%d %.0f MiB; a hello group's cold start (first request) median %.0f ms, max %.0f ms; Django's cold start %.0f ms against %.0f ms for its import alone in python3. %s",
+				mib(r.IdlePSS), r.Variant.Inactivity, mib(r.StoppedPSS), float64(med.Microseconds())/1000,
+				float64(max.Microseconds())/1000, float64(r.DjangoCold.Microseconds())/1000,
+				float64(r.DjangoImport.Microseconds())/1000, r.DjangoNote)
+		}
+	}
+	p("- PSS is /proc/PID/smaps_rollup summed over the Apache parent and all its descendants, sampled each second until two samples agree within 0.5%%; \"one daemon\" is the mean over the processes that do not hold Apache's listener.")
+	return b.String()
+}
