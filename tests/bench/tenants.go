@@ -57,6 +57,10 @@ type TenantResult struct {
 	// import in a plain python3 (best of three).
 	DjangoCold, DjangoImport time.Duration
 	DjangoNote               string
+	// The idle daemons' mean breakdown by mapping (smapsBreakdown), and
+	// their mean number of OS threads.
+	BreakPSS, BreakDirty map[string]int64
+	Threads              float64
 }
 
 // tenantConfig writes the tenants' part of httpd.conf.
@@ -144,6 +148,7 @@ func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
 	r.IdlePSS = settledPSS(s)
 	r.IdleDaemon, _ = daemonPSS(s)
 	r.ApachePSS = r.IdlePSS - sum(r.IdleDaemon)
+	r.BreakPSS, r.BreakDirty, r.Threads, _ = daemonBreakdown(s)
 
 	for i := 1; i <= v.Tenants; i++ {
 		took, err := hello(s.BaseURL() + fmt.Sprintf("/t%d/", i))
@@ -400,6 +405,167 @@ func tenantsMarkdown(o *Options, rs []*TenantResult) string {
 				float64(r.DjangoImport.Microseconds())/1000, r.DjangoNote)
 		}
 	}
+	breakdownMarkdown(rs, p)
+	p("")
 	p("- PSS is /proc/PID/smaps_rollup summed over the Apache parent and all its descendants, sampled each second until two samples agree within 0.5%%; \"one daemon\" is the mean over the processes that do not hold Apache's listener.")
 	return b.String()
+}
+
+// Where a process's PSS goes, by mapping (/proc/PID/smaps): the categories
+// of the per-tenant breakdown in docs/benchmarks.md.
+var smapsCategories = []string{
+	"libpython", "engine (libgowsgi.so, mod_wsgi.so)", "libc, ld.so, other libraries", "executable (apache2, gowsgi-daemon)",
+	"Go heap arenas", "malloc main arena (brk heap)", "thread stacks", "other anonymous (Python objects, malloc arenas, Go runtime)",
+	"other",
+}
+
+func smapsCategory(name string, start, size uint64, afterGuard bool) string {
+	base := filepath.Base(name)
+	switch {
+	case strings.Contains(base, "libpython"):
+		return smapsCategories[0]
+	case strings.Contains(base, "libgowsgi") || strings.HasPrefix(base, "mod_wsgi"):
+		return smapsCategories[1]
+	case strings.Contains(base, ".so"):
+		return smapsCategories[2]
+	case base == "apache2" || base == "gowsgi-daemon":
+		return smapsCategories[3]
+	case name == "[heap]":
+		return smapsCategories[5]
+	case name == "[stack]":
+		return smapsCategories[6]
+	case name != "":
+		return smapsCategories[8]
+	// Go reserves its heap in 4 MiB arenas at hinted addresses below the
+	// mmap area; glibc's thread stacks follow their guard page.
+	case start < 0x7f0000000000 && start%(4<<20) == 0 && size%(4<<20) == 0:
+		return smapsCategories[4]
+	case afterGuard && size >= 1<<20:
+		return smapsCategories[6]
+	}
+	return smapsCategories[7]
+}
+
+// smapsBreakdown is one process's PSS and private dirty bytes per category.
+func smapsBreakdown(pid int) (pss, dirty map[string]int64, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return nil, nil, err
+	}
+	pss, dirty = map[string]int64{}, map[string]int64{}
+	cat := ""
+	guard := false
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			var start, end uint64
+			if _, err := fmt.Sscanf(f[0], "%x-%x", &start, &end); err != nil {
+				continue
+			}
+			name := ""
+			if len(f) >= 6 {
+				name = strings.Join(f[5:], " ")
+			}
+			cat = smapsCategory(name, start, end-start, guard)
+			guard = f[1] == "---p" && name == "" && end-start <= 64<<10
+			continue
+		}
+		if len(f) == 3 && f[2] == "kB" {
+			var kb int64
+			fmt.Sscanf(f[1], "%d", &kb)
+			switch f[0] {
+			case "Pss:":
+				pss[cat] += kb << 10
+			case "Private_Dirty:":
+				dirty[cat] += kb << 10
+			}
+		}
+	}
+	return pss, dirty, nil
+}
+
+// daemonBreakdown is the mean breakdown over the server's daemon processes
+// (those that do not hold its listener), and their mean thread count.
+func daemonBreakdown(s *Server) (pss, dirty map[string]int64, threads float64, n int) {
+	inode, err := listenerInode(s.Conf.Port)
+	if err != nil {
+		return nil, nil, 0, 0
+	}
+	pss, dirty = map[string]int64{}, map[string]int64{}
+	for i, p := range tree(s.Pid()) {
+		if i == 0 || holdsSocket(p.pid, inode) || strings.Contains(p.comm, "starter") {
+			continue
+		}
+		ps, pd, err := smapsBreakdown(p.pid)
+		if err != nil {
+			continue
+		}
+		for k, v := range ps {
+			pss[k] += v
+		}
+		for k, v := range pd {
+			dirty[k] += v
+		}
+		if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", p.pid)); err == nil {
+			threads += float64(len(ents))
+		}
+		n++
+	}
+	if n == 0 {
+		return nil, nil, 0, 0
+	}
+	for k := range pss {
+		pss[k] /= int64(n)
+	}
+	for k := range dirty {
+		dirty[k] /= int64(n)
+	}
+	return pss, dirty, threads / float64(n), n
+}
+
+func breakdownMarkdown(rs []*TenantResult, p func(string, ...any)) {
+	var cols []*TenantResult
+	for _, r := range rs {
+		if r.BreakPSS != nil {
+			cols = append(cols, r)
+		}
+	}
+	if len(cols) == 0 {
+		return
+	}
+	p("")
+	p("One idle daemon process, mean over the tenants: PSS (private dirty) in KiB by mapping")
+	p("")
+	head, sep := "| mapping |", "| --- |"
+	for _, r := range cols {
+		head += " " + r.Variant.Title + " |"
+		sep += " ---: |"
+	}
+	p("%s", head)
+	p("%s", sep)
+	row := func(label string, pss, dirty func(*TenantResult) int64) {
+		line := "| " + label + " |"
+		for _, r := range cols {
+			line += fmt.Sprintf(" %d (%d) |", pss(r)>>10, dirty(r)>>10)
+		}
+		p("%s", line)
+	}
+	for _, c := range smapsCategories {
+		c := c
+		row(c, func(r *TenantResult) int64 { return r.BreakPSS[c] }, func(r *TenantResult) int64 { return r.BreakDirty[c] })
+	}
+	row("**total**", func(r *TenantResult) int64 { return sumMap(r.BreakPSS) }, func(r *TenantResult) int64 { return sumMap(r.BreakDirty) })
+	line := "| OS threads |"
+	for _, r := range cols {
+		line += fmt.Sprintf(" %.0f |", r.Threads)
+	}
+	p("%s", line)
+}
+
+func sumMap(m map[string]int64) int64 {
+	var t int64
+	for _, v := range m {
+		t += v
+	}
+	return t
 }
