@@ -54,7 +54,8 @@ func DaemonMain(p unsafe.Pointer) int {
 	C.gowsgi_daemon_log_install(init)
 	// The workers sit in C and never call into Go; Go only needs room for
 	// the monitor. Set before Python starts: every P has its own caches and
-	// idle Ms stay for the process's life (about 40 KiB of PSS each).
+	// spans, and the Ms started meanwhile stay (docs/benchmarks.md, "Memory
+	// per tenant": 0.33 MiB of an idle daemon).
 	eng.daemon = true
 	runtime.GOMAXPROCS(1)
 	if err := Init(unsafe.Pointer(&init.base), errbuf, 2048); err != nil {

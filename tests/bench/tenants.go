@@ -137,11 +137,13 @@ func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
 			os.RemoveAll(s.Conf.Root)
 		}
 	}()
-	want := v.Tenants
+	// Eager: one daemon per tenant. On-demand: none, though the processes
+	// that start them (a starter) may run: whatever runs once their number
+	// has settled is the idle server, and what it comes back to.
+	base := 0
 	if v.OnDemand {
-		want = 0
-	}
-	if err := waitDaemons(s, want, 60*time.Second+time.Duration(v.Tenants)*time.Second); err != nil {
+		base = settledCount(s, 30*time.Second)
+	} else if err := waitDaemons(s, v.Tenants, 60*time.Second+time.Duration(v.Tenants)*time.Second); err != nil {
 		r.Err = err.Error() + "\nerror log:\n" + errorLogLines(s, 15)
 		return r
 	}
@@ -171,7 +173,7 @@ func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
 	r.Daemons = len(r.AfterDaemon)
 	if v.OnDemand {
 		// Past inactivity-timeout every group has stopped again.
-		if err := waitDaemons(s, 0, time.Duration(v.Inactivity)*time.Second+60*time.Second); err != nil {
+		if err := waitDaemons(s, base, time.Duration(v.Inactivity)*time.Second+60*time.Second); err != nil {
 			r.Err = "on-demand groups did not stop at inactivity-timeout: " + err.Error()
 			return r
 		}
@@ -187,9 +189,18 @@ func daemonPSS(s *Server) ([]int64, error) {
 	return procs, err
 }
 
+// daemonCount is how many of the server's processes do not hold its
+// listener, or -1.
+func daemonCount(s *Server) int {
+	procs, err := daemonPSS(s)
+	if err != nil {
+		return -1
+	}
+	return len(procs)
+}
+
 // waitDaemons waits until exactly want processes of the server do not hold
-// its listener (eager groups: one per tenant; on-demand: none, or only a
-// starter, counted apart by its name).
+// its listener.
 func waitDaemons(s *Server, want int, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	last := -1
@@ -197,28 +208,26 @@ func waitDaemons(s *Server, want int, limit time.Duration) error {
 		if s.exited() {
 			return fmt.Errorf("apache exited")
 		}
-		procs, err := daemonPSS(s)
-		if err == nil {
-			last = len(procs) - starters(s)
-			if last == want {
-				return nil
-			}
+		if last = daemonCount(s); last == want {
+			return nil
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	return fmt.Errorf("%d daemon processes after %v, want %d", last, limit, want)
 }
 
-// starters counts the on-demand starter processes (always running, not a
-// tenant's daemon): named so in /proc/pid/comm.
-func starters(s *Server) int {
-	n := 0
-	for _, p := range tree(s.Pid()) {
-		if strings.Contains(p.comm, "starter") {
-			n++
+// settledCount is the number of the server's processes that do not hold
+// its listener once it has not changed for 2 s (at most limit).
+func settledCount(s *Server, limit time.Duration) int {
+	deadline := time.Now().Add(limit)
+	last, since := daemonCount(s), time.Now()
+	for time.Now().Before(deadline) && time.Since(since) < 2*time.Second {
+		time.Sleep(250 * time.Millisecond)
+		if n := daemonCount(s); n != last {
+			last, since = n, time.Now()
 		}
 	}
-	return n
+	return last
 }
 
 // settledPSS samples the server's PSS each second until two samples in a
@@ -493,7 +502,7 @@ func daemonBreakdown(s *Server) (pss, dirty map[string]int64, threads float64, n
 	}
 	pss, dirty = map[string]int64{}, map[string]int64{}
 	for i, p := range tree(s.Pid()) {
-		if i == 0 || holdsSocket(p.pid, inode) || strings.Contains(p.comm, "starter") {
+		if i == 0 || holdsSocket(p.pid, inode) {
 			continue
 		}
 		ps, pd, err := smapsBreakdown(p.pid)
