@@ -44,10 +44,12 @@ type Variant struct {
 	// daemon groups of one process serving hello.wsgi, started on demand
 	// (OnDemand, stopping after Inactivity seconds idle) or eagerly; Django
 	// adds one group serving the integration tests' Django app.
-	Tenants    int
-	OnDemand   bool
-	Inactivity int
-	Django     bool
+	// RestrictEmbedded: WSGIRestrictEmbedded On.
+	Tenants          int
+	OnDemand         bool
+	Inactivity       int
+	Django           bool
+	RestrictEmbedded bool
 }
 
 func allVariants() []Variant {

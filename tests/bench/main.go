@@ -36,8 +36,9 @@ type Options struct {
 	Keep      bool
 	// Tenants: the tenants benchmark instead (tenants.go), with this many
 	// daemon groups; TenantIdle: the on-demand groups' inactivity-timeout.
-	Tenants    int
-	TenantIdle int
+	Tenants        int
+	TenantIdle     int
+	TenantRestrict bool
 }
 
 // Cell is one timed measurement.
@@ -98,6 +99,7 @@ func main() {
 	flag.StringVar(&wls, "workloads", "", "comma-separated subset of workloads (partial run: report not written to -out)")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the generated server roots")
 	flag.IntVar(&o.Tenants, "tenants", 0, "run the tenants benchmark with this many daemon groups instead (-variants: modwsgi, gowsgi, gowsgi-ondemand)")
+	flag.BoolVar(&o.TenantRestrict, "tenant-restrict-embedded", false, "the tenants benchmark's server has WSGIRestrictEmbedded On")
 	flag.IntVar(&o.TenantIdle, "tenant-idle", 5, "the on-demand groups' inactivity-timeout in the tenants benchmark, seconds")
 	flag.Parse()
 

@@ -67,6 +67,11 @@ type TenantResult struct {
 func (c *ServerConfig) tenantConfig(p func(string, ...any)) {
 	v := c.Variant
 	p("WSGISocketPrefix %s", filepath.Join(c.Root, "run", "wsgi"))
+	if v.RestrictEmbedded {
+		// Apache's children only forward: no Python (nor, under gowsgi,
+		// the engine) in them.
+		p("WSGIRestrictEmbedded On")
+	}
 	start := ""
 	if v.OnDemand {
 		start = fmt.Sprintf(" start=on-demand inactivity-timeout=%d", v.Inactivity)
@@ -97,6 +102,7 @@ func runTenants(o *Options, tmp string) error {
 		v.Tenants = n
 		v.Inactivity = o.TenantIdle
 		v.Django = v.OnDemand
+		v.RestrictEmbedded = o.TenantRestrict
 		r := measureTenants(v, o, tmp)
 		results = append(results, r)
 		printTenants(r, n)
@@ -374,7 +380,11 @@ func tenantsMarkdown(o *Options, rs []*TenantResult) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	n := o.Tenants
-	p("### %d tenants, MPM %s (`make bench-tenants TENANTS=%d`)", n, o.MPM, n)
+	restrict := ""
+	if o.TenantRestrict {
+		restrict = ", WSGIRestrictEmbedded On"
+	}
+	p("### %d tenants, MPM %s%s (`make bench-tenants TENANTS=%d`)", n, o.MPM, restrict, n)
 	p("")
 	p("| variant | idle PSS, whole server | per tenant | one daemon (mean) | Apache parent + children | after one request to each | first request, median / max |")
 	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
