@@ -167,7 +167,7 @@ func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
 		r.First = append(r.First, took)
 	}
 	if v.Django {
-		r.DjangoImport, r.DjangoNote = djangoImportTime()
+		r.DjangoImport, r.DjangoNote = djangoImportTime(filepath.Join(s.Conf.Root, "app", "djangoapp"))
 		if took, err := djangoRequest(s.BaseURL() + "/django/"); err != nil {
 			r.DjangoNote = strings.TrimSpace(r.DjangoNote + " first Django request failed: " + err.Error())
 		} else {
@@ -301,17 +301,14 @@ func trim(b []byte) string {
 	return string(b)
 }
 
-// djangoImportTime is how long the Django app's WSGI script takes to run in
-// a plain python3 (the interpreter's own start-up excluded): best of three.
-func djangoImportTime() (time.Duration, string) {
-	abs, err := filepath.Abs(djangoAppDir)
-	if err != nil {
-		return 0, err.Error()
-	}
+// djangoImportTime is how long the Django app's WSGI script (the server's
+// copy, in dir) takes to run in a plain python3 (the interpreter's own
+// start-up excluded): best of three.
+func djangoImportTime(dir string) (time.Duration, string) {
 	script := fmt.Sprintf(`import runpy, time
 t = time.perf_counter()
 runpy.run_path(%q)
-print(time.perf_counter() - t)`, filepath.Join(abs, "django.wsgi"))
+print(time.perf_counter() - t)`, filepath.Join(dir, "django.wsgi"))
 	best := time.Duration(0)
 	for i := 0; i < 3; i++ {
 		cmd := exec.Command(systemPy, "-c", script)
