@@ -13,8 +13,9 @@
 #
 # INSTR_SECONDS: length of each run (15). INSTR_ONLY: a regular expression
 # over "variant/workload" names (e.g. 'gowsgi/hello') to run only those.
-# INSTR_PROFILE=FILE: also write the top functions (inclusive and self) of
-# gowsgi/hello's run to FILE, as callgrind_annotate shows them. INSTR_KEEP=DIR:
+# The report has the top functions (inclusive and self) of gowsgi/hello's
+# run; INSTR_PROFILE=FILE also keeps them in FILE. Whatever follows the line
+# "<!-- kept by instructions.sh -->" in OUT (notes, earlier profiles) stays. INSTR_KEEP=DIR:
 # keep each run's callgrind output there (VARIANT-WORKLOAD.cg, and the
 # number of requests it counted in VARIANT-WORKLOAD.requests).
 set -euo pipefail
@@ -22,8 +23,8 @@ build=$(readlink -f "$1")
 out=$2
 seconds=${INSTR_SECONDS:-15}
 only=${INSTR_ONLY:-.}
-profile=${INSTR_PROFILE:-}
 work=$(mktemp -d /tmp/gowsgi-instr.XXXXXX)
+profile=${INSTR_PROFILE:-$work/profile.md}
 # measure runs in a $(...) subshell: pids go through a file, not a variable.
 cleanup() {
     local pids
@@ -66,6 +67,23 @@ EOF
 chmod -R a+rX "$work"
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# profile_table CALLGRIND_OUT REQUESTS yes|no: the top 25 functions as a
+# Markdown table, per request (inclusive or self).
+profile_table() {
+    echo "| instr/request | share | function | object |"
+    echo "|--:|--:|---|---|"
+    callgrind_annotate --inclusive="$3" --threshold=100 "$1" 2>/dev/null |
+        grep -E '^ *[0-9,]+ \(' | grep '\[' | head -25 |
+        awk -v n="$2" '{
+            c = $1; gsub(",", "", c)
+            line = $0; sub(/^[^)]*\) +/, "", line)
+            obj = line; sub(/^.*\[/, "", obj); sub(/\].*$/, "", obj); sub(/^.*\//, "", obj)
+            fn = line; sub(/ +\[.*$/, "", fn); sub(/^.*:/, "", fn)
+            share = $0; sub(/^[^(]*\( */, "", share); sub(/\).*$/, "", share)
+            printf "| %d | %s | `%s` | %s |\n", c / n, share, fn, obj
+        }'
+}
 
 # measure VARIANT WORKLOAD: prints instructions per request (or "-" when
 # INSTR_ONLY leaves it out, or when the combination does not exist).
@@ -128,17 +146,15 @@ EOF
     total=$(awk '/^(summary|totals):/{print $2; exit}' "$dir"/cg.out.*)
     if [ -n "$profile" ] && [ "$variant/$workload" = gowsgi/hello ]; then
         {
-            echo "Inclusive (per request = count / $n):"
-            echo '```'
-            callgrind_annotate --inclusive=yes --threshold=100 "$dir"/cg.out.* 2>/dev/null |
-                grep -E '^ *[0-9,]+ ' | head -26
-            echo '```'
+            echo "Top functions of gowsgi embedded on hello, instructions per request (callgrind_annotate; $n requests counted)."
             echo
-            echo "Self:"
-            echo '```'
-            callgrind_annotate --inclusive=no --threshold=100 "$dir"/cg.out.* 2>/dev/null |
-                grep -E '^ *[0-9,]+ ' | head -26
-            echo '```'
+            echo "Inclusive (the function and everything it calls):"
+            echo
+            profile_table "$dir"/cg.out.* "$n" yes
+            echo
+            echo "Self (the function's own instructions):"
+            echo
+            profile_table "$dir"/cg.out.* "$n" no
         } > "$profile"
     fi
     if [ -n "${INSTR_KEEP:-}" ]; then
@@ -163,7 +179,12 @@ row() {
     echo "| $title | ${r[static/$w]} | ${r[gowsgi/$w]} | ${r[mod_wsgi/$w]} | $(ratio "${r[gowsgi/$w]}" "${r[static/$w]}") | $(ratio "${r[gowsgi/$w]}" "${r[mod_wsgi/$w]}") |"
 }
 
-cat > "$out" <<EOF
+kept=""
+if [ -f "$out" ] && grep -q '^<!-- kept by instructions.sh -->' "$out"; then
+    kept=$(sed -n '/^<!-- kept by instructions.sh -->/,$p' "$out")
+fi
+{
+cat <<EOF
 # Instructions per request
 
 $(date -u '+%Y-%m-%d %H:%M UTC'), \`make bench-instructions\`: one \`apache2 -X\`
@@ -178,5 +199,12 @@ bytes as a static file (no WSGI module loaded).
 $(row hello "hello (GET /, 13 B)")
 $(row headers "hello + 30 request headers")
 $(row post "POST, 64 B form read from wsgi.input")
+
+## Profile (this build)
+
 EOF
+if [ -f "$profile" ]; then cat "$profile"; fi
+if [ -n "$kept" ]; then printf '\n%s\n' "$kept"; fi
+} > "$out.tmp"
+mv "$out.tmp" "$out"
 cat "$out"
