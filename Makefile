@@ -289,7 +289,10 @@ bench-tenants: deps build
 	$(GO) run ./tests/bench -tenants $(TENANTS) -mpm $(MPM) -build $(BUILD)
 
 # Instructions per request under callgrind: a load-independent comparison of
-# gowsgi and mod_wsgi embedded (docs/instructions.md).
+# gowsgi and mod_wsgi embedded and Apache's static-file floor, on the hello
+# app, the hello app with 30 request headers and a small POST read from
+# wsgi.input, with a profile of gowsgi's hello request (docs/instructions.md).
+# INSTR_SECONDS, INSTR_ONLY, INSTR_KEEP: see tests/bench/instructions.sh.
 bench-instructions: deps build
 	@command -v valgrind >/dev/null || apt-get install -y -qq valgrind
 	tests/bench/instructions.sh $(BUILD) $(CURDIR)/docs/instructions.md

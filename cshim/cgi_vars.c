@@ -110,8 +110,26 @@ void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_autho
     apr_table_t *headers = r->headers_in;
 
     r->headers_in = valid_headers(r);
-    add_cgi_vars(r);
-    ap_add_common_vars(r);
+    if (apr_is_empty_table(env)) {
+        /* mod_wsgi's order is the CGI variables, then the common ones, which
+         * ap_add_common_vars builds in a table of its own and merges in: a
+         * sort of the whole table, a tenth of a request. Into an empty
+         * table it writes straight; so the common ones are made first, the
+         * CGI ones into a new table (empty, as they would have found it),
+         * and the common ones appended to it. The two sets share no name,
+         * so the entries, their order and their values are as before. */
+        ap_add_common_vars(r);
+        const apr_array_header_t *common = apr_table_elts(env);
+        r->subprocess_env = apr_table_make(r->pool, common->nelts + 24);
+        add_cgi_vars(r);
+        const apr_table_entry_t *ce = (const apr_table_entry_t *)common->elts;
+        for (int i = 0; i < common->nelts; i++)
+            apr_table_addn(r->subprocess_env, ce[i].key, ce[i].val);
+        env = r->subprocess_env;
+    } else {
+        add_cgi_vars(r);
+        ap_add_common_vars(r);
+    }
     r->headers_in = headers;
     if (head_as_get(r, dconf))
         apr_table_setn(env, "REQUEST_METHOD", "GET");
@@ -148,12 +166,10 @@ void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_autho
     apr_table_addn(env, "mod_wsgi.handler_script", req->handler_script);
     apr_table_addn(env, "mod_wsgi.script_reloading", req->script_reloading ? "1" : "0");
     apr_table_addn(env, "mod_wsgi.listener_host", listener_host(r));
-    apr_table_addn(env, "mod_wsgi.listener_port",
-                   apr_psprintf(r->pool, "%u", r->connection->local_addr->port));
+    apr_table_addn(env, "mod_wsgi.listener_port", apr_itoa(r->pool, r->connection->local_addr->port));
     apr_table_addn(env, "mod_wsgi.enable_sendfile", dconf->enable_sendfile == 1 ? "1" : "0");
     apr_table_addn(env, "mod_wsgi.ignore_activity", dconf->ignore_activity == 1 ? "1" : "0");
-    apr_table_addn(env, "mod_wsgi.request_start",
-                   apr_psprintf(r->pool, "%" APR_TIME_T_FMT, r->request_time));
+    apr_table_addn(env, "mod_wsgi.request_start", apr_off_t_toa(r->pool, (apr_off_t)r->request_time));
 
     const apr_array_header_t *arr = apr_table_elts(env);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;

@@ -74,6 +74,12 @@ typedef struct gowsgi_key_slot {
     PyObject *key;
 } gowsgi_key_slot;
 
+/* Environ templates (environ_template.c): the environ the last request of a
+ * shape built, copied when the next one has the same names in the same
+ * order. A few per interpreter, chosen by the number of entries. */
+#define GOWSGI_ENVIRON_TEMPLATES 4
+struct gowsgi_environ_template;
+
 /* The engine's Python types, one set per interpreter (types.c). */
 enum {
     GOWSGI_T_LOG,
@@ -127,6 +133,7 @@ typedef struct gowsgi_interp {
     gowsgi_nogil_lock key_cache_lock; /* the cache's, when there is no GIL */
     int key_cache_used;
     gowsgi_key_slot key_cache[GOWSGI_KEY_CACHE_SLOTS];
+    struct gowsgi_environ_template *environ_templates[GOWSGI_ENVIRON_TEMPLATES]; /* under key_cache_lock */
 } gowsgi_interp;
 
 /* A loaded script: its callable, swapped only with the interpreter's GIL
@@ -217,6 +224,30 @@ void gowsgi_log_python_stacks(void);
 int gowsgi_environ_prepare(gowsgi_interp *it);
 PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req,
                                gowsgi_reqstate *rs);
+/* PATH_INFO and SCRIPT_NAME as mod_wsgi passes them (repeated slashes
+ * collapsed), as a new str. */
+PyObject *gowsgi_collapse_slashes(const char *s);
+
+/* environ_template.c. How the environ builder turned each of the request's
+ * entries into the dict, so that a template knows what a changed value
+ * means. */
+enum {
+    GOWSGI_ENV_PLAIN,     /* key = name, value latin-1 */
+    GOWSGI_ENV_SLASHES,   /* PATH_INFO, SCRIPT_NAME: value with slashes collapsed */
+    GOWSGI_ENV_SKIP,      /* PATH: not passed */
+    GOWSGI_ENV_FIXED,     /* HTTPS: decides wsgi.url_scheme; another value is another shape */
+};
+/* A new environ holding the request's entries and the constant ones, from
+ * the template of its shape; NULL without an exception when there is none
+ * (build it, then offer it to gowsgi_environ_template_store). Call with
+ * it->key_cache_lock held. */
+PyObject *gowsgi_environ_template_use(gowsgi_interp *it, const gowsgi_request *req);
+/* Keeps a copy of env (just built from req: kinds[i] and keys[i], the dict
+ * key or NULL, say what entry i became) as the template of req's shape.
+ * Never fails: without memory there is simply no template. Call with
+ * it->key_cache_lock held. */
+void gowsgi_environ_template_store(gowsgi_interp *it, const gowsgi_request *req, PyObject *env,
+                                   const unsigned char *kinds, PyObject *const *keys);
 
 /* fastpath.c: the shim's entry point, and Go's registration of loaded apps. */
 int gowsgi_serve(gowsgi_request *req);

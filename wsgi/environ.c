@@ -97,7 +97,7 @@ static PyObject *environ_key_locked(gowsgi_interp *it, const char *name)
 
 /* mod_wsgi collapses repeated slashes in SCRIPT_NAME and PATH_INFO. Apache
  * has usually merged them already (MergeSlashes), so look before copying. */
-static PyObject *collapse_slashes(const char *s)
+PyObject *gowsgi_collapse_slashes(const char *s)
 {
     size_t n = strlen(s);
     if (strstr(s, "//") == NULL)
@@ -116,66 +116,79 @@ static PyObject *collapse_slashes(const char *s)
     return out;
 }
 
+/* A decimal str without printf: this runs on every request. */
 static PyObject *microseconds(long long us)
 {
-    char buf[32];
-    snprintf(buf, sizeof(buf), "%lld", us);
-    return PyUnicode_FromString(buf);
+    char buf[24];
+    char *p = buf + sizeof(buf);
+    unsigned long long v = us < 0 ? 0ull - (unsigned long long)us : (unsigned long long)us;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    if (us < 0)
+        *--p = '-';
+    Py_ssize_t len = (Py_ssize_t)(buf + sizeof(buf) - p);
+    PyObject *s = PyUnicode_New(len, 127);
+    if (s != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(s), p, (size_t)len);
+    return s;
 }
 
-PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_reqstate *rs)
+/* The request's entries and the constant ones, built afresh. kinds[i] and
+ * keys[i] (a new reference, or NULL) say what entry i became; *distinct is
+ * false when two entries set the same key (a template could not tell which
+ * of them a changed value belongs to). */
+static PyObject *build_fresh(gowsgi_interp *it, gowsgi_request *req, unsigned char *kinds, PyObject **keys,
+                             int *distinct)
 {
     /* Sized once for everything that goes in: growing rehashes every key. */
     PyObject *env = _PyDict_NewPresized(req->nenv + PyDict_GET_SIZE(it->base_environ) + 12);
     if (env == NULL)
         return NULL;
     int https = 0, have_path_info = 0;
+    Py_ssize_t sets = 0;
     for (int i = 0; i < req->nenv; i++) {
         const char *k = req->env_keys[i], *v = req->env_vals[i];
-        PyObject *key, *val;
+        PyObject *key = NULL, *val;
+        kinds[i] = GOWSGI_ENV_PLAIN;
         switch (k[0]) {
         case 'P':
-            if (strcmp(k, "PATH") == 0)
+            if (strcmp(k, "PATH") == 0) {
+                kinds[i] = GOWSGI_ENV_SKIP;
                 continue;   /* mod_wsgi deletes PATH */
+            }
             if (strcmp(k, "PATH_INFO") == 0) {
                 have_path_info = 1;
-                val = collapse_slashes(v);
-                if (val == NULL || PyDict_SetItem(env, it->key_path_info, val) != 0) {
-                    Py_XDECREF(val);
-                    goto fail;
-                }
-                Py_DECREF(val);
-                continue;
+                kinds[i] = GOWSGI_ENV_SLASHES;
+                key = Py_NewRef(it->key_path_info);
             }
             break;
         case 'S':
             if (strcmp(k, "SCRIPT_NAME") == 0) {
-                val = collapse_slashes(v);
-                if (val == NULL || PyDict_SetItem(env, it->key_script_name, val) != 0) {
-                    Py_XDECREF(val);
-                    goto fail;
-                }
-                Py_DECREF(val);
-                continue;
+                kinds[i] = GOWSGI_ENV_SLASHES;
+                key = Py_NewRef(it->key_script_name);
             }
             break;
         case 'H':
             if (strcmp(k, "HTTPS") == 0) {
                 /* mod_wsgi maps HTTPS to wsgi.url_scheme and drops it. */
                 https = strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0;
+                kinds[i] = GOWSGI_ENV_FIXED;
                 continue;
             }
             break;
         }
-        key = environ_key(it, k);
-        val = gowsgi_latin1(v);
+        if (key == NULL)
+            key = environ_key(it, k);
+        keys[i] = key;
+        val = kinds[i] == GOWSGI_ENV_SLASHES ? gowsgi_collapse_slashes(v) : gowsgi_latin1(v);
         if (key == NULL || val == NULL || PyDict_SetItem(env, key, val) != 0) {
-            Py_XDECREF(key);
             Py_XDECREF(val);
             goto fail;
         }
-        Py_DECREF(key);
         Py_DECREF(val);
+        sets++;
     }
     if (!have_path_info) {
         PyObject *empty = PyUnicode_FromString("");
@@ -184,12 +197,59 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_re
             goto fail;
         }
         Py_DECREF(empty);
+        sets++;
     }
     /* The constants go in last: PyDict_Update into an empty dict would
      * replace its pre-sized table with a copy of the small base one. */
     if (PyDict_Update(env, it->base_environ) != 0 ||
-        PyDict_SetItem(env, it->key_url_scheme, https ? it->str_https : it->str_http) != 0 ||
-        PyDict_SetItem(env, it->key_input, rs->input) != 0 ||
+        PyDict_SetItem(env, it->key_url_scheme, https ? it->str_https : it->str_http) != 0)
+        goto fail;
+    *distinct = PyDict_GET_SIZE(env) == sets + PyDict_GET_SIZE(it->base_environ) + 1;
+    return env;
+fail:
+    Py_DECREF(env);
+    return NULL;
+}
+
+PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_reqstate *rs)
+{
+    gowsgi_nogil_lock_acquire(&it->key_cache_lock);
+    PyObject *env = gowsgi_environ_template_use(it, req);
+    gowsgi_nogil_lock_release(&it->key_cache_lock);
+    if (env == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        unsigned char kinds_stack[64];
+        PyObject *keys_stack[64];
+        unsigned char *kinds = kinds_stack;
+        PyObject **keys = keys_stack;
+        if (req->nenv > 64) {
+            kinds = PyMem_Malloc((size_t)req->nenv);
+            keys = PyMem_Malloc(sizeof(PyObject *) * (size_t)req->nenv);
+            if (kinds == NULL || keys == NULL) {
+                PyMem_Free(kinds);
+                PyMem_Free(keys);
+                return PyErr_NoMemory();
+            }
+        }
+        memset(keys, 0, sizeof(PyObject *) * (size_t)req->nenv);
+        int distinct = 0;
+        env = build_fresh(it, req, kinds, keys, &distinct);
+        if (env != NULL && distinct) {
+            gowsgi_nogil_lock_acquire(&it->key_cache_lock);
+            gowsgi_environ_template_store(it, req, env, kinds, keys);
+            gowsgi_nogil_lock_release(&it->key_cache_lock);
+        }
+        for (int i = 0; i < req->nenv; i++)
+            Py_XDECREF(keys[i]);
+        if (kinds != kinds_stack) {
+            PyMem_Free(kinds);
+            PyMem_Free(keys);
+        }
+        if (env == NULL)
+            return NULL;
+    }
+    if (PyDict_SetItem(env, it->key_input, rs->input) != 0 ||
         PyDict_SetItem(env, it->key_errors, rs->errors_stream) != 0)
         goto fail;
 

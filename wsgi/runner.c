@@ -162,8 +162,10 @@ int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req)
     if (status == 0 && rs.headers_sent && rs.content_length >= 0 && rs.body_sent < rs.content_length &&
         !req->head_only)
         status = GOWSGI_INCOMPLETE;
-    /* PEP 3333: close() is called whatever happened while iterating. */
-    if (PyObject_HasAttr(result, it->str_close)) {
+    /* PEP 3333: close() is called whatever happened while iterating. A
+     * plain list or tuple has none: asking would raise and clear an
+     * AttributeError on every request. */
+    if (!PyList_CheckExact(result) && !PyTuple_CheckExact(result) && PyObject_HasAttr(result, it->str_close)) {
         PyObject *r = PyObject_CallMethodNoArgs(result, it->str_close);
         if (r == NULL) {
             /* After a complete response the error is logged and that is all. */

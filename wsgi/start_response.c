@@ -175,14 +175,41 @@ fail:
     return NULL;
 }
 
+static PyObject *write_method(StartResponseObject *self, PyObject *data)
+{
+    if (expired(self))
+        return NULL;
+    if (!PyBytes_Check(data)) {
+        PyErr_Format(PyExc_TypeError, "byte string value expected, value of type %.200s found",
+                     Py_TYPE(data)->tp_name);
+        return NULL;
+    }
+    if (gowsgi_send_body(self->rs, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)) != 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef start_response_methods[] = {
+    {"write", (PyCFunction)write_method, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyObject *start_response_call(StartResponseObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"status", "response_headers", "exc_info", NULL};
     PyObject *status, *headers, *exc_info = Py_None;
     if (expired(self))
         return NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:start_response", kwlist, &status,
-                                     &headers, &exc_info))
+    /* The usual call, positional only, without the parser's format walk;
+     * anything else gets the parser (and its messages). */
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    if ((kwds == NULL || PyDict_GET_SIZE(kwds) == 0) && (nargs == 2 || nargs == 3)) {
+        status = PyTuple_GET_ITEM(args, 0);
+        headers = PyTuple_GET_ITEM(args, 1);
+        if (nargs == 3)
+            exc_info = PyTuple_GET_ITEM(args, 2);
+    } else if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:start_response", kwlist, &status,
+                                            &headers, &exc_info))
         return NULL;
     gowsgi_reqstate *rs = self->rs;
 
@@ -230,7 +257,9 @@ static PyObject *start_response_call(StartResponseObject *self, PyObject *args, 
     rs->status = code;
     rs->content_length = content_length;
     rs->started = 1;
-    return PyObject_GetAttrString((PyObject *)self, "write");
+    /* The bound write method, as getattr(self, "write") makes it, without
+     * the name lookup. */
+    return PyCFunction_NewEx(&start_response_methods[0], (PyObject *)self, NULL);
 }
 
 /* Hands status and headers to the shim; the caller holds the request's I/O. */
@@ -314,25 +343,6 @@ int gowsgi_send_body(gowsgi_reqstate *rs, const char *data, Py_ssize_t len)
     }
     return 0;
 }
-
-static PyObject *write_method(StartResponseObject *self, PyObject *data)
-{
-    if (expired(self))
-        return NULL;
-    if (!PyBytes_Check(data)) {
-        PyErr_Format(PyExc_TypeError, "byte string value expected, value of type %.200s found",
-                     Py_TYPE(data)->tp_name);
-        return NULL;
-    }
-    if (gowsgi_send_body(self->rs, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)) != 0)
-        return NULL;
-    Py_RETURN_NONE;
-}
-
-static PyMethodDef start_response_methods[] = {
-    {"write", (PyCFunction)write_method, METH_O, NULL},
-    {NULL, NULL, 0, NULL},
-};
 
 static void start_response_dealloc(StartResponseObject *self)
 {
