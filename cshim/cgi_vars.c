@@ -8,6 +8,8 @@
  */
 #include "shim.h"
 
+#include <unistd.h>
+
 #include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -84,14 +86,15 @@ static int head_as_get(request_rec *r, const gowsgi_dir_conf *dconf)
     return r->output_filters && r->output_filters->frec->ftype < AP_FTYPE_PROTOCOL;
 }
 
-static void add_cgi_vars(request_rec *r)
+static void add_cgi_vars(request_rec *r, int modwsgi6)
 {
-    if (!gowsgi_path_translated_from_request(r)) {
+    if (!modwsgi6 && !gowsgi_path_translated_from_request(r)) {
         ap_add_cgi_vars(r);
         return;
     }
     /* Without path info Apache sets everything but SCRIPT_NAME, PATH_INFO
-     * and PATH_TRANSLATED as it would with it. */
+     * and PATH_TRANSLATED as it would with it. mod_wsgi 6.0 never runs
+     * the sub-request and sets no PATH_TRANSLATED. */
     const char *path_info = r->path_info;
     r->path_info = NULL;
     ap_add_cgi_vars(r);
@@ -99,8 +102,9 @@ static void add_cgi_vars(request_rec *r)
     apr_table_setn(r->subprocess_env, "SCRIPT_NAME",
                    apr_pstrndup(r->pool, r->uri, (apr_size_t)ap_find_path_info(r->uri, path_info)));
     apr_table_setn(r->subprocess_env, "PATH_INFO", path_info);
-    apr_table_setn(r->subprocess_env, "PATH_TRANSLATED",
-                   apr_pstrcat(r->pool, r->filename, path_info, NULL));
+    if (!modwsgi6)
+        apr_table_setn(r->subprocess_env, "PATH_TRANSLATED",
+                       apr_pstrcat(r->pool, r->filename, path_info, NULL));
 }
 
 void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_authorization,
@@ -108,6 +112,9 @@ void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_autho
 {
     apr_table_t *env = r->subprocess_env;
     apr_table_t *headers = r->headers_in;
+
+    int modwsgi6 = req->modwsgi6;
+    unsigned kept = modwsgi6 ? gowsgi_modwsgi6_kept(env) : 0;
 
     r->headers_in = valid_headers(r);
     if (apr_is_empty_table(env)) {
@@ -121,15 +128,17 @@ void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_autho
         ap_add_common_vars(r);
         const apr_array_header_t *common = apr_table_elts(env);
         r->subprocess_env = apr_table_make(r->pool, common->nelts + 24);
-        add_cgi_vars(r);
+        add_cgi_vars(r, modwsgi6);
         const apr_table_entry_t *ce = (const apr_table_entry_t *)common->elts;
         for (int i = 0; i < common->nelts; i++)
             apr_table_addn(r->subprocess_env, ce[i].key, ce[i].val);
         env = r->subprocess_env;
     } else {
-        add_cgi_vars(r);
+        add_cgi_vars(r, modwsgi6);
         ap_add_common_vars(r);
     }
+    if (modwsgi6)
+        gowsgi_modwsgi6_drop(env, kept);
     r->headers_in = headers;
     if (head_as_get(r, dconf))
         apr_table_setn(env, "REQUEST_METHOD", "GET");
@@ -164,12 +173,20 @@ void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_autho
     apr_table_addn(env, "mod_wsgi.callable_object", req->callable_object);
     apr_table_addn(env, "mod_wsgi.request_handler", r->handler);
     apr_table_addn(env, "mod_wsgi.handler_script", req->handler_script);
-    apr_table_addn(env, "mod_wsgi.script_reloading", req->script_reloading ? "1" : "0");
-    apr_table_addn(env, "mod_wsgi.listener_host", listener_host(r));
-    apr_table_addn(env, "mod_wsgi.listener_port", apr_itoa(r->pool, r->connection->local_addr->port));
-    apr_table_addn(env, "mod_wsgi.enable_sendfile", dconf->enable_sendfile == 1 ? "1" : "0");
-    apr_table_addn(env, "mod_wsgi.ignore_activity", dconf->ignore_activity == 1 ? "1" : "0");
-    apr_table_addn(env, "mod_wsgi.request_start", apr_off_t_toa(r->pool, (apr_off_t)r->request_time));
+    if (modwsgi6) {
+        /* 6.0 keeps its settings out of the environ, names the Apache
+         * child, and has the engine give the times as float seconds. */
+        apr_table_addn(env, "mod_wsgi.listener_host", listener_host(r));
+        apr_table_addn(env, "mod_wsgi.listener_port", apr_itoa(r->pool, r->connection->local_addr->port));
+        apr_table_addn(env, "mod_wsgi.server_pid", apr_itoa(r->pool, (int)getpid()));
+    } else {
+        apr_table_addn(env, "mod_wsgi.script_reloading", req->script_reloading ? "1" : "0");
+        apr_table_addn(env, "mod_wsgi.listener_host", listener_host(r));
+        apr_table_addn(env, "mod_wsgi.listener_port", apr_itoa(r->pool, r->connection->local_addr->port));
+        apr_table_addn(env, "mod_wsgi.enable_sendfile", dconf->enable_sendfile == 1 ? "1" : "0");
+        apr_table_addn(env, "mod_wsgi.ignore_activity", dconf->ignore_activity == 1 ? "1" : "0");
+        apr_table_addn(env, "mod_wsgi.request_start", apr_off_t_toa(r->pool, (apr_off_t)r->request_time));
+    }
 
     const apr_array_header_t *arr = apr_table_elts(env);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;

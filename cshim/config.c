@@ -47,6 +47,7 @@ void *gowsgi_create_server_conf(apr_pool_t *p, server_rec *s)
      * Off, as mod_wsgi 4.9.4's (its field is never given a default). */
     gowsgi_server_conf *conf = apr_pcalloc(p, sizeof(gowsgi_server_conf));
     conf->map_head_to_get = GOWSGI_MAP_HEAD_OFF;
+    conf->compat = GOWSGI_UNSET;
     return conf;
 }
 
@@ -68,6 +69,8 @@ void *gowsgi_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
      * there, in a section of it too; a vhost without shares the main
      * server's config, value and all.) */
     conf->map_head_to_get = add->map_head_to_get;
+    /* GoWSGICompatibility: a vhost's own value, else the main server's. */
+    conf->compat = add->compat != GOWSGI_UNSET ? add->compat : base->compat;
     return conf;
 }
 

@@ -134,6 +134,7 @@ typedef struct gowsgi_server_conf {
                                     * WSGI directive of its own has its own (Off
                                     * unless set there), one without shares the
                                     * main server's */
+    int compat;                    /* GoWSGICompatibility: 4, 6, or GOWSGI_UNSET (= 4) */
 } gowsgi_server_conf;
 
 /* Per-directory, also holding the S/V-level defaults of S V D directives. */

@@ -155,6 +155,7 @@ typedef struct forward {
     apr_time_t headers_due;        /* socket-timeout for the response headers */
     gowsgi_wire_buf out;
     gowsgi_wire_reader in;
+    int modwsgi6;                  /* GoWSGICompatibility 6: a lost connection is 502, as 6.0's */
 } forward;
 
 static const char *group_name(const forward *f)
@@ -232,10 +233,12 @@ static int clean_text(const char *s, int tab_ok)
     return 1;
 }
 
-static const char *bad_headers(apr_pool_t *p, const gowsgi_wire_headers *h)
+static const char *bad_headers(apr_pool_t *p, const gowsgi_wire_headers *h, int modwsgi6)
 {
     const char *line = h->status_line;
-    if (h->status < 100 || h->status > 999 || strlen(line) < 4 || line[3] != ' ' ||
+    /* Under GoWSGICompatibility 6 a bare code is a status line too. */
+    size_t min = modwsgi6 && strlen(line) == 3 ? 3 : 4;
+    if (h->status < 100 || h->status > 999 || strlen(line) < min || (min == 4 && line[3] != ' ') ||
         (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0') != h->status || !clean_text(line, 0))
         return apr_psprintf(p, "an invalid status line '%s'", clean_text(line, 0) ? line : "(control characters)");
     for (uint32_t i = 0; i < h->n; i++) {
@@ -257,7 +260,7 @@ static int apply_headers(forward *f, const unsigned char *p, size_t len)
     gowsgi_wire_headers *h = gowsgi_wire_get_headers(p, len, err, sizeof(err));
     if (h == NULL)
         return lost(f, HTTP_INTERNAL_SERVER_ERROR, apr_psprintf(f->r->pool, "malformed response headers (%s)", err));
-    const char *bad = bad_headers(f->r->pool, h);
+    const char *bad = bad_headers(f->r->pool, h, f->modwsgi6);
     if (bad != NULL) {
         free(h);
         return lost(f, HTTP_INTERNAL_SERVER_ERROR, apr_pstrcat(f->r->pool, "the daemon sent ", bad, NULL));
@@ -425,10 +428,12 @@ static int follow(forward *f)
             return lost(f, f->headers_sent ? OK : HTTP_GATEWAY_TIME_OUT,
                         f->headers_sent ? "timed out sending the response"
                                         : "Timeout when reading response headers from daemon process");
+        /* mod_wsgi 4.9.4 answers 500 ("Truncated or oversized response
+         * headers"), 6.0 502 (WSGI0146/WSGI0147). */
         if (rc == 1 || rc == -ECONNRESET)
-            return lost(f, HTTP_INTERNAL_SERVER_ERROR, ended_why(f));
+            return lost(f, f->modwsgi6 ? HTTP_BAD_GATEWAY : HTTP_INTERNAL_SERVER_ERROR, ended_why(f));
         if (rc != 0)
-            return lost(f, HTTP_INTERNAL_SERVER_ERROR,
+            return lost(f, f->modwsgi6 && rc != -EPROTO ? HTTP_BAD_GATEWAY : HTTP_INTERNAL_SERVER_ERROR,
                         apr_psprintf(f->r->pool, "reading from the daemon process failed (%s)",
                                      rc == -EPROTO ? "malformed frame" : strerror(-rc)));
         int first = !f->frames_seen;
@@ -675,7 +680,9 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
     wr.request_start = req->request_start;
     wr.queue_start = (int64_t)queue_start;
     wr.flags = (req->script_reloading ? GOWSGI_REQ_SCRIPT_RELOADING : 0) |
-               (req->head_only ? GOWSGI_REQ_HEAD_ONLY : 0) | (ignore_activity ? GOWSGI_REQ_IGNORE_ACTIVITY : 0);
+               (req->head_only ? GOWSGI_REQ_HEAD_ONLY : 0) | (ignore_activity ? GOWSGI_REQ_IGNORE_ACTIVITY : 0) |
+               (req->modwsgi6 ? GOWSGI_REQ_MODWSGI6 : 0);
+    f->modwsgi6 = req->modwsgi6;
     wr.script = req->script;
     wr.process_group = req->process_group;
     wr.application_group = req->application_group;

@@ -57,6 +57,9 @@ const char *gowsgi_cmd_check_group(cmd_parms *cmd, const char *group);
 const char *gowsgi_cmd_gil_flag(cmd_parms *cmd, void *mconfig, const char *v);
 const char *gowsgi_cmd_interp_options(cmd_parms *cmd, void *mconfig, const char *arg);
 
+/* modwsgi_compat.c */
+const char *gowsgi_cmd_compat(cmd_parms *cmd, void *mconfig, const char *v);
+
 /* daemon_directives.c */
 const char *gowsgi_cmd_daemon_process(cmd_parms *cmd, void *mconfig, const char *args);
 const char *gowsgi_cmd_import_script(cmd_parms *cmd, void *mconfig, const char *args);

@@ -787,5 +787,7 @@ const command_rec gowsgi_directives[] = {
                   "Path of libgowsgi.so (default: beside mod_gowsgi.so)."),
     AP_INIT_TAKE1("GoWSGIWorkerShare", gw_set_worker_share, NULL, RSRC_CONF,
                   "How many of Apache's workers a daemon process group may hold (default: 50%)."),
+    AP_INIT_TAKE1("GoWSGICompatibility", gowsgi_cmd_compat, NULL, RSRC_CONF,
+                  "Where mod_wsgi 4.9.4 and 6.0 differ, whose rules apply: 4 (default) or 6."),
     { NULL }
 };

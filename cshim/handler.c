@@ -168,6 +168,7 @@ int gowsgi_handler(request_rec *r)
     req.enable_sendfile = dconf->enable_sendfile == 1;
     req.head_only = r->header_only;
     req.request_start = (int64_t)r->request_time;
+    req.modwsgi6 = gowsgi_modwsgi6(r);
     gowsgi_environ(r, dconf, pass_authorization, &req);
 
     /* mod_wsgi's order: the dispatch script may choose other groups, and

@@ -46,6 +46,12 @@ int gowsgi_path_translated_from_request(request_rec *r);
 void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_authorization,
                     gowsgi_request *req);
 
+/* modwsgi_compat.c: GoWSGICompatibility; 1 when the request takes mod_wsgi
+ * 6.0's rules, and the CGI variables 6.0 does not set. */
+int gowsgi_modwsgi6(const request_rec *r);
+unsigned gowsgi_modwsgi6_kept(const apr_table_t *env);
+void gowsgi_modwsgi6_drop(apr_table_t *env, unsigned kept);
+
 /* proxy_headers.c: WSGITrustedProxyHeaders / WSGITrustedProxies. */
 void gowsgi_proxy_headers(request_rec *r, const gowsgi_dir_conf *dconf);
 

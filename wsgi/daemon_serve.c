@@ -447,6 +447,7 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     req.enable_sendfile = 0;
     req.head_only = (wr->flags & GOWSGI_REQ_HEAD_ONLY) != 0;
     req.request_start = wr->request_start;
+    req.modwsgi6 = (wr->flags & GOWSGI_REQ_MODWSGI6) != 0;
     req.nenv = (int)n;
     req.env_keys = keys;
     req.env_vals = vals;

@@ -89,6 +89,7 @@ enum {
 #define GOWSGI_REQ_ENABLE_SENDFILE 2
 #define GOWSGI_REQ_HEAD_ONLY 4
 #define GOWSGI_REQ_IGNORE_ACTIVITY 8  /* WSGIIgnoreActivity: no reset of inactivity-timeout */
+#define GOWSGI_REQ_MODWSGI6 16        /* GoWSGICompatibility 6 (modwsgi_compat.c) */
 
 typedef struct gowsgi_wire_request {
     unsigned char secret[GOWSGI_WIRE_SECRET_SIZE];

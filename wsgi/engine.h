@@ -224,6 +224,8 @@ void gowsgi_log_python_stacks(void);
 int gowsgi_environ_prepare(gowsgi_interp *it);
 PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req,
                                gowsgi_reqstate *rs);
+/* environ_modwsgi6.c: the engine's entries under GoWSGICompatibility 6. */
+int gowsgi_environ_modwsgi6(PyObject *env, const gowsgi_request *req, const gowsgi_reqstate *rs);
 /* PATH_INFO and SCRIPT_NAME as mod_wsgi passes them (repeated slashes
  * collapsed), as a new str. */
 PyObject *gowsgi_collapse_slashes(const char *s);

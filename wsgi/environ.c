@@ -260,11 +260,16 @@ PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_re
     rs->app_start = gowsgi_now_us();
     __atomic_store_n(&tm->requests, requests, __ATOMIC_RELAXED);
     __atomic_store_n(&tm->since, rs->app_start, __ATOMIC_RELAXED);
-    if (set_new(env, it->key_script_start, microseconds(rs->app_start)) != 0 ||
-        set_new(env, it->key_total_requests, PyLong_FromLong(atomic_fetch_add(&total_requests, 1) + 1)) != 0 ||
-        set_new(env, it->key_thread_id, PyLong_FromLong(tm->id)) != 0 ||
-        set_new(env, it->key_thread_requests, PyLong_FromLongLong(requests)) != 0)
+    if (__builtin_expect(req->modwsgi6, 0)) {
+        if (set_new(env, it->key_thread_id, PyLong_FromLong(tm->id)) != 0 ||
+            gowsgi_environ_modwsgi6(env, req, rs) != 0)
+            goto fail;
+    } else if (set_new(env, it->key_script_start, microseconds(rs->app_start)) != 0 ||
+               set_new(env, it->key_total_requests, PyLong_FromLong(atomic_fetch_add(&total_requests, 1) + 1)) != 0 ||
+               set_new(env, it->key_thread_id, PyLong_FromLong(tm->id)) != 0 ||
+               set_new(env, it->key_thread_requests, PyLong_FromLongLong(requests)) != 0) {
         goto fail;
+    }
     /* WSGIPassApacheRequest On: a PyCapsule of the request_rec, unnamed as
      * mod_wsgi makes it. */
     if (req->request_rec != NULL &&

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 9
+#define GOWSGI_ABI_VERSION 10
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -64,6 +64,7 @@ typedef struct gowsgi_request {
     int head_only;                   /* HEAD request: run the app, send no body */
     int64_t request_start;           /* r->request_time, microseconds since the epoch */
     void *request_rec;               /* environ['apache.request_rec'] (WSGIPassApacheRequest On, embedded), or NULL */
+    int modwsgi6;                    /* GoWSGICompatibility 6: mod_wsgi 6.0's rules where 4.9.4's differ */
 
     /* The environ's string entries, already latin-1 bytes as Apache holds them. */
     int nenv;

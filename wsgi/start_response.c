@@ -49,7 +49,7 @@ static int has_newline(PyObject *b)
 /* Parses the status line "NNN reason" with mod_wsgi's rules and messages
  * (the reason may be empty, the space may not): returns the code, or -1 with
  * an exception. */
-static int parse_status(PyObject *line)
+static int parse_status(PyObject *line, int modwsgi6)
 {
     const char *s = PyBytes_AS_STRING(line);
     Py_ssize_t n = PyBytes_GET_SIZE(line);
@@ -58,6 +58,9 @@ static int parse_status(PyObject *line)
         PyErr_SetString(PyExc_ValueError, "status code is not a 3 digit integer");
         return -1;
     }
+    /* mod_wsgi 6.0 takes a bare code (HTTP/2 sends no reason phrase). */
+    if (n == 3 && modwsgi6)
+        return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
     if (n == 3 || s[3] != ' ') {
         PyErr_SetString(PyExc_ValueError, "no space following status code");
         return -1;
@@ -241,7 +244,7 @@ static PyObject *start_response_call(StartResponseObject *self, PyObject *args, 
     PyObject *line = latin1_bytes(status);
     if (line == NULL)
         return NULL;
-    int code = parse_status(line);
+    int code = parse_status(line, rs->req->modwsgi6);
     if (code < 0) {
         Py_DECREF(line);
         return NULL;
