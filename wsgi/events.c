@@ -177,6 +177,8 @@ static PyObject *env_get(PyObject *environ, const char *key)
 static long long env_number(PyObject *environ, const char *key)
 {
     PyObject *v = PyDict_GetItemString(environ, key);
+    if (v != NULL && PyFloat_Check(v))   /* GoWSGICompatibility 6: seconds */
+        return (long long)(PyFloat_AS_DOUBLE(v) * 1e6);
     if (v == NULL || !PyUnicode_Check(v))
         return 0;
     const char *s = PyUnicode_AsUTF8(v);
