@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -175,6 +176,69 @@ func TestModWSGICompat_Statuses(t *testing.T) {
 		// The group comes back for both.
 		assert.Equal(t, 200, Get(t, a.BaseURL()+"/c6dmn").Status)
 		assert.Equal(t, 200, Get(t, six+"/c6dmn").Status)
+	})
+}
+
+// Log lines: what the application writes, and the head of an exception's
+// report. 6.0 prefixes the first with "[script <file>] " and words the
+// second differently (without "mod_wsgi (pid=N): "); gowsgi's 4 rule keeps
+// its own "gowsgi (pid=N): " where 4.9.4 writes "mod_wsgi (pid=N): ".
+func TestModWSGICompat_LogLines(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{Module: ModGowsgi, MPM: mpm, Snippet: compatSnippet, ExtraPort: true})
+		script := appsDir() + "/compat6.wsgi"
+		for _, mode := range []string{"emb", "dmn"} {
+			for _, six := range []bool{false, true} {
+				base, tok := a.BaseURL(), token()
+				if six {
+					base = fmt.Sprintf("http://127.0.0.1:%d", a.Port2)
+				}
+				mark := markLog(a)
+				assert.Equal(t, 500, Get(t, base+"/c6"+mode+"?say="+tok).Status)
+				WaitLog(t, a, 30*time.Second, "errors "+tok, "RuntimeError: "+tok)
+				var app, head []string
+				for _, l := range LogLinesWith(a, tok) {
+					if strings.Contains(l, "stderr "+tok) || strings.Contains(l, "errors "+tok) {
+						app = append(app, l)
+					}
+				}
+				require.Len(t, app, 2, "%s six=%v", mode, six)
+				for _, l := range app {
+					assert.Equal(t, six, strings.Contains(l, "] [script "+script+"] "), "%s six=%v: %s", mode, six, l)
+				}
+				// The report's head: the line since the mark naming the script.
+				for _, l := range mark.raw() {
+					if strings.Contains(l, "WSGI script '"+script+"'") {
+						head = append(head, l)
+					}
+				}
+				assert.Len(t, head, 1, "%s six=%v", mode, six)
+				var interp string
+				if mode == "emb" {
+					host := "localhost:" + strconv.Itoa(a.Port)
+					if six {
+						host = "six.example:" + strconv.Itoa(a.Port2)
+					}
+					interp = "sub-interpreter '" + host + "|/c6emb' in embedded mode"
+				} else {
+					interp = "main interpreter of daemon process 'compat'"
+				}
+				want := "gowsgi (pid="
+				wantRest := "): Exception occurred processing WSGI script '" + script + "'."
+				if six {
+					want = "[script " + script + "] RuntimeError exception raised processing WSGI script '" + script + "' for " + interp + "."
+					wantRest = ""
+				}
+				found := false
+				for _, l := range head {
+					if strings.Contains(l, want) && strings.Contains(l, wantRest) {
+						found = true
+					}
+				}
+				assert.True(t, found, "%s six=%v: a head %q...%q in %q", mode, six, want, wantRest, head)
+			}
+		}
 	})
 }
 

@@ -215,6 +215,11 @@ void gowsgi_leave(PyThreadState *ts);
 /* exception_log.c: logs the pending Python exception with its traceback
  * (after the line what); clears it. */
 void gowsgi_log_exception(const gowsgi_request *req, const char *what);
+/* The same with the first line as given (no "gowsgi (pid=N): "). */
+void gowsgi_log_exception_as(const gowsgi_request *req, const char *head);
+/* log_modwsgi6.c: a request's lines under GoWSGICompatibility 6. */
+void gowsgi_log_modwsgi6_line(const gowsgi_request *req, int level, const char *s, size_t n);
+void gowsgi_log_modwsgi6_exception(const gowsgi_request *req);
 
 /* stack_dump.c: every Python thread's stack to the error log (info level).
  * Takes the GIL: call from a thread that holds no Python thread state. */

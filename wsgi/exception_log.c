@@ -16,10 +16,15 @@ static void log_line(const gowsgi_request *req, int level, const char *msg, size
 
 void gowsgi_log_exception(const gowsgi_request *req, const char *what)
 {
-    PyObject *type, *value, *tb;
     char head[4096];
-    int n = snprintf(head, sizeof(head), "gowsgi (pid=%d): %s", (int)getpid(), what);
-    log_line(req, GOWSGI_LOG_ERR, head, n > 0 && (size_t)n < sizeof(head) ? (size_t)n : strlen(head));
+    snprintf(head, sizeof(head), "gowsgi (pid=%d): %s", (int)getpid(), what);
+    gowsgi_log_exception_as(req, head);
+}
+
+void gowsgi_log_exception_as(const gowsgi_request *req, const char *head)
+{
+    PyObject *type, *value, *tb;
+    log_line(req, GOWSGI_LOG_ERR, head, strlen(head));
 
     PyErr_Fetch(&type, &value, &tb);
     if (type == NULL)

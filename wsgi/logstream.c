@@ -35,7 +35,9 @@ static void emit(LogObject *self, const char *s, size_t n)
     if (req == NULL && !self->bound && !self->server && gowsgi_current != NULL)
         req = gowsgi_current->req;
     gowsgi_log_may_release = 1;
-    if (req != NULL)
+    if (req != NULL && __builtin_expect(req->modwsgi6, 0))
+        gowsgi_log_modwsgi6_line(req, self->level, s, n);
+    else if (req != NULL)
         req->io->log(req->ctx, self->level, s, n);
     else if (gowsgi_config.log != NULL)
         gowsgi_config.log(self->level, s, n);

@@ -16,6 +16,10 @@ static int report_error(gowsgi_reqstate *rs, const char *what)
         rs->req->io->log(rs->req->ctx, GOWSGI_LOG_DEBUG, msg, sizeof(msg) - 1);
         return GOWSGI_INCOMPLETE;
     }
+    if (rs->req->modwsgi6) {
+        gowsgi_log_modwsgi6_exception(rs->req);
+        return rs->headers_sent ? GOWSGI_INCOMPLETE : 500;
+    }
     char line[4200];
     if (PyErr_ExceptionMatches(PyExc_SystemExit))
         snprintf(line, sizeof(line), "SystemExit exception raised by WSGI script '%s' ignored.", rs->req->script);
