@@ -167,7 +167,12 @@ func TestModWSGICompat_Statuses(t *testing.T) {
 				assert.Equal(t, 500, Get(t, six+"/c6"+mode+"?status="+bad).Status, "%s, 6, status %q", mode, bad)
 			}
 			assert.Equal(t, 201, Get(t, six+"/c6"+mode+"?status=201%20Created").Status)
+			assert.Equal(t, 500, Get(t, a.BaseURL()+"/c6"+mode+"?status=99%20X").Status)
 		}
+		// The exception's words: 4.9.4's, and 6.0's with the line.
+		WaitLog(t, a, 30*time.Second, "ValueError: status code is not a 3 digit integer\n",
+			"ValueError: status code must be a 3 digit integer: b'99 X'",
+			"ValueError: no space following status code: b'200x'")
 		// The daemon process ends before it answers: 4.9.4's 500, 6.0's 502.
 		// (The next request waits, up to connect-timeout, for the
 		// replacement process.)

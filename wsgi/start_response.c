@@ -55,14 +55,20 @@ static int parse_status(PyObject *line, int modwsgi6)
     Py_ssize_t n = PyBytes_GET_SIZE(line);
     if (n < 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' ||
         (n > 3 && s[3] >= '0' && s[3] <= '9')) {
-        PyErr_SetString(PyExc_ValueError, "status code is not a 3 digit integer");
+        if (modwsgi6)   /* mod_wsgi 6.0's words (wsgi_validate.c) */
+            PyErr_Format(PyExc_ValueError, "status code must be a 3 digit integer: %R", line);
+        else
+            PyErr_SetString(PyExc_ValueError, "status code is not a 3 digit integer");
         return -1;
     }
     /* mod_wsgi 6.0 takes a bare code (HTTP/2 sends no reason phrase). */
     if (n == 3 && modwsgi6)
         return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
     if (n == 3 || s[3] != ' ') {
-        PyErr_SetString(PyExc_ValueError, "no space following status code");
+        if (modwsgi6)
+            PyErr_Format(PyExc_ValueError, "no space following status code: %R", line);
+        else
+            PyErr_SetString(PyExc_ValueError, "no space following status code");
         return -1;
     }
     /* Apache would quietly replace a status line with control characters;
@@ -70,7 +76,10 @@ static int parse_status(PyObject *line, int modwsgi6)
     for (Py_ssize_t i = 4; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f) {
-            PyErr_SetString(PyExc_ValueError, "control character present in reason phrase");
+            if (modwsgi6)
+                PyErr_Format(PyExc_ValueError, "control character in status reason phrase: %R", line);
+            else
+                PyErr_SetString(PyExc_ValueError, "control character present in reason phrase");
             return -1;
         }
     }
