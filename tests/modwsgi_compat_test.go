@@ -317,6 +317,25 @@ WSGIScriptAlias /c6dmn @APPS@/compat6.wsgi process-group=compat application-grou
 					"%s: %s", mode, q)
 			}
 		}
+		// A request's log lines: the same text after the client's address,
+		// 6.0.5's message id aside.
+		for _, mode := range []string{"emb", "dmn"} {
+			script := appsDir() + "/compat6.wsgi"
+			lines := func(a *Apache, tok string) []string {
+				mark := markLog(a)
+				Get(t, a.BaseURL()+"/c6"+mode+"?say="+tok)
+				WaitLog(t, a, 30*time.Second, "RuntimeError: "+tok)
+				var out []string
+				for _, l := range mark.raw() {
+					if i := strings.Index(l, "[script "+script+"]"); i >= 0 {
+						l = strings.ReplaceAll(l[i:], tok, "TOKEN")
+						out = append(out, strings.ReplaceAll(l, a.Addr()[len("127.0.0.1"):], ":PORT"))
+					}
+				}
+				return out
+			}
+			assert.Equal(t, lines(ref, token()), lines(cand, token()), "%s: log lines", mode)
+		}
 		assert.Equal(t, 502, Get(t, ref.BaseURL()+"/c6dmn?exit=1").Status, "6.0.5")
 		assert.Equal(t, 502, Get(t, cand.BaseURL()+"/c6dmn?exit=1").Status, "gowsgi")
 	})
