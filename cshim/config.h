@@ -123,6 +123,10 @@ typedef struct gowsgi_global {
     int per_interpreter_gil;             /* WSGIPerInterpreterGIL outside a container: Off */
     int free_threading;                  /* WSGIFreeThreading outside a container: Off */
     apr_array_header_t *interp_options;  /* gowsgi_interp_options, in file order */
+    /* mod_wsgi 6 (six_directives.c), as written; NULL when not given. */
+    const char *switch_interval;         /* WSGISwitchInterval (seconds) */
+    const char *slow_requests;           /* WSGISlowRequests (seconds) */
+    int telemetry_options;               /* WSGITelemetryOptions flags (validated, not used) */
 } gowsgi_global;
 
 /* Per-server (main server and each <VirtualHost>). */

@@ -88,6 +88,8 @@ static const char *container_child(cmd_parms *cmd, gowsgi_interp_options *o, ap_
             continue;
         if (*v == '\0')
             return apr_pstrcat(cmd->pool, later[i], " takes one argument", NULL);
+        if (i == 0 && gowsgi_check_switch_interval(v) != NULL)
+            return gowsgi_check_switch_interval(v);
         gowsgi_unhonoured *u = (gowsgi_unhonoured *)apr_array_push(gowsgi_globals.unhonoured);
         u->directive = later[i];
         u->detail = DETAIL_NOT_PER_INTERPRETER;

@@ -116,6 +116,9 @@ func Init(p unsafe.Pointer, errbuf unsafe.Pointer, errlen int) error {
 	}
 	eng.interps[""] = main
 	eng.nextIndex = 1
+	if init.slow_requests != nil {
+		go watchSlowRequests()
+	}
 
 	imports := unsafe.Slice(init.imports, int(init.nimports))
 	for _, imp := range imports {
