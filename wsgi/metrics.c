@@ -291,6 +291,11 @@ static void start_sample(long long now, long long busy, long long count, double 
 
 /* mod_wsgi 6's mod_wsgi.start_recording_metrics(): idempotent, None; the
  * next request_metrics() returns the interval since the first call. */
+/* Set by start_recording_metrics(): the app is written for mod_wsgi 6, and
+ * request_metrics() adds 6's status_1xx .. status_5xx (4.9.4's keys
+ * otherwise, as an app written for 4.x expects). */
+static int six_recording;
+
 static PyObject *start_recording_metrics(PyObject *self, PyObject *unused)
 {
     long long now = gowsgi_now_us(), busy, count;
@@ -303,6 +308,7 @@ static PyObject *start_recording_metrics(PyObject *self, PyObject *unused)
     pthread_mutex_lock(&call_lock);
     if (start_time == 0)
         start_sample(now, busy, count, user, sys);
+    __atomic_store_n(&six_recording, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&call_lock);
     Py_RETURN_NONE;
 }
@@ -390,12 +396,14 @@ static PyObject *request_metrics(PyObject *self, PyObject *unused)
         put(d, "application_time_buckets", int_list(s.application_b, BUCKETS)) != 0 ||
         put(d, "request_threads_buckets", int_list(per_thread, max_threads)) != 0 ||
         put(d, "request_threads_active", PyLong_FromLong(threads_active)) != 0 ||
-        put(d, "server_time", PyFloat_FromDouble(avg_server)) != 0 ||
-        put(d, "status_1xx", PyLong_FromLongLong(s.status[0])) != 0 ||
-        put(d, "status_2xx", PyLong_FromLongLong(s.status[1])) != 0 ||
-        put(d, "status_3xx", PyLong_FromLongLong(s.status[2])) != 0 ||
-        put(d, "status_4xx", PyLong_FromLongLong(s.status[3])) != 0 ||
-        put(d, "status_5xx", PyLong_FromLongLong(s.status[4])) != 0)
+        put(d, "server_time", PyFloat_FromDouble(avg_server)) != 0)
+        goto fail;
+    if (__atomic_load_n(&six_recording, __ATOMIC_ACQUIRE) &&
+        (put(d, "status_1xx", PyLong_FromLongLong(s.status[0])) != 0 ||
+         put(d, "status_2xx", PyLong_FromLongLong(s.status[1])) != 0 ||
+         put(d, "status_3xx", PyLong_FromLongLong(s.status[2])) != 0 ||
+         put(d, "status_4xx", PyLong_FromLongLong(s.status[3])) != 0 ||
+         put(d, "status_5xx", PyLong_FromLongLong(s.status[4])) != 0))
         goto fail;
     if (daemon) {
         if (put(d, "queue_time", PyFloat_FromDouble(avg_queue)) != 0 ||
