@@ -82,6 +82,7 @@ typedef struct gowsgi_interp_options {
     const char *application_group; /* NULL: any; "" (%{GLOBAL}): the main interpreter */
     int per_interpreter_gil;       /* -1 unset, 0, 1 */
     int free_threading;            /* -1 unset, 0, 1 */
+    const char *switch_interval;   /* WSGISwitchInterval inside, without application-group=; NULL unset */
     gowsgi_where where;
 } gowsgi_interp_options;
 

@@ -94,7 +94,7 @@ const char *gowsgi_daemon_settings(apr_pool_t *p, gowsgi_daemon_rt *rt)
     rt->inactivity_timeout = (int)opt_long(rt, "inactivity-timeout", 0);
     rt->request_timeout = (int)opt_long(rt, "request-timeout", 0);
     rt->interrupt_timeout = (int)opt_long(rt, "interrupt-timeout", 0);
-    rt->switch_interval = (v = opt(rt, "switch-interval")) != NULL ? v : gowsgi_globals.switch_interval;
+    rt->switch_interval = (v = opt(rt, "switch-interval")) != NULL ? v : gowsgi_resolve_switch_interval(rt->conf->name);
     rt->queue_timeout = (int)opt_long(rt, "queue-timeout", 0);
     rt->eviction_timeout = (int)opt_long(rt, "eviction-timeout", 0);
     rt->deadlock_timeout = (int)opt_long(rt, "deadlock-timeout", 300);

@@ -60,7 +60,7 @@ void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init)
     init->case_sensitivity = gowsgi_globals.case_sensitivity != 0;
     init->verbose_debugging = gowsgi_globals.verbose_debugging == 1;
     init->imports = gowsgi_engine_imports(p, "", &init->nimports);
-    init->switch_interval = gowsgi_globals.switch_interval;
+    init->switch_interval = gowsgi_resolve_switch_interval("");
     init->slow_requests = gowsgi_globals.slow_requests;
 
     /* wsgi.multithread/multiprocess as mod_wsgi derives them from the MPM. */

@@ -57,7 +57,12 @@ WSGIFreeThreading Off
   WSGIRestrictSignal On
 </WSGIInterpreterOptions>
 WSGIDaemonProcess six processes=1 threads=2 switch-interval=0.007 request-timeout=60 interrupt-timeout=10 response-flush-delay=5
+<WSGIInterpreterOptions process-group=scoped>
+  WSGISwitchInterval 0.003
+</WSGIInterpreterOptions>
 WSGIDaemonProcess plain threads=1
+WSGIDaemonProcess scoped threads=1
+WSGIScriptAlias /scoped @APPS@/mw6.wsgi process-group=scoped application-group=%{GLOBAL}
 WSGIScriptAlias /emb @APPS@/mw6.wsgi
 WSGIScriptAlias /six @APPS@/mw6.wsgi process-group=six application-group=%{GLOBAL}
 WSGIScriptAlias /plain @APPS@/mw6.wsgi process-group=plain application-group=%{GLOBAL}
@@ -80,6 +85,8 @@ func TestMW6_FullConfig(t *testing.T) {
 	assert.InDelta(t, 0.007, six.SwitchInterval, 1e-6, "switch-interval= wins in its group")
 	plain := mw6Get(t, a.URL("/plain"))
 	assert.InDelta(t, 0.002, plain.SwitchInterval, 1e-6, "WSGISwitchInterval in a daemon group without switch-interval=")
+	scoped := mw6Get(t, a.URL("/scoped"))
+	assert.InDelta(t, 0.003, scoped.SwitchInterval, 1e-6, "a container naming only the group sets its interval")
 	assert.Equal(t, "BaseException", six.TimeoutBase, "mod_wsgi.RequestTimeout derives from BaseException")
 
 	log := a.ErrorLogContent()
@@ -87,7 +94,7 @@ func TestMW6_FullConfig(t *testing.T) {
 		"WSGITelemetryService at ",
 		"WSGITelemetryOptions at ",
 		"option response-flush-delay= is not needed",
-		"WSGISwitchInterval at ", // inside the container: not per interpreter yet
+		"WSGISwitchInterval at ", // inside the container with application-group=: not per interpreter yet
 		"Set switch interval 0.007000s for process group 'six'.",
 		"Set switch interval 0.002000s for process group ''.",
 	} {

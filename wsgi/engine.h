@@ -274,7 +274,6 @@ struct gowsgi_reqstate {
     int io_users;                 /* threads in or waiting for one; the runner
                                    * waits for 0 before it returns (rs is on its stack) */
     int ended;                    /* the request is over: new I/O is refused */
-    int interrupted;              /* it ended in mod_wsgi.RequestTimeout (request_slots.c) */
     PyObject *input;              /* per-request objects, detached at the end */
     PyObject *start_response;
     PyObject *errors;             /* the mod_wsgi.Log buffer of wsgi.errors */

@@ -21,7 +21,6 @@ static int report_error(gowsgi_reqstate *rs, const char *what)
      * Apache child logs the line (daemon_serve.c says how long). */
     if (rs->it->request_timeout != NULL && PyErr_ExceptionMatches(rs->it->request_timeout)) {
         PyErr_Clear();
-        rs->interrupted = 1;
         return rs->headers_sent ? GOWSGI_INCOMPLETE : 504;
     }
     char line[4200];
