@@ -256,6 +256,22 @@ WSGIScriptAlias /dmn @APPS@/mw6.wsgi process-group=slowd application-group=%{GLO
 	})
 }
 
+// WSGISlowRequests 0: mod_wsgi 6 then reports every request; each one's
+// end is logged even when no scan saw it running.
+func TestMW6_SlowRequestsZero(t *testing.T) {
+	gowsgiOnly(t)
+	t.Parallel()
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
+WSGISlowRequests 0
+WSGIScriptAlias /emb @APPS@/mw6.wsgi
+`})
+	mw6Get(t, a.URL("/emb"))
+	mark := markLog(a)
+	require.Equal(t, 200, Get(t, a.URL("/emb?op=sleep&s=0&tag=zero")).Status)
+	lines := strings.Join(mark.waitRaw("slow request finished: GET /emb?op=sleep&s=0&tag=zero", 5*time.Second), "\n")
+	assert.Regexp(t, `slow request finished: GET /emb\?op=sleep&s=0&tag=zero in process group '\(embedded\)' after [0-9.]+ s \(WSGISlowRequests 0\.000\), status 200`, lines)
+}
+
 // mod_wsgi.LogHandler: each logging level at Apache's matching level
 // (LogLevel info: debug is not written); subscribe_signals returns its
 // callback (a decorator).

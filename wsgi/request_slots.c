@@ -97,7 +97,10 @@ void gowsgi_slot_end(const gowsgi_request *req, int http_status)
         return;
     pthread_mutex_lock(&s->lock);
     long long now = gowsgi_now_us(), start = s->start;
-    int slow = s->slow_logged;
+    /* Past the threshold though the scan did not see it running (it
+     * ended between two looks, or the threshold is 0: mod_wsgi 6 then
+     * reports every request): its end is reported all the same. */
+    int slow = s->slow_logged || (slow_threshold >= 0 && start != 0 && now - start >= slow_threshold);
     if (s->interrupted_at != 0) {
         /* An exception injected but not yet raised must not hit this
          * thread's next request. */
