@@ -127,7 +127,9 @@ typedef struct gowsgi_global {
     /* mod_wsgi 6 (six_directives.c), as written; NULL when not given. */
     const char *switch_interval;         /* WSGISwitchInterval (seconds) */
     const char *slow_requests;           /* WSGISlowRequests (seconds) */
-    int telemetry_options;               /* WSGITelemetryOptions flags (validated, not used) */
+    int telemetry_options;               /* WSGITelemetryOptions flags */
+    const char *telemetry_target;        /* WSGITelemetryService "unix:/path" */
+    int telemetry_interval_ms;           /* its interval= (0: 1 s) */
 } gowsgi_global;
 
 /* Per-server (main server and each <VirtualHost>). */

@@ -4,13 +4,9 @@
  * WSGITelemetryService and WSGITelemetryOptions, with 6.0.5's syntax,
  * context and configtest messages (its wsgi_config.c, wsgi_telemetry.c).
  * What gowsgi does with them is the engine's (switch interval, slow
- * requests); telemetry is accepted and warned about (README).
+ * requests, wsgi/telemetry.c).
  */
 #include "directive_parse.h"
-
-#define DETAIL_TELEMETRY \
-    "not implemented yet: ignored (gowsgi sends no telemetry datagrams; WSGISlowRequests " \
-    "logs its records to the error log instead)"
 
 /* A positive number of seconds, as sys.setswitchinterval() takes: NULL if
  * it is one. Shared with <WSGIInterpreterOptions> (gil_modes.c). */
@@ -75,8 +71,9 @@ const char *gowsgi_cmd_telemetry_service(cmd_parms *cmd, void *mconfig, const ch
         double d = strtod(option + 9, &end);
         if (end == option + 9 || *end != '\0' || d < 0.5)
             FAIL("WSGITelemetryService interval must be at least 0.5 seconds");
+        gowsgi_globals.telemetry_interval_ms = (int)(d * 1000);
     }
-    gowsgi_cmd_unhonoured(cmd, DETAIL_TELEMETRY);
+    gowsgi_globals.telemetry_target = target;
     return NULL;
 }
 
@@ -127,6 +124,5 @@ const char *gowsgi_cmd_telemetry_options(cmd_parms *cmd, void *mconfig, const ch
             inc_flags |= flag;
     }
     gowsgi_globals.telemetry_options = incremental ? inc_flags : abs_flags;
-    gowsgi_cmd_unhonoured(cmd, DETAIL_TELEMETRY);
     return NULL;
 }

@@ -126,6 +126,7 @@ func DaemonMain(p unsafe.Pointer) int {
 	reason := monitor(init, st, signals, done)
 	C.gowsgi_daemon_stop(st)
 	setExitReason(init, reason)
+	telemetryStopping(reason, int(C.gowsgi_daemon_state_active(st)))
 	// mod_wsgi's process_stopping event, before waiting for the requests
 	// in flight, as mod_wsgi publishes it. Not when the GIL is known to be
 	// stuck (deadlock-timeout); otherwise bounded, as the stack dump.

@@ -226,6 +226,16 @@ int gowsgi_slots_interrupt_due(long long fire_us);
  * running stuck_us or longer. */
 void gowsgi_slots_overdue(long long grace_us, long long stuck_us, int *overdue, int *stuck);
 
+/* telemetry.c: WSGITelemetryService (mod_wsgi 6's datagrams, a subset). */
+extern int gowsgi_telemetry_on;
+int gowsgi_telemetry_open(const gowsgi_init *init);
+void gowsgi_telemetry_request_done(int http_status);
+void gowsgi_telemetry_tick(void);
+void gowsgi_telemetry_slow(int completed, long long start_us, long long now_us, unsigned long thread_id,
+                           const char *method, const char *script_name, const char *path_info,
+                           const char *user_agent, int status);
+void gowsgi_telemetry_stopping(const char *reason, int active);
+
 /* exception_log.c: logs the pending Python exception with its traceback
  * (after the line what); clears it. */
 void gowsgi_log_exception(const gowsgi_request *req, const char *what);

@@ -218,6 +218,9 @@ typedef struct gowsgi_init {
      * (validated there): NULL when not given. */
     const char *switch_interval;     /* sys.setswitchinterval() seconds: WSGISwitchInterval or switch-interval= */
     const char *slow_requests;       /* WSGISlowRequests: seconds after which a running request is logged */
+    const char *telemetry_target;    /* WSGITelemetryService "unix:/path", or NULL */
+    int telemetry_interval_ms;       /* its interval= (0: 1 s) */
+    int telemetry_options;           /* WSGITelemetryOptions flags (1: CaptureUserAgent) */
 } gowsgi_init;
 
 /* Where a daemon process writes its error-log lines itself (wsgi/

@@ -140,6 +140,10 @@ static int put(PyObject *d, const char *key, PyObject *v)
 
 static PyObject *process_metrics(PyObject *self, PyObject *unused)
 {
+    /* mod_wsgi 6: with WSGITelemetryService the reporter is the metrics'
+     * consumer; the accessors answer None so an in-app reporter stands down. */
+    if (__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED))
+        Py_RETURN_NONE;
     long long now = gowsgi_now_us(), busy, finished;
     long active;
     double user, sys;
@@ -315,7 +319,8 @@ static PyObject *start_recording_metrics(PyObject *self, PyObject *unused)
 
 static PyObject *request_metrics(PyObject *self, PyObject *unused)
 {
-
+    if (__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED))
+        Py_RETURN_NONE;   /* mod_wsgi 6, as process_metrics() */
     int max_threads = gowsgi_config.threads_per_process > 0 ? gowsgi_config.threads_per_process : 1;
     long long now = gowsgi_now_us(), busy, count;
     long active;

@@ -159,10 +159,14 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
     gowsgi_config.scoreboard = init->scoreboard;
     gowsgi_metrics_process_started();
     gil_modes_configure(init);
-    if (init->slow_requests != NULL && gowsgi_slots_enable(init->max_threads, init->slow_requests) != 0) {
+    if ((init->slow_requests != NULL || init->telemetry_target != NULL) &&
+        gowsgi_slots_enable(init->max_threads, init->slow_requests) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (init->telemetry_target != NULL && gowsgi_telemetry_open(init) != 0)
+        gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): WSGITelemetryService %s: cannot make a socket for it",
+                            (int)getpid(), init->telemetry_target);
 
     /* The Python config (not isolated) so PYTHON* variables behave as under
      * mod_wsgi; but no signal handlers and no argv parsing: Apache owns both. */

@@ -26,6 +26,9 @@ typedef struct gowsgi_slot {
     int slow_logged;              /* the crossing line was written */
     char method[16];
     char uri[400];
+    char script_name[200];        /* for telemetry's slow records */
+    char path_info[200];
+    char user_agent[200];
 } gowsgi_slot;
 
 int gowsgi_slots_on;
@@ -84,6 +87,11 @@ void gowsgi_slot_begin(gowsgi_interp *it, const gowsgi_request *req)
     s->slow_logged = 0;
     snprintf(s->method, sizeof(s->method), "%s", env(req, "REQUEST_METHOD"));
     snprintf(s->uri, sizeof(s->uri), "%s", env(req, "REQUEST_URI"));
+    if (__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED)) {
+        snprintf(s->script_name, sizeof(s->script_name), "%s", env(req, "SCRIPT_NAME"));
+        snprintf(s->path_info, sizeof(s->path_info), "%s", env(req, "PATH_INFO"));
+        snprintf(s->user_agent, sizeof(s->user_agent), "%s", env(req, "HTTP_USER_AGENT"));
+    }
     s->start = gowsgi_now_us();
     pthread_mutex_unlock(&s->lock);
 }
@@ -109,6 +117,12 @@ void gowsgi_slot_end(const gowsgi_request *req, int http_status)
     }
     s->start = 0;
     pthread_mutex_unlock(&s->lock);
+    if (__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED)) {
+        gowsgi_telemetry_request_done(http_status);
+        if (slow && start != 0 && slow_threshold >= 0)
+            gowsgi_telemetry_slow(1, start, now, s->thread_id, s->method, s->script_name, s->path_info,
+                                  s->user_agent, http_status);
+    }
     if (slow && start != 0) {
         char line[700];
         int n = snprintf(line, sizeof(line),
@@ -131,6 +145,8 @@ void gowsgi_slots_scan_slow(void)
     for (int i = 0; i < n; i++) {
         gowsgi_slot *s = &slots[i];
         char method[sizeof(s->method)], uri[sizeof(s->uri)];
+        char script_name[sizeof(s->script_name)], path_info[sizeof(s->path_info)], agent[sizeof(s->user_agent)];
+        unsigned long thread_id = 0;
         long long now = gowsgi_now_us(), start;
         pthread_mutex_lock(&s->lock);
         start = s->start;
@@ -139,8 +155,14 @@ void gowsgi_slots_scan_slow(void)
             s->slow_logged = 1;
             memcpy(method, s->method, sizeof(method));
             memcpy(uri, s->uri, sizeof(uri));
+            memcpy(script_name, s->script_name, sizeof(script_name));
+            memcpy(path_info, s->path_info, sizeof(path_info));
+            memcpy(agent, s->user_agent, sizeof(agent));
+            thread_id = s->thread_id;
         }
         pthread_mutex_unlock(&s->lock);
+        if (due && __atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED))
+            gowsgi_telemetry_slow(0, start, now, thread_id, method, script_name, path_info, agent, 0);
         if (due)
             gowsgi_log_processf(GOWSGI_LOG_WARNING,
                                 "gowsgi (pid=%d): slow request: %s %s in process group '%s' has run %.3f s "

@@ -1,6 +1,7 @@
 package wsgi
 
 /*
+#include <stdlib.h>
 #include "engine.h"
 */
 import "C"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"time"
+	"unsafe"
 )
 
 // watchTick is how often the request watchers look: a slow request is
@@ -24,6 +26,29 @@ func watchSlowRequests() {
 	for range time.Tick(watchTick) {
 		C.gowsgi_slots_scan_slow()
 	}
+}
+
+// reportTelemetry sends WSGITelemetryService's sample every interval
+// (telemetry.c; 1 s when interval= is not given).
+func reportTelemetry(interval time.Duration) {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	for range time.Tick(interval) {
+		C.gowsgi_telemetry_tick()
+	}
+}
+
+// telemetryStopping sends PROCESS_STOPPING with mod_wsgi's reason name
+// (the process_stopping event's), or the monitor's words when it has none.
+func telemetryStopping(reason string, active int) {
+	why := shutdownReason(reason)
+	if why == "" {
+		why = reason
+	}
+	r := C.CString(why)
+	defer C.free(unsafe.Pointer(r))
+	C.gowsgi_telemetry_stopping(r, C.int(active))
 }
 
 // requestTimeoutFire is mod_wsgi 6's fire point for one thread's request:
