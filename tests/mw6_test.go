@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -293,6 +294,30 @@ WSGIScriptAlias /dmn @APPS@/mw6.wsgi process-group=lh application-group=%{GLOBAL
 		assert.NotContains(t, lines, "mw6-debug-"+tag, "below LogLevel info")
 		assert.True(t, mw6Get(t, a.URL(path+"?op=signals")).Same, "subscribe_signals returns its callback")
 	}
+}
+
+// mod_wsgi.subscribe_signals(): in a daemon process a SIGHUP reaches the
+// callback as mod_wsgi 6's process_signal event (signame, signum) and the
+// process carries on; in Apache's children the call says it has no effect.
+func TestMW6_SubscribeSignals(t *testing.T) {
+	gowsgiOnly(t)
+	t.Parallel()
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
+WSGIDaemonProcess sig threads=1
+WSGIScriptAlias /emb @APPS@/mw6.wsgi
+WSGIScriptAlias /dmn @APPS@/mw6.wsgi process-group=sig application-group=%{GLOBAL}
+`})
+	mark := markLog(a)
+	mw6Get(t, a.URL("/emb?op=subscribe"))
+	assert.Contains(t, strings.Join(mark.waitRaw("called outside daemon mode", 5*time.Second), "\n"),
+		"mod_wsgi.subscribe_signals() called outside daemon mode; the callback will not be invoked.")
+
+	f := mw6Get(t, a.URL("/dmn?op=subscribe"))
+	mark = markLog(a)
+	require.NoError(t, syscall.Kill(f.Pid, syscall.SIGHUP))
+	assert.Contains(t, strings.Join(mark.waitRaw("mw6 got process_signal", 5*time.Second), "\n"),
+		"mw6 got process_signal SIGHUP 1")
+	assert.Equal(t, f.Pid, mw6Get(t, a.URL("/dmn")).Pid, "the process carries on")
 }
 
 // request_metrics() after start_recording_metrics(): mod_wsgi 6's

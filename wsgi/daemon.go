@@ -18,6 +18,7 @@ static long long gowsgi_daemon_load64(int64_t *p) { return __atomic_load_n(p, __
 static long long gowsgi_daemon_gil_seen(gowsgi_daemon_state *st) { return __atomic_load_n(&st->gil_seen, __ATOMIC_ACQUIRE); }
 static void gowsgi_daemon_set_ready(int *ready) { __atomic_store_n(ready, 1, __ATOMIC_RELEASE); }
 static int gowsgi_daemon_state_reloading(gowsgi_daemon_state *st) { return __atomic_load_n(&st->reloading, __ATOMIC_ACQUIRE); }
+static int gowsgi_daemon_signal_subscribers(void) { return __atomic_load_n(&gowsgi_signal_subscribed, __ATOMIC_ACQUIRE); }
 // A process that made way for a changed script has gone: the next may.
 static void gowsgi_daemon_release_reload(int *token)
 {
@@ -263,6 +264,17 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 						}
 					}
 				}
+				continue
+			}
+			if sig == syscall.SIGHUP && C.gowsgi_daemon_signal_subscribers() != 0 {
+				// mod_wsgi 6: an app that called subscribe_signals()
+				// gets SIGHUP as a process_signal event; the process
+				// carries on (without a subscriber it stops, as 4.9.4's).
+				go withPython(stopWait(init), func() {
+					name := C.CString("SIGHUP")
+					C.gowsgi_publish_process_signal(C.int(syscall.SIGHUP), name)
+					C.free(unsafe.Pointer(name))
+				})
 				continue
 			}
 			return fmt.Sprintf("signal %d (%v)", int(sig.(syscall.Signal)), sig)

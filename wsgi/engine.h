@@ -123,6 +123,7 @@ typedef struct gowsgi_interp {
     PyObject *shutdown_callbacks;
     PyObject *active_requests;
     PyObject *request_timeout;    /* mod_wsgi.RequestTimeout (six_api.c) */
+    PyObject *signal_callbacks;   /* mod_wsgi.signal_callbacks (six_api.c) */
     PyTypeObject *types[GOWSGI_NTYPES];  /* this interpreter's copies of the engine's types */
     int own_gil;                  /* made with a GIL of its own (PEP 684) */
     gowsgi_nogil_lock key_cache_lock; /* the cache's, when there is no GIL */
@@ -208,6 +209,10 @@ void gowsgi_leave(PyThreadState *ts);
 
 /* six_api.c: mod_wsgi 6's additions to the mod_wsgi module. */
 int gowsgi_six_api_install(gowsgi_interp *it, PyObject *module);
+/* Set once a daemon process's app called mod_wsgi.subscribe_signals(). */
+extern int gowsgi_signal_subscribed;
+/* events.c: mod_wsgi 6's process_signal event, in every interpreter. */
+void gowsgi_publish_process_signal(int signum, const char *signame);
 
 /* request_slots.c: what each request thread runs, for WSGISlowRequests and
  * interrupt-timeout. Off (gowsgi_slots_on 0) unless enabled. */

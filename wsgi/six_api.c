@@ -98,13 +98,15 @@ done:
     return cls;
 }
 
+int gowsgi_signal_subscribed;
+
 /* mod_wsgi.subscribe_signals(callback): registers the callback and returns
- * it (a decorator), as mod_wsgi 6. Its process_signal events are not sent
- * by gowsgi (README: SIGUSR2 is how a daemon learns of a new Apache
- * generation), which the call says once per process. */
+ * it (a decorator), as mod_wsgi 6. In a daemon process a SIGHUP is then
+ * published to it as process_signal instead of stopping the process
+ * (daemon.go); SIGUSR2 is not (gowsgi's daemons drain on it: README).
+ * Elsewhere, as 6, the call is said to have no effect. */
 static PyObject *subscribe_signals(PyObject *module, PyObject *args)
 {
-    static int said;
     PyObject *callback, *list;
     if (!PyArg_ParseTuple(args, "O", &callback))
         return NULL;
@@ -115,11 +117,13 @@ static PyObject *subscribe_signals(PyObject *module, PyObject *args)
     Py_DECREF(list);
     if (rc != 0)
         return NULL;
-    if (!__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
-        gowsgi_log_processf(GOWSGI_LOG_WARNING,
-                            "gowsgi (pid=%d): mod_wsgi.subscribe_signals() is accepted but not honoured: no "
-                            "process_signal event is published (gowsgi's daemon processes use SIGUSR2 and "
-                            "SIGHUP themselves)", (int)getpid());
+    if (gowsgi_config.process_group[0] != '\0')
+        __atomic_store_n(&gowsgi_signal_subscribed, 1, __ATOMIC_RELEASE);
+    else
+        gowsgi_log_processf(GOWSGI_LOG_INFO,
+                            "gowsgi (pid=%d): mod_wsgi.subscribe_signals() called outside daemon mode; the "
+                            "callback will not be invoked. Signal callbacks are only delivered in daemon mode "
+                            "processes.", (int)getpid());
     Py_INCREF(callback);
     return callback;
 }
@@ -138,7 +142,7 @@ int gowsgi_six_api_install(gowsgi_interp *it, PyObject *module)
         Py_XDECREF(list);
         return -1;
     }
-    Py_DECREF(list);
+    it->signal_callbacks = list;   /* the module's reference and ours */
     /* A BaseException, so `except Exception:` in the app does not catch it. */
     it->request_timeout = PyErr_NewExceptionWithDoc(
         "mod_wsgi.RequestTimeout",

@@ -15,6 +15,7 @@ log.setLevel(logging.DEBUG)
 log.addHandler(mod_wsgi.LogHandler())
 
 SAW_TIMEOUT = []
+SUBSCRIBED = []
 
 
 def application(environ, start_response):
@@ -58,6 +59,13 @@ def application(environ, start_response):
         m = mod_wsgi.request_metrics()
         body["metrics"] = {k: m.get(k) for k in ("status_1xx", "status_2xx", "status_3xx", "status_4xx",
                                                    "status_5xx", "request_count")} if m else m
+    elif op == "subscribe":
+        if not SUBSCRIBED:
+            @mod_wsgi.subscribe_signals
+            def on_signal(name, **event):
+                sys.stderr.write("mw6 got %s %s %s\n" % (name, event.get("signame"), event.get("signum")))
+                sys.stderr.flush()
+            SUBSCRIBED.append(on_signal)
     elif op == "signals":
         cb = lambda *a, **k: None
         body["same"] = mod_wsgi.subscribe_signals(cb) is cb
