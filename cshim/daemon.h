@@ -103,6 +103,8 @@ struct gowsgi_daemon_rt {
     int restart_interval;
     int inactivity_timeout;
     int request_timeout;
+    int interrupt_timeout;         /* mod_wsgi 6's interrupt-timeout= */
+    const char *switch_interval;   /* switch-interval=, else WSGISwitchInterval; NULL: Python's */
     int queue_timeout;
     int eviction_timeout;
     int deadlock_timeout;

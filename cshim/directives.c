@@ -783,6 +783,15 @@ const command_rec gowsgi_directives[] = {
     AP_INIT_RAW_ARGS("<WSGIInterpreterOptions", gowsgi_cmd_interp_options, NULL, RSRC_CONF,
                      "Container scoping per-interpreter options to a named process-group "
                      "and/or application-group."),
+    /* mod_wsgi 6's other server-wide directives (six_directives.c). */
+    AP_INIT_TAKE1("WSGISwitchInterval", gowsgi_cmd_switch_interval, NULL, RSRC_CONF,
+                  "Python GIL switch interval in seconds (sys.setswitchinterval)."),
+    AP_INIT_TAKE1("WSGISlowRequests", gowsgi_cmd_slow_requests, NULL, RSRC_CONF,
+                  "Seconds after which a still running request is reported as slow."),
+    AP_INIT_TAKE12("WSGITelemetryService", gowsgi_cmd_telemetry_service, NULL, RSRC_CONF,
+                   "Telemetry target 'unix:/path' [interval=SECONDS]."),
+    AP_INIT_RAW_ARGS("WSGITelemetryOptions", gowsgi_cmd_telemetry_options, NULL, RSRC_CONF,
+                     "Telemetry capture flags: [+|-]Flag ... | None | All."),
     AP_INIT_TAKE1("GoWSGILibrary", gw_set_library, NULL, RSRC_CONF,
                   "Path of libgowsgi.so (default: beside mod_gowsgi.so)."),
     AP_INIT_TAKE1("GoWSGIWorkerShare", gw_set_worker_share, NULL, RSRC_CONF,
