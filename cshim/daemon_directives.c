@@ -1,6 +1,6 @@
 /*
  * daemon_directives.c: WSGIDaemonProcess with all 43 of its options (and
- * gowsgi's own worker-share= and python-executable=), and
+ * gowsgi's own worker-share=, python-executable= and start=), and
  * WSGIImportScript, which names a daemon group. Everything is validated as
  * mod_wsgi 4.9.4 validates it and kept for daemon mode.
  */
@@ -236,6 +236,11 @@ static const char *gw_daemon_option(cmd_parms *cmd, gowsgi_daemon *d,
     else if (strcmp(name, "server-metrics") == 0) {
         if (gowsgi_parse_onoff(value) < 0)
             return gw_invalid_daemon(cmd, "server metrics flag");
+    }
+    else if (strcmp(name, "start") == 0) {
+        /* gowsgi's own (daemon_starter.c). */
+        if (strcmp(value, "on-demand") != 0 && strcmp(value, "eager") != 0)
+            return gw_invalid_daemon(cmd, "start mode (on-demand or eager)");
     }
     else if (strcmp(name, "python-executable") == 0) {
         /* gowsgi's own (group_python.c). */
