@@ -1,0 +1,382 @@
+package tests
+
+// On-demand daemon groups (start=on-demand, WSGIDaemonStart,
+// WSGIDaemonStartLimit; cshim/daemon_starter.c): no process until a
+// group's first request, which waits while one starts; idle processes
+// stop and are not restarted until the next request; a burst of first
+// requests starts at most WSGIDaemonStartLimit groups at once; graceful
+// restarts, stop, crashes, a killed starter; 1,000 groups in one
+// configuration.
+//
+// Every group has display-name=gwod<port>-<name>, so its processes are
+// found by their title (unique to the server: tests run in parallel).
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const odHello = `import os
+def application(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'%d' % os.getpid()]
+`
+
+// odGroup is a WSGIDaemonProcess and its URL /<name> for the hello app.
+func odGroup(name, options string) string {
+	return fmt.Sprintf("WSGIDaemonProcess %s threads=2 display-name=gwod@PORT@-%s %s\n"+
+		"WSGIScriptAlias /%s @ROOT@/hello.wsgi process-group=%s application-group=%%{GLOBAL}\n",
+		name, name, options, name, name)
+}
+
+// odProcs are the live processes of group name of server a.
+func odProcs(a *Apache, name string) []int {
+	return processesMatching(fmt.Sprintf("gwod%d-%s ", a.Port, name))
+}
+
+// waitOdProcs waits until group name has n processes, and returns them.
+func waitOdProcs(a *Apache, name string, n int, timeout time.Duration) []int {
+	deadline := time.Now().Add(timeout)
+	for {
+		p := odProcs(a, name)
+		if len(p) == n || time.Now().After(deadline) {
+			return p
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// starterPids are the server's on-demand starters (by their name in
+// /proc/pid/comm).
+func starterPids(a *Apache) []int {
+	var out []int
+	for _, pid := range a.Processes() {
+		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil &&
+			strings.TrimSpace(string(comm)) == "gowsgi-starter" {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func odGet(t *testing.T, a *Apache, name string) (int, time.Duration) {
+	t.Helper()
+	began := time.Now()
+	r := Get(t, a.URL("/"+name))
+	took := time.Since(began)
+	require.Equal(t, 200, r.Status, "GET /%s: %s", name, r)
+	pid, err := strconv.Atoi(r.Body)
+	require.NoError(t, err, r.String())
+	return pid, took
+}
+
+var coldStartLine = regexp.MustCompile(`cold start of daemon process group '([^']+)' took ([0-9.]+) s`)
+
+// First request starts the group, within 1.5 s; it stops when idle and the
+// next request starts it again; an eager group beside it is unaffected.
+func TestDaemonOnDemand_StartIdleRestart(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
+			Snippet: odGroup("eager", "") + odGroup("od", "start=on-demand inactivity-timeout=2")})
+		eager := waitOdProcs(a, "eager", 1, 10*time.Second)
+		require.Len(t, eager, 1, "the eager group starts with Apache")
+		require.Len(t, starterPids(a), 1, "one starter")
+		time.Sleep(300 * time.Millisecond)
+		assert.Empty(t, odProcs(a, "od"), "no process of an on-demand group before its first request")
+
+		mark := markLog(a)
+		pid, took := odGet(t, a, "od")
+		t.Logf("%s: first request to a cold on-demand group answered in %.3f s", mpm, took.Seconds())
+		assert.Less(t, took, 1500*time.Millisecond, "cold start of a hello app")
+		assert.Equal(t, []int{pid}, odProcs(a, "od"), "one process after the first request")
+		mark.waitRaw("cold start of daemon process group 'od'", 5*time.Second)
+		m := coldStartLine.FindStringSubmatch(strings.Join(mark.raw(), "\n"))
+		require.NotNil(t, m, "the starter logs the cold start")
+		t.Logf("%s: the starter measured %s s", mpm, m[2])
+		again, _ := odGet(t, a, "od")
+		assert.Equal(t, pid, again, "a warm request goes to the same process")
+
+		// Idle for inactivity-timeout=2: the process exits and stays gone.
+		lines := strings.Join(mark.waitRaw("inactivity-timeout=2 reached", 15*time.Second), "\n")
+		assert.Contains(t, lines, fmt.Sprintf("(pid %d) exited with status 0 (inactivity-timeout=2 reached)", pid))
+		assert.Empty(t, waitOdProcs(a, "od", 0, 5*time.Second), "the idle process went")
+		time.Sleep(1500 * time.Millisecond) // past the parent's tick: nothing restarts it
+		assert.Empty(t, odProcs(a, "od"), "an idle on-demand group is not restarted without a request")
+
+		mark = markLog(a)
+		pid2, took2 := odGet(t, a, "od")
+		t.Logf("%s: request after the idle stop answered in %.3f s", mpm, took2.Seconds())
+		assert.NotEqual(t, pid, pid2, "a new process")
+		assert.Less(t, took2, 1500*time.Millisecond)
+		mark.waitRaw("cold start of daemon process group 'od'", 5*time.Second)
+
+		pe, _ := odGet(t, a, "eager")
+		assert.Equal(t, eager[0], pe, "the eager group kept its process throughout")
+	})
+}
+
+// A burst of first requests to many cold groups starts them all, never more
+// than WSGIDaemonStartLimit at once (counted from the starter's own lines,
+// which it writes in order: one when a group starts, one when it is ready).
+func TestDaemonOnDemand_Burst(t *testing.T) {
+	gowsgiOnly(t)
+	const groups, limit = 120, 3
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "WSGIDaemonStart on-demand\nWSGIDaemonStartLimit %d\n", limit)
+		for i := 0; i < groups; i++ {
+			b.WriteString(odGroup(fmt.Sprintf("b%d", i), "threads=1 inactivity-timeout=30"))
+		}
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello}, Snippet: b.String()})
+		mark := markLog(a)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		failed := map[string]string{}
+		began := time.Now()
+		for i := 0; i < groups; i++ {
+			wg.Add(1)
+			go func(name string) {
+				defer wg.Done()
+				r, err := doReq(httpClient, "GET", a.URL("/"+name), nil, nil)
+				if err != nil || r.Status != 200 {
+					mu.Lock()
+					failed[name] = fmt.Sprintf("%v %s", err, r)
+					mu.Unlock()
+				}
+			}(fmt.Sprintf("b%d", i))
+		}
+		wg.Wait()
+		t.Logf("%s: %d first requests to cold groups answered in %.2f s", mpm, groups, time.Since(began).Seconds())
+		assert.Empty(t, failed, "every first request succeeds")
+		mark.waitRaw(fmt.Sprintf("cold start of daemon process group 'b%d'", groups-1), 10*time.Second)
+		starting, most, cold := 0, 0, map[string]int{}
+		for _, line := range mark.raw() {
+			if strings.Contains(line, "gowsgi: starting on-demand daemon process group") {
+				starting++
+				if starting > most {
+					most = starting
+				}
+			} else if m := coldStartLine.FindStringSubmatch(line); m != nil {
+				starting--
+				cold[m[1]]++
+			}
+		}
+		t.Logf("%s: at most %d groups were starting at once (limit %d)", mpm, most, limit)
+		assert.LessOrEqual(t, most, limit, "WSGIDaemonStartLimit bounds concurrent starts")
+		assert.Equal(t, limit, most, "a burst of %d wakes fills the limit", groups)
+		assert.Len(t, cold, groups, "each group started once")
+		for name, n := range cold {
+			assert.Equal(t, 1, n, "group %s cold-started once", name)
+		}
+	})
+}
+
+// Graceful restart with an awake and a sleeping on-demand group: the awake
+// one is started at once by the new generation, the sleeping one is not,
+// and no request of a client running throughout is lost.
+func TestDaemonOnDemand_Graceful(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
+			Snippet: "WSGIDaemonStart on-demand\n" + odGroup("awake", "") + odGroup("asleep", "") +
+				odGroup("eager", "start=eager")})
+		require.Len(t, waitOdProcs(a, "eager", 1, 10*time.Second), 1, "start=eager wins over WSGIDaemonStart")
+		old, _ := odGet(t, a, "awake")
+		oldStarter := starterPids(a)
+		require.Len(t, oldStarter, 1)
+
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var errs []string
+		served := 0
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r, err := doReq(httpClient, "GET", a.URL("/awake"), nil, nil)
+				mu.Lock()
+				if err != nil || r.Status != 200 {
+					errs = append(errs, fmt.Sprintf("%v %s", err, r))
+				} else {
+					served++
+				}
+				mu.Unlock()
+			}
+		}()
+		mark := markLog(a)
+		require.NoError(t, a.Graceful())
+		time.Sleep(500 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		assert.Empty(t, errs, "no request lost across the graceful restart")
+		t.Logf("%s: %d requests served across the graceful restart", mpm, served)
+
+		mark.waitRaw("from before the graceful restart has drained its processes and exited", 20*time.Second)
+		assert.Contains(t, strings.Join(mark.raw(), "\n"), "cold start of daemon process group 'awake'")
+		assert.NotContains(t, strings.Join(mark.raw(), "\n"), "cold start of daemon process group 'asleep'")
+		now := waitOdProcs(a, "awake", 1, 10*time.Second)
+		require.Len(t, now, 1, "the new generation started the awake group")
+		assert.NotEqual(t, old, now[0])
+		assert.Empty(t, odProcs(a, "asleep"), "the sleeping group stays asleep")
+		starters := starterPids(a)
+		require.Len(t, starters, 1, "the old starter is gone, a new one runs")
+		assert.NotEqual(t, oldStarter[0], starters[0])
+		p, _ := odGet(t, a, "asleep")
+		assert.Equal(t, []int{p}, odProcs(a, "asleep"))
+	})
+}
+
+// Stop leaves no process: starter, on-demand and eager daemons all go.
+func TestDaemonOnDemand_StopLeavesNothing(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
+			Snippet: odGroup("od1", "start=on-demand") + odGroup("od2", "start=on-demand") + odGroup("eager", "")})
+		odGet(t, a, "od1")
+		odGet(t, a, "eager")
+		require.NoError(t, a.Stop())
+		assert.Empty(t, processesMatching(fmt.Sprintf("gwod%d-", a.Port)), "no daemon outlives Apache")
+		assert.Empty(t, a.Processes(), "no process of the server is left")
+	})
+}
+
+// A crash of an on-demand process: logged as a crash, the group sleeps,
+// and the next request starts it again.
+func TestDaemonOnDemand_Crash(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello}, Snippet: odGroup("od", "start=on-demand") +
+			"WSGIDaemonProcess crashy threads=1 start=on-demand display-name=gwod@PORT@-crashy\n" +
+			"WSGIScriptAlias /crashy @APPS@/daemon/probe.wsgi process-group=crashy application-group=%{GLOBAL}\n"})
+		first := getFacts(t, a.URL("/crashy"), nil)
+		mark := markLog(a)
+		r := Get(t, a.URL("/crashy?op=abort"))
+		assert.GreaterOrEqual(t, r.Status, 500)
+		lines := strings.Join(mark.waitRaw(fmt.Sprintf("(pid %d) crashed", first.Pid), 10*time.Second), "\n")
+		assert.Contains(t, lines, fmt.Sprintf("daemon process 0 of group 'crashy' (pid %d) crashed", first.Pid))
+		assert.Empty(t, waitOdProcs(a, "crashy", 0, 5*time.Second), "the crashed process is gone")
+		time.Sleep(1500 * time.Millisecond)
+		assert.Empty(t, odProcs(a, "crashy"), "not restarted until a request wants it")
+		second := getFacts(t, a.URL("/crashy"), nil)
+		assert.NotEqual(t, first.Pid, second.Pid)
+		odGet(t, a, "od") // the other group is unaffected
+	})
+}
+
+// The starter killed: the parent starts a new one and requests still work
+// (the killed starter's processes died with it).
+func TestDaemonOnDemand_StarterKilled(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
+			Snippet: odGroup("od", "start=on-demand")})
+		pid, _ := odGet(t, a, "od")
+		starters := starterPids(a)
+		require.Len(t, starters, 1)
+		mark := markLog(a)
+		require.NoError(t, syscall.Kill(starters[0], syscall.SIGKILL))
+		mark.waitRaw("starting a new one", 10*time.Second)
+		assert.Contains(t, strings.Join(mark.raw(), "\n"),
+			fmt.Sprintf("the on-demand starter (pid %d) was killed by signal 9; starting a new one", starters[0]))
+		assert.Empty(t, waitOdProcs(a, "od", 0, 5*time.Second), "its processes died with it")
+		pid2, _ := odGet(t, a, "od")
+		assert.NotEqual(t, pid, pid2)
+		now := starterPids(a)
+		require.Len(t, now, 1)
+		assert.NotEqual(t, starters[0], now[0])
+	})
+}
+
+// Bad values of start=, WSGIDaemonStart and WSGIDaemonStartLimit fail
+// configtest with the file and line.
+func TestDaemonOnDemand_ConfigErrors(t *testing.T) {
+	gowsgiOnly(t)
+	for _, c := range []struct{ snippet, want string }{
+		{"WSGIDaemonProcess x start=lazy", "Invalid start mode (on-demand or eager) for WSGI daemon process."},
+		{"WSGIDaemonStart sometimes", "WSGIDaemonStart must be on-demand or eager, not 'sometimes'."},
+		{"WSGIDaemonStartLimit 0", "WSGIDaemonStartLimit must be a number from 1 to 1024, not '0'."},
+		{"WSGIDaemonStartLimit many", "WSGIDaemonStartLimit must be a number from 1 to 1024, not 'many'."},
+		{"<VirtualHost *:80>\nWSGIDaemonStart on-demand\n</VirtualHost>", "WSGIDaemonStart cannot occur within <VirtualHost> section"},
+	} {
+		out, code, conf := ConfigTestConf(t, ServerSpec{Snippet: c.snippet})
+		assert.NotEqual(t, 0, code, c.snippet)
+		assert.Contains(t, out, c.want, c.snippet)
+		line := 0
+		for i, l := range strings.Split(conf, "\n") {
+			if strings.HasPrefix(l, strings.Split(c.snippet, "\n")[0]) {
+				line = i + 1
+			}
+		}
+		if !strings.HasPrefix(c.snippet, "<") {
+			assert.Regexp(t, fmt.Sprintf(`line %d of .*httpd\.conf`, line), out, c.snippet)
+		}
+	}
+	out, code := ConfigTest(t, ServerSpec{Snippet: "WSGIDaemonStart on-demand\nWSGIDaemonStartLimit 8\n" +
+		"WSGIDaemonProcess x start=eager\nWSGIDaemonProcess y start=on-demand"})
+	assert.Equal(t, 0, code, out)
+}
+
+// 1,000 on-demand groups in one configuration: configtest, start, graceful
+// restart and stop each under 5 s, and the start-up log is not a line per
+// group.
+func TestDaemonOnDemand_ThousandGroups(t *testing.T) {
+	gowsgiOnly(t)
+	var b strings.Builder
+	b.WriteString("WSGIDaemonStart on-demand\n")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&b, "WSGIDaemonProcess t%d threads=1 display-name=gwod@PORT@-t%d\n"+
+			"WSGIScriptAlias /t%d @ROOT@/hello.wsgi process-group=t%d application-group=%%{GLOBAL}\n", i, i, i, i)
+	}
+	spec := ServerSpec{MPM: "event", Files: map[string]string{"hello.wsgi": odHello}, Snippet: b.String()}
+
+	began := time.Now()
+	out, code := ConfigTest(t, spec)
+	configtest := time.Since(began)
+	require.Equal(t, 0, code, out)
+
+	began = time.Now()
+	a := StartApache(t, spec)
+	start := time.Since(began)
+	startLog := a.ErrorLogContent()
+	lines := strings.Count(startLog, "\n")
+
+	for _, g := range []string{"t0", "t500", "t999"} {
+		_, took := odGet(t, a, g)
+		t.Logf("cold start of %s among 1,000 groups: %.3f s", g, took.Seconds())
+		assert.Less(t, took, 1500*time.Millisecond)
+	}
+	began = time.Now()
+	require.NoError(t, a.Graceful())
+	graceful := time.Since(began)
+	require.Len(t, waitOdProcs(a, "t500", 1, 10*time.Second), 1, "an awake group is started again after graceful")
+	odGet(t, a, "t42")
+
+	began = time.Now()
+	require.NoError(t, a.Stop())
+	stop := time.Since(began)
+	t.Logf("1,000 on-demand groups: configtest %.2f s, start %.2f s, graceful %.2f s, stop %.2f s; %d log lines at start",
+		configtest.Seconds(), start.Seconds(), graceful.Seconds(), stop.Seconds(), lines)
+	assert.Less(t, configtest, 5*time.Second, "configtest")
+	assert.Less(t, start, 5*time.Second, "start")
+	assert.Less(t, graceful, 5*time.Second, "graceful restart")
+	assert.Less(t, stop, 5*time.Second, "stop")
+	assert.Less(t, lines, 50, "the start-up log is not a line per group:\n%s", tail(startLog, 60))
+	assert.Empty(t, processesMatching(fmt.Sprintf("gwod%d-", a.Port)), "no daemon outlives Apache")
+}
