@@ -13,6 +13,7 @@ package tests
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"regexp"
 	"strconv"
@@ -136,8 +137,11 @@ func TestDaemonOnDemand_Burst(t *testing.T) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "WSGIDaemonStart on-demand\nWSGIDaemonStartLimit %d\n", limit)
 		for i := 0; i < groups; i++ {
-			b.WriteString(odGroup(fmt.Sprintf("b%d", i), "threads=1 inactivity-timeout=30"))
+			// A 2-core machine starts a hello group in about 0.1 s of CPU:
+			// the last of the queue waits its turn, well within 120 s.
+			b.WriteString(odGroup(fmt.Sprintf("b%d", i), "threads=1 inactivity-timeout=120 socket-timeout=120"))
 		}
+		client := &http.Client{Timeout: 180 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello}, Snippet: b.String()})
 		mark := markLog(a)
 		var wg sync.WaitGroup
@@ -148,7 +152,7 @@ func TestDaemonOnDemand_Burst(t *testing.T) {
 			wg.Add(1)
 			go func(name string) {
 				defer wg.Done()
-				r, err := doReq(httpClient, "GET", a.URL("/"+name), nil, nil)
+				r, err := doReq(client, "GET", a.URL("/"+name), nil, nil)
 				if err != nil || r.Status != 200 {
 					mu.Lock()
 					failed[name] = fmt.Sprintf("%v %s", err, r)
