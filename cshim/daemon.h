@@ -159,9 +159,11 @@ void gowsgi_daemon_tickets_reclaim(server_rec *s, pid_t pid);
 const gowsgi_daemon_rt *gowsgi_daemon_runtime(const gowsgi_daemon *conf);
 
 /* daemon_process.c, shared with the starter: forks process dp of its group
- * (0, or -1 when the fork failed, said); and records and logs how it
- * ended, returning the cause. */
+ * (0, or -1 when the fork failed, said); why a process went, from its slot
+ * (before it is reaped); and records and logs how it ended (the cause is
+ * also left in its slot). */
 int gowsgi_daemon_spawn_fork(gowsgi_daemon_proc *dp);
+gowsgi_exit_cause gowsgi_daemon_exit_cause(const gowsgi_daemon_slot *slot);
 gowsgi_exit_cause gowsgi_daemon_died(gowsgi_daemon_proc *dp, int status, int restart);
 
 /* daemon_starter.c: the on-demand starter of this generation (forked in

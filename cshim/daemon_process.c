@@ -209,12 +209,12 @@ static void spawn(gowsgi_daemon_proc *dp)
         watch(dp);
 }
 
-/* A daemon's exit reason, written by the engine, into a cause its reaper
- * acts on (an on-demand group that went idle is not restarted). */
-static gowsgi_exit_cause exit_cause(const gowsgi_daemon_slot *slot, int own_exit)
+gowsgi_exit_cause gowsgi_daemon_exit_cause(const gowsgi_daemon_slot *slot)
 {
-    if (!own_exit)
+    if (!__atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE) || __atomic_load_n(&slot->crashed, __ATOMIC_ACQUIRE))
         return GOWSGI_EXIT_CRASH;
+    /* The engine's reason (wsgi/daemon.go, monitor) begins with the limit
+     * that was reached. */
     if (strncmp(slot->reason, "inactivity-timeout=", 19) == 0)
         return GOWSGI_EXIT_IDLE;
     return GOWSGI_EXIT_OWN;
@@ -229,8 +229,7 @@ gowsgi_exit_cause gowsgi_daemon_died(gowsgi_daemon_proc *dp, int status, int res
     int exiting = __atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE);
     dp->running = 0;
     dp->backoff = !__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) && !exiting;
-    int own = exiting && !__atomic_load_n(&slot->crashed, __ATOMIC_ACQUIRE);
-    gowsgi_exit_cause cause = exit_cause(slot, own);
+    gowsgi_exit_cause cause = gowsgi_daemon_exit_cause(slot);
     char text[1024];
     const char *how = record_death(dp, status, text, sizeof(text));
     __atomic_store_n(&slot->cause, (int)cause, __ATOMIC_RELEASE);

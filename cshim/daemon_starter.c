@@ -211,12 +211,9 @@ static void reaped(starter_state *st, pid_t pid, int status)
      * sleeps when it has no other process, until a request wants it (then
      * a crash while starting backs off first). */
     int ending = st->draining || st->stopping;
-    int own = __atomic_load_n(&rt->shared->slots[dp->index].exiting, __ATOMIC_ACQUIRE) &&
-              !__atomic_load_n(&rt->shared->slots[dp->index].crashed, __ATOMIC_ACQUIRE) &&
-              strncmp(rt->shared->slots[dp->index].reason, "inactivity-timeout=", 19) != 0;
-    int restart = !ending && own;
-    gowsgi_exit_cause cause = gowsgi_daemon_died(dp, status, restart);
-    if (restart && cause == GOWSGI_EXIT_OWN && gowsgi_daemon_spawn_fork(dp) == 0) {
+    int restart = !ending && gowsgi_daemon_exit_cause(&rt->shared->slots[dp->index]) == GOWSGI_EXIT_OWN;
+    gowsgi_daemon_died(dp, status, restart);
+    if (restart && gowsgi_daemon_spawn_fork(dp) == 0) {
         track(st, dp);
         return;
     }
