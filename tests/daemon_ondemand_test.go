@@ -247,14 +247,25 @@ func TestDaemonOnDemand_Graceful(t *testing.T) {
 	})
 }
 
-// Stop leaves no process: starter, on-demand and eager daemons all go.
-func TestDaemonOnDemand_StopLeavesNothing(t *testing.T) {
+// A hard restart stops the starter and its processes (a new starter, every
+// on-demand group asleep again); stop leaves no process: starter,
+// on-demand and eager daemons all go.
+func TestDaemonOnDemand_RestartAndStopLeaveNothing(t *testing.T) {
 	gowsgiOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
 			Snippet: odGroup("od1", "start=on-demand") + odGroup("od2", "start=on-demand") + odGroup("eager", "")})
-		odGet(t, a, "od1")
+		old, _ := odGet(t, a, "od1")
 		odGet(t, a, "eager")
+		oldStarter := starterPids(a)
+		require.Len(t, oldStarter, 1)
+		require.NoError(t, a.Restart())
+		assert.Empty(t, waitOdProcs(a, "od1", 0, 10*time.Second), "a hard restart stops the on-demand processes")
+		starters := starterPids(a)
+		require.Len(t, starters, 1)
+		assert.NotEqual(t, oldStarter[0], starters[0], "a new starter")
+		now, _ := odGet(t, a, "od1")
+		assert.NotEqual(t, old, now)
 		require.NoError(t, a.Stop())
 		assert.Empty(t, processesMatching(fmt.Sprintf("gwod%d-", a.Port)), "no daemon outlives Apache")
 		assert.Empty(t, a.Processes(), "no process of the server is left")
