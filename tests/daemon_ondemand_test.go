@@ -295,6 +295,35 @@ func TestDaemonOnDemand_Crash(t *testing.T) {
 	})
 }
 
+// A process that crashes while starting (at its import script): the next
+// start backs off, as an eager group's; the request gets 503 after
+// connect-timeout with the cause, and nothing restarts the group once no
+// request wants it (no fork loop).
+func TestDaemonOnDemand_CrashWhileStartingBacksOff(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello,
+			"crash.py": "import signal, threading\nsignal.pthread_kill(threading.get_ident(), signal.SIGSEGV)\n"},
+			Snippet: odGroup("crashy", "start=on-demand connect-timeout=2") +
+				"WSGIImportScript @ROOT@/crash.py process-group=crashy application-group=%{GLOBAL}\n"})
+		time.Sleep(500 * time.Millisecond)
+		assert.NotContains(t, a.ErrorLogContent(), "started daemon process 0 of group 'crashy'",
+			"an on-demand group's import script waits for its first request too")
+		r := Get(t, a.URL("/crashy"))
+		assert.Equal(t, 503, r.Status, r.String())
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) && strings.Count(a.ErrorLogContent(), "of group 'crashy' (pid") < 4 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		all := a.ErrorLogContent()
+		assert.Contains(t, all, "the last one died while starting; waiting 5 seconds first", "the second start backs off")
+		assert.Equal(t, 2, strings.Count(all, "started daemon process 0 of group 'crashy'"),
+			"started for the request, once more after backing off, then not again")
+		assert.Empty(t, odProcs(a, "crashy"))
+	})
+}
+
 // The starter killed: the parent starts a new one and requests still work
 // (the killed starter's processes died with it).
 func TestDaemonOnDemand_StarterKilled(t *testing.T) {
