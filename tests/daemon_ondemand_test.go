@@ -127,6 +127,42 @@ func TestDaemonOnDemand_StartIdleRestart(t *testing.T) {
 	})
 }
 
+// A tenant slow to start delays no other tenant: while its first request
+// waits for a 5 s import, a cold start of another group and requests to a
+// warm one answer at once.
+func TestDaemonOnDemand_SlowStartDelaysNoOther(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		slow := "import time\ntime.sleep(5)\n" + odHello
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello, "slow.wsgi": slow},
+			Snippet: "WSGIDaemonStart on-demand\n" + odGroup("warm", "") + odGroup("cold", "") +
+				"WSGIDaemonProcess slow threads=1 display-name=gwod@PORT@-slow\n" +
+				"WSGIImportScript @ROOT@/slow.wsgi process-group=slow application-group=%{GLOBAL}\n" +
+				"WSGIScriptAlias /slow @ROOT@/slow.wsgi process-group=slow application-group=%{GLOBAL}\n"})
+		odGet(t, a, "warm")
+		done := make(chan Resp, 1)
+		began := time.Now()
+		go func() {
+			r, _ := doReq(httpClient, "GET", a.URL("/slow"), nil, nil)
+			done <- r
+		}()
+		require.Len(t, waitOdProcs(a, "slow", 1, 5*time.Second), 1, "the slow group is starting")
+		_, took := odGet(t, a, "cold")
+		assert.Less(t, took, 1500*time.Millisecond, "a cold start beside a slow one")
+		_, warm := odGet(t, a, "warm")
+		assert.Less(t, warm, 500*time.Millisecond, "a warm group beside a starting one")
+		select {
+		case r := <-done:
+			t.Errorf("the slow group answered (%s) before the others were served: they waited for it", r)
+		default: // still importing: the others did not wait for it
+		}
+		r := <-done
+		assert.Equal(t, 200, r.Status, r.String())
+		t.Logf("%s: cold start beside a slow one %.3f s, warm request %.3f s, the slow group's first request %.2f s",
+			mpm, took.Seconds(), warm.Seconds(), time.Since(began).Seconds())
+	})
+}
+
 // A burst of first requests to many cold groups starts them all, never more
 // than WSGIDaemonStartLimit at once (counted from the starter's own lines,
 // which it writes in order: one when a group starts, one when it is ready).
