@@ -119,6 +119,14 @@ static void track(starter_state *st, gowsgi_daemon_proc *dp)
     apr_hash_set(st->by_pid, key, sizeof(*key), dp);
 }
 
+static int group_running(const gowsgi_daemon_rt *rt)
+{
+    for (int i = 0; i < rt->conf->processes; i++)
+        if (rt->procs[i].running)
+            return 1;
+    return 0;
+}
+
 /* Forks the group's processes that are not running. */
 static void start_group(starter_state *st, int g)
 {
@@ -132,6 +140,13 @@ static void start_group(starter_state *st, int g)
         gowsgi_daemon_proc *dp = &rt->procs[i];
         if (!dp->running && gowsgi_daemon_spawn_fork(dp) == 0)
             track(st, dp);
+    }
+    if (!group_running(rt)) {
+        /* No fork succeeded (said): asleep again, and the waiting requests'
+         * next wakes try again. */
+        st->groups[g].state = ASLEEP;
+        st->nstarting--;
+        __atomic_store_n(&rt->shared->asleep, 1, __ATOMIC_RELEASE);
     }
 }
 
@@ -157,14 +172,6 @@ static void wake(starter_state *st, int g, apr_time_t now)
         start_group(st, g);
     else
         enqueue(st, g);
-}
-
-static int group_running(const gowsgi_daemon_rt *rt)
-{
-    for (int i = 0; i < rt->conf->processes; i++)
-        if (rt->procs[i].running)
-            return 1;
-    return 0;
 }
 
 /* Starting groups with a process ready now: their cold start is over. */
