@@ -179,6 +179,7 @@ int gowsgi_daemon_spawn_fork(gowsgi_daemon_proc *dp)
     gowsgi_daemon_slot *slot = &dp->rt->shared->slots[dp->index];
     __atomic_store_n(&slot->ready, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->exiting, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&slot->idle, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->crashed, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->quiet_until, 0, __ATOMIC_RELEASE);   /* its predecessor's */
     slot->reason[0] = '\0';
