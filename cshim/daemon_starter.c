@@ -213,12 +213,16 @@ static void reaped(starter_state *st, pid_t pid, int status)
     apr_hash_set(st->by_pid, &pid, sizeof(pid), NULL);
     gowsgi_daemon_rt *rt = dp->rt;
     int g = rt->index;
-    /* Its own reason other than idleness (maximum-requests, a reload, ...):
-     * a new one at once, as an eager group's. Idle, or crashed: the group
-     * sleeps when it has no other process, until a request wants it (then
-     * a crash while starting backs off first). */
+    /* A process that served and stopped for its own reason other than
+     * idleness (maximum-requests, a reload, ...): a new one at once, as an
+     * eager group's. Idle, crashed, or never up (Python could not start):
+     * the group sleeps when it has no other process, until a request wants
+     * it (then a crash while starting backs off first), so a broken group
+     * that nobody asks for is not retried forever. */
     int ending = st->draining || st->stopping;
-    int restart = !ending && gowsgi_daemon_exit_cause(&rt->shared->slots[dp->index]) == GOWSGI_EXIT_OWN;
+    const gowsgi_daemon_slot *slot = &rt->shared->slots[dp->index];
+    int restart = !ending && __atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) &&
+                  gowsgi_daemon_exit_cause(slot) == GOWSGI_EXIT_OWN;
     gowsgi_daemon_died(dp, status, restart);
     if (restart && gowsgi_daemon_spawn_fork(dp) == 0) {
         track(st, dp);

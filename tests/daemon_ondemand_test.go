@@ -109,8 +109,8 @@ func TestDaemonOnDemand_StartIdleRestart(t *testing.T) {
 		assert.Equal(t, pid, again, "a warm request goes to the same process")
 
 		// Idle for inactivity-timeout=2: the process exits and stays gone.
-		lines := strings.Join(mark.waitRaw("inactivity-timeout=2 reached", 15*time.Second), "\n")
-		assert.Contains(t, lines, fmt.Sprintf("(pid %d) exited with status 0 (inactivity-timeout=2 reached)", pid))
+		exited := fmt.Sprintf("(pid %d) exited with status 0 (inactivity-timeout=2 reached)", pid)
+		assert.Contains(t, strings.Join(mark.waitRaw(exited, 15*time.Second), "\n"), exited)
 		assert.Empty(t, waitOdProcs(a, "od", 0, 5*time.Second), "the idle process went")
 		time.Sleep(1500 * time.Millisecond) // past the parent's tick: nothing restarts it
 		assert.Empty(t, odProcs(a, "od"), "an idle on-demand group is not restarted without a request")
@@ -331,32 +331,36 @@ func TestDaemonOnDemand_Crash(t *testing.T) {
 	})
 }
 
-// A process that crashes while starting (at its import script): the next
-// start backs off, as an eager group's; the request gets 503 after
-// connect-timeout with the cause, and nothing restarts the group once no
-// request wants it (no fork loop).
-func TestDaemonOnDemand_CrashWhileStartingBacksOff(t *testing.T) {
+// A group whose processes cannot start (a python-home that does not
+// exist): its first request gets 503 after connect-timeout with the cause;
+// the group is not retried while no request wants it (no fork loop), and
+// the next request tries again.
+func TestDaemonOnDemand_BrokenGroupSleeps(t *testing.T) {
 	gowsgiOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
-		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello,
-			"crash.py": "import signal, threading\nsignal.pthread_kill(threading.get_ident(), signal.SIGSEGV)\n"},
-			Snippet: odGroup("crashy", "start=on-demand connect-timeout=2") +
-				"WSGIImportScript @ROOT@/crash.py process-group=crashy application-group=%{GLOBAL}\n"})
-		time.Sleep(500 * time.Millisecond)
-		assert.NotContains(t, a.ErrorLogContent(), "started daemon process 0 of group 'crashy'",
-			"an on-demand group's import script waits for its first request too")
-		r := Get(t, a.URL("/crashy"))
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
+			Snippet: odGroup("broken", "start=on-demand connect-timeout=2 python-home=/nonexistent/venv") +
+				odGroup("od", "start=on-demand")})
+		r := Get(t, a.URL("/broken"))
 		assert.Equal(t, 503, r.Status, r.String())
-		deadline := time.Now().Add(15 * time.Second)
-		for time.Now().Before(deadline) && strings.Count(a.ErrorLogContent(), "of group 'crashy' (pid") < 4 {
+		assert.Regexp(t, `no process of the group has been ready within connect-timeout=2; process \d+:? (exited with status 1 \()?Python could not start`,
+			a.ErrorLogContent(), "the 503 says why")
+		// The process waits 5 s before it exits (the engine's own back-off);
+		// then the group sleeps.
+		gone := regexp.MustCompile(`daemon process 0 of group 'broken' \(pid \d+\) exited with status 1`)
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) && !gone.MatchString(a.ErrorLogContent()) {
 			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(1500 * time.Millisecond)
-		all := a.ErrorLogContent()
-		assert.Contains(t, all, "the last one died while starting; waiting 5 seconds first", "the second start backs off")
-		assert.Equal(t, 2, strings.Count(all, "started daemon process 0 of group 'crashy'"),
-			"started for the request, once more after backing off, then not again")
-		assert.Empty(t, odProcs(a, "crashy"))
+		require.Regexp(t, gone, a.ErrorLogContent())
+		time.Sleep(2 * time.Second)
+		assert.Equal(t, 1, strings.Count(a.ErrorLogContent(), "started daemon process 0 of group 'broken'"),
+			"not restarted while no request wants it")
+		assert.Empty(t, odProcs(a, "broken"))
+		odGet(t, a, "od") // the rest of the server works
+		assert.Equal(t, 503, Get(t, a.URL("/broken")).Status)
+		assert.Equal(t, 2, strings.Count(a.ErrorLogContent(), "started daemon process 0 of group 'broken'"),
+			"the next request tries again")
 	})
 }
 
