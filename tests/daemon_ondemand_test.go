@@ -241,6 +241,7 @@ func TestDaemonOnDemand_Graceful(t *testing.T) {
 		var mu sync.Mutex
 		var errs []string
 		served := 0
+		var longest time.Duration
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -250,12 +251,16 @@ func TestDaemonOnDemand_Graceful(t *testing.T) {
 					return
 				default:
 				}
+				began := time.Now()
 				r, err := doReq(httpClient, "GET", a.URL("/awake"), nil, nil)
 				mu.Lock()
 				if err != nil || r.Status != 200 {
 					errs = append(errs, fmt.Sprintf("%v %s", err, r))
 				} else {
 					served++
+				}
+				if d := time.Since(began); d > longest {
+					longest = d
 				}
 				mu.Unlock()
 			}
@@ -266,7 +271,7 @@ func TestDaemonOnDemand_Graceful(t *testing.T) {
 		close(stop)
 		wg.Wait()
 		assert.Empty(t, errs, "no request lost across the graceful restart")
-		t.Logf("%s: %d requests served across the graceful restart", mpm, served)
+		t.Logf("%s: %d requests served across the graceful restart (the longest took %.3f s)", mpm, served, longest.Seconds())
 
 		mark.waitRaw("from before the graceful restart has drained its processes and exited", 20*time.Second)
 		assert.Contains(t, strings.Join(mark.raw(), "\n"), "cold start of daemon process group 'awake'")
