@@ -86,7 +86,6 @@ typedef struct starter_state {
     int nstarting;
     int draining, stopping;
     apr_time_t deadline;             /* draining or stopping: stragglers are killed after it */
-    apr_hash_t *by_pid;              /* pid -> gowsgi_daemon_proc */
     apr_pool_t *pool;
 } starter_state;
 
@@ -112,11 +111,19 @@ static int dequeue(starter_state *st)
     return g;
 }
 
-static void track(starter_state *st, gowsgi_daemon_proc *dp)
+/* The running process pid of an on-demand group (a death is rare enough
+ * to look through them all; nothing grows with each start). */
+static gowsgi_daemon_proc *proc_of(pid_t pid)
 {
-    pid_t *key = apr_palloc(st->pool, sizeof(*key));
-    *key = dp->proc.pid;
-    apr_hash_set(st->by_pid, key, sizeof(*key), dp);
+    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+        gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
+        if (!rt->on_demand)
+            continue;
+        for (int i = 0; i < rt->conf->processes; i++)
+            if (rt->procs[i].running && rt->procs[i].proc.pid == pid)
+                return &rt->procs[i];
+    }
+    return NULL;
 }
 
 static int group_running(const gowsgi_daemon_rt *rt)
@@ -138,8 +145,8 @@ static void start_group(starter_state *st, int g)
                  "'%s' (%d of at most %d starting at once)", rt->conf->name, st->nstarting, start_limit);
     for (int i = 0; i < rt->conf->processes; i++) {
         gowsgi_daemon_proc *dp = &rt->procs[i];
-        if (!dp->running && gowsgi_daemon_spawn_fork(dp) == 0)
-            track(st, dp);
+        if (!dp->running)
+            gowsgi_daemon_spawn_fork(dp);
     }
     if (!group_running(rt)) {
         /* No fork succeeded (said): asleep again, and the waiting requests'
@@ -207,10 +214,9 @@ static int channel_waiting(const gowsgi_daemon_rt *rt)
 
 static void reaped(starter_state *st, pid_t pid, int status)
 {
-    gowsgi_daemon_proc *dp = apr_hash_get(st->by_pid, &pid, sizeof(pid));
+    gowsgi_daemon_proc *dp = proc_of(pid);
     if (dp == NULL)
         return;
-    apr_hash_set(st->by_pid, &pid, sizeof(pid), NULL);
     gowsgi_daemon_rt *rt = dp->rt;
     int g = rt->index;
     /* A process that served and stopped for its own reason other than
@@ -224,10 +230,8 @@ static void reaped(starter_state *st, pid_t pid, int status)
     int restart = !ending && __atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) &&
                   gowsgi_daemon_exit_cause(slot) == GOWSGI_EXIT_OWN;
     gowsgi_daemon_died(dp, status, restart);
-    if (restart && gowsgi_daemon_spawn_fork(dp) == 0) {
-        track(st, dp);
+    if (restart && gowsgi_daemon_spawn_fork(dp) == 0)
         return;
-    }
     if (group_running(rt))
         return;
     if (st->groups[g].state == STARTING)
@@ -351,7 +355,6 @@ static void starter_main(void)
     starter_state st;
     memset(&st, 0, sizeof(st));
     apr_pool_create(&st.pool, starter_pool);
-    st.by_pid = apr_hash_make(st.pool);
     st.groups = apr_pcalloc(st.pool, sizeof(group) * (size_t)(gowsgi_daemon_nrts > 0 ? gowsgi_daemon_nrts : 1));
     st.queue_head = st.queue_tail = -1;
     struct pollfd *fds = apr_pcalloc(st.pool, sizeof(struct pollfd) * (size_t)(gowsgi_daemon_nrts + 2));
