@@ -13,8 +13,10 @@ package tests
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -58,12 +60,14 @@ func waitOdProcs(a *Apache, name string, n int, timeout time.Duration) []int {
 }
 
 // starterPids are the server's on-demand starters (by their name in
-// /proc/pid/comm).
+// /proc/pid/comm, children of Apache's parent: a daemon the starter has
+// just forked bears its name until it execs).
 func starterPids(a *Apache) []int {
 	var out []int
 	for _, pid := range a.Processes() {
 		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil &&
-			strings.TrimSpace(string(comm)) == "gowsgi-starter" {
+			strings.TrimSpace(string(comm)) == "gowsgi-starter" &&
+			procStatusField(pid, "PPid") == strconv.Itoa(a.Pid()) {
 			out = append(out, pid)
 		}
 	}
@@ -79,6 +83,14 @@ func odGet(t *testing.T, a *Apache, name string) (int, time.Duration) {
 	pid, err := strconv.Atoi(r.Body)
 	require.NoError(t, err, r.String())
 	return pid, took
+}
+
+// odUserName is a test user of this test (gwod-<base>-<hash of the test
+// name>: unique per test and MPM, the same again after a crashed run).
+func odUserName(t *testing.T, base string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(t.Name()))
+	return fmt.Sprintf("gwod-%s-%06x", base, h.Sum32()&0xffffff)
 }
 
 var coldStartLine = regexp.MustCompile(`cold start of daemon process group '([^']+)' took ([0-9.]+) s`)
@@ -170,15 +182,32 @@ func TestDaemonOnDemand_Burst(t *testing.T) {
 	gowsgiOnly(t)
 	const groups, limit = 120, 3
 	forEachMPM(t, func(t *testing.T, mpm string) {
+		// The tenants share two users of their own, as on a shared host.
+		users := []string{odUserName(t, "a"), odUserName(t, "b")}
 		var b strings.Builder
 		fmt.Fprintf(&b, "WSGIDaemonStart on-demand\nWSGIDaemonStartLimit %d\n", limit)
 		for i := 0; i < groups; i++ {
 			// A 2-core machine starts a hello group in about 0.1 s of CPU:
 			// the last of the queue waits its turn, well within 120 s.
-			b.WriteString(odGroup(fmt.Sprintf("b%d", i), "threads=1 inactivity-timeout=120 socket-timeout=120"))
+			b.WriteString(odGroup(fmt.Sprintf("b%d", i), "threads=1 inactivity-timeout=120 socket-timeout=120 user="+
+				users[i%2]+" group="+users[i%2]))
 		}
 		client := &http.Client{Timeout: 180 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello}, Snippet: b.String()})
+		var made []*unixUser
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello}, Snippet: b.String(),
+			Setup: func(root string) error {
+				if err := os.MkdirAll(filepath.Join(root, "home"), 0o755); err != nil {
+					return err
+				}
+				for _, name := range users {
+					u, err := createDaemonUser(t, name, filepath.Join(root, "home", name))
+					if err != nil {
+						return err
+					}
+					made = append(made, u)
+				}
+				return nil
+			}})
 		mark := markLog(a)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -213,6 +242,9 @@ func TestDaemonOnDemand_Burst(t *testing.T) {
 			}
 		}
 		t.Logf("%s: at most %d groups were starting at once (limit %d)", mpm, most, limit)
+		for _, u := range made {
+			assert.Len(t, processesOfUID(u.UID), groups/2, "half of the tenants run as %s", u.Name)
+		}
 		assert.LessOrEqual(t, most, limit, "WSGIDaemonStartLimit bounds concurrent starts")
 		assert.Equal(t, limit, most, "a burst of %d wakes fills the limit", groups)
 		assert.Len(t, cold, groups, "each group started once")
