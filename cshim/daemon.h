@@ -66,6 +66,7 @@ typedef struct gowsgi_daemon_shared {
     int asleep;                    /* no process: the next request starts one */
     unsigned int cold_starts;      /* how often a request woke it */
     long long last_cold_start_usec;   /* from the wake to a ready process */
+    int start_failed;              /* its last process died before it was ready */
     unsigned int next_death;
     gowsgi_daemon_death deaths[GOWSGI_DAEMON_DEATHS];
     gowsgi_daemon_slot slots[];    /* one per process of the group */

@@ -194,6 +194,7 @@ static void check_started(starter_state *st, apr_time_t now)
             apr_time_t took = now - st->groups[g].woken;
             st->groups[g].state = AWAKE;
             st->nstarting--;
+            __atomic_store_n(&rt->shared->start_failed, 0, __ATOMIC_RELEASE);
             __atomic_add_fetch(&rt->shared->cold_starts, 1, __ATOMIC_ACQ_REL);
             __atomic_store_n(&rt->shared->last_cold_start_usec, (long long)took, __ATOMIC_RELEASE);
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server, "gowsgi: cold start of daemon process group "
@@ -227,8 +228,11 @@ static void reaped(starter_state *st, pid_t pid, int status)
      * that nobody asks for is not retried forever. */
     int ending = st->draining || st->stopping;
     const gowsgi_daemon_slot *slot = &rt->shared->slots[dp->index];
-    int restart = !ending && __atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) &&
-                  gowsgi_daemon_exit_cause(slot) == GOWSGI_EXIT_OWN;
+    int was_ready = __atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE);
+    int restart = !ending && was_ready && gowsgi_daemon_exit_cause(slot) == GOWSGI_EXIT_OWN;
+    /* Requests waiting for a group that failed to come up are bounded by
+     * connect-timeout, not socket-timeout (daemon_forward.c). */
+    __atomic_store_n(&rt->shared->start_failed, !was_ready, __ATOMIC_RELEASE);
     gowsgi_daemon_died(dp, status, restart);
     if (restart && gowsgi_daemon_spawn_fork(dp) == 0)
         return;

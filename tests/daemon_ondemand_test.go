@@ -376,7 +376,7 @@ func TestDaemonOnDemand_BrokenGroupSleeps(t *testing.T) {
 	gowsgiOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
-			Snippet: odGroup("broken", "start=on-demand connect-timeout=2 python-home=/nonexistent/venv") +
+			Snippet: odGroup("broken", "start=on-demand connect-timeout=2 socket-timeout=60 python-home=/nonexistent/venv") +
 				odGroup("od", "start=on-demand")})
 		r := Get(t, a.URL("/broken"))
 		assert.Equal(t, 503, r.Status, r.String())
@@ -395,7 +395,11 @@ func TestDaemonOnDemand_BrokenGroupSleeps(t *testing.T) {
 			"not restarted while no request wants it")
 		assert.Empty(t, odProcs(a, "broken"))
 		odGet(t, a, "od") // the rest of the server works
+		// Its last start failed: the request is not waited for as a slow
+		// start (socket-timeout=60) but as any group's (connect-timeout=2).
+		began := time.Now()
 		assert.Equal(t, 503, Get(t, a.URL("/broken")).Status)
+		assert.Less(t, time.Since(began), 15*time.Second, "bounded by connect-timeout")
 		assert.Equal(t, 2, strings.Count(a.ErrorLogContent(), "started daemon process 0 of group 'broken'"),
 			"the next request tries again")
 	})
