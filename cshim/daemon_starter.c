@@ -181,6 +181,8 @@ static void wake(starter_state *st, int g, apr_time_t now)
         enqueue(st, g);
 }
 
+static void signal_group(gowsgi_daemon_rt *rt, int sig);
+
 /* Starting groups with a process ready now: their cold start is over. */
 static void check_started(starter_state *st, apr_time_t now)
 {
@@ -200,6 +202,10 @@ static void check_started(starter_state *st, apr_time_t now)
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server, "gowsgi: cold start of daemon process group "
                          "'%s' took %.3f s (process %d, pid %d ready)", rt->conf->name, (double)took / 1e6, i,
                          (int)rt->procs[i].proc.pid);
+            /* Up during a graceful end: it serves what old Apache children
+             * send (the request that woke it), then drains. */
+            if (st->draining)
+                signal_group(rt, SIGUSR2);
             break;
         }
     }
@@ -266,17 +272,25 @@ static int any_running(void)
     return 0;
 }
 
-static void signal_all(int sig)
+static void signal_group(gowsgi_daemon_rt *rt, int sig)
+{
+    for (int i = 0; i < rt->conf->processes; i++)
+        if (rt->procs[i].running) {
+            rt->procs[i].stopping = 1;
+            kill(rt->procs[i].proc.pid, sig);
+        }
+}
+
+/* A graceful end leaves a group that is starting alone until it is up
+ * (check_started drains it then): a process told to drain before its
+ * engine is there would die of the signal, and the request that woke it,
+ * in an old Apache child, would wait for nothing. */
+static void signal_all(starter_state *st, int sig)
 {
     for (int g = 0; g < gowsgi_daemon_nrts; g++) {
         gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
-        if (!rt->on_demand)
-            continue;
-        for (int i = 0; i < rt->conf->processes; i++)
-            if (rt->procs[i].running) {
-                rt->procs[i].stopping = 1;
-                kill(rt->procs[i].proc.pid, sig);
-            }
+        if (rt->on_demand && !(sig == SIGUSR2 && st->groups[g].state == STARTING))
+            signal_group(rt, sig);
     }
 }
 
@@ -301,7 +315,7 @@ static void end(starter_state *st, int graceful)
         st->stopping = 1;
     }
     st->deadline = apr_time_now() + apr_time_from_sec(timeout);
-    signal_all(graceful ? SIGUSR2 : SIGTERM);
+    signal_all(st, graceful ? SIGUSR2 : SIGTERM);
 }
 
 static void kill_stragglers(void)

@@ -320,6 +320,37 @@ func TestDaemonOnDemand_Graceful(t *testing.T) {
 	})
 }
 
+// A graceful restart while a group's first request waits for its slow
+// start: the old generation's process comes up, serves that request, then
+// drains.
+func TestDaemonOnDemand_GracefulDuringColdStart(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		slow := "import time\ntime.sleep(3)\n" + odHello
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"slow.wsgi": slow},
+			Snippet: "WSGIDaemonProcess slow threads=2 start=on-demand display-name=gwod@PORT@-slow\n" +
+				"WSGIScriptAlias /slow @ROOT@/slow.wsgi process-group=slow application-group=%{GLOBAL}\n"})
+		done := make(chan Resp, 1)
+		go func() {
+			r, err := doReq(httpClient, "GET", a.URL("/slow"), nil, nil)
+			if err != nil {
+				r.Body = err.Error()
+			}
+			done <- r
+		}()
+		first := waitOdProcs(a, "slow", 1, 5*time.Second)
+		require.Len(t, first, 1, "the slow group is starting")
+		mark := markLog(a)
+		require.NoError(t, a.Graceful())
+		r := <-done
+		assert.Equal(t, 200, r.Status, "the request that was waiting for the cold start: %s", r)
+		assert.Equal(t, strconv.Itoa(first[0]), r.Body, "served by the old generation's process")
+		lines := strings.Join(mark.waitRaw("from before the graceful restart has drained its processes and exited",
+			20*time.Second), "\n")
+		assert.Contains(t, lines, fmt.Sprintf("(pid %d) exited with status 0 (a graceful restart: drained)", first[0]))
+	})
+}
+
 // A hard restart stops the starter and its processes (a new starter, every
 // on-demand group asleep again); stop leaves no process: starter,
 // on-demand and eager daemons all go.
