@@ -157,9 +157,11 @@ static void start_group(starter_state *st, int g)
     }
 }
 
+/* Also while draining: the queued groups were woken before the graceful
+ * restart, by requests that old Apache children still hold. */
 static void start_queued(starter_state *st)
 {
-    while (st->nstarting < start_limit && !st->draining && !st->stopping) {
+    while (st->nstarting < start_limit && !st->stopping) {
         int g = dequeue(st);
         if (g < 0)
             break;
@@ -177,8 +179,11 @@ static void wake(starter_state *st, int g, apr_time_t now)
     st->groups[g].woken = now;
     if (st->nstarting < start_limit)
         start_group(st, g);
-    else
+    else {
         enqueue(st, g);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, gowsgi_main_server, "gowsgi: on-demand daemon process group '%s' "
+                     "waits its turn to start (%d starting at once)", gowsgi_daemon_rts[g].conf->name, st->nstarting);
+    }
 }
 
 static void signal_group(gowsgi_daemon_rt *rt, int sig);

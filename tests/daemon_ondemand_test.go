@@ -323,28 +323,42 @@ func TestDaemonOnDemand_Graceful(t *testing.T) {
 // A graceful restart while a group's first request waits for its slow
 // start: the old generation's process comes up, serves that request, then
 // drains.
+//
+// With WSGIDaemonStartLimit 1, a second slow group waits its turn behind the
+// first: the old starter still starts it, and its request is served too.
 func TestDaemonOnDemand_GracefulDuringColdStart(t *testing.T) {
 	gowsgiOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		slow := "import time\ntime.sleep(3)\n" + odHello
+		snippet := "WSGIDaemonStartLimit 1\n"
+		for _, g := range []string{"slow", "next"} {
+			snippet += fmt.Sprintf("WSGIDaemonProcess %s threads=2 start=on-demand display-name=gwod@PORT@-%s\n"+
+				"WSGIScriptAlias /%s @ROOT@/slow.wsgi process-group=%s application-group=%%{GLOBAL}\n", g, g, g, g)
+		}
+		// The queue is logged at debug level.
 		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"slow.wsgi": slow},
-			Snippet: "WSGIDaemonProcess slow threads=2 start=on-demand display-name=gwod@PORT@-slow\n" +
-				"WSGIScriptAlias /slow @ROOT@/slow.wsgi process-group=slow application-group=%{GLOBAL}\n"})
-		done := make(chan Resp, 1)
-		go func() {
-			r, err := doReq(httpClient, "GET", a.URL("/slow"), nil, nil)
+			Snippet: "LogLevel info gowsgi:debug\n" + snippet})
+		done := map[string]chan Resp{"slow": make(chan Resp, 1), "next": make(chan Resp, 1)}
+		get := func(g string) {
+			r, err := doReq(httpClient, "GET", a.URL("/"+g), nil, nil)
 			if err != nil {
 				r.Body = err.Error()
 			}
-			done <- r
-		}()
+			done[g] <- r
+		}
+		go get("slow")
 		first := waitOdProcs(a, "slow", 1, 5*time.Second)
 		require.Len(t, first, 1, "the slow group is starting")
 		mark := markLog(a)
+		go get("next")
+		queued := "on-demand daemon process group 'next' waits its turn to start"
+		require.Contains(t, strings.Join(mark.waitRaw(queued, 10*time.Second), "\n"), queued)
 		require.NoError(t, a.Graceful())
-		r := <-done
+		r := <-done["slow"]
 		assert.Equal(t, 200, r.Status, "the request that was waiting for the cold start: %s", r)
 		assert.Equal(t, strconv.Itoa(first[0]), r.Body, "served by the old generation's process")
+		r = <-done["next"]
+		assert.Equal(t, 200, r.Status, "the request whose group waited its turn: %s", r)
 		lines := strings.Join(mark.waitRaw("from before the graceful restart has drained its processes and exited",
 			20*time.Second), "\n")
 		assert.Contains(t, lines, fmt.Sprintf("(pid %d) exited with status 0 (a graceful restart: drained)", first[0]))
