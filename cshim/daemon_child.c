@@ -35,6 +35,7 @@
 #include "daemon_start.h"
 
 #include "ap_listen.h"
+#include "http_main.h"
 #include "unixd.h"
 #include "apr_strings.h"
 
@@ -296,6 +297,10 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
     /* Apache's session, before leaving it (the starter has left it already). */
     apache_sid = gowsgi_daemon_apache_sid > 0 ? gowsgi_daemon_apache_sid : (int)getsid(0);
     gowsgi_starter_close();   /* the starter's wake channel is not a daemon's */
+    /* Forked by the starter, it bears the starter's name until its own
+     * title: Apache's, as a fork of Apache's parent has. */
+    const char *program = strrchr(ap_server_argv0, '/');
+    prctl(PR_SET_NAME, program ? program + 1 : ap_server_argv0, 0, 0, 0);
     reset_signals();
     if (setsid() < 0)
         fail(rt, index, "setsid", errno);
