@@ -91,6 +91,8 @@ typedef struct gowsgi_interp_options {
 typedef struct gowsgi_global {
     const char *library_path;      /* GoWSGILibrary; NULL = beside mod_gowsgi.so */
     const char *worker_share;      /* GoWSGIWorkerShare; NULL = fair_share.c's default */
+    int daemon_start_on_demand;    /* WSGIDaemonStart on-demand: groups without start= (Off) */
+    int daemon_start_limit;        /* WSGIDaemonStartLimit; 0 = 4 */
     const char *python_home;
     const char *python_home_tag;   /* the Python of a WSGIPythonHome virtualenv, or NULL */
     gowsgi_where python_home_where;

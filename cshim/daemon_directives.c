@@ -1,8 +1,8 @@
 /*
  * daemon_directives.c: WSGIDaemonProcess with all 43 of its 4.9.4 options,
  * mod_wsgi 6's switch-interval=, interrupt-timeout= and
- * response-flush-delay= (and gowsgi's own worker-share= and
- * python-executable=), and
+ * response-flush-delay= (and gowsgi's own worker-share=,
+ * python-executable= and start=), and
  * WSGIImportScript, which names a daemon group. Everything is validated as
  * mod_wsgi 4.9.4 validates it and kept for daemon mode.
  */
@@ -246,6 +246,11 @@ static const char *gw_daemon_option(cmd_parms *cmd, gowsgi_daemon *d,
         /* mod_wsgi 6: a positive number of seconds (six_directives.c). */
         if (gowsgi_check_switch_interval(value) != NULL)
             return gw_invalid_daemon(cmd, "switch interval");
+    }
+    else if (strcmp(name, "start") == 0) {
+        /* gowsgi's own (daemon_starter.c). */
+        if (strcmp(value, "on-demand") != 0 && strcmp(value, "eager") != 0)
+            return gw_invalid_daemon(cmd, "start mode (on-demand or eager)");
     }
     else if (strcmp(name, "python-executable") == 0) {
         /* gowsgi's own (group_python.c). */

@@ -134,6 +134,39 @@ static const char *gw_set_worker_share(cmd_parms *cmd, void *mconfig, const char
     return NULL;
 }
 
+/* WSGIDaemonStart: how groups without their own start= start
+ * (daemon_starter.c). */
+static const char *gw_set_daemon_start(cmd_parms *cmd, void *mconfig, const char *v)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)mconfig;
+    if (err)
+        FAIL(err);
+    if (strcasecmp(v, "on-demand") == 0)
+        gowsgi_globals.daemon_start_on_demand = 1;
+    else if (strcasecmp(v, "eager") == 0)
+        gowsgi_globals.daemon_start_on_demand = 0;
+    else
+        FAIL(apr_pstrcat(cmd->pool, "WSGIDaemonStart must be on-demand or eager, not '", v, "'.", NULL));
+    return NULL;
+}
+
+/* WSGIDaemonStartLimit: how many on-demand groups may be starting at once. */
+static const char *gw_set_daemon_start_limit(cmd_parms *cmd, void *mconfig, const char *v)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int n;
+
+    (void)mconfig;
+    if (err)
+        FAIL(err);
+    if (!gowsgi_parse_int(v, &n) || n < 1 || n > 1024)
+        FAIL(apr_pstrcat(cmd->pool, "WSGIDaemonStartLimit must be a number from 1 to 1024, not '", v, "'.", NULL));
+    gowsgi_globals.daemon_start_limit = n;
+    return NULL;
+}
+
 static const char *gw_set_socket_prefix(cmd_parms *cmd, void *mconfig,
                                         const char *v)
 {
@@ -796,5 +829,9 @@ const command_rec gowsgi_directives[] = {
                   "Path of libgowsgi.so (default: beside mod_gowsgi.so)."),
     AP_INIT_TAKE1("GoWSGIWorkerShare", gw_set_worker_share, NULL, RSRC_CONF,
                   "How many of Apache's workers a daemon process group may hold (default: 50%)."),
+    AP_INIT_TAKE1("WSGIDaemonStart", gw_set_daemon_start, NULL, RSRC_CONF,
+                  "How daemon process groups without start= start: eager (default) or on-demand."),
+    AP_INIT_TAKE1("WSGIDaemonStartLimit", gw_set_daemon_start_limit, NULL, RSRC_CONF,
+                  "How many on-demand daemon process groups may be starting at once (default: 4)."),
     { NULL }
 };

@@ -59,6 +59,9 @@
 #define GOWSGI_LAUNCH_STACK_SIZE "stack_size"
 #define GOWSGI_LAUNCH_BACKOFF "backoff"           /* seconds to wait first (the last one died starting) */
 #define GOWSGI_LAUNCH_SECRET "secret"
+/* The process that forked it: Apache's parent, or the on-demand starter
+ * (cshim/daemon_starter.c), whose death ends it (PR_SET_PDEATHSIG). */
+#define GOWSGI_LAUNCH_SPAWNER "spawner"
 /* Where, in the shared memfd, the process's own records are: byte offsets
  * (the layout is the shim's, cshim/daemon.h), so the launcher needs none
  * of Apache's headers. */
