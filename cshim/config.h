@@ -82,6 +82,7 @@ typedef struct gowsgi_interp_options {
     const char *application_group; /* NULL: any; "" (%{GLOBAL}): the main interpreter */
     int per_interpreter_gil;       /* -1 unset, 0, 1 */
     int free_threading;            /* -1 unset, 0, 1 */
+    const char *switch_interval;   /* WSGISwitchInterval inside, without application-group=; NULL unset */
     gowsgi_where where;
 } gowsgi_interp_options;
 
@@ -90,6 +91,8 @@ typedef struct gowsgi_interp_options {
 typedef struct gowsgi_global {
     const char *library_path;      /* GoWSGILibrary; NULL = beside mod_gowsgi.so */
     const char *worker_share;      /* GoWSGIWorkerShare; NULL = fair_share.c's default */
+    int daemon_start_on_demand;    /* WSGIDaemonStart on-demand: groups without start= (Off) */
+    int daemon_start_limit;        /* WSGIDaemonStartLimit; 0 = 4 */
     const char *python_home;
     const char *python_home_tag;   /* the Python of a WSGIPythonHome virtualenv, or NULL */
     gowsgi_where python_home_where;
@@ -123,6 +126,12 @@ typedef struct gowsgi_global {
     int per_interpreter_gil;             /* WSGIPerInterpreterGIL outside a container: Off */
     int free_threading;                  /* WSGIFreeThreading outside a container: Off */
     apr_array_header_t *interp_options;  /* gowsgi_interp_options, in file order */
+    /* mod_wsgi 6 (six_directives.c), as written; NULL when not given. */
+    const char *switch_interval;         /* WSGISwitchInterval (seconds) */
+    const char *slow_requests;           /* WSGISlowRequests (seconds) */
+    int telemetry_options;               /* WSGITelemetryOptions flags */
+    const char *telemetry_target;        /* WSGITelemetryService "unix:/path" */
+    int telemetry_interval_ms;           /* its interval= (0: 1 s) */
 } gowsgi_global;
 
 /* Per-server (main server and each <VirtualHost>). */

@@ -47,12 +47,26 @@ typedef struct gowsgi_daemon_slot {
      * too slow to begin a request): until then, children leave their kept
      * connections to it alone rather than each waiting a tick on it. */
     apr_time_t quiet_until;
+    int cause;                     /* gowsgi_exit_cause of its last exit, set when it is reaped */
     char reason[GOWSGI_DAEMON_REASON];
 } gowsgi_daemon_slot;
+
+/* Why a process of the group last went, as its reaper classified it. */
+typedef enum gowsgi_exit_cause {
+    GOWSGI_EXIT_NONE = 0,
+    GOWSGI_EXIT_IDLE,              /* inactivity-timeout: an on-demand group sleeps */
+    GOWSGI_EXIT_OWN,               /* its own other reason (maximum-requests, restart-interval, ...) */
+    GOWSGI_EXIT_CRASH,             /* a signal, or died while starting */
+} gowsgi_exit_cause;
 
 #define GOWSGI_DAEMON_DEATHS 16
 typedef struct gowsgi_daemon_shared {
     int reload_token;              /* see gowsgi_daemon_init.reload_token */
+    /* On-demand groups (daemon_starter.c), for status pages to read. */
+    int asleep;                    /* no process: the next request starts one */
+    unsigned int cold_starts;      /* how often a request woke it */
+    long long last_cold_start_usec;   /* from the wake to a ready process */
+    int start_failed;              /* its last process died before it was ready */
     unsigned int next_death;
     gowsgi_daemon_death deaths[GOWSGI_DAEMON_DEATHS];
     gowsgi_daemon_slot slots[];    /* one per process of the group */
@@ -74,6 +88,7 @@ typedef struct gowsgi_daemon_proc {
 struct gowsgi_daemon_rt {
     const gowsgi_daemon *conf;
     int index;
+    int on_demand;                 /* start=on-demand (or WSGIDaemonStart): the starter runs it */
     int channel[2];                /* [0] send end (children), [1] receive end (daemons) */
     unsigned char secret[GOWSGI_DAEMON_SECRET_SIZE];
     gowsgi_daemon_proc *procs;     /* conf->processes */
@@ -103,6 +118,8 @@ struct gowsgi_daemon_rt {
     int restart_interval;
     int inactivity_timeout;
     int request_timeout;
+    int interrupt_timeout;         /* mod_wsgi 6's interrupt-timeout= */
+    const char *switch_interval;   /* switch-interval=, else WSGISwitchInterval; NULL: Python's */
     int queue_timeout;
     int eviction_timeout;
     int deadlock_timeout;
@@ -128,6 +145,10 @@ extern gowsgi_daemon_rt *gowsgi_daemon_rts;
 /* Set in a daemon process: the parent's cleanups it inherited do nothing. */
 extern int gowsgi_in_daemon;
 extern int gowsgi_daemon_nrts;
+/* Apache's parent and its session: a daemon's peers are its children,
+ * whichever process forked the daemon. */
+extern int gowsgi_daemon_apache_pid;
+extern int gowsgi_daemon_apache_sid;
 
 /* daemon_process.c */
 int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s);
@@ -139,6 +160,28 @@ int gowsgi_daemons_monitor(apr_pool_t *p, server_rec *s);
  * the tickets (daemon_ticket.h) it held in every group are free again. */
 void gowsgi_daemon_tickets_reclaim(server_rec *s, pid_t pid);
 const gowsgi_daemon_rt *gowsgi_daemon_runtime(const gowsgi_daemon *conf);
+
+/* daemon_process.c, shared with the starter: forks process dp of its group
+ * (0, or -1 when the fork failed, said); why a process went, from its slot
+ * (before it is reaped); and records and logs how it ended (the cause is
+ * also left in its slot). */
+int gowsgi_daemon_spawn_fork(gowsgi_daemon_proc *dp);
+gowsgi_exit_cause gowsgi_daemon_exit_cause(const gowsgi_daemon_slot *slot);
+gowsgi_exit_cause gowsgi_daemon_died(gowsgi_daemon_proc *dp, int status, int restart);
+
+/* daemon_starter.c: the on-demand starter of this generation (forked in
+ * post_config when a group is on-demand); the wake an Apache child sends
+ * for a group with no process ready; what an Apache child and a daemon
+ * close of it; and the parent's side at the end of a generation (graceful:
+ * it drains; else it stops): its pid or 0, and how long it may take. */
+int gowsgi_starter_start(apr_pool_t *pconf, server_rec *s);
+void gowsgi_starter_wake(const gowsgi_daemon_rt *rt);
+void gowsgi_starter_child_init(void);
+void gowsgi_starter_close(void);
+pid_t gowsgi_starter_end(int graceful);
+int gowsgi_starter_timeout(int graceful);
+/* daemon_process.c: Apache stops or restarts hard (not a graceful restart). */
+void gowsgi_daemons_hard_stop(void);
 
 /* daemon_settings.c: resolves a group's options (an error message or NULL),
  * and fills the engine's start-up settings for one of its processes. */

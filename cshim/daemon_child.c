@@ -35,6 +35,7 @@
 #include "daemon_start.h"
 
 #include "ap_listen.h"
+#include "http_main.h"
 #include "unixd.h"
 #include "apr_strings.h"
 
@@ -220,7 +221,9 @@ static void build_init(apr_pool_t *p, gowsgi_daemon_rt *rt, int index, gowsgi_da
     gowsgi_engine_settings(p, &init->base);
     gowsgi_daemon_engine_settings(p, rt, init);
     init->process_index = index;
-    init->parent_pid = (int)getppid();
+    /* Peers are Apache's children even when the on-demand starter, not
+     * Apache's parent, forked this process (daemon_starter.c). */
+    init->parent_pid = gowsgi_daemon_apache_pid > 0 ? gowsgi_daemon_apache_pid : (int)getppid();
     init->parent_sid = apache_sid;
     /* Apache's children run as Apache's User; only they may connect. */
     init->peer_uid = (unsigned int)ap_unixd_config.user_id;
@@ -291,7 +294,13 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
     atexit(exit_without_apache);
     gowsgi_in_daemon = 1;
     exit_slot = &rt->shared->slots[index];
-    apache_sid = (int)getsid(0);   /* before leaving it */
+    /* Apache's session, before leaving it (the starter has left it already). */
+    apache_sid = gowsgi_daemon_apache_sid > 0 ? gowsgi_daemon_apache_sid : (int)getsid(0);
+    gowsgi_starter_close();   /* the starter's wake channel is not a daemon's */
+    /* Forked by the starter, it bears the starter's name until its own
+     * title: Apache's, as a fork of Apache's parent has. */
+    const char *program = strrchr(ap_server_argv0, '/');
+    prctl(PR_SET_NAME, program ? program + 1 : ap_server_argv0, 0, 0, 0);
     reset_signals();
     if (setsid() < 0)
         fail(rt, index, "setsid", errno);

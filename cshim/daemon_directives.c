@@ -1,6 +1,8 @@
 /*
- * daemon_directives.c: WSGIDaemonProcess with all 43 of its options (and
- * gowsgi's own worker-share= and python-executable=), and
+ * daemon_directives.c: WSGIDaemonProcess with all 43 of its 4.9.4 options,
+ * mod_wsgi 6's switch-interval=, interrupt-timeout= and
+ * response-flush-delay= (and gowsgi's own worker-share=,
+ * python-executable= and start=), and
  * WSGIImportScript, which names a daemon group. Everything is validated as
  * mod_wsgi 4.9.4 validates it and kept for daemon mode.
  */
@@ -74,6 +76,9 @@ static const gw_int_opt gw_int_opts[] = {
     { "response-socket-timeout", "response socket timeout", 0 },
     { "cpu-time-limit", "CPU time limit", 0 },
     { "cpu-priority", "CPU priority", INT_MIN },
+    /* mod_wsgi 6 */
+    { "interrupt-timeout", "interrupt timeout", 0 },
+    { "response-flush-delay", "response flush delay", 0 },
     { NULL, NULL, 0 }
 };
 
@@ -237,6 +242,16 @@ static const char *gw_daemon_option(cmd_parms *cmd, gowsgi_daemon *d,
         if (gowsgi_parse_onoff(value) < 0)
             return gw_invalid_daemon(cmd, "server metrics flag");
     }
+    else if (strcmp(name, "switch-interval") == 0) {
+        /* mod_wsgi 6: a positive number of seconds (six_directives.c). */
+        if (gowsgi_check_switch_interval(value) != NULL)
+            return gw_invalid_daemon(cmd, "switch interval");
+    }
+    else if (strcmp(name, "start") == 0) {
+        /* gowsgi's own (daemon_starter.c). */
+        if (strcmp(value, "on-demand") != 0 && strcmp(value, "eager") != 0)
+            return gw_invalid_daemon(cmd, "start mode (on-demand or eager)");
+    }
     else if (strcmp(name, "python-executable") == 0) {
         /* gowsgi's own (group_python.c). */
         if (*value != '/')
@@ -255,6 +270,9 @@ static const char *const gw_unhonoured_options[][2] = {
     {"chroot", "is not implemented yet: ignored"},
     {"newrelic-config-file", "is " DETAIL_NEWRELIC},
     {"newrelic-environment", "is " DETAIL_NEWRELIC},
+    {"response-flush-delay", "is not needed: gowsgi's daemon marks each point where the response "
+     "must reach the client (a flush, each yielded item) and the Apache child flushes there "
+     "only, never because the daemon's output ran dry for a moment, so there is nothing to delay"},
     {NULL, NULL}
 };
 

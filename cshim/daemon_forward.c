@@ -707,9 +707,21 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
          * connect retries), then say what became of the last one. A
          * process that is starting (a slow import) is waited for up to
          * socket-timeout, as mod_wsgi's request waits on its listener. */
+        apr_time_t woken = 0;
         while (!gowsgi_daemon_group_ready(rt)) {
             apr_time_t now = apr_time_now();
-            int starting = group_starting(rt);
+            /* An on-demand group asleep: wake it (the starter,
+             * daemon_starter.c), again now and then in case a wake was
+             * lost, and look more often than for a slow start; its cold
+             * start is waited for as a slow start is, unless its last
+             * process failed to come up (then as for any group). */
+            if (rt->on_demand && (woken == 0 || now - woken >= apr_time_from_msec(250))) {
+                gowsgi_starter_wake(rt);
+                woken = now;
+            }
+            int starting = group_starting(rt) ||
+                           (rt->on_demand && __atomic_load_n(&rt->shared->asleep, __ATOMIC_ACQUIRE) &&
+                            !__atomic_load_n(&rt->shared->start_failed, __ATOMIC_ACQUIRE));
             if (starting && now >= queue_start + apr_time_from_sec(rt->socket_timeout)) {
                 /* mod_wsgi's words and status for a read that timed out. */
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: daemon process group '%s' is still starting "
@@ -725,7 +737,7 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
                               why ? "; " : "", why ? why : "", r->filename);
                 return HTTP_SERVICE_UNAVAILABLE;
             }
-            apr_sleep(apr_time_from_msec(50));
+            apr_sleep(apr_time_from_msec(rt->on_demand ? 10 : 50));
         }
         if (f->ticket >= 0) {
             /* Each attempt its own seq: a process late with an older one

@@ -112,6 +112,7 @@ static void encode(records *r, const gowsgi_daemon_rt *rt, const gowsgi_daemon_i
     put(r, GOWSGI_LAUNCH_LOCALE, rt->locale);
     put_long(r, GOWSGI_LAUNCH_STACK_SIZE, rt->stack_size);
     put_long(r, GOWSGI_LAUNCH_BACKOFF, backoff);
+    put_long(r, GOWSGI_LAUNCH_SPAWNER, (long)getppid());
 }
 
 /* A sealed memfd holding the records, read from its start. */

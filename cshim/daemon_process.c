@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +30,8 @@
 
 gowsgi_daemon_rt *gowsgi_daemon_rts;
 int gowsgi_daemon_nrts;
+int gowsgi_daemon_apache_pid;
+int gowsgi_daemon_apache_sid;
 
 static apr_pool_t *generation_pool;
 /* Set when Apache stops or restarts hard (its other-child registry says
@@ -156,6 +159,11 @@ static const char *record_death(gowsgi_daemon_proc *dp, int status, char *text, 
     return record_death_in(dp->rt->shared, dp->index, dp->proc.pid, limit_of(dp->rt), status, text, textlen);
 }
 
+void gowsgi_daemons_hard_stop(void)
+{
+    hard_stop = 1;
+}
+
 static int server_stopping(void)
 {
     int state = AP_MPMQ_STOPPING;
@@ -163,7 +171,7 @@ static int server_stopping(void)
     return state == AP_MPMQ_STOPPING;
 }
 
-static void spawn(gowsgi_daemon_proc *dp)
+int gowsgi_daemon_spawn_fork(gowsgi_daemon_proc *dp)
 {
     /* The slot is reset before the fork: the new process may write its
      * reason at once. The registration lives in the slot's own pool, so
@@ -184,7 +192,7 @@ static void spawn(gowsgi_daemon_proc *dp)
                      "gowsgi: cannot fork daemon process %d of group '%s'; trying again shortly", dp->index,
                      dp->rt->conf->name);
         dp->running = 0;
-        return;
+        return -1;
     }
     dp->running = 1;
     dp->started = apr_time_now();
@@ -193,7 +201,43 @@ static void spawn(gowsgi_daemon_proc *dp)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
                  "gowsgi: started daemon process %d of group '%s' (pid %d)", dp->index, dp->rt->conf->name,
                  (int)dp->proc.pid);
-    watch(dp);
+    return 0;
+}
+
+static void spawn(gowsgi_daemon_proc *dp)
+{
+    if (gowsgi_daemon_spawn_fork(dp) == 0)
+        watch(dp);
+}
+
+gowsgi_exit_cause gowsgi_daemon_exit_cause(const gowsgi_daemon_slot *slot)
+{
+    if (!__atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE) || __atomic_load_n(&slot->crashed, __ATOMIC_ACQUIRE))
+        return GOWSGI_EXIT_CRASH;
+    /* The engine's reason (wsgi/daemon.go, monitor) begins with the limit
+     * that was reached. */
+    if (strncmp(slot->reason, "inactivity-timeout=", 19) == 0)
+        return GOWSGI_EXIT_IDLE;
+    return GOWSGI_EXIT_OWN;
+}
+
+gowsgi_exit_cause gowsgi_daemon_died(gowsgi_daemon_proc *dp, int status, int restart)
+{
+    /* Dead before it ever took a request, not by its own choice (a crash
+     * while starting): the next one waits before it starts, so a crash at
+     * start-up cannot become a fork loop. */
+    gowsgi_daemon_slot *slot = &dp->rt->shared->slots[dp->index];
+    int exiting = __atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE);
+    dp->running = 0;
+    dp->backoff = !__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) && !exiting;
+    gowsgi_exit_cause cause = gowsgi_daemon_exit_cause(slot);
+    char text[1024];
+    const char *how = record_death(dp, status, text, sizeof(text));
+    __atomic_store_n(&slot->cause, (int)cause, __ATOMIC_RELEASE);
+    ap_log_error(APLOG_MARK, restart && !exiting ? APLOG_ERR : APLOG_INFO, 0, gowsgi_main_server,
+                 "gowsgi: daemon process %d of group '%s' (pid %d) %s%s", dp->index, dp->rt->conf->name,
+                 (int)dp->proc.pid, how, restart ? "; starting a new one" : "");
+    return cause;
 }
 
 /* Apache's other-child registry tells us when a daemon dies (DEATH), when
@@ -209,18 +253,12 @@ static void maintenance(int reason, void *data, apr_wait_t status)
         dp->running = 0;
         apr_proc_other_child_unregister(dp);
         int restart = !dp->stopping && !server_stopping();
-        /* Dead before it ever took a request, not by its own choice (a
-         * crash while starting): the next one waits before it starts, so
-         * a crash at start-up cannot become a fork loop. */
-        gowsgi_daemon_slot *slot = &dp->rt->shared->slots[dp->index];
-        dp->backoff = !__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) &&
-                      !__atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE);
-        if (reason == APR_OC_REASON_DEATH) {
-            char text[1024];
-            const char *how = record_death(dp, status, text, sizeof(text));
-            ap_log_error(APLOG_MARK, restart && !dp->rt->shared->slots[dp->index].exiting ? APLOG_ERR : APLOG_INFO,
-                         0, gowsgi_main_server, "gowsgi: daemon process %d of group '%s' (pid %d) %s%s", dp->index,
-                         dp->rt->conf->name, (int)dp->proc.pid, how, restart ? "; starting a new one" : "");
+        if (reason == APR_OC_REASON_DEATH)
+            gowsgi_daemon_died(dp, status, restart);
+        else {
+            gowsgi_daemon_slot *slot = &dp->rt->shared->slots[dp->index];
+            dp->backoff = !__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) &&
+                          !__atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE);
         }
         if (restart)
             spawn(dp);
@@ -279,6 +317,19 @@ static void drain_all(void)
             d->memory_limit = limit_of(rt);
         }
     }
+    /* The on-demand starter drains its own processes, then exits; it is
+     * watched as they are (index -1: no slot of its own). */
+    int timeout = gowsgi_starter_timeout(1);
+    pid_t starter = gowsgi_starter_end(1);
+    if (starter > 0 && r->n < GOWSGI_MAX_DRAINING) {
+        gowsgi_draining *d = &r->procs[r->n++];
+        memset(d, 0, sizeof(*d));
+        d->pid = starter;
+        d->deadline = now + apr_time_from_sec(timeout);
+        d->index = -1;
+        apr_cpystrn(d->group, "(on-demand starter)", sizeof(d->group));
+    } else if (starter > 0)
+        kill(starter, SIGTERM);
 }
 
 int gowsgi_in_daemon;
@@ -297,6 +348,8 @@ static apr_status_t stop_all(void *unused)
     for (int i = 0; i < r->n; i++)
         if (our_child(r->procs[i].pid))
             kill(r->procs[i].pid, SIGTERM);
+    int starter_timeout = gowsgi_starter_timeout(0);
+    pid_t starter = gowsgi_starter_end(0);
     int timeout = 0;
     for (int g = 0; g < gowsgi_daemon_nrts; g++) {
         gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
@@ -311,8 +364,22 @@ static apr_status_t stop_all(void *unused)
         }
     }
     apr_time_t deadline = apr_time_now() + apr_time_from_sec(timeout);
+    apr_time_t starter_deadline = apr_time_now() + apr_time_from_sec(starter_timeout);
     for (;;) {
         int left = 0;
+        if (starter > 0) {
+            /* It stops its processes within their shutdown-timeout. */
+            int status;
+            pid_t w = waitpid(starter, &status, WNOHANG);
+            if (w == starter || (w < 0 && errno == ECHILD))
+                starter = 0;
+            else if (apr_time_now() >= starter_deadline) {
+                kill(starter, SIGKILL);   /* its processes die with it */
+                waitpid(starter, &status, 0);
+                starter = 0;
+            } else
+                left++;
+        }
         for (int g = 0; g < gowsgi_daemon_nrts; g++) {
             gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
             for (int i = 0; i < rt->conf->processes; i++) {
@@ -401,9 +468,13 @@ static void drain_maintenance(int reason, void *data, apr_wait_t status)
         } else {
             if (d != NULL && d->shared != NULL)
                 record_death_in(d->shared, d->index, w->proc.pid, d->memory_limit, status, NULL, 0);
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
-                         "gowsgi: daemon process %d of group '%s' from before the graceful restart has drained and "
-                         "exited", (int)w->proc.pid, d ? d->group : "?");
+            if (d != NULL && d->index < 0)
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server, "gowsgi: the on-demand starter %d from "
+                             "before the graceful restart has drained its processes and exited", (int)w->proc.pid);
+            else
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
+                             "gowsgi: daemon process %d of group '%s' from before the graceful restart has drained "
+                             "and exited", (int)w->proc.pid, d ? d->group : "?");
         }
         forget_draining(w->proc.pid);
         break;
@@ -504,6 +575,26 @@ void gowsgi_daemon_tickets_reclaim(server_rec *s, pid_t pid)
     }
 }
 
+/* Each group holds three descriptors in the parent (its channel's two
+ * ends, its shared records) and one in every Apache child: a server with
+ * 1,000 groups needs more than the usual soft limit of 1,024. */
+static void raise_fd_limit(server_rec *s, int groups)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur >= (rlim_t)groups * 3 + 256)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < (rlim_t)groups * 3 + 256)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, "gowsgi: %d daemon process groups need about %d "
+                     "descriptors; the limit is %lu (raise RLIMIT_NOFILE, for example ulimit -n in envvars)",
+                     groups, groups * 3 + 256, (unsigned long)rl.rlim_cur);
+    else
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "gowsgi: raised the descriptor limit from %lu to %lu for %d "
+                     "daemon process groups", (unsigned long)was, (unsigned long)rl.rlim_cur, groups);
+}
+
 int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
 {
     apr_array_header_t *daemons = gowsgi_globals.daemons;
@@ -511,8 +602,11 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
     watch_draining(pconf);
     if (daemons == NULL || daemons->nelts == 0)
         return OK;
+    raise_fd_limit(s, daemons->nelts);
     generation_pool = pconf;
     hard_stop = 0;
+    gowsgi_daemon_apache_pid = (int)getpid();
+    gowsgi_daemon_apache_sid = (int)getsid(0);
     gowsgi_daemon_nrts = daemons->nelts;
     gowsgi_daemon_rts = apr_pcalloc(pconf, sizeof(gowsgi_daemon_rt) * (size_t)daemons->nelts);
     /* Registered before the other-child entries, so it runs after their
@@ -586,21 +680,26 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
         return !OK;
     }
     /* Every channel exists before the first fork: a daemon closes the ends
-     * that are not its own. */
+     * that are not its own. On-demand groups are the starter's to fork
+     * (daemon_starter.c), when a request first wants them. */
     for (int g = 0; g < gowsgi_daemon_nrts; g++) {
         gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
+        if (rt->on_demand)
+            __atomic_store_n(&rt->shared->asleep, 1, __ATOMIC_RELEASE);
         for (int i = 0; i < rt->conf->processes; i++) {
             rt->procs[i].rt = rt;
             rt->procs[i].index = i;
             apr_pool_create(&rt->procs[i].pool, pconf);
-            spawn(&rt->procs[i]);
+            if (!rt->on_demand)
+                spawn(&rt->procs[i]);
         }
     }
-    return OK;
+    return gowsgi_starter_start(pconf, s);
 }
 
 void gowsgi_daemons_child_init(void)
 {
+    gowsgi_starter_child_init();
     /* An Apache child only ever sends on a channel, and keeps the shared
      * records mapped without their descriptor. */
     for (int g = 0; g < gowsgi_daemon_nrts; g++) {
@@ -617,6 +716,16 @@ void gowsgi_daemons_child_init(void)
 
 const gowsgi_daemon_rt *gowsgi_daemon_runtime(const gowsgi_daemon *conf)
 {
+    /* conf is an element of the configuration's array, in the order of the
+     * runtimes: found at once (a server with 1,000 groups scans none per
+     * request); a copy of it is looked for. */
+    apr_array_header_t *daemons = gowsgi_globals.daemons;
+    if (daemons != NULL && daemons->nelts == gowsgi_daemon_nrts && conf >= (gowsgi_daemon *)daemons->elts &&
+        conf < (gowsgi_daemon *)daemons->elts + daemons->nelts) {
+        const gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[conf - (gowsgi_daemon *)daemons->elts];
+        if (rt->conf == conf)
+            return rt;
+    }
     for (int g = 0; g < gowsgi_daemon_nrts; g++)
         if (gowsgi_daemon_rts[g].conf == conf)
             return &gowsgi_daemon_rts[g];
@@ -743,7 +852,7 @@ int gowsgi_daemons_monitor(apr_pool_t *p, server_rec *s)
         for (int g = 0; g < gowsgi_daemon_nrts; g++)
             for (int i = 0; i < gowsgi_daemon_rts[g].conf->processes; i++) {
                 gowsgi_daemon_proc *dp = &gowsgi_daemon_rts[g].procs[i];
-                if (!dp->running && !dp->stopping)
+                if (!dp->running && !dp->stopping && !gowsgi_daemon_rts[g].on_demand)
                     spawn(dp);
             }
     return DECLINED;

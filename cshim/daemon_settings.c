@@ -91,8 +91,14 @@ const char *gowsgi_daemon_settings(apr_pool_t *p, gowsgi_daemon_rt *rt)
     rt->stack_size = opt_long(rt, "stack-size", 0);
     rt->maximum_requests = (int)opt_long(rt, "maximum-requests", 0);
     rt->restart_interval = (int)opt_long(rt, "restart-interval", 0);
-    rt->inactivity_timeout = (int)opt_long(rt, "inactivity-timeout", 0);
+    /* start=, else WSGIDaemonStart. An on-demand group sleeps after
+     * inactivity-timeout, 300 s unless it says. */
+    rt->on_demand = (v = opt(rt, "start")) != NULL ? strcmp(v, "on-demand") == 0
+                                                    : gowsgi_globals.daemon_start_on_demand;
+    rt->inactivity_timeout = (int)opt_long(rt, "inactivity-timeout", rt->on_demand ? 300 : 0);
     rt->request_timeout = (int)opt_long(rt, "request-timeout", 0);
+    rt->interrupt_timeout = (int)opt_long(rt, "interrupt-timeout", 0);
+    rt->switch_interval = (v = opt(rt, "switch-interval")) != NULL ? v : gowsgi_resolve_switch_interval(rt->conf->name);
     rt->queue_timeout = (int)opt_long(rt, "queue-timeout", 0);
     rt->eviction_timeout = (int)opt_long(rt, "eviction-timeout", 0);
     rt->deadlock_timeout = (int)opt_long(rt, "deadlock-timeout", 300);
@@ -158,6 +164,8 @@ void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, go
     init->restart_interval = rt->restart_interval;
     init->inactivity_timeout = rt->inactivity_timeout;
     init->request_timeout = rt->request_timeout;
+    init->interrupt_timeout = rt->interrupt_timeout;
+    base->switch_interval = rt->switch_interval;
     init->queue_timeout = rt->queue_timeout;
     init->graceful_timeout = rt->graceful_timeout;
     init->eviction_timeout = rt->eviction_timeout;

@@ -57,6 +57,13 @@ const char *gowsgi_cmd_check_group(cmd_parms *cmd, const char *group);
 const char *gowsgi_cmd_gil_flag(cmd_parms *cmd, void *mconfig, const char *v);
 const char *gowsgi_cmd_interp_options(cmd_parms *cmd, void *mconfig, const char *arg);
 
+/* six_directives.c */
+const char *gowsgi_check_switch_interval(const char *v);
+const char *gowsgi_cmd_switch_interval(cmd_parms *cmd, void *mconfig, const char *v);
+const char *gowsgi_cmd_slow_requests(cmd_parms *cmd, void *mconfig, const char *v);
+const char *gowsgi_cmd_telemetry_service(cmd_parms *cmd, void *mconfig, const char *target, const char *option);
+const char *gowsgi_cmd_telemetry_options(cmd_parms *cmd, void *mconfig, const char *args);
+
 /* modwsgi_compat.c */
 const char *gowsgi_cmd_compat(cmd_parms *cmd, void *mconfig, const char *v);
 

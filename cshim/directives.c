@@ -134,6 +134,39 @@ static const char *gw_set_worker_share(cmd_parms *cmd, void *mconfig, const char
     return NULL;
 }
 
+/* WSGIDaemonStart: how groups without their own start= start
+ * (daemon_starter.c). */
+static const char *gw_set_daemon_start(cmd_parms *cmd, void *mconfig, const char *v)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)mconfig;
+    if (err)
+        FAIL(err);
+    if (strcasecmp(v, "on-demand") == 0)
+        gowsgi_globals.daemon_start_on_demand = 1;
+    else if (strcasecmp(v, "eager") == 0)
+        gowsgi_globals.daemon_start_on_demand = 0;
+    else
+        FAIL(apr_pstrcat(cmd->pool, "WSGIDaemonStart must be on-demand or eager, not '", v, "'.", NULL));
+    return NULL;
+}
+
+/* WSGIDaemonStartLimit: how many on-demand groups may be starting at once. */
+static const char *gw_set_daemon_start_limit(cmd_parms *cmd, void *mconfig, const char *v)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int n;
+
+    (void)mconfig;
+    if (err)
+        FAIL(err);
+    if (!gowsgi_parse_int(v, &n) || n < 1 || n > 1024)
+        FAIL(apr_pstrcat(cmd->pool, "WSGIDaemonStartLimit must be a number from 1 to 1024, not '", v, "'.", NULL));
+    gowsgi_globals.daemon_start_limit = n;
+    return NULL;
+}
+
 static const char *gw_set_socket_prefix(cmd_parms *cmd, void *mconfig,
                                         const char *v)
 {
@@ -783,10 +816,23 @@ const command_rec gowsgi_directives[] = {
     AP_INIT_RAW_ARGS("<WSGIInterpreterOptions", gowsgi_cmd_interp_options, NULL, RSRC_CONF,
                      "Container scoping per-interpreter options to a named process-group "
                      "and/or application-group."),
+    /* mod_wsgi 6's other server-wide directives (six_directives.c). */
+    AP_INIT_TAKE1("WSGISwitchInterval", gowsgi_cmd_switch_interval, NULL, RSRC_CONF,
+                  "Python GIL switch interval in seconds (sys.setswitchinterval)."),
+    AP_INIT_TAKE1("WSGISlowRequests", gowsgi_cmd_slow_requests, NULL, RSRC_CONF,
+                  "Seconds after which a still running request is reported as slow."),
+    AP_INIT_TAKE12("WSGITelemetryService", gowsgi_cmd_telemetry_service, NULL, RSRC_CONF,
+                   "Telemetry target 'unix:/path' [interval=SECONDS]."),
+    AP_INIT_RAW_ARGS("WSGITelemetryOptions", gowsgi_cmd_telemetry_options, NULL, RSRC_CONF,
+                     "Telemetry capture flags: [+|-]Flag ... | None | All."),
     AP_INIT_TAKE1("GoWSGILibrary", gw_set_library, NULL, RSRC_CONF,
                   "Path of libgowsgi.so (default: beside mod_gowsgi.so)."),
     AP_INIT_TAKE1("GoWSGIWorkerShare", gw_set_worker_share, NULL, RSRC_CONF,
                   "How many of Apache's workers a daemon process group may hold (default: 50%)."),
+    AP_INIT_TAKE1("WSGIDaemonStart", gw_set_daemon_start, NULL, RSRC_CONF,
+                  "How daemon process groups without start= start: eager (default) or on-demand."),
+    AP_INIT_TAKE1("WSGIDaemonStartLimit", gw_set_daemon_start_limit, NULL, RSRC_CONF,
+                  "How many on-demand daemon process groups may be starting at once (default: 4)."),
     AP_INIT_TAKE1("GoWSGICompatibility", gowsgi_cmd_compat, NULL, RSRC_CONF,
                   "Where mod_wsgi 4.9.4 and 6.0 differ, whose rules apply: 4 (default) or 6."),
     { NULL }

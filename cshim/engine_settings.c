@@ -60,6 +60,11 @@ void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init)
     init->case_sensitivity = gowsgi_globals.case_sensitivity != 0;
     init->verbose_debugging = gowsgi_globals.verbose_debugging == 1;
     init->imports = gowsgi_engine_imports(p, "", &init->nimports);
+    init->switch_interval = gowsgi_resolve_switch_interval("");
+    init->slow_requests = gowsgi_globals.slow_requests;
+    init->telemetry_target = gowsgi_globals.telemetry_target;
+    init->telemetry_interval_ms = gowsgi_globals.telemetry_interval_ms;
+    init->telemetry_options = gowsgi_globals.telemetry_options;
 
     /* wsgi.multithread/multiprocess as mod_wsgi derives them from the MPM. */
     int threads = 1, processes = 1;

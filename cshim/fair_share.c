@@ -26,6 +26,7 @@
 
 #include "ap_mpm.h"
 #include "mpm_common.h"
+#include "apr_hash.h"
 #include "apr_strings.h"
 
 /* In r->notes while r holds a place in a group's count. */
@@ -132,6 +133,13 @@ static int group_share(const gowsgi_daemon_rt *rt, int workers, const char **how
     return share > floor ? share : floor;
 }
 
+/* Groups with one share, for the start-up summary. */
+#define FAIR_LINES_MAX 20
+typedef struct fair_summary {
+    int share, n;
+    const char *how, *names;
+} fair_summary;
+
 const char *gowsgi_fair_share_start(apr_pool_t *pconf, server_rec *s, gowsgi_daemon_rt *rts, int nrts)
 {
     /* MaxRequestWorkers: prefork says 1 thread, event and worker their
@@ -158,17 +166,47 @@ const char *gowsgi_fair_share_start(apr_pool_t *pconf, server_rec *s, gowsgi_dae
     reg->workers = workers;
     ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, s, "gowsgi: the worker-share counters are at 0x%lx, %lu bytes "
                  "(Apache's parent and children only)", (unsigned long)(uintptr_t)reg, (unsigned long)size);
+    /* A line per group; past FAIR_LINES_MAX groups, a line per distinct
+     * share naming a few of its groups (a host with 1,000 tenants does not
+     * log 1,000 lines at each start). */
+    apr_hash_t *same = nrts > FAIR_LINES_MAX ? apr_hash_make(pconf) : NULL;
+    apr_array_header_t *order = apr_array_make(pconf, 4, sizeof(fair_summary *));
     for (int g = 0; g < nrts; g++) {
         const char *how, *v = apr_table_get(rts[g].conf->options, "worker-share");
         reg->groups[g].share = group_share(&rts[g], workers, &how);
         if (v == NULL)
             v = gowsgi_globals.worker_share ? gowsgi_globals.worker_share : GOWSGI_FAIR_SHARE_DEFAULT;
+        if (same != NULL) {
+            const char *key = apr_psprintf(pconf, "%d|%s%s", reg->groups[g].share, how, v);
+            fair_summary *f = apr_hash_get(same, key, APR_HASH_KEY_STRING);
+            if (f == NULL) {
+                f = apr_pcalloc(pconf, sizeof(*f));
+                f->share = reg->groups[g].share;
+                f->how = apr_pstrcat(pconf, how, v, NULL);
+                f->names = "";
+                apr_hash_set(same, key, APR_HASH_KEY_STRING, f);
+                APR_ARRAY_PUSH(order, fair_summary *) = f;
+            }
+            if (f->n++ < 3)
+                f->names = apr_psprintf(pconf, "%s%s'%s'", f->names, f->n > 1 ? ", " : "", rts[g].conf->name);
+            continue;
+        }
         if (reg->groups[g].share == FAIR_NO_LIMIT)
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: daemon process group '%s' may hold any number of "
                          "Apache's workers (%s%s: no limit)", rts[g].conf->name, how, v);
         else
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: daemon process group '%s' may hold %d of Apache's %d "
                          "workers (%s%s)", rts[g].conf->name, reg->groups[g].share, workers, how, v);
+    }
+    for (int i = 0; i < order->nelts; i++) {
+        const fair_summary *f = APR_ARRAY_IDX(order, i, fair_summary *);
+        const char *more = f->n > 3 ? apr_psprintf(pconf, " and %d more", f->n - 3) : "";
+        if (f->share == FAIR_NO_LIMIT)
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: %d daemon process groups (%s%s) may each hold any "
+                         "number of Apache's workers (%s: no limit)", f->n, f->names, more, f->how);
+        else
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: %d daemon process groups (%s%s) may each hold %d of "
+                         "Apache's %d workers (%s)", f->n, f->names, more, f->share, workers, f->how);
     }
     return NULL;
 }

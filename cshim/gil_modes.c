@@ -21,8 +21,8 @@
     "ignored inside <WSGIInterpreterOptions> with application-group=: free-threading is a " \
     "process-wide setting and cannot be scoped per application group (mod_wsgi 6's WSGI0201)"
 #define DETAIL_NOT_PER_INTERPRETER \
-    "ignored inside <WSGIInterpreterOptions>: gowsgi applies only WSGIPerInterpreterGIL and " \
-    "WSGIFreeThreading per interpreter so far"
+    "ignored inside <WSGIInterpreterOptions>: gowsgi applies only WSGIPerInterpreterGIL, " \
+    "WSGIFreeThreading and (without application-group=) WSGISwitchInterval there so far"
 
 static const char *onoff(cmd_parms *cmd, const char *name, const char *v, int *out)
 {
@@ -88,6 +88,13 @@ static const char *container_child(cmd_parms *cmd, gowsgi_interp_options *o, ap_
             continue;
         if (*v == '\0')
             return apr_pstrcat(cmd->pool, later[i], " takes one argument", NULL);
+        if (i == 0 && gowsgi_check_switch_interval(v) != NULL)
+            return gowsgi_check_switch_interval(v);
+        if (i == 0 && o->application_group == NULL) {
+            /* A process's interval: honoured (gowsgi_resolve_switch_interval). */
+            o->switch_interval = v;
+            return NULL;
+        }
         gowsgi_unhonoured *u = (gowsgi_unhonoured *)apr_array_push(gowsgi_globals.unhonoured);
         u->directive = later[i];
         u->detail = DETAIL_NOT_PER_INTERPRETER;
@@ -118,6 +125,7 @@ const char *gowsgi_cmd_interp_options(cmd_parms *cmd, void *mconfig, const char 
     memset(&o, 0, sizeof(o));
     o.per_interpreter_gil = -1;
     o.free_threading = -1;
+    o.switch_interval = NULL;
     o.where = gowsgi_cmd_where(cmd);
     for (;;) {
         char *word = ap_getword_conf(cmd->pool, &line);
@@ -213,4 +221,25 @@ void gowsgi_engine_gil_modes(apr_pool_t *p, const char *pg, gowsgi_init *init)
     }
     init->ngil_exceptions = n;
     init->gil_exceptions = names;
+}
+
+/* WSGISwitchInterval for process group pg ("" for Apache's children): the
+ * heaviest matching container without application-group= (the later among
+ * equals), else the server-scope directive; NULL: Python's own. A group's
+ * switch-interval= wins over this (daemon_settings.c), as in mod_wsgi 6. */
+const char *gowsgi_resolve_switch_interval(const char *pg)
+{
+    const apr_array_header_t *list = gowsgi_globals.interp_options;
+    const char *value = gowsgi_globals.switch_interval;
+    int weight = -1;
+    for (int i = 0; list != NULL && i < list->nelts; i++) {
+        const gowsgi_interp_options *o = &APR_ARRAY_IDX(list, i, gowsgi_interp_options);
+        if (o->switch_interval == NULL || o->application_group != NULL || !matches(o->process_group, pg))
+            continue;
+        if ((o->process_group != NULL) >= weight) {
+            value = o->switch_interval;
+            weight = o->process_group != NULL;
+        }
+    }
+    return value;
 }

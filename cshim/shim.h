@@ -30,6 +30,7 @@ void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init);
 gowsgi_import *gowsgi_engine_imports(apr_pool_t *p, const char *process_group, int *n);
 /* gil_modes.c: the GIL modes of process group pg ("" for Apache's children). */
 void gowsgi_engine_gil_modes(apr_pool_t *p, const char *pg, gowsgi_init *init);
+const char *gowsgi_resolve_switch_interval(const char *pg);
 
 /* alias.c: WSGIScriptAlias / WSGIScriptAliasMatch in translate_name. */
 int gowsgi_translate_name(request_rec *r);

@@ -18,6 +18,7 @@ static long long gowsgi_daemon_load64(int64_t *p) { return __atomic_load_n(p, __
 static long long gowsgi_daemon_gil_seen(gowsgi_daemon_state *st) { return __atomic_load_n(&st->gil_seen, __ATOMIC_ACQUIRE); }
 static void gowsgi_daemon_set_ready(int *ready) { __atomic_store_n(ready, 1, __ATOMIC_RELEASE); }
 static int gowsgi_daemon_state_reloading(gowsgi_daemon_state *st) { return __atomic_load_n(&st->reloading, __ATOMIC_ACQUIRE); }
+static int gowsgi_daemon_signal_subscribers(void) { return __atomic_load_n(&gowsgi_signal_subscribed, __ATOMIC_ACQUIRE); }
 // A process that made way for a changed script has gone: the next may.
 static void gowsgi_daemon_release_reload(int *token)
 {
@@ -88,6 +89,17 @@ func DaemonMain(p unsafe.Pointer) int {
 		processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): Starting %d threads in daemon process '%s'.",
 			os.Getpid(), threads, group))
 	}
+	// mod_wsgi 6's interrupt-timeout: the request threads' records
+	// (request_slots.c) must exist before the first request.
+	stopInterrupts := make(chan struct{})
+	defer close(stopInterrupts)
+	if init.request_timeout > 0 && init.interrupt_timeout > 0 && threads > 0 {
+		if C.gowsgi_slots_enable(C.int(threads), nil) != 0 {
+			processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process group '%s': out of memory", os.Getpid(), group))
+			return 1
+		}
+		go interruptRequests(group, requestTimeoutFire(int(init.request_timeout), threads), stopInterrupts)
+	}
 	workers := startPool(init, st, group)
 	if init.deadlock_timeout > 0 {
 		go func() {
@@ -106,6 +118,7 @@ func DaemonMain(p unsafe.Pointer) int {
 	reason := monitor(init, st, signals, done)
 	C.gowsgi_daemon_stop(st)
 	setExitReason(init, reason)
+	telemetryStopping(reason, int(C.gowsgi_daemon_state_active(st)))
 	// mod_wsgi's process_stopping event, before waiting for the requests
 	// in flight, as mod_wsgi publishes it. Not when the GIL is known to be
 	// stuck (deadlock-timeout); otherwise bounded, as the stack dump.
@@ -244,6 +257,17 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				}
 				continue
 			}
+			if sig == syscall.SIGHUP && C.gowsgi_daemon_signal_subscribers() != 0 {
+				// mod_wsgi 6: an app that called subscribe_signals()
+				// gets SIGHUP as a process_signal event; the process
+				// carries on (without a subscriber it stops, as 4.9.4's).
+				go withPython(stopWait(init), func() {
+					name := C.CString("SIGHUP")
+					C.gowsgi_publish_process_signal(C.int(syscall.SIGHUP), name)
+					C.free(unsafe.Pointer(name))
+				})
+				continue
+			}
 			return fmt.Sprintf("signal %d (%v)", int(sig.(syscall.Signal)), sig)
 		case <-done:
 			if C.gowsgi_daemon_state_reloading(st) != 0 {
@@ -257,6 +281,24 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 			}
 			return "no worker threads"
 		case now := <-tick.C:
+			// mod_wsgi 6's interrupt-timeout (request_watch.go): a request
+			// still running interrupt-timeout after it was interrupted
+			// starts a graceful stop; that drain does not wait for the
+			// requests already past request-timeout + interrupt-timeout.
+			stuck := 0
+			if s, it := int(init.request_timeout), int(init.interrupt_timeout); s > 0 && it > 0 {
+				var overdue, past C.int
+				C.gowsgi_slots_overdue(C.longlong(int64(it)*1e6), C.longlong(int64(s+it)*1e6), &overdue, &past)
+				stuck = int(past)
+				if overdue > 0 && draining.IsZero() {
+					why := fmt.Sprintf("request-timeout=%d with interrupt-timeout=%d: %d interrupted request(s) "+
+						"still running %d s later", s, it, int(overdue), it)
+					if init.graceful_timeout <= 0 {
+						return why
+					}
+					draining, drainFor, drainWhy = now, time.Duration(init.graceful_timeout)*time.Second, why
+				}
+			}
 			if C.gowsgi_daemon_state_stopping(st) != 0 {
 				if C.gowsgi_daemon_state_reloading(st) != 0 {
 					return "its script changed: making way for a new process"
@@ -266,7 +308,7 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				}
 				return "stopping"
 			}
-			if !draining.IsZero() && C.gowsgi_daemon_state_active(st) == 0 {
+			if !draining.IsZero() && int(C.gowsgi_daemon_state_active(st))-stuck <= 0 {
 				idleSince := time.UnixMicro(int64(C.gowsgi_daemon_state_last(st)))
 				if idleSince.Before(draining) {
 					idleSince = draining
@@ -290,7 +332,7 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 						s, now.Sub(time.UnixMicro(since)).Seconds())
 				}
 			}
-			if s := int(init.request_timeout); s > 0 {
+			if s := int(init.request_timeout); s > 0 && init.interrupt_timeout == 0 {
 				if avg, longest := busyTimes(st, now); avg >= time.Duration(s)*time.Second {
 					return fmt.Sprintf("request-timeout=%d exceeded: requests had run %.1f s on average "+
 						"per thread (the longest %.1f s)", s, avg.Seconds(), longest.Seconds())

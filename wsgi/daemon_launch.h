@@ -41,12 +41,14 @@
     X(socket_timeout) X(restart_interval) X(inactivity_timeout) X(request_timeout) X(queue_timeout)           \
     X(graceful_timeout) X(eviction_timeout) X(cpu_time_limit) X(deadlock_timeout) X(startup_timeout)          \
     X(send_buffer_size) X(receive_buffer_size) X(log.syslog_facility) X(log.level) X(log.threaded)      \
-    X(base.free_threading) X(base.per_interpreter_gil)
+    X(base.free_threading) X(base.per_interpreter_gil) X(interrupt_timeout)                                  \
+    X(base.telemetry_interval_ms) X(base.telemetry_options)
 
 #define GOWSGI_LAUNCH_STRINGS(X)                                                                                \
     X(base.python_home) X(base.python_executable) X(base.python_path) X(base.python_eggs) X(base.hash_seed) X(base.process_group)       \
     X(base.path_first) X(base.mpm_name) X(base.server_description) X(base.server_built) X(group)              \
-    X(log.ident) X(log.module)
+    X(log.ident) X(log.module) X(base.switch_interval) X(base.slow_requests)    \
+    X(base.telemetry_target)
 
 /* What only the launcher needs (it does these itself, after exec). */
 #define GOWSGI_LAUNCH_LIBPYTHON "libpython"       /* dlopened RTLD_GLOBAL first */
@@ -57,6 +59,9 @@
 #define GOWSGI_LAUNCH_STACK_SIZE "stack_size"
 #define GOWSGI_LAUNCH_BACKOFF "backoff"           /* seconds to wait first (the last one died starting) */
 #define GOWSGI_LAUNCH_SECRET "secret"
+/* The process that forked it: Apache's parent, or the on-demand starter
+ * (cshim/daemon_starter.c), whose death ends it (PR_SET_PDEATHSIG). */
+#define GOWSGI_LAUNCH_SPAWNER "spawner"
 /* Where, in the shared memfd, the process's own records are: byte offsets
  * (the layout is the shim's, cshim/daemon.h), so the launcher needs none
  * of Apache's headers. */

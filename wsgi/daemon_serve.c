@@ -502,7 +502,15 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     if (status == 0 || status == GOWSGI_INCOMPLETE)
         rc = gowsgi_wire_put_end(&c.out, kept ? GOWSGI_END_COMPLETE_KEEP
                                               : status == 0 ? GOWSGI_END_COMPLETE : GOWSGI_END_INCOMPLETE);
-    else
+    else if (status == 504 && gowsgi_slot_interrupted_after > 0) {
+        /* mod_wsgi 6's interrupt-timeout: the child answers 504 and logs
+         * this line (one per interrupted request). */
+        char msg[600];
+        snprintf(msg, sizeof(msg), "Request interrupted after %.1f s by request-timeout=%d (interrupt-timeout=%d) "
+                 "in daemon process group '%s' (pid=%d): %s", (double)gowsgi_slot_interrupted_after / 1e6,
+                 init->request_timeout, init->interrupt_timeout, init->group, (int)self_pid, wr->script);
+        rc = gowsgi_wire_put_error(&c.out, 504, GOWSGI_CAUSE_INTERRUPTED, msg);
+    } else
         rc = gowsgi_wire_put_error(&c.out, status, GOWSGI_CAUSE_APP, "");
     if (rc != 0 || flush_out(&c) != 0)
         kept = 0;

@@ -352,7 +352,7 @@ int gowsgi_wire_put_accept(gowsgi_wire_buf *b, uint32_t pid, uint32_t served)
 
 static int cause_ok(int cause)
 {
-    return cause >= GOWSGI_CAUSE_APP && cause <= GOWSGI_CAUSE_PROTOCOL;
+    return cause >= GOWSGI_CAUSE_APP && cause <= GOWSGI_CAUSE_INTERRUPTED;
 }
 
 int gowsgi_wire_put_error(gowsgi_wire_buf *b, int status, int cause, const char *msg)

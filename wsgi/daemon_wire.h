@@ -81,7 +81,8 @@ enum {
     GOWSGI_CAUSE_QUEUE_TIMEOUT = 3,
     GOWSGI_CAUSE_SHUTDOWN = 4,    /* the process is stopping: try another */
     GOWSGI_CAUSE_RELOAD = 5,      /* the script changed: replay on a new process */
-    GOWSGI_CAUSE_PROTOCOL = 6     /* a frame that makes no sense */
+    GOWSGI_CAUSE_PROTOCOL = 6,    /* a frame that makes no sense */
+    GOWSGI_CAUSE_INTERRUPTED = 7  /* request-timeout interrupted it (mod_wsgi 6's interrupt-timeout): 504 */
 };
 
 /* REQUEST flags. */

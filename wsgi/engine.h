@@ -128,6 +128,8 @@ typedef struct gowsgi_interp {
     PyObject *event_callbacks;
     PyObject *shutdown_callbacks;
     PyObject *active_requests;
+    PyObject *request_timeout;    /* mod_wsgi.RequestTimeout (six_api.c) */
+    PyObject *signal_callbacks;   /* mod_wsgi.signal_callbacks (six_api.c) */
     PyTypeObject *types[GOWSGI_NTYPES];  /* this interpreter's copies of the engine's types */
     int own_gil;                  /* made with a GIL of its own (PEP 684) */
     gowsgi_nogil_lock key_cache_lock; /* the cache's, when there is no GIL */
@@ -211,6 +213,40 @@ void gowsgi_object_free(PyObject *self);
 PyThreadState **gowsgi_thread_state_slot(int index);
 PyThreadState *gowsgi_enter(gowsgi_interp *it);
 void gowsgi_leave(PyThreadState *ts);
+
+/* six_api.c: mod_wsgi 6's additions to the mod_wsgi module. */
+int gowsgi_six_api_install(gowsgi_interp *it, PyObject *module);
+/* Set once a daemon process's app called mod_wsgi.subscribe_signals(). */
+extern int gowsgi_signal_subscribed;
+/* events.c: mod_wsgi 6's process_signal event, in every interpreter. */
+void gowsgi_publish_process_signal(int signum, const char *signame);
+
+/* request_slots.c: what each request thread runs, for WSGISlowRequests and
+ * interrupt-timeout. Off (gowsgi_slots_on 0) unless enabled. */
+extern int gowsgi_slots_on;
+/* The thread's last request was interrupted this long (us) after it began; 0: not. */
+extern __thread long long gowsgi_slot_interrupted_after;
+int gowsgi_slots_enable(int threads, const char *slow_requests);
+void gowsgi_slot_begin(gowsgi_interp *it, const gowsgi_request *req);
+void gowsgi_slot_end(const gowsgi_request *req, int http_status);
+/* Logs each request that crossed WSGISlowRequests since the last scan. */
+void gowsgi_slots_scan_slow(void);
+/* Injects RequestTimeout into each request running fire_us or longer and
+ * not yet interrupted (takes each one's GIL); returns how many. */
+int gowsgi_slots_interrupt_due(long long fire_us);
+/* Requests interrupted grace_us ago or more and still running; requests
+ * running stuck_us or longer. */
+void gowsgi_slots_overdue(long long grace_us, long long stuck_us, int *overdue, int *stuck);
+
+/* telemetry.c: WSGITelemetryService (mod_wsgi 6's datagrams, a subset). */
+extern int gowsgi_telemetry_on;
+int gowsgi_telemetry_open(const gowsgi_init *init);
+void gowsgi_telemetry_request_done(int http_status);
+void gowsgi_telemetry_tick(void);
+void gowsgi_telemetry_slow(int completed, long long start_us, long long now_us, unsigned long thread_id,
+                           const char *method, const char *script_name, const char *path_info,
+                           const char *user_agent, int status);
+void gowsgi_telemetry_stopping(const char *reason, int active);
 
 /* exception_log.c: logs the pending Python exception with its traceback
  * (after the line what); clears it. */

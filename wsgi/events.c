@@ -141,6 +141,8 @@ static void publish(gowsgi_interp *it, const char *name, PyObject *event)
     call_callbacks(name, events, event);
     if (strcmp(name, "process_stopping") == 0)
         call_callbacks(name, shutdown, event);
+    else if (strcmp(name, "process_signal") == 0)
+        call_callbacks(name, it->signal_callbacks, event);
     Py_XDECREF(events);
     Py_XDECREF(shutdown);
     PyErr_Restore(type, value, tb);
@@ -361,6 +363,25 @@ void gowsgi_publish_process_stopping(const char *reason)
         if (event != NULL) {
             put(event, "shutdown_reason", PyUnicode_DecodeLatin1(reason, (Py_ssize_t)strlen(reason), NULL));
             publish(list[i], "process_stopping", event);
+            Py_DECREF(event);
+        }
+        PyErr_Clear();
+        gowsgi_leave(ts);
+    }
+}
+
+/* mod_wsgi 6's process_signal (subscribe_signals), with its keys. */
+void gowsgi_publish_process_signal(int signum, const char *signame)
+{
+    static gowsgi_interp *list[INTERPS_MAX];
+    int n = interps_snapshot(list);
+    for (int i = 0; i < n; i++) {
+        PyThreadState *ts = gowsgi_enter(list[i]);
+        PyObject *event = PyDict_New();
+        if (event != NULL) {
+            put(event, "signame", PyUnicode_FromString(signame));
+            put(event, "signum", PyLong_FromLong(signum));
+            publish(list[i], "process_signal", event);
             Py_DECREF(event);
         }
         PyErr_Clear();

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 10
+#define GOWSGI_ABI_VERSION 11
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -214,6 +214,14 @@ typedef struct gowsgi_init {
     int per_interpreter_gil;         /* WSGIPerInterpreterGIL of the application groups below not named */
     int ngil_exceptions;
     const char *const *gil_exceptions; /* application groups whose WSGIPerInterpreterGIL is the opposite */
+
+    /* mod_wsgi 6 (cshim/six_directives.c), as written in the configuration
+     * (validated there): NULL when not given. */
+    const char *switch_interval;     /* sys.setswitchinterval() seconds: WSGISwitchInterval or switch-interval= */
+    const char *slow_requests;       /* WSGISlowRequests: seconds after which a running request is logged */
+    const char *telemetry_target;    /* WSGITelemetryService "unix:/path", or NULL */
+    int telemetry_interval_ms;       /* its interval= (0: 1 s) */
+    int telemetry_options;           /* WSGITelemetryOptions flags (1: CaptureUserAgent) */
 } gowsgi_init;
 
 /* Where a daemon process writes its error-log lines itself (wsgi/
@@ -250,6 +258,7 @@ typedef struct gowsgi_daemon_init {
     int restart_interval;            /* seconds, 0: none */
     int inactivity_timeout;          /* seconds, 0: none */
     int request_timeout;             /* seconds, 0: none */
+    int interrupt_timeout;           /* seconds (mod_wsgi 6): request-timeout interrupts the thread first; 0: not */
     int queue_timeout;               /* seconds, 0: none */
     int graceful_timeout;            /* seconds a graceful stop may take */
     int eviction_timeout;            /* seconds, for SIGUSR1; 0: graceful_timeout */

@@ -140,6 +140,10 @@ static int put(PyObject *d, const char *key, PyObject *v)
 
 static PyObject *process_metrics(PyObject *self, PyObject *unused)
 {
+    /* mod_wsgi 6: with WSGITelemetryService the reporter is the metrics'
+     * consumer; the accessors answer None so an in-app reporter stands down. */
+    if (__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED))
+        Py_RETURN_NONE;
     long long now = gowsgi_now_us(), busy, finished;
     long active;
     double user, sys;
@@ -194,6 +198,7 @@ static struct {
     long long requests;
     double server, queue, daemon, application;       /* totals, seconds */
     int server_b[BUCKETS], queue_b[BUCKETS], daemon_b[BUCKETS], application_b[BUCKETS];
+    long long status[5];                             /* mod_wsgi 6's status_1xx .. status_5xx */
 } sample;
 
 /* mod_wsgi's buckets: <= 5 ms, doubling, the last one open-ended. */
@@ -243,6 +248,11 @@ void gowsgi_metrics_record(gowsgi_reqstate *rs, long long finish)
         bucket(sample.daemon_b, dtime);
     }
     bucket(sample.application_b, app);
+    /* mod_wsgi 6: no start_response (the app raised: 500) counts as 5xx;
+     * a status outside 100-599 is not counted. */
+    int st = rs->status == 0 ? 500 : rs->status;
+    if (st >= 100 && st < 600)
+        sample.status[st / 100 - 1]++;
     pthread_mutex_unlock(&sample_lock);
 }
 
@@ -260,13 +270,57 @@ static PyObject *int_list(const int *v, int n)
     return l;
 }
 
+/* The previous sample's end: process-wide, as mod_wsgi's statics. */
+static long long start_time, start_busy, start_count;
+static double start_user, start_sys;
+static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Starts recording: the next request_metrics() covers from now. Caller
+ * holds call_lock. */
+static void start_sample(long long now, long long busy, long long count, double user, double sys)
+{
+    start_time = now;
+    start_busy = busy;
+    start_count = count;
+    start_user = user;
+    start_sys = sys;
+    pthread_mutex_lock(&sample_lock);
+    memset(&sample, 0, sizeof(sample));
+    pthread_mutex_unlock(&sample_lock);
+    int n = threads_started();
+    for (int i = 0; i < n; i++)
+        threads[i]->sampled = load(&threads[i]->requests);
+    __atomic_store_n(&gowsgi_request_metrics_on, 1, __ATOMIC_RELEASE);
+}
+
+/* mod_wsgi 6's mod_wsgi.start_recording_metrics(): idempotent, None; the
+ * next request_metrics() returns the interval since the first call. */
+/* Set by start_recording_metrics(): the app is written for mod_wsgi 6, and
+ * request_metrics() adds 6's status_1xx .. status_5xx (4.9.4's keys
+ * otherwise, as an app written for 4.x expects). */
+static int six_recording;
+
+static PyObject *start_recording_metrics(PyObject *self, PyObject *unused)
+{
+    long long now = gowsgi_now_us(), busy, count;
+    long active;
+    double user, sys;
+    (void)self;
+    (void)unused;
+    totals(now, &busy, &count, &active);
+    cpu_times(&user, &sys);
+    pthread_mutex_lock(&call_lock);
+    if (start_time == 0)
+        start_sample(now, busy, count, user, sys);
+    __atomic_store_n(&six_recording, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&call_lock);
+    Py_RETURN_NONE;
+}
+
 static PyObject *request_metrics(PyObject *self, PyObject *unused)
 {
-    /* The previous sample's end: process-wide, as mod_wsgi's statics. */
-    static long long start_time, start_busy, start_count;
-    static double start_user, start_sys;
-    static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
-
+    if (__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED))
+        Py_RETURN_NONE;   /* mod_wsgi 6, as process_metrics() */
     int max_threads = gowsgi_config.threads_per_process > 0 ? gowsgi_config.threads_per_process : 1;
     long long now = gowsgi_now_us(), busy, count;
     long active;
@@ -279,19 +333,9 @@ static PyObject *request_metrics(PyObject *self, PyObject *unused)
         return NULL;
     pthread_mutex_lock(&call_lock);
     if (start_time == 0) {
-        /* The first call starts the sample and returns {}, as mod_wsgi. */
-        start_time = now;
-        start_busy = busy;
-        start_count = count;
-        start_user = user;
-        start_sys = sys;
-        pthread_mutex_lock(&sample_lock);
-        memset(&sample, 0, sizeof(sample));
-        pthread_mutex_unlock(&sample_lock);
-        int n = threads_started();
-        for (int i = 0; i < n; i++)
-            threads[i]->sampled = load(&threads[i]->requests);
-        __atomic_store_n(&gowsgi_request_metrics_on, 1, __ATOMIC_RELEASE);
+        /* The first call starts the sample and returns {}, as mod_wsgi
+         * 4.9.4 (mod_wsgi 6 apps call start_recording_metrics() first). */
+        start_sample(now, busy, count, user, sys);
         pthread_mutex_unlock(&call_lock);
         return d;
     }
@@ -358,6 +402,13 @@ static PyObject *request_metrics(PyObject *self, PyObject *unused)
         put(d, "request_threads_buckets", int_list(per_thread, max_threads)) != 0 ||
         put(d, "request_threads_active", PyLong_FromLong(threads_active)) != 0 ||
         put(d, "server_time", PyFloat_FromDouble(avg_server)) != 0)
+        goto fail;
+    if (__atomic_load_n(&six_recording, __ATOMIC_ACQUIRE) &&
+        (put(d, "status_1xx", PyLong_FromLongLong(s.status[0])) != 0 ||
+         put(d, "status_2xx", PyLong_FromLongLong(s.status[1])) != 0 ||
+         put(d, "status_3xx", PyLong_FromLongLong(s.status[2])) != 0 ||
+         put(d, "status_4xx", PyLong_FromLongLong(s.status[3])) != 0 ||
+         put(d, "status_5xx", PyLong_FromLongLong(s.status[4])) != 0))
         goto fail;
     if (daemon) {
         if (put(d, "queue_time", PyFloat_FromDouble(avg_queue)) != 0 ||
@@ -484,6 +535,7 @@ done:
 PyMethodDef gowsgi_metrics_methods[] = {
     {"process_metrics", process_metrics, METH_NOARGS, NULL},
     {"request_metrics", request_metrics, METH_NOARGS, NULL},
+    {"start_recording_metrics", start_recording_metrics, METH_NOARGS, NULL},
     {"server_metrics", server_metrics, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };

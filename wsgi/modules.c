@@ -36,7 +36,7 @@ int gowsgi_modules_install(gowsgi_interp *it)
         add(m, "maximum_processes", PyLong_FromLong(gowsgi_config.max_processes)) != 0 ||
         add(m, "threads_per_process", PyLong_FromLong(gowsgi_config.threads_per_process)) != 0 ||
         PyModule_AddObjectRef(m, "FileWrapper", (PyObject *)it->types[GOWSGI_T_FILE_WRAPPER]) != 0 ||
-        gowsgi_events_install(it, m) != 0) {
+        gowsgi_events_install(it, m) != 0 || gowsgi_six_api_install(it, m) != 0) {
         Py_DECREF(m);
         return -1;
     }

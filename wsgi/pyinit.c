@@ -90,6 +90,47 @@ static int wants_own_gil(const char *name)
     return v;
 }
 
+/* WSGISwitchInterval / switch-interval= (mod_wsgi 6): sys.setswitchinterval
+ * once Python is up, in the main interpreter (the interval is the shared
+ * GIL's, so every interpreter without its own GIL has it; own-GIL ones get
+ * it as they are made). Skipped, with 6's warning, when there is no GIL. */
+static double switch_interval;
+
+static void apply_switch_interval(const char *where)
+{
+    if (switch_interval <= 0)
+        return;
+    PyObject *sys = PyImport_ImportModule("sys");
+    PyObject *r = sys ? PyObject_CallMethod(sys, "setswitchinterval", "d", switch_interval) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(sys);
+    if (r == NULL) {
+        gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): could not set switch interval %.6fs for %s",
+                            (int)getpid(), switch_interval, where);
+        PyErr_Clear();
+        return;
+    }
+    gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): Set switch interval %.6fs for %s.", (int)getpid(),
+                        switch_interval, where);
+}
+
+static void set_switch_interval(const char *text)
+{
+    if (text == NULL)
+        return;
+    if (gowsgi_config.free_threading) {
+        gowsgi_log_processf(GOWSGI_LOG_WARNING,
+                            "gowsgi (pid=%d): Skipping WSGISwitchInterval %ss in process group '%s': "
+                            "free-threading is active in this process so there is no GIL switch interval to set.",
+                            (int)getpid(), text, gowsgi_config.process_group);
+        return;
+    }
+    switch_interval = strtod(text, NULL);
+    char where[300];
+    snprintf(where, sizeof(where), "process group '%s'", gowsgi_config.process_group);
+    apply_switch_interval(where);
+}
+
 int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *err, size_t errlen)
 {
     PyStatus st;
@@ -118,6 +159,14 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
     gowsgi_config.scoreboard = init->scoreboard;
     gowsgi_metrics_process_started();
     gil_modes_configure(init);
+    if ((init->slow_requests != NULL || init->telemetry_target != NULL) &&
+        gowsgi_slots_enable(init->max_threads, init->slow_requests) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (init->telemetry_target != NULL && gowsgi_telemetry_open(init) != 0)
+        gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): WSGITelemetryService %s: cannot make a socket for it",
+                            (int)getpid(), init->telemetry_target);
 
     /* The Python config (not isolated) so PYTHON* variables behave as under
      * mod_wsgi; but no signal handlers and no argv parsing: Apache owns both. */
@@ -172,6 +221,7 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
     if (setup_interp(main_interp, err, errlen) != 0)
         return -1;
     gowsgi_interps_add(main_interp);
+    set_switch_interval(init->switch_interval);
     *gowsgi_thread_state_slot(0) = PyThreadState_Get();
     PyEval_SaveThread();
     return 0;
@@ -239,6 +289,11 @@ gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size
     it->index = index;
     it->interp = ts->interp;
     it->name = strdup(name);
+    if (own_gil) {
+        char where[300];
+        snprintf(where, sizeof(where), "interpreter '%s' (own GIL)", name);
+        apply_switch_interval(where);
+    }
     if (setup_interp(it, err, errlen) != 0) {
         /* Keep the interpreter: ending it here could run arbitrary finalisers. */
         PyEval_SaveThread();

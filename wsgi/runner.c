@@ -16,6 +16,13 @@ static int report_error(gowsgi_reqstate *rs, const char *what)
         rs->req->io->log(rs->req->ctx, GOWSGI_LOG_DEBUG, msg, sizeof(msg) - 1);
         return GOWSGI_INCOMPLETE;
     }
+    /* mod_wsgi 6's interrupt-timeout: the request outran request-timeout
+     * and its thread was interrupted (request_slots.c). 504, as 6; the
+     * Apache child logs the line (daemon_serve.c says how long). */
+    if (rs->it->request_timeout != NULL && PyErr_ExceptionMatches(rs->it->request_timeout)) {
+        PyErr_Clear();
+        return rs->headers_sent ? GOWSGI_INCOMPLETE : 504;
+    }
     if (rs->req->modwsgi6) {
         gowsgi_log_modwsgi6_exception(rs->req);
         return rs->headers_sent ? GOWSGI_INCOMPLETE : 500;
@@ -126,6 +133,8 @@ int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req)
     rs.content_length = -1;
     gowsgi_reqstate *outer = gowsgi_current;
     gowsgi_current = &rs;
+    if (__builtin_expect(__atomic_load_n(&gowsgi_slots_on, __ATOMIC_RELAXED), 0))
+        gowsgi_slot_begin(it, req);
     int status = 0, called = 0;
     PyObject *callable = app->callable, *environ = NULL, *args = NULL, *result = NULL;
     Py_XINCREF(callable);
@@ -208,6 +217,8 @@ done:
     Py_XDECREF(rs.headers);
     Py_XDECREF(callable);
     gowsgi_events_request_end(&rs);
+    if (__builtin_expect(__atomic_load_n(&gowsgi_slots_on, __ATOMIC_RELAXED), 0))
+        gowsgi_slot_end(req, status == 0 || status == GOWSGI_INCOMPLETE ? (rs.status ? rs.status : 500) : status);
     gowsgi_current = outer;
     gowsgi_leave(ts);
     return status;

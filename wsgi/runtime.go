@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -120,6 +121,12 @@ func Init(p unsafe.Pointer, errbuf unsafe.Pointer, errlen int) error {
 	}
 	eng.interps[""] = main
 	eng.nextIndex = 1
+	if init.slow_requests != nil {
+		go watchSlowRequests()
+	}
+	if init.telemetry_target != nil {
+		go reportTelemetry(time.Duration(init.telemetry_interval_ms) * time.Millisecond)
+	}
 
 	imports := unsafe.Slice(init.imports, int(init.nimports))
 	for _, imp := range imports {

@@ -24,6 +24,7 @@ typedef struct launch_settings {
     const char *locale;
     long stack_size;
     int backoff;                     /* seconds to wait before starting */
+    int spawner;                     /* the pid that forked it; 0: parent_pid */
     /* Offsets of the process's records in the shared memfd; -1: absent. */
     long at_exit_reason, at_exiting, at_reload_token, at_ready, at_idle, at_crashed, at_tickets;
     size_t exit_reason_size;

@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 
     /* PR_SET_PDEATHSIG was set before the exec (after setuid, which
      * clears it) and survives it; the parent may have gone before. */
-    if (getppid() != init->parent_pid)
+    if (getppid() != (settings.spawner > 0 ? settings.spawner : init->parent_pid))
         _exit(0);
     /* The title ps shows is argv (the shim wrote it); the name in
      * /proc/pid/comm is the title's, or Apache's program name. */

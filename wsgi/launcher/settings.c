@@ -132,6 +132,8 @@ const char *launch_settings_decode(char *buf, size_t len, launch_settings *s)
             s->stack_size = strtol(val, NULL, 10);
         } else if (strcmp(key, GOWSGI_LAUNCH_BACKOFF) == 0) {
             s->backoff = (int)strtol(val, NULL, 10);
+        } else if (strcmp(key, GOWSGI_LAUNCH_SPAWNER) == 0) {
+            s->spawner = (int)strtol(val, NULL, 10);
         }
         /* An unknown key is this build's too (the magic matched): ignored. */
     }

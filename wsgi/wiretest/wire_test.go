@@ -162,7 +162,7 @@ func TestFixedRoundTrip(t *testing.T) {
 		assert.Equal(t, c, [2]uint32{pid, served})
 	}
 	for _, status := range []int{100, 500, 999} {
-		for cause := w.CauseApp; cause <= w.CauseProtocol; cause++ {
+		for cause := w.CauseApp; cause <= w.CauseInterrupted; cause++ {
 			for _, msg := range []string{"", "script failed: ü"} {
 				p := frameOf(t, encode(t, func(b *w.Buf) bool { return b.PutError(status, cause, msg) }), w.FrameError)
 				st, ca, m, off, ok := w.GetError(p)
@@ -258,7 +258,7 @@ func TestEncoderRejects(t *testing.T) {
 		"ERROR status 99":          func(b *w.Buf) bool { return b.PutError(99, w.CauseApp, "x") },
 		"ERROR status 1000":        func(b *w.Buf) bool { return b.PutError(1000, w.CauseApp, "x") },
 		"ERROR cause 0":            func(b *w.Buf) bool { return b.PutError(500, 0, "x") },
-		"ERROR cause 7":            func(b *w.Buf) bool { return b.PutError(500, w.CauseProtocol+1, "x") },
+		"ERROR cause 8":            func(b *w.Buf) bool { return b.PutError(500, w.CauseInterrupted+1, "x") },
 		"ERROR message over max":   func(b *w.Buf) bool { return b.PutError(500, w.CauseApp, strings.Repeat("m", w.MaxPayload-2)) },
 		"LOG level -1":             func(b *w.Buf) bool { return b.PutLog(-1, []byte("x")) },
 		"LOG level 16":             func(b *w.Buf) bool { return b.PutLog(16, []byte("x")) },
@@ -419,7 +419,7 @@ func TestDecodeFixedRejects(t *testing.T) {
 		_, _, ok := w.GetAccept(p)
 		assert.False(t, ok, "ACCEPT % x", p)
 	}
-	for _, p := range [][]byte{nil, {1, 0xf4}, {0, 99, 1}, {0x03, 0xe8, 1}, {1, 0xf4, 0}, {1, 0xf4, 7}, {1, 0xf4, 1, 'a', 0, 'b'}, {1, 0xf4, 1, 0}} {
+	for _, p := range [][]byte{nil, {1, 0xf4}, {0, 99, 1}, {0x03, 0xe8, 1}, {1, 0xf4, 0}, {1, 0xf4, 8}, {1, 0xf4, 1, 'a', 0, 'b'}, {1, 0xf4, 1, 0}} {
 		_, _, _, _, ok := w.GetError(p)
 		assert.False(t, ok, "ERROR % x", p)
 	}

@@ -62,6 +62,7 @@ const (
 	CauseShutdown     = int(C.GOWSGI_CAUSE_SHUTDOWN)
 	CauseReload       = int(C.GOWSGI_CAUSE_RELOAD)
 	CauseProtocol     = int(C.GOWSGI_CAUSE_PROTOCOL)
+	CauseInterrupted  = int(C.GOWSGI_CAUSE_INTERRUPTED)
 
 	ReqScriptReloading = uint32(C.GOWSGI_REQ_SCRIPT_RELOADING)
 	ReqEnableSendfile  = uint32(C.GOWSGI_REQ_ENABLE_SENDFILE)

@@ -1,0 +1,252 @@
+package tests
+
+// WSGITelemetryService: mod_wsgi 6's datagrams (the subset gowsgi sends,
+// README "mod_wsgi 6's directives") to a SOCK_DGRAM listener of the test's
+// own, decoded here from 6.0.5's wire format (wsgi_telemetry.h): a 24-byte
+// little-endian header, then TLV fields.
+
+import (
+	"encoding/binary"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	teleKindRequest  = 2
+	teleKindSlow     = 4
+	teleKindStarted  = 5
+	teleKindStopping = 6
+)
+
+type teleDatagram struct {
+	Kind   int
+	Pid    int
+	Seq    uint32
+	Stamp  float64
+	U64    map[int]uint64
+	F64    map[int]float64
+	Bytes  map[int]string
+	Errors string
+}
+
+// decodeTelemetry reads one datagram as 6's ingester would.
+func decodeTelemetry(b []byte) teleDatagram {
+	d := teleDatagram{U64: map[int]uint64{}, F64: map[int]float64{}, Bytes: map[int]string{}}
+	if len(b) < 24 || string(b[:4]) != "WSGI" || b[4] != 1 {
+		d.Errors = "bad header"
+		return d
+	}
+	d.Kind = int(b[5])
+	d.Pid = int(binary.LittleEndian.Uint32(b[8:]))
+	d.Seq = binary.LittleEndian.Uint32(b[12:])
+	d.Stamp = math.Float64frombits(binary.LittleEndian.Uint64(b[16:]))
+	p := b[24:]
+	for len(p) > 0 {
+		if len(p) < 3 {
+			d.Errors = "truncated field"
+			return d
+		}
+		id, typ := int(binary.LittleEndian.Uint16(p)), p[2]
+		p = p[3:]
+		switch typ {
+		case 1, 3: // u64, i64
+			if len(p) < 8 {
+				d.Errors = "truncated u64"
+				return d
+			}
+			d.U64[id] = binary.LittleEndian.Uint64(p)
+			p = p[8:]
+		case 2:
+			if len(p) < 8 {
+				d.Errors = "truncated f64"
+				return d
+			}
+			d.F64[id] = math.Float64frombits(binary.LittleEndian.Uint64(p))
+			p = p[8:]
+		case 4, 5, 6:
+			if len(p) < 2 {
+				d.Errors = "truncated length"
+				return d
+			}
+			n := int(binary.LittleEndian.Uint16(p))
+			size := map[byte]int{4: 1, 5: 4, 6: 8}[typ] * n
+			if len(p) < 2+size {
+				d.Errors = "truncated value"
+				return d
+			}
+			if typ == 4 {
+				d.Bytes[id] = string(p[2 : 2+size])
+			}
+			p = p[2+size:]
+		default:
+			d.Errors = "unknown type"
+			return d
+		}
+	}
+	return d
+}
+
+type teleListener struct {
+	mu  sync.Mutex
+	got []teleDatagram
+}
+
+func (l *teleListener) snapshot() []teleDatagram {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]teleDatagram(nil), l.got...)
+}
+
+// waitFor polls until ok holds for what arrived, or timeout.
+func (l *teleListener) waitFor(timeout time.Duration, ok func([]teleDatagram) bool) []teleDatagram {
+	deadline := time.Now().Add(timeout)
+	for {
+		got := l.snapshot()
+		if ok(got) || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestMW6_Telemetry(t *testing.T) {
+	gowsgiOnly(t)
+	t.Parallel()
+	var conn *net.UnixConn
+	l := &teleListener{}
+	a := StartApache(t, ServerSpec{MPM: "event", Setup: func(root string) error {
+		path := filepath.Join(root, "run", "tele.sock")
+		c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+		if err != nil {
+			return err
+		}
+		conn = c
+		// the daemon processes and Apache's children (www-data) send to it
+		return os.Chmod(path, 0o666)
+	}, Snippet: `
+WSGITelemetryService unix:@ROOT@/run/tele.sock interval=0.5
+WSGITelemetryOptions +CaptureUserAgent
+WSGISlowRequests 1
+WSGIDaemonProcess tg processes=1 threads=2
+WSGIScriptAlias /emb @APPS@/mw6.wsgi
+WSGIScriptAlias /dmn @APPS@/mw6.wsgi process-group=tg application-group=%{GLOBAL}
+`})
+	require.NotNil(t, conn)
+	t.Cleanup(func() { conn.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			d := decodeTelemetry(buf[:n])
+			l.mu.Lock()
+			l.got = append(l.got, d)
+			l.mu.Unlock()
+		}
+	}()
+
+	emb := mw6Get(t, a.URL("/emb"))
+	dmn := mw6Get(t, a.URL("/dmn?op=metrics"))
+	assert.Nil(t, dmn.Metrics, "request_metrics() is None under WSGITelemetryService (mod_wsgi 6)")
+	mw6Get(t, a.URL("/dmn"))
+	assert.Equal(t, 404, Get(t, a.URL("/dmn?op=status&code=404")).Status)
+	r, err := doReq(longClient, "GET", a.URL("/dmn/extra?op=sleep&s=2"), nil, map[string]string{"User-Agent": "mw6-agent"})
+	require.NoError(t, err)
+	require.Equal(t, 200, r.Status)
+
+	// The daemon's REQUEST samples add up to its 4 requests: 3 x 2xx, 1 x 4xx.
+	sums := func(got []teleDatagram, pid int) (count, s2, s4 uint64) {
+		for _, d := range got {
+			if d.Kind == teleKindRequest && d.Pid == pid {
+				count += d.U64[20]
+				s2 += d.U64[121]
+				s4 += d.U64[123]
+			}
+		}
+		return
+	}
+	l.waitFor(10*time.Second, func(got []teleDatagram) bool { c, _, _ := sums(got, dmn.Pid); return c >= 4 })
+	time.Sleep(1200 * time.Millisecond) // two more intervals: nothing is counted twice
+	got := l.snapshot()
+	for _, d := range got {
+		require.Empty(t, d.Errors, "datagram of kind %d from pid %d", d.Kind, d.Pid)
+	}
+	count, s2, s4 := sums(got, dmn.Pid)
+	assert.Equal(t, []uint64{4, 3, 1}, []uint64{count, s2, s4}, "daemon request_count, status_2xx, status_4xx")
+	ec, e2, _ := sums(got, emb.Pid)
+	assert.Equal(t, []uint64{1, 1}, []uint64{ec, e2}, "the embedded child's one request")
+
+	var started, sample, active, completed *teleDatagram
+	for i := range got {
+		d := &got[i]
+		switch {
+		case d.Kind == teleKindStarted && d.Pid == dmn.Pid:
+			started = d
+		case d.Kind == teleKindRequest && d.Pid == dmn.Pid:
+			sample = d
+		case d.Kind == teleKindSlow && d.Pid == dmn.Pid && d.U64[200] == 0:
+			active = d
+		case d.Kind == teleKindSlow && d.Pid == dmn.Pid && d.U64[200] == 1:
+			completed = d
+		}
+	}
+	require.NotNil(t, started, "PROCESS_STARTED from the daemon process")
+	assert.Equal(t, "tg", started.Bytes[6], "process_group")
+	assert.Equal(t, "4.9.4", started.Bytes[1], "mod_wsgi_version: mod_wsgi.version as apps see it")
+	assert.Contains(t, started.Bytes[3], "Apache/2.4.")
+	assert.Equal(t, uint64(a.Pid()), started.U64[7], "process_parent_pid")
+	require.NotNil(t, sample)
+	assert.Equal(t, 0.5, sample.F64[11], "telemetry_interval")
+	assert.Equal(t, 1.0, sample.F64[12], "slow_requests_threshold")
+	assert.Greater(t, sample.U64[41], uint64(1<<20), "memory_max_rss in bytes")
+	require.NotNil(t, active, "a SLOW_REQUEST record while the request ran")
+	assert.Equal(t, "GET", active.Bytes[210])
+	assert.Equal(t, "/dmn", active.Bytes[213], "script_name")
+	assert.Equal(t, "/extra", active.Bytes[214], "path_info")
+	assert.Equal(t, uint64(0), active.U64[240], "no status yet")
+	assert.GreaterOrEqual(t, active.F64[202], 1.0)
+	require.NotNil(t, completed, "a SLOW_REQUEST record when it ended")
+	assert.Equal(t, uint64(200), completed.U64[240])
+	assert.GreaterOrEqual(t, completed.F64[202], 2.0)
+	assert.Equal(t, "mw6-agent", completed.Bytes[217], "+CaptureUserAgent")
+
+	// PROCESS_STOPPING when Apache stops.
+	require.NoError(t, a.Stop())
+	got = l.waitFor(10*time.Second, func(got []teleDatagram) bool {
+		for _, d := range got {
+			if d.Kind == teleKindStopping && d.Pid == dmn.Pid {
+				return true
+			}
+		}
+		return false
+	})
+	var stopping *teleDatagram
+	for i := range got {
+		if got[i].Kind == teleKindStopping && got[i].Pid == dmn.Pid {
+			stopping = &got[i]
+		}
+	}
+	kinds := map[int]int{}
+	for _, d := range got {
+		kinds[d.Kind]++
+	}
+	t.Logf("datagrams by kind: %v (reason %q)", kinds, func() string {
+		if stopping != nil {
+			return stopping.Bytes[130]
+		}
+		return ""
+	}())
+	require.NotNil(t, stopping, "PROCESS_STOPPING from the daemon process")
+	assert.Equal(t, "tg", stopping.Bytes[6])
+	assert.NotEmpty(t, stopping.Bytes[130], "shutdown_reason")
+}
