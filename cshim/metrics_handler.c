@@ -244,6 +244,7 @@ int gowsgi_metrics_handler(request_rec *r)
     ap_rprintf(r, "gowsgi_processes{group=\"\",state=\"ready\"} %d\ngowsgi_processes{group=\"\",state=\"exiting\"} %d\n",
                ready, exiting);
     int *gidle = apr_pcalloc(r->pool, sizeof(int) * (size_t)(gowsgi_daemon_nrts + 1));
+    int *gready = apr_pcalloc(r->pool, sizeof(int) * (size_t)(gowsgi_daemon_nrts + 1));
     for (int g = 0; g < gowsgi_daemon_nrts; g++) {
         const gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
         const char *name = label(r->pool, rt->conf->name);
@@ -263,6 +264,7 @@ int gowsgi_metrics_handler(request_rec *r)
                 st[0]++;
             *(proc_row *)apr_array_push(rows) = row;
         }
+        gready[g] = st[1];
         ap_rprintf(r, "gowsgi_processes{group=\"%s\",state=\"starting\"} %d\n"
                       "gowsgi_processes{group=\"%s\",state=\"ready\"} %d\n"
                       "gowsgi_processes{group=\"%s\",state=\"exiting\"} %d\n",
@@ -270,12 +272,23 @@ int gowsgi_metrics_handler(request_rec *r)
     }
     family(&o, "gowsgi_threads", "gauge",
            "Worker threads by group and state: Apache's workers (group \"\") busy or idle; a daemon group's "
-           "idle threads (started threads waiting for a request).");
+           "threads busy (running a request), idle (started, waiting for one) or not started yet.");
     ap_rprintf(r, "gowsgi_threads{group=\"\",state=\"busy\"} %d\ngowsgi_threads{group=\"\",state=\"idle\"} %d\n",
                busy, idle);
-    for (int g = 0; g < gowsgi_daemon_nrts; g++)
-        ap_rprintf(r, "gowsgi_threads{group=\"%s\",state=\"idle\"} %d\n",
-                   label(r->pool, gowsgi_daemon_rts[g].conf->name), gidle[g]);
+    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+        const gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
+        const char *name = label(r->pool, rt->conf->name);
+        /* Busy: the group's requests an app thread has begun (their
+         * tickets, daemon_ticket.h, say BEGUN until the request ends). */
+        int gbusy = 0;
+        for (unsigned int i = 0; i < rt->ntickets; i++)
+            gbusy += (__atomic_load_n(&rt->tickets[i].word, __ATOMIC_ACQUIRE) & 3) == GOWSGI_TICKET_BEGUN;
+        int not_started = gready[g] * rt->conf->threads - gbusy - gidle[g];
+        ap_rprintf(r, "gowsgi_threads{group=\"%s\",state=\"busy\"} %d\n"
+                      "gowsgi_threads{group=\"%s\",state=\"idle\"} %d\n"
+                      "gowsgi_threads{group=\"%s\",state=\"not_started\"} %d\n",
+                   name, gbusy, name, gidle[g], name, not_started > 0 ? not_started : 0);
+    }
     family(&o, "gowsgi_group_asleep", "gauge",
            "1 when an on-demand daemon process group has no process (the next request starts one).");
     for (int g = 0; g < gowsgi_daemon_nrts; g++)

@@ -297,3 +297,41 @@ func TestMetrics_ScrapeTime(t *testing.T) {
 		assert.Less(t, best, 50*time.Millisecond)
 	})
 }
+
+// A daemon group's threads while one request runs: busy 1, and busy + idle
+// + not_started is the group's threads= (the lazy pool starts the second
+// thread when the first takes a request).
+func TestMetrics_Threads(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := startMetricsServer(t, mpm, metricsSnippet)
+		waitUp(t, a, "/da")
+		done := make(chan Resp, 1)
+		go func() {
+			r, _ := doReq(httpClient, "GET", a.URL("/da?sleep=6"), nil, nil)
+			done <- r
+		}()
+		const busy = `gowsgi_threads{group="gwmxa",state="busy"}`
+		deadline := time.Now().Add(5 * time.Second)
+		var s map[string]float64
+		for {
+			s = scrape(t, a)
+			if s[busy] == 1 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		assert.Equal(t, 1.0, s[busy])
+		assert.Equal(t, 2.0, s[busy]+s[`gowsgi_threads{group="gwmxa",state="idle"}`]+
+			s[`gowsgi_threads{group="gwmxa",state="not_started"}`])
+		assert.Equal(t, 200, (<-done).Status)
+		// The child frees the request's ticket just after its last byte.
+		for deadline = time.Now().Add(10 * time.Second); ; {
+			s = scrape(t, a)
+			if s[busy] == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		assert.Equal(t, 0.0, s[busy], "the request has ended")
+	})
+}
