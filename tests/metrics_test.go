@@ -335,3 +335,33 @@ func TestMetrics_Threads(t *testing.T) {
 		assert.Equal(t, 0.0, s[busy], "the request has ended")
 	})
 }
+
+// An on-demand group: asleep until a request wakes it, the wake counted
+// (and kept across a graceful restart, which makes the group's shared
+// record anew), the last cold start's time given.
+func TestMetrics_OnDemand(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := startMetricsServer(t, mpm, `
+WSGIDaemonProcess gwmxod processes=1 threads=1 start=on-demand
+WSGIScriptAlias /od @ROOT@/scratch/metrics.wsgi process-group=gwmxod
+<Location /metrics>
+    SetHandler gowsgi-metrics
+</Location>
+`)
+		const asleep, cold = `gowsgi_group_asleep{group="gwmxod"}`, `gowsgi_cold_starts_total{group="gwmxod"}`
+		s := scrape(t, a)
+		assert.Equal(t, 1.0, s[asleep])
+		assert.Equal(t, 0.0, s[cold])
+		r := Get(t, a.URL("/od"))
+		require.Equal(t, 200, r.Status, "%v\n%s", r, a.ErrorLogContent())
+		s = scrape(t, a)
+		assert.Equal(t, 0.0, s[asleep])
+		assert.Equal(t, 1.0, s[cold])
+		assert.Positive(t, s[`gowsgi_last_cold_start_seconds{group="gwmxod"}`])
+		assert.Equal(t, 1.0, s[reqKey("gwmxod", "2xx")])
+		require.NoError(t, a.Graceful())
+		s = scrape(t, a)
+		assert.Equal(t, 1.0, s[cold], "across a graceful restart")
+		assert.Equal(t, 1.0, s[reqKey("gwmxod", "2xx")])
+	})
+}
