@@ -365,3 +365,21 @@ WSGIScriptAlias /od @ROOT@/scratch/metrics.wsgi process-group=gwmxod
 		assert.Equal(t, 1.0, s[reqKey("gwmxod", "2xx")])
 	})
 }
+
+// WSGISlowRequests: a request that took at least its threshold is counted
+// as slow, in its group; a quick one is not.
+func TestMetrics_SlowRequests(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := startMetricsServer(t, mpm, "WSGISlowRequests 0.5\n"+metricsSnippet)
+		waitUp(t, a, "/emb")
+		waitUp(t, a, "/da")
+		before := scrape(t, a)
+		for _, p := range []string{"/emb?sleep=0.7", "/emb", "/da?sleep=0.7", "/da?sleep=0.7", "/da"} {
+			require.Equal(t, 200, Get(t, a.URL(p)).Status, p)
+		}
+		after := scrape(t, a)
+		assert.Equal(t, 1.0, delta(t, before, after, `gowsgi_slow_requests_total{group=""}`))
+		assert.Equal(t, 2.0, delta(t, before, after, `gowsgi_slow_requests_total{group="gwmxa"}`))
+		assert.Equal(t, 0.0, delta(t, before, after, `gowsgi_slow_requests_total{group="gwmxb"}`))
+	})
+}
