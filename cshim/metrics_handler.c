@@ -74,7 +74,8 @@ typedef struct out {
 } out;
 
 /* A family's HELP and TYPE lines. OpenMetrics names a counter's family
- * without its _total suffix. */
+ * without its _total suffix (and allows no bare double quote in a HELP:
+ * the texts have none). */
 static void family(out *o, const char *name, const char *type, const char *help)
 {
     size_t n = strlen(name);
@@ -200,7 +201,7 @@ int gowsgi_metrics_handler(request_rec *r)
     static const char *const classes[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
     family(&o, "gowsgi_requests_total", "counter",
-           "WSGI requests answered, by daemon process group (\"\": embedded mode) and status class.");
+           "WSGI requests answered, by daemon process group (empty: embedded mode) and status class.");
     for (int g = 0; g < ngroups; g++)
         for (int c = 0; c < 5; c++)
             ap_rprintf(r, "gowsgi_requests_total{group=\"%s\",code_class=\"%s\"} %" APR_UINT64_T_FMT "\n", names[g], classes[c],
@@ -240,7 +241,7 @@ int gowsgi_metrics_handler(request_rec *r)
     int ready = 0, exiting = 0, busy = 0, idle = 0;
     apache_children(&o, rows, &ready, &exiting, &busy, &idle);
     family(&o, "gowsgi_processes", "gauge",
-           "Processes by group and state (group \"\": Apache's children, which run embedded mode).");
+           "Processes by group and state (group empty: Apache's children, which run embedded mode).");
     ap_rprintf(r, "gowsgi_processes{group=\"\",state=\"ready\"} %d\ngowsgi_processes{group=\"\",state=\"exiting\"} %d\n",
                ready, exiting);
     int *gidle = apr_pcalloc(r->pool, sizeof(int) * (size_t)(gowsgi_daemon_nrts + 1));
@@ -271,7 +272,7 @@ int gowsgi_metrics_handler(request_rec *r)
                    name, st[0], name, st[1], name, st[2]);
     }
     family(&o, "gowsgi_threads", "gauge",
-           "Worker threads by group and state: Apache's workers (group \"\") busy or idle; a daemon group's "
+           "Worker threads by group and state: Apache's workers (group empty) busy or idle; a daemon group's "
            "threads busy (running a request), idle (started, waiting for one) or not started yet.");
     ap_rprintf(r, "gowsgi_threads{group=\"\",state=\"busy\"} %d\ngowsgi_threads{group=\"\",state=\"idle\"} %d\n",
                busy, idle);

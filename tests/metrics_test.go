@@ -193,7 +193,7 @@ func TestMetrics_Counts(t *testing.T) {
 			"Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"})
 		require.Equal(t, 200, r.Status)
 		assert.Equal(t, "application/openmetrics-text; version=1.0.0; charset=utf-8", r.Header.Get("Content-Type"))
-		assert.True(t, strings.HasSuffix(r.Body, "\n# EOF\n"), "ends with # EOF")
+		checkOpenMetrics(t, r.Body)
 		assert.Contains(t, r.Body, "# TYPE gowsgi_requests counter\n")
 		assert.Contains(t, r.Body, reqKey("gwmxa", "2xx")+" ")
 
@@ -382,4 +382,21 @@ func TestMetrics_SlowRequests(t *testing.T) {
 		assert.Equal(t, 2.0, delta(t, before, after, `gowsgi_slow_requests_total{group="gwmxa"}`))
 		assert.Equal(t, 0.0, delta(t, before, after, `gowsgi_slow_requests_total{group="gwmxb"}`))
 	})
+}
+
+// The OpenMetrics exposition as OpenMetrics 1.0 wants it: every family's
+// HELP without a bare double quote, counters' families named without
+// _total, and # EOF last.
+func checkOpenMetrics(t *testing.T, body string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
+	require.Equal(t, "# EOF", lines[len(lines)-1])
+	for _, l := range lines {
+		if strings.HasPrefix(l, "# HELP ") {
+			assert.NotContains(t, l, `"`, l)
+		}
+		if strings.HasPrefix(l, "# TYPE ") && strings.HasSuffix(l, " counter") {
+			assert.NotContains(t, l, "_total ", l)
+		}
+	}
 }
