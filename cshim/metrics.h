@@ -85,6 +85,8 @@ const gowsgi_metrics_table *gowsgi_metrics_get(void);
 const gowsgi_metrics_slot *gowsgi_metrics_slots(int g);
 const unsigned char *gowsgi_metrics_touched(int g);
 int gowsgi_metrics_group_of(const gowsgi_daemon_rt *rt);
+/* How many of gowsgi_daemon_rts this generation has (0: none). */
+int gowsgi_metrics_groups_now(void);
 
 /* metrics_handler.c: SetHandler gowsgi-metrics. */
 int gowsgi_metrics_handler(request_rec *r);

@@ -192,6 +192,7 @@ int gowsgi_metrics_handler(request_rec *r)
         return OK;
 
     int ngroups = __atomic_load_n(&t->ngroups, __ATOMIC_ACQUIRE);
+    int nrts = gowsgi_metrics_groups_now();
     sums *s = apr_pcalloc(r->pool, sizeof(sums) * (size_t)ngroups);
     const char **names = apr_pcalloc(r->pool, sizeof(char *) * (size_t)ngroups);
     for (int g = 0; g < ngroups; g++) {
@@ -230,7 +231,7 @@ int gowsgi_metrics_handler(request_rec *r)
         }
     family(&o, "gowsgi_cold_starts_total", "counter",
            "Times a request woke an on-demand daemon process group.");
-    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+    for (int g = 0; g < nrts; g++) {
         int e = gowsgi_metrics_group_of(&gowsgi_daemon_rts[g]);
         if (e > 0 && gowsgi_daemon_rts[g].on_demand)
             ap_rprintf(r, "gowsgi_cold_starts_total{group=\"%s\"} %" APR_UINT64_T_FMT "\n", names[e], LOAD(t->groups[e].cold_starts));
@@ -244,9 +245,9 @@ int gowsgi_metrics_handler(request_rec *r)
            "Processes by group and state (group empty: Apache's children, which run embedded mode).");
     ap_rprintf(r, "gowsgi_processes{group=\"\",state=\"ready\"} %d\ngowsgi_processes{group=\"\",state=\"exiting\"} %d\n",
                ready, exiting);
-    int *gidle = apr_pcalloc(r->pool, sizeof(int) * (size_t)(gowsgi_daemon_nrts + 1));
-    int *gready = apr_pcalloc(r->pool, sizeof(int) * (size_t)(gowsgi_daemon_nrts + 1));
-    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+    int *gidle = apr_pcalloc(r->pool, sizeof(int) * (size_t)(nrts + 1));
+    int *gready = apr_pcalloc(r->pool, sizeof(int) * (size_t)(nrts + 1));
+    for (int g = 0; g < nrts; g++) {
         const gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
         const char *name = label(r->pool, rt->conf->name);
         int st[3] = {0, 0, 0};   /* starting, ready, exiting */
@@ -276,7 +277,7 @@ int gowsgi_metrics_handler(request_rec *r)
            "threads busy (running a request), idle (started, waiting for one) or not started yet.");
     ap_rprintf(r, "gowsgi_threads{group=\"\",state=\"busy\"} %d\ngowsgi_threads{group=\"\",state=\"idle\"} %d\n",
                busy, idle);
-    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+    for (int g = 0; g < nrts; g++) {
         const gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
         const char *name = label(r->pool, rt->conf->name);
         /* Busy: the group's requests an app thread has begun (their
@@ -292,13 +293,13 @@ int gowsgi_metrics_handler(request_rec *r)
     }
     family(&o, "gowsgi_group_asleep", "gauge",
            "1 when an on-demand daemon process group has no process (the next request starts one).");
-    for (int g = 0; g < gowsgi_daemon_nrts; g++)
+    for (int g = 0; g < nrts; g++)
         if (gowsgi_daemon_rts[g].on_demand)
             ap_rprintf(r, "gowsgi_group_asleep{group=\"%s\"} %d\n", label(r->pool, gowsgi_daemon_rts[g].conf->name),
                        __atomic_load_n(&gowsgi_daemon_rts[g].shared->asleep, __ATOMIC_ACQUIRE) ? 1 : 0);
     family(&o, "gowsgi_last_cold_start_seconds", "gauge",
            "How long the last wake of an on-demand group took, from the request to a ready process.");
-    for (int g = 0; g < gowsgi_daemon_nrts; g++)
+    for (int g = 0; g < nrts; g++)
         if (gowsgi_daemon_rts[g].on_demand)
             ap_rprintf(r, "gowsgi_last_cold_start_seconds{group=\"%s\"} %.6f\n",
                        label(r->pool, gowsgi_daemon_rts[g].conf->name),
