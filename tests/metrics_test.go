@@ -400,3 +400,46 @@ func checkOpenMetrics(t *testing.T, body string) {
 		}
 	}
 }
+
+// Groups change across graceful restarts: a removed group's counters stay,
+// a new group appears, and a generation with no daemon group at all still
+// answers (with the counters of those before it).
+func TestMetrics_GroupsChange(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := startMetricsServer(t, mpm, metricsSnippet)
+		waitUp(t, a, "/da")
+		for i := 0; i < 3; i++ {
+			require.Equal(t, 200, Get(t, a.URL("/da")).Status)
+		}
+		s1 := scrape(t, a)
+		// gwmxa becomes gwmxc.
+		conf, err := os.ReadFile(a.ConfPath)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(a.ConfPath, []byte(strings.ReplaceAll(string(conf), "gwmxa", "gwmxc")), 0o644))
+		require.NoError(t, a.Graceful())
+		waitUp(t, a, "/da")
+		s2 := scrape(t, a)
+		assert.Equal(t, s1[reqKey("gwmxa", "2xx")], s2[reqKey("gwmxa", "2xx")], "a removed group's counters stay")
+		assert.Equal(t, 1.0, s2[reqKey("gwmxc", "2xx")])
+		_, gauged := s2[`gowsgi_processes{group="gwmxa",state="ready"}`]
+		assert.False(t, gauged, "no gauges for a group of no generation now")
+		assert.Equal(t, 1.0, s2[`gowsgi_processes{group="gwmxc",state="ready"}`])
+		// No daemon group left.
+		conf, err = os.ReadFile(a.ConfPath)
+		require.NoError(t, err)
+		var kept []string
+		for _, l := range strings.Split(string(conf), "\n") {
+			if !strings.HasPrefix(l, "WSGIDaemonProcess") && !strings.Contains(l, "process-group=") {
+				kept = append(kept, l)
+			}
+		}
+		require.NoError(t, os.WriteFile(a.ConfPath, []byte(strings.Join(kept, "\n")), 0o644))
+		require.NoError(t, a.Graceful())
+		waitUp(t, a, "/emb")
+		s3 := scrape(t, a)
+		assert.Equal(t, s2[reqKey("gwmxc", "2xx")], s3[reqKey("gwmxc", "2xx")])
+		assert.Equal(t, s2[reqKey("gwmxa", "2xx")], s3[reqKey("gwmxa", "2xx")])
+		_, gauged = s3[`gowsgi_processes{group="gwmxc",state="ready"}`]
+		assert.False(t, gauged)
+	})
+}
