@@ -417,6 +417,8 @@ func TestMetrics_GroupsChange(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(a.ConfPath, []byte(strings.ReplaceAll(string(conf), "gwmxa", "gwmxc")), 0o644))
 		require.NoError(t, a.Graceful())
+		// A kept connection would still reach an old generation's child.
+		httpClient.CloseIdleConnections()
 		waitUp(t, a, "/da")
 		s2 := scrape(t, a)
 		assert.Equal(t, s1[reqKey("gwmxa", "2xx")], s2[reqKey("gwmxa", "2xx")], "a removed group's counters stay")
@@ -435,6 +437,7 @@ func TestMetrics_GroupsChange(t *testing.T) {
 		}
 		require.NoError(t, os.WriteFile(a.ConfPath, []byte(strings.Join(kept, "\n")), 0o644))
 		require.NoError(t, a.Graceful())
+		httpClient.CloseIdleConnections()
 		waitUp(t, a, "/emb")
 		s3 := scrape(t, a)
 		assert.Equal(t, s2[reqKey("gwmxc", "2xx")], s3[reqKey("gwmxc", "2xx")])
