@@ -21,7 +21,8 @@ MPM ?= event
 # Debian packages: building, the example, and the tests (which compare against
 # Debian's own mod_wsgi, serve Flask and Django apps, and build a French
 # locale with localedef to check the daemon log's English dates; ss, from
-# iproute2, lists a daemon's sockets).
+# iproute2, lists a daemon's sockets; prometheus and its promtool scrape and
+# check SetHandler gowsgi-metrics, tests/metrics*_test.go).
 DEB_PACKAGES := apache2 apache2-dev python3-dev pkg-config gcc make curl \
 	libapache2-mod-wsgi-py3 python3-flask python3-django python3-venv wrk locales iproute2 \
 	prometheus
