@@ -21,9 +21,11 @@ MPM ?= event
 # Debian packages: building, the example, and the tests (which compare against
 # Debian's own mod_wsgi, serve Flask and Django apps, and build a French
 # locale with localedef to check the daemon log's English dates; ss, from
-# iproute2, lists a daemon's sockets).
+# iproute2, lists a daemon's sockets; prometheus and its promtool scrape and
+# check SetHandler gowsgi-metrics, tests/metrics*_test.go).
 DEB_PACKAGES := apache2 apache2-dev python3-dev pkg-config gcc make curl \
-	libapache2-mod-wsgi-py3 python3-flask python3-django python3-venv wrk locales iproute2
+	libapache2-mod-wsgi-py3 python3-flask python3-django python3-venv wrk locales iproute2 \
+	prometheus
 
 # cpy3 v0.2.0 targets CPython 3.7: cpy3_compat.h declares what 3.9+ removed
 # (wsgi/cpy3_compat.c defines it), and python3-embed adds the -lpython3.X that

@@ -129,6 +129,7 @@ typedef struct gowsgi_global {
     /* mod_wsgi 6 (six_directives.c), as written; NULL when not given. */
     const char *switch_interval;         /* WSGISwitchInterval (seconds) */
     const char *slow_requests;           /* WSGISlowRequests (seconds) */
+    long long slow_requests_us;          /* the same in microseconds (metrics.c) */
     int telemetry_options;               /* WSGITelemetryOptions flags */
     const char *telemetry_target;        /* WSGITelemetryService "unix:/path" */
     int telemetry_interval_ms;           /* its interval= (0: 1 s) */

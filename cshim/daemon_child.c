@@ -13,6 +13,7 @@
  */
 #include "daemon.h"
 #include "fair_share.h"
+#include "metrics.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -111,6 +112,7 @@ static void close_others(gowsgi_daemon_rt *own)
 {
     ap_close_listeners();
     gowsgi_fair_share_forget();   /* its group's worker count is Apache's to keep */
+    gowsgi_metrics_forget();      /* every group's request counts: Apache's too */
     for (int g = 0; g < gowsgi_daemon_nrts; g++) {
         gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
         close(rt->channel[0]);   /* a daemon never sends on a channel */

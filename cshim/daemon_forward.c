@@ -8,6 +8,7 @@
  * child needs no Go and no Python.
  */
 #include "daemon.h"
+#include "metrics.h"
 #include "fair_share.h"
 
 #include <errno.h>
@@ -142,6 +143,7 @@ typedef struct forward {
     const char *redirect;          /* 200 + local Location: an internal redirect */
     int override_status;           /* an error status for Apache's ErrorDocument */
     apr_time_t queue_start;
+    int queue_counted;             /* its wait for a daemon thread is counted (metrics.c) */
     int restarting;                /* the last REPLAY came from a process restarting */
     int body_read;                 /* the request body was (partly) consumed */
     int reused;                    /* the connection is one the daemon kept */
@@ -451,6 +453,10 @@ static int follow(forward *f)
             uint32_t served;
             if (gowsgi_wire_get_accept(p, len, &f->daemon_pid, &served) != 0)
                 return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed ACCEPT frame");
+            if (!f->queue_counted) {
+                f->queue_counted = 1;
+                gowsgi_metrics_queue(f->r, f->rt, apr_time_now() - f->queue_start);
+            }
             break;
         }
         case GOWSGI_FRAME_READ: {

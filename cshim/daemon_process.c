@@ -10,6 +10,7 @@
  * stop or restart they get shutdown-timeout, then are killed.
  */
 #include "daemon.h"
+#include "metrics.h"
 #include "fair_share.h"
 
 #include <errno.h>
@@ -234,6 +235,8 @@ gowsgi_exit_cause gowsgi_daemon_died(gowsgi_daemon_proc *dp, int status, int res
     char text[1024];
     const char *how = record_death(dp, status, text, sizeof(text));
     __atomic_store_n(&slot->cause, (int)cause, __ATOMIC_RELEASE);
+    if (!dp->stopping)
+        gowsgi_metrics_death(dp->rt, slot, status);
     ap_log_error(APLOG_MARK, restart && !exiting ? APLOG_ERR : APLOG_INFO, 0, gowsgi_main_server,
                  "gowsgi: daemon process %d of group '%s' (pid %d) %s%s", dp->index, dp->rt->conf->name,
                  (int)dp->proc.pid, how, restart ? "; starting a new one" : "");
@@ -679,6 +682,8 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "gowsgi: %s", share_err);
         return !OK;
     }
+    /* The metrics table too (metrics.c): the starter counts deaths in it. */
+    gowsgi_metrics_setup(pconf, s);
     /* Every channel exists before the first fork: a daemon closes the ends
      * that are not its own. On-demand groups are the starter's to fork
      * (daemon_starter.c), when a request first wants them. */

@@ -25,6 +25,7 @@
  * processes die with it (PR_SET_PDEATHSIG).
  */
 #include "daemon.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -203,6 +204,7 @@ static void check_started(starter_state *st, apr_time_t now)
             st->nstarting--;
             __atomic_store_n(&rt->shared->start_failed, 0, __ATOMIC_RELEASE);
             __atomic_add_fetch(&rt->shared->cold_starts, 1, __ATOMIC_ACQ_REL);
+            gowsgi_metrics_cold_start(rt);
             __atomic_store_n(&rt->shared->last_cold_start_usec, (long long)took, __ATOMIC_RELEASE);
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server, "gowsgi: cold start of daemon process group "
                          "'%s' took %.3f s (process %d, pid %d ready)", rt->conf->name, (double)took / 1e6, i,

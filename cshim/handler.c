@@ -6,6 +6,7 @@
  */
 #include "daemon.h"
 #include "hooks.h"
+#include "metrics.h"
 
 #include "http_core.h"
 #include "http_protocol.h"
@@ -186,6 +187,8 @@ int gowsgi_handler(request_rec *r)
         req.request_rec = r;
 
     status = daemon ? gowsgi_daemon_forward(r, daemon, &req, dconf->error_override == 1, dconf->ignore_activity == 1) : gowsgi_engine_serve(&req);
+    gowsgi_metrics_request(r, daemon ? gowsgi_daemon_runtime(daemon) : NULL,
+                           status == 0 || status == GOWSGI_INCOMPLETE ? r->status : status);
     if (status == GOWSGI_INCOMPLETE) {
         /* The body fell short of what the headers promised, or an error
          * broke it off: never let the next response on this connection be

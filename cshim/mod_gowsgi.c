@@ -6,6 +6,7 @@
 #define GOWSGI_MODULE_RECORD
 #include "daemon.h"
 #include "hooks.h"
+#include "metrics.h"
 #include "fair_share.h"
 #include "group_python.h"
 #include "shim.h"
@@ -41,6 +42,16 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 static apr_pool_t *deferred_pconf;
 static server_rec *deferred_server;
 
+/* The daemons, then the metrics table for a server with none (with
+ * daemons, it is made before their first fork: daemon_process.c). */
+static int start(apr_pool_t *pconf, server_rec *s)
+{
+    int rc = gowsgi_daemons_start(pconf, s);
+    if (rc == OK && gowsgi_metrics_get() == NULL)
+        rc = gowsgi_metrics_setup(pconf, s);
+    return rc;
+}
+
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     void *first_pass = NULL;
@@ -64,7 +75,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         deferred_server = s;
         return OK;
     }
-    return gowsgi_daemons_start(pconf, s);
+    return start(pconf, s);
 }
 
 static int pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
@@ -73,7 +84,7 @@ static int pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
     if (pconf == NULL)
         return OK;
     deferred_pconf = NULL;
-    return gowsgi_daemons_start(pconf, deferred_server);
+    return start(pconf, deferred_server);
 }
 
 static void child_init(apr_pool_t *pchild, server_rec *s)
@@ -170,6 +181,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_child_status(child_status, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(gowsgi_translate_name, after_alias, before_userdir, APR_HOOK_MIDDLE);
     ap_hook_handler(gowsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(gowsgi_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     gowsgi_register_auth_hooks(p);
 }
 

@@ -48,6 +48,7 @@ const char *gowsgi_cmd_slow_requests(cmd_parms *cmd, void *mconfig, const char *
     if (d < 0.0)
         FAIL("WSGISlowRequests threshold must be non-negative");
     gowsgi_globals.slow_requests = v;
+    gowsgi_globals.slow_requests_us = (long long)(d * 1e6);
     return NULL;
 }
 
