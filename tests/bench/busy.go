@@ -223,18 +223,17 @@ func busyMarkdown(o *Options, runs []BusyRun, load0, load1 string) string {
 		a.rps = append(a.rps, r.Load.RPS())
 		a.cpu = append(a.cpu, cpu)
 	}
-	e, d := by["gowsgi"], by["gowsgi-ondemand"]
-	if e != nil && d != nil {
+	if rps, cpu := pairedRatios(runs); len(rps) > 0 {
 		p("")
-		p("- on-demand / eager, medians over the rounds: req/s %.3f, CPU per request %.3f (per round: %s).",
-			median(d.rps)/median(e.rps), median(d.cpu)/median(e.cpu), perRound(runs))
+		p("- on-demand / eager, paired by round (median, then each round): req/s %.3f (%s), server CPU per request %.3f (%s).",
+			median(rps), fmtRatios(rps), median(cpu), fmtRatios(cpu))
 	}
 	return b.String()
 }
 
-// perRound is each round's on-demand/eager req/s ratio.
-func perRound(runs []BusyRun) string {
-	var parts []string
+// pairedRatios are each round's on-demand/eager ratios of req/s and of
+// CPU per request (rounds where both ran).
+func pairedRatios(runs []BusyRun) (rps, cpu []float64) {
 	for round := 1; ; round++ {
 		var e, d *BusyRun
 		found := false
@@ -253,11 +252,19 @@ func perRound(runs []BusyRun) string {
 			}
 		}
 		if !found {
-			break
+			return rps, cpu
 		}
-		if e != nil && d != nil {
-			parts = append(parts, fmt.Sprintf("%.3f", d.Load.RPS()/e.Load.RPS()))
+		if e != nil && d != nil && e.Load.RPS() > 0 && e.CPUPerReq() > 0 {
+			rps = append(rps, d.Load.RPS()/e.Load.RPS())
+			cpu = append(cpu, float64(d.CPUPerReq())/float64(e.CPUPerReq()))
 		}
+	}
+}
+
+func fmtRatios(xs []float64) string {
+	var parts []string
+	for _, x := range xs {
+		parts = append(parts, fmt.Sprintf("%.3f", x))
 	}
 	return strings.Join(parts, ", ")
 }
