@@ -206,8 +206,6 @@ func busyMarkdown(o *Options, runs []BusyRun, load0, load1 string) string {
 	p("")
 	p("| round | variant | req/s | server CPU per request | p50 / p99 latency |")
 	p("| ---: | --- | ---: | ---: | ---: |")
-	type acc struct{ rps, cpu []float64 }
-	by := map[string]*acc{}
 	for _, r := range runs {
 		if r.Err != "" {
 			p("| %d | %s | error: %s | | |", r.Round, r.Variant, oneLine(r.Err))
@@ -215,13 +213,6 @@ func busyMarkdown(o *Options, runs []BusyRun, load0, load1 string) string {
 		}
 		cpu := float64(r.CPUPerReq().Nanoseconds()) / 1000
 		p("| %d | %s | %.0f | %.1f us | %.0f / %.0f us |", r.Round, r.Variant, r.Load.RPS(), cpu, r.Load.P50US, r.Load.P99US)
-		a := by[r.Variant]
-		if a == nil {
-			a = &acc{}
-			by[r.Variant] = a
-		}
-		a.rps = append(a.rps, r.Load.RPS())
-		a.cpu = append(a.cpu, cpu)
 	}
 	if rps, cpu := pairedRatios(runs); len(rps) > 0 {
 		p("")
