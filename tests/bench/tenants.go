@@ -62,6 +62,10 @@ type TenantResult struct {
 	// their mean number of OS threads.
 	BreakPSS, BreakDirty map[string]int64
 	Threads              float64
+	// Sweep: how long the first requests to every tenant took in all;
+	// the load average before it and once measured after it.
+	Sweep                 time.Duration
+	LoadBefore, LoadAfter string
 }
 
 // tenantConfig writes the tenants' part of httpd.conf.
@@ -165,6 +169,8 @@ func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
 	r.ApachePSS = r.IdlePSS - sum(r.IdleDaemon)
 	r.BreakPSS, r.BreakDirty, r.Threads, _ = daemonBreakdown(s)
 
+	r.LoadBefore = loadAvg()
+	sweep := time.Now()
 	for i := 1; i <= v.Tenants; i++ {
 		took, err := hello(s.BaseURL() + fmt.Sprintf("/t%d/", i))
 		if err != nil {
@@ -173,6 +179,7 @@ func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
 		}
 		r.First = append(r.First, took)
 	}
+	r.Sweep = time.Since(sweep)
 	if v.Django {
 		r.DjangoImport, r.DjangoFirst, r.DjangoNote = djangoImportTime(filepath.Join(s.Conf.Root, "app", "djangoapp"))
 		if took, err := djangoRequest(s.BaseURL() + "/django/"); err != nil {
@@ -184,6 +191,7 @@ func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
 	r.AfterPSS = settledPSS(s)
 	r.AfterDaemon, _ = daemonPSS(s)
 	r.Daemons = len(r.AfterDaemon)
+	r.LoadAfter = loadAvg()
 	if v.OnDemand {
 		// Past inactivity-timeout every group has stopped again.
 		if err := waitDaemons(s, base, time.Duration(v.Inactivity)*time.Second+60*time.Second); err != nil {
@@ -197,9 +205,17 @@ func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
 
 // daemonPSS is the PSS of each of the server's processes that does not
 // hold its listener (the daemons and, on-demand, their starter).
+// A process that exits between the scan of the tree and the read of its
+// smaps_rollup (an on-demand group stopping) fails the scan: it is retried.
 func daemonPSS(s *Server) ([]int64, error) {
-	procs, _, err := s.separatePSS()
-	return procs, err
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		var procs []int64
+		if procs, _, err = s.separatePSS(); err == nil {
+			return procs, nil
+		}
+	}
+	return nil, err
 }
 
 // daemonCount is how many of the server's processes do not hold its
@@ -434,6 +450,16 @@ func tenantsMarkdown(o *Options, rs []*TenantResult) string {
 				mib(r.IdlePSS), r.Daemons, r.Variant.Inactivity, mib(r.StoppedPSS), float64(med.Microseconds())/1000,
 				float64(max.Microseconds())/1000, float64(r.DjangoCold.Microseconds())/1000,
 				float64(r.DjangoImport.Microseconds())/1000, float64(r.DjangoFirst.Microseconds())/1000, r.DjangoNote)
+		}
+	}
+	for _, r := range rs {
+		if r.Skip == "" && r.Err == "" {
+			p("- %s: the first requests to the %d tenants took %.0f s in all; load average %s before them, %s after.",
+				r.Variant.Title, n, r.Sweep.Seconds(), r.LoadBefore, r.LoadAfter)
+			if want := n + 1; r.Variant.OnDemand && r.Daemons < want {
+				p("- %s: only %d processes besides Apache's were up when the server was measured after the requests (%d with every group up and the starter): the sweep outlasted inactivity-timeout=%d for the first groups, so \"after one request to each\" counts only the groups still up.",
+					r.Variant.Title, r.Daemons, want, r.Variant.Inactivity)
+			}
 		}
 	}
 	breakdownMarkdown(rs, p)
