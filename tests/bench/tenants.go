@@ -456,8 +456,9 @@ func tenantsMarkdown(o *Options, rs []*TenantResult) string {
 		if r.Skip == "" && r.Err == "" {
 			p("- %s: the first requests to the %d tenants took %.0f s in all; load average %s before them, %s after.",
 				r.Variant.Title, n, r.Sweep.Seconds(), r.LoadBefore, r.LoadAfter)
-			if want := n + 1; r.Variant.OnDemand && r.Daemons < want {
-				p("- %s: only %d processes besides Apache's were up when the server was measured after the requests (%d with every group up and the starter): the sweep outlasted inactivity-timeout=%d for the first groups, so \"after one request to each\" counts only the groups still up.",
+			// Every group, the Django group and the starter.
+			if want := n + 2; r.Variant.OnDemand && r.Daemons < want {
+				p("- %s: only %d processes besides Apache's were up when the server was measured after the requests (%d with every group up, Django's and the starter): the sweep outlasted inactivity-timeout=%d for the first groups, so \"after one request to each\" counts only the groups still up.",
 					r.Variant.Title, r.Daemons, want, r.Variant.Inactivity)
 			}
 		}
