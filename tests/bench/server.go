@@ -242,11 +242,6 @@ func (s *Server) launch() error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// The processes it forked so far (1,000 daemon groups are still being
-	// forked at 30 s) are noted, so that the stop reaps them too: not
-	// noted, they outlived it (mod_wsgi's daemons of a server stopped
-	// while starting).
-	s.note()
 	_, _ = s.Stop()
 	return fmt.Errorf("apache did not become ready on %s within 30s\nerror log:\n%s", s.Addr(), tail(s.ErrorLogText(), 30))
 }
