@@ -290,6 +290,14 @@ TENANTS ?= 100
 bench-tenants: deps build
 	$(GO) run ./tests/bench -tenants $(TENANTS) -mpm $(MPM) -build $(BUILD)
 
+# An always-busy start=on-demand group against an eager one (issue 16): the
+# hello app under a closed wrk loop, variants alternating over 3 rounds;
+# req/s and server CPU per request (build/bench/ondemand-busy.md).
+BUSY_SECONDS ?= 20
+.PHONY: bench-ondemand-busy
+bench-ondemand-busy: deps build
+	$(GO) run ./tests/bench -ondemand-busy $(BUSY_SECONDS)s -warmup 3s -mpm $(MPM) -build $(BUILD)
+
 # Instructions per request under callgrind: a load-independent comparison of
 # gowsgi and mod_wsgi embedded and Apache's static-file floor, on the hello
 # app, the hello app with 30 request headers and a small POST read from

@@ -39,6 +39,9 @@ type Options struct {
 	Tenants        int
 	TenantIdle     int
 	TenantRestrict bool
+	// Busy: the always-busy on-demand group benchmark instead (busy.go),
+	// with timed runs this long.
+	Busy time.Duration
 }
 
 // Cell is one timed measurement.
@@ -100,7 +103,8 @@ func main() {
 	flag.BoolVar(&o.Keep, "keep", false, "keep the generated server roots")
 	flag.IntVar(&o.Tenants, "tenants", 0, "run the tenants benchmark with this many daemon groups instead (-variants: modwsgi, gowsgi, gowsgi-ondemand)")
 	flag.BoolVar(&o.TenantRestrict, "tenant-restrict-embedded", false, "the tenants benchmark's server has WSGIRestrictEmbedded On")
-	flag.IntVar(&o.TenantIdle, "tenant-idle", 5, "the on-demand groups' inactivity-timeout in the tenants benchmark, seconds")
+	flag.IntVar(&o.TenantIdle, "tenant-idle", 0, "the on-demand groups' inactivity-timeout in the tenants benchmark, seconds (0: 30 + N/2, longer than the sweep of first requests takes, so every group is still up when the server is measured after it)")
+	flag.DurationVar(&o.Busy, "ondemand-busy", 0, "instead: the always-busy on-demand group against an eager one, closed-loop wrk runs of this length, alternating over -rounds (default 3) (busy.go)")
 	flag.Parse()
 
 	switch o.Mode {
@@ -155,6 +159,9 @@ func main() {
 	runMode := run
 	if o.Tenants > 0 {
 		runMode = runTenants
+	}
+	if o.Busy > 0 {
+		runMode = runBusy
 	}
 	if err := runMode(&o, tmp); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -293,6 +293,17 @@ func (s *Server) Stop() (StopResult, error) {
 		}
 	}
 	if !s.exited() {
+		// cmd.Wait also waits for every holder of Apache's stdout pipe:
+		// daemons it forked (1,000 of mod_wsgi's, a server stopped while
+		// still starting) keep it from returning after the parent died.
+		// They are reaped here, not left behind.
+		_, _ = s.reapLeftovers()
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	if !s.exited() {
 		return res, fmt.Errorf("apache parent %d did not exit, even after SIGKILL", s.Pid())
 	}
 	if ps := s.cmd.ProcessState; ps != nil {
@@ -339,7 +350,11 @@ func (s *Server) reapLeftovers() (time.Duration, error) {
 			if pid == me {
 				continue
 			}
-			if pgids[st.pgid] || (st.ppid == me && s.seen[pid]) {
+			// The driver is a subreaper and runs one server at a time:
+			// any child of its own is the server's orphan, seen or not
+			// (a server stopped while it was still forking daemons forked
+			// some after its tree was last noted).
+			if pgids[st.pgid] || st.ppid == me {
 				left = append(left, st)
 			}
 		}
