@@ -301,9 +301,8 @@ static void signal_all(starter_state *st, int sig)
     }
 }
 
-/* Graceful: the processes drain (SIGUSR2, as the parent's do) within the
- * longest graceful-timeout; stop: SIGTERM, within shutdown-timeout. */
-static void end(starter_state *st, int graceful)
+/* The longest graceful-timeout (or shutdown-timeout) of the on-demand groups. */
+static int longest_timeout(int graceful)
 {
     int timeout = 0;
     for (int g = 0; g < gowsgi_daemon_nrts; g++) {
@@ -312,6 +311,14 @@ static void end(starter_state *st, int graceful)
         if (rt->on_demand && t > timeout)
             timeout = t;
     }
+    return timeout;
+}
+
+/* Graceful: the processes drain (SIGUSR2, as the parent's do) within the
+ * longest graceful-timeout; stop: SIGTERM, within shutdown-timeout. */
+static void end(starter_state *st, int graceful)
+{
+    int timeout = longest_timeout(graceful);
     if (graceful) {
         if (st->draining || st->stopping)
             return;
@@ -633,12 +640,5 @@ pid_t gowsgi_starter_end(int graceful)
 
 int gowsgi_starter_timeout(int graceful)
 {
-    int timeout = 0;
-    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
-        const gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
-        int t = graceful ? rt->graceful_timeout : rt->shutdown_timeout;
-        if (rt->on_demand && t > timeout)
-            timeout = t;
-    }
-    return timeout + 2;   /* the starter kills its own stragglers first */
+    return longest_timeout(graceful) + 2;   /* the starter kills its own stragglers first */
 }
