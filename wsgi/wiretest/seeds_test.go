@@ -58,6 +58,8 @@ func seeds(t *testing.T) map[string]map[string][]byte {
 	reloading.Ticket = 3
 	reloading.TicketSeq = 4321<<32 | 7
 	reloading.HandlerScript = "/srv/www/handler.wsgi"
+	modwsgi6 := getRequest("GET", false)
+	modwsgi6.Flags = w.ReqModwsgi6 | w.ReqIgnoreActivity
 	hello := &w.Headers{Status: 200, StatusLine: "200 OK", Names: []string{"Content-Type", "Content-Length"},
 		Values: []string{"text/plain", "13"}}
 	return map[string]map[string][]byte{
@@ -77,6 +79,9 @@ func seeds(t *testing.T) map[string]map[string][]byte {
 				}),
 			"empty_request": seedFrames(t,
 				func(b *w.Buf) bool { return b.PutRequest(&w.Request{}, w.Opts{}) },
+				func(b *w.Buf) bool { return b.PutFrame(w.FrameBodyEnd, nil) }),
+			"modwsgi6_ignore_activity": seedFrames(t,
+				func(b *w.Buf) bool { return b.PutRequest(modwsgi6, w.Opts{}) },
 				func(b *w.Buf) bool { return b.PutFrame(w.FrameBodyEnd, nil) }),
 			"reloading_replay": seedFrames(t,
 				func(b *w.Buf) bool { return b.PutRequest(reloading, w.Opts{}) },
@@ -103,6 +108,9 @@ func seeds(t *testing.T) map[string]map[string][]byte {
 			"shutdown": seedFrames(t,
 				func(b *w.Buf) bool { return b.PutAccept(7, 1000) },
 				func(b *w.Buf) bool { return b.PutError(503, w.CauseShutdown, "") }),
+			"interrupted": seedFrames(t,
+				func(b *w.Buf) bool { return b.PutAccept(1234, 2) },
+				func(b *w.Buf) bool { return b.PutError(504, w.CauseInterrupted, "request-timeout=2") }),
 			"incomplete": seedFrames(t,
 				func(b *w.Buf) bool { return b.PutAccept(1234, 5) },
 				func(b *w.Buf) bool {

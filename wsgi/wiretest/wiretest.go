@@ -67,6 +67,8 @@ const (
 	ReqScriptReloading = uint32(C.GOWSGI_REQ_SCRIPT_RELOADING)
 	ReqEnableSendfile  = uint32(C.GOWSGI_REQ_ENABLE_SENDFILE)
 	ReqHeadOnly        = uint32(C.GOWSGI_REQ_HEAD_ONLY)
+	ReqIgnoreActivity  = uint32(C.GOWSGI_REQ_IGNORE_ACTIVITY)
+	ReqModwsgi6        = uint32(C.GOWSGI_REQ_MODWSGI6)
 )
 
 // Request mirrors gowsgi_wire_request; EnvKeys and EnvVals pair up.
