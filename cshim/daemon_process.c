@@ -548,6 +548,11 @@ static apr_status_t forget_pool(void *unused)
 {
     (void)unused;
     generation_pool = NULL;
+    /* The generation's groups go with its pool (a graceful restart drains
+     * them without releasing them: drain_all), so a next generation with
+     * none does not see them. Registered first, this runs last. */
+    gowsgi_daemon_rts = NULL;
+    gowsgi_daemon_nrts = 0;
     return APR_SUCCESS;
 }
 

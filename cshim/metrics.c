@@ -102,9 +102,7 @@ int gowsgi_metrics_setup(apr_pool_t *pconf, server_rec *s)
     table = ret->table;
     layout(table->capacity, table->workers, &slots_offset, &touched_offset);
     find_or_add(s, "");
-    /* This generation's groups: gowsgi_daemon_nrts is left from the last
-     * generation that had any when this one has none. */
-    group_of_n = gowsgi_globals.daemons != NULL && gowsgi_globals.daemons->nelts > 0 ? gowsgi_daemon_nrts : 0;
+    group_of_n = gowsgi_daemon_nrts;   /* this generation's groups */
     group_of = apr_pcalloc(pconf, sizeof(int) * (size_t)(group_of_n + 1));
     for (int g = 0; g < group_of_n; g++)
         group_of[g] = find_or_add(s, gowsgi_daemon_rts[g].conf->name);
