@@ -40,17 +40,20 @@ var (
 		"mod_wsgi.application_start"}
 )
 
-// The main server keeps the default; the vhost on @PORT2@ picks 6. One
-// daemon group, defined in the main server, serves both: each request takes
-// its own vhost's rule.
-const compatSnippet = `
+// The group and the four mounts (mod_wsgi 6.0.5 takes them too).
+const compatMounts = `
 WSGISocketPrefix @ROOT@/run/wsgi
 WSGIDaemonProcess compat processes=1 threads=2
 WSGIScriptAlias /emb @APPS@/env.wsgi
 WSGIScriptAlias /dmn @APPS@/env.wsgi process-group=compat application-group=%{GLOBAL}
 WSGIScriptAlias /c6emb @APPS@/compat6.wsgi
 WSGIScriptAlias /c6dmn @APPS@/compat6.wsgi process-group=compat application-group=%{GLOBAL}
-<VirtualHost 127.0.0.1:@PORT2@>
+`
+
+// The main server keeps the default; the vhost on @PORT2@ picks 6. One
+// daemon group, defined in the main server, serves both: each request takes
+// its own vhost's rule.
+const compatSnippet = compatMounts + `<VirtualHost 127.0.0.1:@PORT2@>
     ServerName six.example
     GoWSGICompatibility 6
     WSGIScriptAlias /emb @APPS@/env.wsgi
@@ -291,14 +294,7 @@ func TestModWSGICompat_Against605(t *testing.T) {
 	_, err := os.Stat(so)
 	require.NoError(t, err, "GOWSGI_TEST_MODWSGI6")
 	forEachMPM(t, func(t *testing.T, mpm string) {
-		snippet := `
-WSGISocketPrefix @ROOT@/run/wsgi
-WSGIDaemonProcess compat processes=1 threads=2
-WSGIScriptAlias /emb @APPS@/env.wsgi
-WSGIScriptAlias /dmn @APPS@/env.wsgi process-group=compat application-group=%{GLOBAL}
-WSGIScriptAlias /c6emb @APPS@/compat6.wsgi
-WSGIScriptAlias /c6dmn @APPS@/compat6.wsgi process-group=compat application-group=%{GLOBAL}
-`
+		snippet := compatMounts
 		ref := StartApache(t, ServerSpec{Module: ModModWsgi, MPM: mpm, NoWSGI: true,
 			Snippet: "LoadModule wsgi_module " + so + "\n" + snippet})
 		cand := StartApache(t, ServerSpec{Module: ModGowsgi, MPM: mpm, Snippet: "GoWSGICompatibility 6\n" + snippet})

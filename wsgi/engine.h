@@ -416,6 +416,8 @@ void gowsgi_events_request_end(gowsgi_reqstate *rs);
 void gowsgi_interps_add(gowsgi_interp *it);
 /* A copy of that list, at most max of them. */
 int gowsgi_interps_snapshot(gowsgi_interp **out, int max);
+/* Appends callback to the module attribute list attr (subscribe_events, subscribe_signals). */
+int gowsgi_callbacks_append(PyObject *module, const char *attr, PyObject *callback);
 /* process_stopping in every interpreter; then, when WSGIDestroyInterpreter
  * is On, each one's atexit handlers. Each takes the GIL: call from a thread
  * that holds no Python thread state, never from a signal handler. */

@@ -18,17 +18,20 @@
 
 /* ---- subscribing -------------------------------------------------------- */
 
+int gowsgi_callbacks_append(PyObject *module, const char *attr, PyObject *callback)
+{
+    PyObject *list = PyObject_GetAttrString(module, attr);
+    if (list == NULL)
+        return -1;
+    int rc = PyList_Append(list, callback);
+    Py_DECREF(list);
+    return rc;
+}
+
 static PyObject *subscribe(PyObject *module, PyObject *args, const char *attr)
 {
     PyObject *callback;
-    if (!PyArg_ParseTuple(args, "O", &callback))
-        return NULL;
-    PyObject *list = PyObject_GetAttrString(module, attr);
-    if (list == NULL)
-        return NULL;
-    int rc = PyList_Append(list, callback);
-    Py_DECREF(list);
-    if (rc != 0)
+    if (!PyArg_ParseTuple(args, "O", &callback) || gowsgi_callbacks_append(module, attr, callback) != 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -335,15 +338,6 @@ void gowsgi_interps_add(gowsgi_interp *it)
     pthread_mutex_unlock(&interps_lock);
 }
 
-static int interps_snapshot(gowsgi_interp **out)
-{
-    pthread_mutex_lock(&interps_lock);
-    int n = ninterps;
-    memcpy(out, interps, sizeof(*out) * (size_t)n);
-    pthread_mutex_unlock(&interps_lock);
-    return n;
-}
-
 int gowsgi_interps_snapshot(gowsgi_interp **out, int max)
 {
     pthread_mutex_lock(&interps_lock);
@@ -356,7 +350,7 @@ int gowsgi_interps_snapshot(gowsgi_interp **out, int max)
 void gowsgi_publish_process_stopping(const char *reason)
 {
     static gowsgi_interp *list[INTERPS_MAX];
-    int n = interps_snapshot(list);
+    int n = gowsgi_interps_snapshot(list, INTERPS_MAX);
     for (int i = 0; i < n; i++) {
         PyThreadState *ts = gowsgi_enter(list[i]);
         PyObject *event = PyDict_New();
@@ -374,7 +368,7 @@ void gowsgi_publish_process_stopping(const char *reason)
 void gowsgi_publish_process_signal(int signum, const char *signame)
 {
     static gowsgi_interp *list[INTERPS_MAX];
-    int n = interps_snapshot(list);
+    int n = gowsgi_interps_snapshot(list, INTERPS_MAX);
     for (int i = 0; i < n; i++) {
         PyThreadState *ts = gowsgi_enter(list[i]);
         PyObject *event = PyDict_New();
@@ -398,7 +392,7 @@ void gowsgi_run_atexit(void)
     static gowsgi_interp *list[INTERPS_MAX];
     if (!gowsgi_config.destroy_interpreter)
         return;
-    int n = interps_snapshot(list);
+    int n = gowsgi_interps_snapshot(list, INTERPS_MAX);
     for (int i = n - 1; i >= 0; i--) {
         PyThreadState *ts = gowsgi_enter(list[i]);
         PyObject *mod = PyImport_ImportModule("atexit");

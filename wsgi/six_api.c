@@ -107,15 +107,8 @@ int gowsgi_signal_subscribed;
  * Elsewhere, as 6, the call is said to have no effect. */
 static PyObject *subscribe_signals(PyObject *module, PyObject *args)
 {
-    PyObject *callback, *list;
-    if (!PyArg_ParseTuple(args, "O", &callback))
-        return NULL;
-    list = PyObject_GetAttrString(module, "signal_callbacks");
-    if (list == NULL)
-        return NULL;
-    int rc = PyList_Append(list, callback);
-    Py_DECREF(list);
-    if (rc != 0)
+    PyObject *callback;
+    if (!PyArg_ParseTuple(args, "O", &callback) || gowsgi_callbacks_append(module, "signal_callbacks", callback) != 0)
         return NULL;
     if (gowsgi_config.process_group[0] != '\0')
         __atomic_store_n(&gowsgi_signal_subscribed, 1, __ATOMIC_RELEASE);

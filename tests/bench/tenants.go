@@ -43,7 +43,6 @@ func tenantVariants() []Variant {
 // TenantResult is what one variant measured.
 type TenantResult struct {
 	Variant     Variant
-	Skip        string // why it was not measured
 	Err         string
 	Daemons     int     // daemon processes once idle (eager) or after the requests
 	IdlePSS     int64   // the whole server, before any request
@@ -136,12 +135,7 @@ func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
 	r := &TenantResult{Variant: v}
 	s, err := startServer(v, o.MPM, o.BuildDir, tmp)
 	if err != nil {
-		msg := err.Error()
-		if v.OnDemand && strings.Contains(msg, "on-demand") || v.OnDemand && strings.Contains(msg, "start=") {
-			r.Skip = "this build's WSGIDaemonProcess does not take start=on-demand (on-demand groups are not merged yet)"
-		} else {
-			r.Err = "server did not start: " + msg
-		}
+		r.Err = "server did not start: " + err.Error()
 		return r
 	}
 	setCurrent(s)
@@ -281,25 +275,12 @@ func settledPSS(s *Server) int64 {
 
 var tenantClient = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
-func hello(url string) (time.Duration, error) {
-	start := time.Now()
-	resp, err := tenantClient.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	took := time.Since(start)
-	if err != nil {
-		return 0, err
-	}
-	if resp.StatusCode != 200 || string(body) != helloBody {
-		return 0, fmt.Errorf("status %d, body %q", resp.StatusCode, trim(body))
-	}
-	return took, nil
-}
+func hello(url string) (time.Duration, error) { return timedGet(url, helloBody) }
 
-func djangoRequest(url string) (time.Duration, error) {
+func djangoRequest(url string) (time.Duration, error) { return timedGet(url, "") }
+
+// timedGet: how long a GET took to answer 200 (with body want, unless "").
+func timedGet(url, want string) (time.Duration, error) {
 	start := time.Now()
 	resp, err := tenantClient.Get(url)
 	if err != nil {
@@ -311,7 +292,7 @@ func djangoRequest(url string) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != 200 || (want != "" && string(body) != want) {
 		return 0, fmt.Errorf("status %d, body %q", resp.StatusCode, trim(body))
 	}
 	return took, nil
@@ -379,9 +360,6 @@ func durations(ds []time.Duration) (med, max time.Duration) {
 
 func printTenants(r *TenantResult, n int) {
 	switch {
-	case r.Skip != "":
-		fmt.Printf("  %-16s skipped: %s\n", r.Variant.Name, r.Skip)
-		return
 	case r.Err != "":
 		fmt.Printf("  %-16s ERROR %s\n", r.Variant.Name, indent(r.Err))
 		return
@@ -418,10 +396,6 @@ func tenantsMarkdown(o *Options, rs []*TenantResult) string {
 	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	var base *TenantResult
 	for _, r := range rs {
-		if r.Skip != "" {
-			p("| %s | skipped: %s | | | | | |", r.Variant.Title, r.Skip)
-			continue
-		}
 		if r.Err != "" {
 			p("| %s | error: %s | | | | | |", r.Variant.Title, oneLine(r.Err))
 			continue
@@ -436,7 +410,7 @@ func tenantsMarkdown(o *Options, rs []*TenantResult) string {
 	}
 	p("")
 	for _, r := range rs {
-		if base == nil || r == base || r.Skip != "" || r.Err != "" || r.IdlePSS == 0 {
+		if base == nil || r == base || r.Err != "" || r.IdlePSS == 0 {
 			continue
 		}
 		p("- %s / mod_wsgi: idle %.2fx, after one request each %.2fx; one daemon process %.2fx.", r.Variant.Title,
@@ -444,7 +418,7 @@ func tenantsMarkdown(o *Options, rs []*TenantResult) string {
 			avgMiB(r.IdleDaemon)/avgMiB(base.IdleDaemon))
 	}
 	for _, r := range rs {
-		if r.Variant.OnDemand && r.Skip == "" && r.Err == "" {
+		if r.Variant.OnDemand && r.Err == "" {
 			med, max := durations(r.First)
 			p("- On-demand: idle (no group running) %.0f MiB; after one request to each, %d processes besides Apache's (the groups' and the starter) when measured; stopped again after inactivity-timeout=%d %.0f MiB; a hello group's cold start (first request) median %.0f ms, max %.0f ms; Django's cold start %.0f ms against %.0f ms for its import alone in python3 (%.0f ms with its first call). %s",
 				mib(r.IdlePSS), r.Daemons, r.Variant.Inactivity, mib(r.StoppedPSS), float64(med.Microseconds())/1000,
@@ -453,7 +427,7 @@ func tenantsMarkdown(o *Options, rs []*TenantResult) string {
 		}
 	}
 	for _, r := range rs {
-		if r.Skip == "" && r.Err == "" {
+		if r.Err == "" {
 			p("- %s: the first requests to the %d tenants took %.0f s in all; load average %s before them, %s after.",
 				r.Variant.Title, n, r.Sweep.Seconds(), r.LoadBefore, r.LoadAfter)
 			// Every group, the Django group and the starter.
