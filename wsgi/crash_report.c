@@ -58,6 +58,9 @@ static struct {
     dump_traceback_fn dump_traceback;
     dump_threads_fn dump_threads;
     struct sigaction previous[NCRASH];
+    /* Go's own handlers, for the signals a first-line handler stands in
+     * front of (go_first): all but a thread's own crash goes to them. */
+    struct sigaction go[NCRASH];
     int busy;                      /* the thread id of the thread reporting, 0: none */
 } cr = {.log_fd = -1, .file_fd = -1, .pipe_fd = {-1, -1}};
 
@@ -344,8 +347,64 @@ static void handler(int sig, siginfo_t *info, void *ucontext)
     (void)ucontext;
 }
 
+/* In front of Go's handler for SIGSEGV, SIGBUS and SIGFPE (go_first): a
+ * thread that sent the signal to itself (raise(3), pthread_kill(3): tgkill,
+ * SI_TKILL) crashes, as one that faulted does; anything else, a fault
+ * included, is Go's to decide, as before. Go takes a signal that was sent
+ * for one from outside: its sigsend hands it to the engine's signal.Notify
+ * (wsgi/daemon_crash.go) and returns, so the thread carried on past its
+ * own crash; the process died of the signal only when that goroutine ran,
+ * on another thread, and without a report. A WSGIImportScript that crashed
+ * so could finish meanwhile and the process say it was ready: the parent
+ * then saw a process that died after it was up, and started the next one
+ * at once instead of backing off (TestDaemon_BrokenGroupBacksOff). */
+static void first(int sig, siginfo_t *info, void *ucontext)
+{
+    int index = -1;
+    for (size_t i = 0; i < NCRASH; i++)
+        if (crash_signals[i] == sig)
+            index = (int)i;
+    if (info != NULL && info->si_code == SI_TKILL && info->si_pid == getpid()) {
+        handler(sig, info, ucontext);   /* reports it and dies of it */
+        return;
+    }
+    if (index < 0)
+        return;
+    const struct sigaction *go = &cr.go[index];
+    if (go->sa_flags & SA_SIGINFO)
+        go->sa_sigaction(sig, info, ucontext);
+    else if (go->sa_handler != SIG_DFL && go->sa_handler != SIG_IGN)
+        go->sa_handler(sig);
+}
+
+/* Go installs its handlers while libgowsgi.so is loaded (its constructor:
+ * runtime.libpreinit), so they are in place once dlopen returns; the
+ * first-line handler goes in front of each that is Go's, that is neither
+ * this file's nor a default. After that Go sets these signals' handlers
+ * only on its way to dying of one (dieFromSignal, raisebadsignal). */
+static void go_first(void)
+{
+    static const int taken_by_go[] = {SIGSEGV, SIGBUS, SIGFPE};
+    for (size_t k = 0; k < sizeof(taken_by_go) / sizeof(taken_by_go[0]); k++) {
+        int sig = taken_by_go[k];
+        size_t i = 0;
+        while (i < NCRASH && crash_signals[i] != sig)
+            i++;
+        struct sigaction now;
+        if (i == NCRASH || sigaction(sig, NULL, &now) != 0 || !(now.sa_flags & SA_SIGINFO) ||
+            now.sa_sigaction == handler || now.sa_sigaction == first)
+            continue;
+        cr.go[i] = now;
+        struct sigaction sa = now;
+        sa.sa_sigaction = first;
+        sa.sa_flags = (now.sa_flags & ~SA_RESETHAND) | SA_SIGINFO | SA_ONSTACK;
+        sigaction(sig, &sa, NULL);
+    }
+}
+
 void gowsgi_crash_report_engine(void *engine)
 {
+    go_first();
     /* CPython 3.13 no longer exports faulthandler's writers: the engine's
      * (wsgi/crash_traceback.c) write the same text. */
     if (cr.dump_traceback == NULL)

@@ -51,7 +51,14 @@ int gowsgi_crash_report_install(const gowsgi_crash_report_config *config);
 /* Once libgowsgi.so is loaded (its dlopen handle): the handler asks the
  * engine which of the crashing thread's Python thread states runs code
  * (one per application group). Without it, CPython's answer is taken: the
- * thread's first thread state, as faulthandler does. */
+ * thread's first thread state, as faulthandler does.
+ *
+ * It also stands a handler in front of Go's for SIGSEGV, SIGBUS and SIGFPE:
+ * Go forwards faults, but takes a signal a thread sent itself (raise,
+ * pthread_kill) for one sent from outside, and lets the thread carry on.
+ * Such a signal is reported as a crash, on that thread, before it can do
+ * anything more; everything else still goes to Go's handler. Call it right
+ * after the dlopen, before any code runs that could crash. */
 void gowsgi_crash_report_engine(void *engine);
 
 #endif
