@@ -567,3 +567,62 @@ func TestDaemonOnDemand_ThousandGroups(t *testing.T) {
 	assert.Less(t, lines, 50, "the start-up log is not a line per group:\n%s", tail(startLog, 60))
 	assert.Empty(t, processesMatching(fmt.Sprintf("gwod%d-", a.Port)), "no daemon outlives Apache")
 }
+
+// Faults of an on-demand group under load (four clients looping on it):
+// its process killed, or the starter that forked it killed (its processes
+// die with it). Only the requests the dead process had begun fail; every
+// other one is answered, the group comes back without a request having to
+// come first, and the error log names the group, the pid and why in one
+// line.
+func TestDaemonOnDemand_FaultsUnderLoad(t *testing.T) {
+	gowsgiOnly(t)
+	t.Parallel()
+	for _, fault := range []string{"daemon", "starter"} {
+		fault := fault
+		t.Run(fault, func(t *testing.T) {
+			forEachMPM(t, func(t *testing.T, mpm string) {
+				a := StartApache(t, ServerSpec{MPM: mpm, Snippet: `
+WSGIDaemonProcess load processes=1 threads=4 start=on-demand
+WSGIScriptAlias /load @APPS@/daemon/probe.wsgi process-group=load
+`})
+				rec := filepath.Join(a.Root, "scratch", "records")
+				victim := getFacts(t, a.URL("/load"), nil).Pid // the cold start
+				load := startIDLoad(4, "L", a.URL("/load?op=rec&s=0.02&f="+rec))
+				time.Sleep(time.Second)
+				mark := markLog(a)
+				want := fmt.Sprintf("daemon process 0 of group 'load' (pid %d) was killed by signal 9 (Killed)", victim)
+				if fault == "starter" {
+					starters := starterPids(a)
+					require.Len(t, starters, 1)
+					require.NoError(t, syscall.Kill(starters[0], syscall.SIGKILL))
+					want = fmt.Sprintf("the on-demand starter (pid %d) was killed by signal 9; starting a new one", starters[0])
+				} else {
+					require.NoError(t, syscall.Kill(victim, syscall.SIGKILL))
+				}
+				mark.waitRaw(want, 10*time.Second)
+				time.Sleep(2 * time.Second) // the load goes on against the group's new process
+				results := load.finish()
+				records := readRecords(t, rec)
+
+				assertRanOnce(t, results, records)
+				ok, after := 0, 0
+				for _, r := range results {
+					if r.status == 200 {
+						ok++
+						if pidOf(records[r.id]) != victim {
+							after++
+						}
+						continue
+					}
+					assert.Equal(t, victim, pidOf(records[r.id]), "request %s failed (status %d, %v): only "+
+						"requests begun in the killed process may", r.id, r.status, r.err)
+				}
+				assert.Greater(t, ok, 20, "the load went on")
+				assert.Greater(t, after, 0, "a new process of the group served the load")
+				log := strings.Join(mark.raw(), "\n")
+				assert.Equal(t, 1, strings.Count(log, want), "one line says what happened: %s", log)
+				assert.NotContains(t, a.ErrorLogContent(), "exit signal", "no Apache child died")
+			})
+		})
+	}
+}
