@@ -296,8 +296,11 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
     atexit(exit_without_apache);
     gowsgi_in_daemon = 1;
     exit_slot = &rt->shared->slots[index];
-    /* Apache's session, before leaving it (the starter has left it already). */
-    apache_sid = gowsgi_daemon_apache_sid > 0 ? gowsgi_daemon_apache_sid : (int)getsid(0);
+    /* Apache's session, before leaving it (the starter has left it
+     * already). The parent recorded it with its pid: a session id of 0
+     * (a session leader outside this pid namespace, as in a container) is
+     * as valid as any other. */
+    apache_sid = gowsgi_daemon_apache_pid > 0 ? gowsgi_daemon_apache_sid : (int)getsid(0);
     gowsgi_starter_close();   /* the starter's wake channel is not a daemon's */
     /* Forked by the starter, it bears the starter's name until its own
      * title: Apache's, as a fork of Apache's parent has. */

@@ -705,7 +705,7 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
     /* A replay (the script changed) goes to another process, or to the new
      * one once it is up: retried for up to connect-timeout. */
     apr_time_t give_up = queue_start + apr_time_from_sec(rt->connect_timeout);
-    unsigned attempts = 0, goodbyes = 0, resent = 0;
+    unsigned attempts = 0, goodbyes = 0, resent = 0, gone = 0;
     int keep_due = 0, channel_only = 0;
     for (;;) {
         /* A request queued for a group with no process up would wait out
@@ -843,10 +843,17 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
                               "connect-timeout=%d): %s", daemon->name, resent, rt->connect_timeout, r->filename);
                 return HTTP_SERVICE_UNAVAILABLE;
             }
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "gowsgi: daemon process of group '%s'%s went away before "
-                          "beginning the request; sending it to another process: %s", daemon->name,
-                          f->reused ? apr_psprintf(r->pool, " (pid %d, a kept connection)", f->kept_pid) : "",
-                          r->filename);
+            /* One line a request, not one a try: a group whose processes
+             * keep closing connections unread (one that refuses Apache's
+             * children, say) would otherwise fill the log, and the tries
+             * after the first wait a little, as for GOODBYE. */
+            if (++gone == 1)
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "gowsgi: daemon process of group '%s'%s went away before "
+                              "beginning the request; sending it to another process: %s", daemon->name,
+                              f->reused ? apr_psprintf(r->pool, " (pid %d, a kept connection)", f->kept_pid) : "",
+                              r->filename);
+            else
+                apr_sleep(apr_time_from_msec(20));
             continue;
         }
         if (status == GOODBYE) {
