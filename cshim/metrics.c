@@ -245,3 +245,26 @@ void gowsgi_metrics_cold_start(const gowsgi_daemon_rt *rt)
     if (g >= 0)
         ADD(table->groups[g].cold_starts, 1);
 }
+
+void gowsgi_metrics_sum(int g, gowsgi_metrics_sums *s)
+{
+    const unsigned char *touched = gowsgi_metrics_touched(g);
+    const gowsgi_metrics_slot *slots = gowsgi_metrics_slots(g);
+    memset(s, 0, sizeof(*s));
+    for (int w = 0; w <= table->workers; w++) {
+        if (!__atomic_load_n(&touched[w], __ATOMIC_ACQUIRE))
+            continue;
+        const gowsgi_metrics_slot *sl = &slots[w];
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+        for (int i = 0; i < 5; i++)
+            s->requests[i] += LOAD(sl->requests[i]);
+        for (int i = 0; i <= GOWSGI_METRICS_BUCKETS; i++) {
+            s->duration[i] += LOAD(sl->duration[i]);
+            s->queue[i] += LOAD(sl->queue[i]);
+        }
+        s->duration_sum_us += LOAD(sl->duration_sum_us);
+        s->queue_sum_us += LOAD(sl->queue_sum_us);
+        s->slow += LOAD(sl->slow);
+#undef LOAD
+    }
+}

@@ -79,6 +79,17 @@ void gowsgi_metrics_death(const gowsgi_daemon_rt *rt, const gowsgi_daemon_slot *
  * record counts it too, but that record is new in each generation). */
 void gowsgi_metrics_cold_start(const gowsgi_daemon_rt *rt);
 
+/* Group entry g's counts, summed over every worker that wrote some. */
+typedef struct gowsgi_metrics_sums {
+    apr_uint64_t requests[5];
+    apr_uint64_t duration[GOWSGI_METRICS_BUCKETS + 1];
+    apr_uint64_t duration_sum_us;
+    apr_uint64_t queue[GOWSGI_METRICS_BUCKETS + 1];
+    apr_uint64_t queue_sum_us;
+    apr_uint64_t slow;
+} gowsgi_metrics_sums;
+void gowsgi_metrics_sum(int g, gowsgi_metrics_sums *s);
+
 /* For the handler (metrics_handler.c): the table (NULL: none), the slots of
  * group entry g, and the entry of a runtime group (-1: none). */
 const gowsgi_metrics_table *gowsgi_metrics_get(void);

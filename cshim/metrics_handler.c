@@ -7,46 +7,14 @@
  * <Location> sets the handler; who may read it is the admin's Require.
  */
 #include "metrics.h"
-
-#include <fcntl.h>
-#include <unistd.h>
+#include "group_view.h"
 
 #include "http_protocol.h"
 #include "http_request.h"
 #include "scoreboard.h"
 #include "apr_strings.h"
 
-typedef struct sums {
-    apr_uint64_t requests[5];
-    apr_uint64_t duration[GOWSGI_METRICS_BUCKETS + 1];
-    apr_uint64_t duration_sum_us;
-    apr_uint64_t queue[GOWSGI_METRICS_BUCKETS + 1];
-    apr_uint64_t queue_sum_us;
-    apr_uint64_t slow;
-} sums;
-
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
-
-static void sum_group(const gowsgi_metrics_table *t, int g, sums *s)
-{
-    const unsigned char *touched = gowsgi_metrics_touched(g);
-    const gowsgi_metrics_slot *slots = gowsgi_metrics_slots(g);
-    memset(s, 0, sizeof(*s));
-    for (int w = 0; w <= t->workers; w++) {
-        if (!__atomic_load_n(&touched[w], __ATOMIC_ACQUIRE))
-            continue;
-        const gowsgi_metrics_slot *sl = &slots[w];
-        for (int i = 0; i < 5; i++)
-            s->requests[i] += LOAD(sl->requests[i]);
-        for (int i = 0; i <= GOWSGI_METRICS_BUCKETS; i++) {
-            s->duration[i] += LOAD(sl->duration[i]);
-            s->queue[i] += LOAD(sl->queue[i]);
-        }
-        s->duration_sum_us += LOAD(sl->duration_sum_us);
-        s->queue_sum_us += LOAD(sl->queue_sum_us);
-        s->slow += LOAD(sl->slow);
-    }
-}
 
 /* A label value: backslash, double quote and newline escaped. */
 static const char *label(apr_pool_t *p, const char *v)
@@ -104,73 +72,6 @@ static void histogram(out *o, const char *name, const char *group, const apr_uin
     ap_rprintf(o->r, "%s_count{group=\"%s\"} %" APR_UINT64_T_FMT "\n", name, group, cum);
 }
 
-/* utime+stime (seconds) and resident bytes of pid, from /proc/pid/stat
- * (world-readable); 0 when it is gone. */
-static int proc_stat(pid_t pid, double *cpu, double *rss)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    /* After the command's closing parenthesis (a command may hold spaces):
-     * state is field 3, utime 14, stime 15, rss 24. */
-    char *p = strrchr(buf, ')');
-    if (p == NULL)
-        return 0;
-    unsigned long utime = 0, stime = 0;
-    long rsspages = 0;
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %*u %*u %ld",
-               &utime, &stime, &rsspages) != 3)
-        return 0;
-    *cpu = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-    *rss = (double)rsspages * (double)sysconf(_SC_PAGESIZE);
-    return 1;
-}
-
-typedef struct proc_row {
-    const char *group;
-    pid_t pid;
-    double cpu, rss;
-} proc_row;
-
-/* Apache's children of this server: processes, their worker threads, and
- * their CPU and memory (embedded mode runs in them: group ""). */
-static void apache_children(out *o, apr_array_header_t *rows, int *ready, int *exiting, int *busy, int *idle)
-{
-    int server_limit = ap_scoreboard_image->global->server_limit;
-    int thread_limit = ap_scoreboard_image->global->thread_limit;
-    for (int i = 0; i < server_limit; i++) {
-        process_score *ps = ap_get_scoreboard_process(i);
-        if (ps->pid == 0)
-            continue;
-        if (ps->quiescing)
-            (*exiting)++;
-        else
-            (*ready)++;
-        for (int t = 0; t < thread_limit; t++) {
-            worker_score *ws = ap_get_scoreboard_worker_from_indexes(i, t);
-            if (ws->status == SERVER_DEAD || ws->status == SERVER_GRACEFUL)
-                continue;
-            if (ws->status == SERVER_READY)
-                (*idle)++;
-            else
-                (*busy)++;
-        }
-        proc_row *row = apr_array_push(rows);
-        row->group = "";
-        row->pid = ps->pid;
-        if (!proc_stat(ps->pid, &row->cpu, &row->rss))
-            rows->nelts--;
-    }
-    (void)o;
-}
-
 int gowsgi_metrics_handler(request_rec *r)
 {
     if (r->handler == NULL || strcmp(r->handler, "gowsgi-metrics") != 0)
@@ -193,10 +94,10 @@ int gowsgi_metrics_handler(request_rec *r)
 
     int ngroups = __atomic_load_n(&t->ngroups, __ATOMIC_ACQUIRE);
     int nrts = gowsgi_metrics_groups_now();
-    sums *s = apr_pcalloc(r->pool, sizeof(sums) * (size_t)ngroups);
+    gowsgi_metrics_sums *s = apr_pcalloc(r->pool, sizeof(*s) * (size_t)ngroups);
     const char **names = apr_pcalloc(r->pool, sizeof(char *) * (size_t)ngroups);
     for (int g = 0; g < ngroups; g++) {
-        sum_group(t, g, &s[g]);
+        gowsgi_metrics_sum(g, &s[g]);
         names[g] = label(r->pool, t->groups[g].name);
     }
     static const char *const classes[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -237,59 +138,27 @@ int gowsgi_metrics_handler(request_rec *r)
             ap_rprintf(r, "gowsgi_cold_starts_total{group=\"%s\"} %" APR_UINT64_T_FMT "\n", names[e], LOAD(t->groups[e].cold_starts));
     }
 
-    /* Gauges of this generation: its groups' shared records. */
-    apr_array_header_t *rows = apr_array_make(r->pool, 16, sizeof(proc_row));
-    int ready = 0, exiting = 0, busy = 0, idle = 0;
-    apache_children(&o, rows, &ready, &exiting, &busy, &idle);
+    /* Gauges of this generation: Apache's scoreboard, its groups' shared
+     * records, /proc. */
+    apr_array_header_t *views = gowsgi_group_views(r->pool);
+    const gowsgi_group_view *v = (const gowsgi_group_view *)views->elts;
+    static const char *const pstates[GOWSGI_PROC_STATES] = {"starting", "ready", "exiting"};
     family(&o, "gowsgi_processes", "gauge",
            "Processes by group and state (group empty: Apache's children, which run embedded mode).");
-    ap_rprintf(r, "gowsgi_processes{group=\"\",state=\"ready\"} %d\ngowsgi_processes{group=\"\",state=\"exiting\"} %d\n",
-               ready, exiting);
-    int *gidle = apr_pcalloc(r->pool, sizeof(int) * (size_t)(nrts + 1));
-    int *gready = apr_pcalloc(r->pool, sizeof(int) * (size_t)(nrts + 1));
-    for (int g = 0; g < nrts; g++) {
-        const gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
-        const char *name = label(r->pool, rt->conf->name);
-        int st[3] = {0, 0, 0};   /* starting, ready, exiting */
-        for (int i = 0; i < rt->conf->processes; i++) {
-            const gowsgi_daemon_slot *slot = &rt->shared->slots[i];
-            pid_t pid = __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE);
-            proc_row row = {name, pid, 0, 0};
-            if (pid <= 0 || !proc_stat(pid, &row.cpu, &row.rss))
-                continue;           /* none yet, or gone */
-            if (__atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE))
-                st[2]++;
-            else if (__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE)) {
-                st[1]++;
-                gidle[g] += __atomic_load_n(&slot->idle, __ATOMIC_ACQUIRE);
-            } else
-                st[0]++;
-            *(proc_row *)apr_array_push(rows) = row;
-        }
-        gready[g] = st[1];
-        ap_rprintf(r, "gowsgi_processes{group=\"%s\",state=\"starting\"} %d\n"
-                      "gowsgi_processes{group=\"%s\",state=\"ready\"} %d\n"
-                      "gowsgi_processes{group=\"%s\",state=\"exiting\"} %d\n",
-                   name, st[0], name, st[1], name, st[2]);
-    }
+    for (int g = 0; g < views->nelts; g++)
+        for (int st = 0; st < GOWSGI_PROC_STATES; st++)
+            if (v[g].rt != NULL || st != GOWSGI_PROC_STARTING)
+                ap_rprintf(r, "gowsgi_processes{group=\"%s\",state=\"%s\"} %d\n", label(r->pool, v[g].name),
+                           pstates[st], v[g].processes[st]);
     family(&o, "gowsgi_threads", "gauge",
            "Worker threads by group and state: Apache's workers (group empty) busy or idle; a daemon group's "
            "threads busy (running a request), idle (started, waiting for one) or not started yet.");
-    ap_rprintf(r, "gowsgi_threads{group=\"\",state=\"busy\"} %d\ngowsgi_threads{group=\"\",state=\"idle\"} %d\n",
-               busy, idle);
-    for (int g = 0; g < nrts; g++) {
-        const gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
-        const char *name = label(r->pool, rt->conf->name);
-        /* Busy: the group's requests an app thread has begun (their
-         * tickets, daemon_ticket.h, say BEGUN until the request ends). */
-        int gbusy = 0;
-        for (unsigned int i = 0; i < rt->ntickets; i++)
-            gbusy += (__atomic_load_n(&rt->tickets[i].word, __ATOMIC_ACQUIRE) & 3) == GOWSGI_TICKET_BEGUN;
-        int not_started = gready[g] * rt->conf->threads - gbusy - gidle[g];
-        ap_rprintf(r, "gowsgi_threads{group=\"%s\",state=\"busy\"} %d\n"
-                      "gowsgi_threads{group=\"%s\",state=\"idle\"} %d\n"
-                      "gowsgi_threads{group=\"%s\",state=\"not_started\"} %d\n",
-                   name, gbusy, name, gidle[g], name, not_started > 0 ? not_started : 0);
+    for (int g = 0; g < views->nelts; g++) {
+        const char *name = label(r->pool, v[g].name);
+        ap_rprintf(r, "gowsgi_threads{group=\"%s\",state=\"busy\"} %d\ngowsgi_threads{group=\"%s\",state=\"idle\"} %d\n",
+                   name, v[g].busy, name, v[g].idle);
+        if (v[g].rt != NULL)
+            ap_rprintf(r, "gowsgi_threads{group=\"%s\",state=\"not_started\"} %d\n", name, v[g].not_started);
     }
     family(&o, "gowsgi_group_asleep", "gauge",
            "1 when an on-demand daemon process group has no process (the next request starts one).");
@@ -306,16 +175,21 @@ int gowsgi_metrics_handler(request_rec *r)
                        (double)__atomic_load_n(&gowsgi_daemon_rts[g].shared->last_cold_start_usec, __ATOMIC_ACQUIRE) /
                            1e6);
 
-    proc_row *pr = (proc_row *)rows->elts;
     family(&o, "gowsgi_process_resident_memory_bytes", "gauge", "Resident memory of each process, in bytes.");
-    for (int i = 0; i < rows->nelts; i++)
-        ap_rprintf(r, "gowsgi_process_resident_memory_bytes{group=\"%s\",pid=\"%d\"} %.0f\n", pr[i].group,
-                   (int)pr[i].pid, pr[i].rss);
+    for (int g = 0; g < views->nelts; g++)
+        for (int i = 0; i < v[g].procs->nelts; i++) {
+            const gowsgi_proc_view *pv = &APR_ARRAY_IDX(v[g].procs, i, gowsgi_proc_view);
+            ap_rprintf(r, "gowsgi_process_resident_memory_bytes{group=\"%s\",pid=\"%d\"} %.0f\n",
+                       label(r->pool, v[g].name), (int)pv->pid, pv->rss_bytes);
+        }
     family(&o, "gowsgi_process_cpu_seconds_total", "counter",
            "User and system CPU time of each process, in seconds (a new process is a new series).");
-    for (int i = 0; i < rows->nelts; i++)
-        ap_rprintf(r, "gowsgi_process_cpu_seconds_total{group=\"%s\",pid=\"%d\"} %.2f\n", pr[i].group,
-                   (int)pr[i].pid, pr[i].cpu);
+    for (int g = 0; g < views->nelts; g++)
+        for (int i = 0; i < v[g].procs->nelts; i++) {
+            const gowsgi_proc_view *pv = &APR_ARRAY_IDX(v[g].procs, i, gowsgi_proc_view);
+            ap_rprintf(r, "gowsgi_process_cpu_seconds_total{group=\"%s\",pid=\"%d\"} %.2f\n",
+                       label(r->pool, v[g].name), (int)pv->pid, pv->cpu_seconds);
+        }
     if (o.openmetrics)
         ap_rputs("# EOF\n", r);
     return OK;
