@@ -76,13 +76,17 @@ typedef struct gowsgi_unhonoured {
 } gowsgi_unhonoured;
 
 /* <WSGIInterpreterOptions process-group= application-group=> (mod_wsgi 6):
- * the GIL modes of the interpreters it selects (gil_modes.c). */
+ * the settings of the interpreters it selects (interp_options.c). */
 typedef struct gowsgi_interp_options {
     const char *process_group;     /* NULL: any; "" (%{GLOBAL}): Apache's children */
     const char *application_group; /* NULL: any; "" (%{GLOBAL}): the main interpreter */
     int per_interpreter_gil;       /* -1 unset, 0, 1 */
     int free_threading;            /* -1 unset, 0, 1 */
-    const char *switch_interval;   /* WSGISwitchInterval inside, without application-group=; NULL unset */
+    const char *switch_interval;   /* WSGISwitchInterval inside; NULL unset */
+    const char *python_path;       /* WSGIPythonPath inside: a layer after the process's path; NULL unset */
+    int restrict_stdin;            /* WSGIRestrictStdin/Stdout/Signal inside: -1 unset, 0, 1 */
+    int restrict_stdout;
+    int restrict_signal;
     gowsgi_where where;
 } gowsgi_interp_options;
 

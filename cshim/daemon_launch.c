@@ -87,6 +87,15 @@ static void encode(records *r, const gowsgi_daemon_rt *rt, const gowsgi_daemon_i
         put(r, GOWSGI_LAUNCH_WARNING, init->base.warnings[i]);
     for (int i = 0; i < init->base.ngil_exceptions; i++)
         put(r, GOWSGI_LAUNCH_GIL_EXCEPTION, init->base.gil_exceptions[i]);
+    for (int i = 0; i < init->base.ninterp_overrides; i++) {
+        const gowsgi_interp_override *o = &init->base.interp_overrides[i];
+        put(r, GOWSGI_LAUNCH_OVERRIDE, o->application_group);
+        put(r, GOWSGI_LAUNCH_OVERRIDE_LAYERS, o->python_path_layers);
+        put_long(r, GOWSGI_LAUNCH_OVERRIDE_STDIN, o->restrict_stdin);
+        put_long(r, GOWSGI_LAUNCH_OVERRIDE_STDOUT, o->restrict_stdout);
+        put_long(r, GOWSGI_LAUNCH_OVERRIDE_SIGNAL, o->restrict_signal);
+        put(r, GOWSGI_LAUNCH_OVERRIDE_SWITCH, o->switch_interval);
+    }
     for (int i = 0; i < init->base.nimports; i++) {
         const gowsgi_import *imp = &init->base.imports[i];
         put(r, GOWSGI_LAUNCH_IMPORT, imp->script);

@@ -147,7 +147,7 @@ void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, go
     base->multiprocess = rt->conf->processes_given;
     base->run_once = rt->run_once;
     base->process_group = rt->conf->name;
-    gowsgi_engine_gil_modes(p, rt->conf->name, base);
+    gowsgi_engine_interp_options(p, rt->conf->name, base);
     /* mod_wsgi puts an explicit home= first on sys.path, as `python script`
      * would the script's directory. */
     base->path_first = opt(rt, "home");

@@ -53,7 +53,7 @@ const char *gowsgi_cmd_bad_option(cmd_parms *cmd, const char *what, const char *
 gowsgi_dir_conf *gowsgi_cmd_dconf(void *mconfig);
 const char *gowsgi_cmd_check_group(cmd_parms *cmd, const char *group);
 
-/* gil_modes.c */
+/* interp_options.c */
 const char *gowsgi_cmd_gil_flag(cmd_parms *cmd, void *mconfig, const char *v);
 const char *gowsgi_cmd_interp_options(cmd_parms *cmd, void *mconfig, const char *arg);
 

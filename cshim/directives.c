@@ -807,7 +807,7 @@ const command_rec gowsgi_directives[] = {
                   RSRC_CONF, "New Relic monitoring agent configuration file."),
     AP_INIT_TAKE1("WSGINewRelicEnvironment", gw_set_global_str, &s_newrelic_env,
                   RSRC_CONF, "New Relic monitoring agent environment."),
-    /* mod_wsgi 6's GIL modes (gil_modes.c). */
+    /* mod_wsgi 6's GIL modes (interp_options.c). */
     AP_INIT_TAKE1("WSGIPerInterpreterGIL", gowsgi_cmd_gil_flag, NULL, RSRC_CONF,
                   "Enable/Disable per-interpreter GIL for sub-interpreters (Python 3.12+)."),
     AP_INIT_TAKE1("WSGIFreeThreading", gowsgi_cmd_gil_flag, NULL, RSRC_CONF,

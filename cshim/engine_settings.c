@@ -90,5 +90,5 @@ void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init)
     init->destroy_interpreter = gowsgi_globals.destroy_interpreter != 0;
     /* WSGIServerMetrics On (a daemon group's server-metrics= overrides it). */
     init->scoreboard = gowsgi_globals.server_metrics == 1 ? gowsgi_scoreboard_read : NULL;
-    gowsgi_engine_gil_modes(p, "", init);
+    gowsgi_engine_interp_options(p, "", init);
 }

@@ -28,8 +28,11 @@ const char *gowsgi_engine_library(apr_pool_t *p);
 /* engine_settings.c: the engine's start-up settings from the configuration. */
 void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init);
 gowsgi_import *gowsgi_engine_imports(apr_pool_t *p, const char *process_group, int *n);
-/* gil_modes.c: the GIL modes of process group pg ("" for Apache's children). */
-void gowsgi_engine_gil_modes(apr_pool_t *p, const char *pg, gowsgi_init *init);
+/* interp_options.c: what <WSGIInterpreterOptions> and the GIL directives
+ * resolve to for process group pg ("" for Apache's children): the GIL
+ * modes, the restrictions, the path layers, and the application groups
+ * whose settings differ. */
+void gowsgi_engine_interp_options(apr_pool_t *p, const char *pg, gowsgi_init *init);
 const char *gowsgi_resolve_switch_interval(const char *pg);
 
 /* alias.c: WSGIScriptAlias / WSGIScriptAliasMatch in translate_name. */

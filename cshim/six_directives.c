@@ -1,6 +1,6 @@
 /*
  * six_directives.c: mod_wsgi 6's server-wide directives other than the GIL
- * modes (gil_modes.c): WSGISwitchInterval, WSGISlowRequests,
+ * modes (interp_options.c): WSGISwitchInterval, WSGISlowRequests,
  * WSGITelemetryService and WSGITelemetryOptions, with 6.0.5's syntax,
  * context and configtest messages (its wsgi_config.c, wsgi_telemetry.c).
  * What gowsgi does with them is the engine's (switch interval, slow
@@ -9,7 +9,7 @@
 #include "directive_parse.h"
 
 /* A positive number of seconds, as sys.setswitchinterval() takes: NULL if
- * it is one. Shared with <WSGIInterpreterOptions> (gil_modes.c). */
+ * it is one. Shared with <WSGIInterpreterOptions> (interp_options.c). */
 const char *gowsgi_check_switch_interval(const char *v)
 {
     char *end = NULL;

@@ -92,9 +92,11 @@ func TestMW6_FullConfig(t *testing.T) {
 
 	log := a.ErrorLogContent()
 	assert.NotContains(t, log, "WSGITelemetryService at ", "honoured: no warning")
+	for _, honoured := range []string{"WSGISwitchInterval", "WSGIPythonPath", "WSGIRestrictStdin", "WSGIRestrictStdout", "WSGIRestrictSignal"} {
+		assert.NotContains(t, log, honoured+" at ", "inside <WSGIInterpreterOptions>: honoured, no warning")
+	}
 	for _, want := range []string{
 		"option response-flush-delay= is not needed",
-		"WSGISwitchInterval at ", // inside the container with application-group=: not per interpreter yet
 		"Set switch interval 0.007000s for process group 'six'.",
 		"Set switch interval 0.002000s for process group ''.",
 	} {

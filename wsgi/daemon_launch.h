@@ -48,7 +48,7 @@
     X(base.python_home) X(base.python_executable) X(base.python_path) X(base.python_eggs) X(base.hash_seed) X(base.process_group)       \
     X(base.path_first) X(base.mpm_name) X(base.server_description) X(base.server_built) X(group)              \
     X(log.ident) X(log.module) X(base.switch_interval) X(base.slow_requests)    \
-    X(base.telemetry_target)
+    X(base.telemetry_target) X(base.python_path_layers)
 
 /* What only the launcher needs (it does these itself, after exec). */
 #define GOWSGI_LAUNCH_LIBPYTHON "libpython"       /* dlopened RTLD_GLOBAL first */
@@ -76,6 +76,13 @@
 #define GOWSGI_LAUNCH_NTICKETS "ntickets"
 #define GOWSGI_LAUNCH_WARNING "warning"
 #define GOWSGI_LAUNCH_GIL_EXCEPTION "gil_exception"   /* base.gil_exceptions, one each */
+/* base.interp_overrides, one each: the application group, then its fields. */
+#define GOWSGI_LAUNCH_OVERRIDE "interp_override"
+#define GOWSGI_LAUNCH_OVERRIDE_LAYERS "interp_override.python_path_layers"
+#define GOWSGI_LAUNCH_OVERRIDE_STDIN "interp_override.restrict_stdin"
+#define GOWSGI_LAUNCH_OVERRIDE_STDOUT "interp_override.restrict_stdout"
+#define GOWSGI_LAUNCH_OVERRIDE_SIGNAL "interp_override.restrict_signal"
+#define GOWSGI_LAUNCH_OVERRIDE_SWITCH "interp_override.switch_interval"
 #define GOWSGI_LAUNCH_IMPORT "import"             /* script; then: */
 #define GOWSGI_LAUNCH_IMPORT_APP "import.application_group"
 #define GOWSGI_LAUNCH_IMPORT_CALLABLE "import.callable_object"

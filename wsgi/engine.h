@@ -197,6 +197,18 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
 gowsgi_interp *gowsgi_interp_main(void);
 gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size_t errlen);
 
+/* interp_options.c: what one interpreter gets of <WSGIInterpreterOptions>
+ * (mod_wsgi 6): its application group's settings, else the process's. */
+typedef struct gowsgi_interp_settings {
+    int restrict_stdin;
+    int restrict_stdout;
+    int restrict_signal;
+    const char *python_path_layers;  /* '\n' between layers, ':' within; NULL: none */
+    const char *switch_interval;     /* its own (a container names it); NULL: the process's */
+} gowsgi_interp_settings;
+void gowsgi_interp_options_configure(const gowsgi_init *init);
+void gowsgi_interp_settings_of(const char *name, gowsgi_interp_settings *out);
+
 /* types.c: the engine's types as this interpreter sees them (the static
  * ones, or its own heap copies when it has its own GIL), and the
  * gowsgi_interp of the interpreter this thread runs now (NULL: not one of

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 11
+#define GOWSGI_ABI_VERSION 12
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -163,6 +163,18 @@ typedef struct gowsgi_sb_visitor {
  * daemon forked before Apache made it), -1 when a callback stopped it. */
 typedef int (*gowsgi_scoreboard_fn)(const gowsgi_sb_visitor *v);
 
+/* An application group whose <WSGIInterpreterOptions> settings (mod_wsgi 6)
+ * differ from its process's: each is already resolved (cshim/
+ * interp_options.c), so it replaces the process's for that interpreter. */
+typedef struct gowsgi_interp_override {
+    const char *application_group;   /* "" = the main interpreter */
+    const char *python_path_layers;  /* as gowsgi_init's, in full; or NULL */
+    int restrict_stdin;
+    int restrict_stdout;
+    int restrict_signal;
+    const char *switch_interval;     /* from a container naming it: set when it has its own GIL; or NULL */
+} gowsgi_interp_override;
+
 /* Per-process start-up settings (the main server's WSGIPython* directives). */
 typedef struct gowsgi_init {
     int abi_version;
@@ -222,6 +234,13 @@ typedef struct gowsgi_init {
     const char *telemetry_target;    /* WSGITelemetryService "unix:/path", or NULL */
     int telemetry_interval_ms;       /* its interval= (0: 1 s) */
     int telemetry_options;           /* WSGITelemetryOptions flags (1: CaptureUserAgent) */
+
+    /* WSGIPythonPath inside <WSGIInterpreterOptions> (mod_wsgi 6): layers
+     * each put first on sys.path after python_path, least specific first;
+     * '\n' between layers, ':' between a layer's directories; or NULL. */
+    const char *python_path_layers;
+    int ninterp_overrides;
+    const gowsgi_interp_override *interp_overrides;
 } gowsgi_init;
 
 /* Where a daemon process writes its error-log lines itself (wsgi/

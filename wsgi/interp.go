@@ -8,7 +8,9 @@ import "C"
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
+	"unsafe"
 
 	python3 "github.com/go-python/cpy3"
 )
@@ -34,34 +36,27 @@ func (it *interp) withGIL(fn func()) {
 	fn()
 }
 
-// prepare applies the process-wide Python settings to a new interpreter:
-// WSGIPythonPath through site.addsitedir (so .pth files count) and the
-// signal restriction (signal_restrict.c).
+// prepare applies the Python settings to a new interpreter: WSGIPythonPath
+// (or python-path=) through site.addsitedir (so .pth files count), then
+// each WSGIPythonPath layer of mod_wsgi 6's <WSGIInterpreterOptions> that
+// selects it, each put first in turn as 6.0.5 does; a daemon's home=; and
+// the signal restriction (signal_restrict.c), which a container may set
+// per application group.
 func (it *interp) prepare() error {
+	var opts C.gowsgi_interp_settings
+	name := C.CString(it.name)
+	C.gowsgi_interp_settings_of(name, &opts)
+	C.free(unsafe.Pointer(name))
+	passes := [][]string{eng.pythonPath}
+	if opts.python_path_layers != nil {
+		for _, layer := range strings.Split(C.GoString(opts.python_path_layers), "\n") {
+			passes = append(passes, splitPath(layer))
+		}
+	}
 	var err error
 	it.withGIL(func() {
-		if len(eng.pythonPath) > 0 {
-			site := python3.PyImport_ImportModule("site")
-			if site == nil {
-				err = fmt.Errorf("import site: %s", fetchError())
-				return
-			}
-			defer site.DecRef()
-			path := python3.PySys_GetObject("path") // borrowed
-			before := python3.PyList_Size(path)
-			for _, dir := range eng.pythonPath {
-				arg := python3.PyUnicode_FromString(dir)
-				r := site.CallMethodArgs("addsitedir", arg)
-				arg.DecRef()
-				if r == nil {
-					err = fmt.Errorf("site.addsitedir(%q): %s", dir, fetchError())
-					return
-				}
-				r.DecRef()
-			}
-			// mod_wsgi puts WSGIPythonPath (and what its .pth files add)
-			// first, so it shadows the system's packages.
-			if err = moveToFront(path, before); err != nil {
+		for _, dirs := range passes {
+			if err = addSiteDirsFirst(dirs); err != nil {
 				return
 			}
 		}
@@ -75,11 +70,48 @@ func (it *interp) prepare() error {
 				return
 			}
 		}
-		if eng.restrictSignal && C.gowsgi_signal_restrict_install() != 0 {
+		if opts.restrict_signal != 0 && C.gowsgi_signal_restrict_install() != 0 {
 			err = fmt.Errorf("installing the signal restriction failed: %s", fetchError())
 		}
 	})
 	return err
+}
+
+// splitPath splits a ':'-separated list of directories, dropping empties.
+func splitPath(list string) []string {
+	var dirs []string
+	for _, dir := range strings.Split(list, ":") {
+		if dir != "" {
+			dirs = append(dirs, dir)
+		}
+	}
+	return dirs
+}
+
+// addSiteDirsFirst adds dirs with site.addsitedir and moves what they (and
+// their .pth files) added to the front of sys.path, as mod_wsgi does, so
+// they shadow the system's packages. The GIL is held.
+func addSiteDirsFirst(dirs []string) error {
+	if len(dirs) == 0 {
+		return nil
+	}
+	site := python3.PyImport_ImportModule("site")
+	if site == nil {
+		return fmt.Errorf("import site: %s", fetchError())
+	}
+	defer site.DecRef()
+	path := python3.PySys_GetObject("path") // borrowed
+	before := python3.PyList_Size(path)
+	for _, dir := range dirs {
+		arg := python3.PyUnicode_FromString(dir)
+		r := site.CallMethodArgs("addsitedir", arg)
+		arg.DecRef()
+		if r == nil {
+			return fmt.Errorf("site.addsitedir(%q): %s", dir, fetchError())
+		}
+		r.DecRef()
+	}
+	return moveToFront(path, before)
 }
 
 // moveToFront moves sys.path[from:] before sys.path[:from].

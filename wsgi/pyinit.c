@@ -96,22 +96,56 @@ static int wants_own_gil(const char *name)
  * it as they are made). Skipped, with 6's warning, when there is no GIL. */
 static double switch_interval;
 
-static void apply_switch_interval(const char *where)
+static void apply_switch_interval_of(double interval, const char *where)
 {
-    if (switch_interval <= 0)
+    if (interval <= 0)
         return;
     PyObject *sys = PyImport_ImportModule("sys");
-    PyObject *r = sys ? PyObject_CallMethod(sys, "setswitchinterval", "d", switch_interval) : NULL;
+    PyObject *r = sys ? PyObject_CallMethod(sys, "setswitchinterval", "d", interval) : NULL;
     Py_XDECREF(r);
     Py_XDECREF(sys);
     if (r == NULL) {
         gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): could not set switch interval %.6fs for %s",
-                            (int)getpid(), switch_interval, where);
+                            (int)getpid(), interval, where);
         PyErr_Clear();
         return;
     }
     gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): Set switch interval %.6fs for %s.", (int)getpid(),
-                        switch_interval, where);
+                        interval, where);
+}
+
+static void apply_switch_interval(const char *where)
+{
+    apply_switch_interval_of(switch_interval, where);
+}
+
+/* WSGISwitchInterval inside a container naming application group name
+ * (mod_wsgi 6): set in an interpreter with its own GIL; in one sharing the
+ * process's GIL it would change every interpreter's, so it is skipped with
+ * 6's warnings (WSGI0199, WSGI0205). The main interpreter's is the
+ * process's (the shim resolves it so). Returns whether it was the
+ * interpreter's to set. */
+static int apply_own_switch_interval(const char *name, int own_gil, const char *where)
+{
+    gowsgi_interp_settings opts;
+    gowsgi_interp_settings_of(name, &opts);
+    if (opts.switch_interval == NULL)
+        return 0;
+    double interval = strtod(opts.switch_interval, NULL);
+    if (gowsgi_config.free_threading)
+        gowsgi_log_processf(GOWSGI_LOG_WARNING,
+                            "gowsgi (pid=%d): Skipping per-interpreter switch interval %.6fs for interpreter '%s': "
+                            "free-threading is active in this process so there is no GIL switch interval to set.",
+                            (int)getpid(), interval, name);
+    else if (!own_gil)
+        gowsgi_log_processf(GOWSGI_LOG_WARNING,
+                            "gowsgi (pid=%d): Skipping per-interpreter switch interval %.6fs for interpreter '%s': "
+                            "setting it would mutate the process-global value because this interpreter does not "
+                            "have its own GIL.",
+                            (int)getpid(), interval, name);
+    else
+        apply_switch_interval_of(interval, where);
+    return 1;
 }
 
 static void set_switch_interval(const char *text)
@@ -159,6 +193,7 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
     gowsgi_config.scoreboard = init->scoreboard;
     gowsgi_metrics_process_started();
     gil_modes_configure(init);
+    gowsgi_interp_options_configure(init);
     if ((init->slow_requests != NULL || init->telemetry_target != NULL) &&
         gowsgi_slots_enable(init->max_threads, init->slow_requests) != 0) {
         snprintf(err, errlen, "out of memory");
@@ -289,11 +324,10 @@ gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size
     it->index = index;
     it->interp = ts->interp;
     it->name = strdup(name);
-    if (own_gil) {
-        char where[300];
-        snprintf(where, sizeof(where), "interpreter '%s' (own GIL)", name);
+    char where[300];
+    snprintf(where, sizeof(where), "interpreter '%s' (own GIL)", name);
+    if (!apply_own_switch_interval(name, own_gil, where) && own_gil)
         apply_switch_interval(where);
-    }
     if (setup_interp(it, err, errlen) != 0) {
         /* Keep the interpreter: ending it here could run arbitrary finalisers. */
         PyEval_SaveThread();
@@ -326,7 +360,9 @@ static int setup_streams(gowsgi_interp *it)
     it->stderr_log = gowsgi_log_new(NULL, GOWSGI_LOG_ERR, "<stderr>");
     if (it->stdout_log == NULL || it->stderr_log == NULL)
         return -1;
-    PyObject *out = gowsgi_config.restrict_stdout ? gowsgi_restricted_new("sys.stdout")
+    gowsgi_interp_settings opts;
+    gowsgi_interp_settings_of(it->name, &opts);
+    PyObject *out = opts.restrict_stdout ? gowsgi_restricted_new("sys.stdout")
                                                   : gowsgi_log_wrap(it, it->stdout_log);
     PyObject *errs = gowsgi_log_wrap(it, it->stderr_log);
     int rc = -1;
@@ -336,7 +372,7 @@ static int setup_streams(gowsgi_interp *it)
         rc = 0;
     Py_XDECREF(out);
     Py_XDECREF(errs);
-    if (rc != 0 || !gowsgi_config.restrict_stdin)
+    if (rc != 0 || !opts.restrict_stdin)
         return rc;
     PyObject *in = gowsgi_restricted_new("sys.stdin");
     if (in == NULL || PySys_SetObject("stdin", in) != 0 || PySys_SetObject("__stdin__", in) != 0)

@@ -31,9 +31,8 @@ type engine struct {
 	daemon    bool   // a daemon process (DaemonMain), not an Apache child
 	group     string // the daemon process group this process serves; "" in Apache's children
 
-	pythonPath     []string
-	pathFirst      string // a daemon's home=: sys.path[0] of every interpreter
-	restrictSignal bool
+	pythonPath []string
+	pathFirst  string // a daemon's home=: sys.path[0] of every interpreter
 	// caseSensitivity: WSGICaseSensitivity, which lower-cases script paths
 	// before naming their modules; verbose: WSGIVerboseDebugging.
 	caseSensitivity bool
@@ -87,18 +86,13 @@ func Init(p unsafe.Pointer, errbuf unsafe.Pointer, errlen int) error {
 		eng.pathFirst = C.GoString(init.path_first)
 	}
 	if init.python_path != nil {
-		for _, dir := range strings.Split(C.GoString(init.python_path), ":") {
-			if dir != "" {
-				eng.pythonPath = append(eng.pythonPath, dir)
-			}
-		}
+		eng.pythonPath = splitPath(C.GoString(init.python_path))
 	}
 	if init.python_eggs != nil {
 		if err := os.Setenv("PYTHON_EGG_CACHE", C.GoString(init.python_eggs)); err != nil {
 			return fmt.Errorf("setting PYTHON_EGG_CACHE: %w", err)
 		}
 	}
-	eng.restrictSignal = init.restrict_signal != 0
 	eng.caseSensitivity = init.case_sensitivity != 0
 	eng.verbose = init.verbose_debugging != 0
 

@@ -30,6 +30,7 @@ const char *launch_settings_decode(char *buf, size_t len, launch_settings *s)
     const char **warnings = NULL;
     const char **gil_exceptions = NULL;
     gowsgi_import *imports = NULL;
+    gowsgi_interp_override *overrides = NULL;
     int magic = 0, secret = 0;
     memset(s, 0, sizeof(*s));
     init->log.fd = -1;
@@ -83,6 +84,25 @@ const char *launch_settings_decode(char *buf, size_t len, launch_settings *s)
             if ((gil_exceptions = grow(gil_exceptions, init->base.ngil_exceptions, sizeof(char *))) == NULL)
                 return "out of memory";
             gil_exceptions[init->base.ngil_exceptions++] = val;
+        } else if (strcmp(key, GOWSGI_LAUNCH_OVERRIDE) == 0) {
+            if ((overrides = grow(overrides, init->base.ninterp_overrides, sizeof(gowsgi_interp_override))) == NULL)
+                return "out of memory";
+            memset(&overrides[init->base.ninterp_overrides], 0, sizeof(gowsgi_interp_override));
+            overrides[init->base.ninterp_overrides++].application_group = val;
+        } else if (strncmp(key, "interp_override.", 16) == 0) {
+            if (init->base.ninterp_overrides == 0)
+                return "an interpreter setting before its application group";
+            gowsgi_interp_override *o = &overrides[init->base.ninterp_overrides - 1];
+            if (strcmp(key, GOWSGI_LAUNCH_OVERRIDE_LAYERS) == 0)
+                o->python_path_layers = val;
+            else if (strcmp(key, GOWSGI_LAUNCH_OVERRIDE_STDIN) == 0)
+                o->restrict_stdin = (int)strtol(val, NULL, 10);
+            else if (strcmp(key, GOWSGI_LAUNCH_OVERRIDE_STDOUT) == 0)
+                o->restrict_stdout = (int)strtol(val, NULL, 10);
+            else if (strcmp(key, GOWSGI_LAUNCH_OVERRIDE_SIGNAL) == 0)
+                o->restrict_signal = (int)strtol(val, NULL, 10);
+            else if (strcmp(key, GOWSGI_LAUNCH_OVERRIDE_SWITCH) == 0)
+                o->switch_interval = val;
         } else if (strcmp(key, GOWSGI_LAUNCH_IMPORT) == 0) {
             if ((imports = grow(imports, init->base.nimports, sizeof(gowsgi_import))) == NULL)
                 return "out of memory";
@@ -144,6 +164,7 @@ const char *launch_settings_decode(char *buf, size_t len, launch_settings *s)
     init->base.warnings = warnings;
     init->base.gil_exceptions = gil_exceptions;
     init->base.imports = imports;
+    init->base.interp_overrides = overrides;
     init->secret = s->secret;
     return NULL;
 }
