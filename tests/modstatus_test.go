@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -257,7 +258,15 @@ func TestModStatus_Section(t *testing.T) {
 
 		// The on-demand group woken by a request.
 		od := msPid(t, a, "/od")
-		m = readAuto(t, a)
+		// The starter counts the wake once the process is ready, which may
+		// be just after the request's answer.
+		for deadline = time.Now().Add(10 * time.Second); ; {
+			m = readAuto(t, a)
+			if m.num(t, "gwmsod", "ColdStarts") != 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		assert.Equal(t, 0, m.num(t, "gwmsod", "Asleep"))
 		assert.Equal(t, 1, m.num(t, "gwmsod", "ProcessesReady"))
 		assert.Equal(t, []int{od}, m.pids("gwmsod"))
@@ -283,6 +292,26 @@ func TestModStatus_Section(t *testing.T) {
 		require.Equal(t, msOddName, dec, "?auto's name is the name percent-encoded")
 		assert.Equal(t, []int{odd}, m.pids(msOddAuto), m.body)
 		assert.Equal(t, "daemon", m.str(msOddAuto, "Mode"))
+
+		// A daemon process killed: counted as a restart, its replacement's
+		// pid shown once it is up.
+		require.NoError(t, syscall.Kill(odd, syscall.SIGKILL))
+		deadline = time.Now().Add(30 * time.Second)
+		for {
+			m = readAuto(t, a)
+			p := m.pids(msOddAuto)
+			if m.num(t, msOddAuto, "Restarts") == 1 && m.num(t, msOddAuto, "ProcessesReady") == 1 && len(p) == 1 &&
+				p[0] != odd || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		assert.Equal(t, 1, m.num(t, msOddAuto, "Restarts"), "%s\n%s", m.body, a.ErrorLogContent())
+		again := msPid(t, a, "/odd")
+		assert.NotEqual(t, odd, again)
+		assert.Equal(t, []int{again}, readAuto(t, a).pids(msOddAuto))
+		_, rows = htmlRows(t, a)
+		assert.Equal(t, "1", rows[esc][11])
 	})
 }
 
