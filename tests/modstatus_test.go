@@ -397,16 +397,27 @@ func TestModStatus_ApacheExporter(t *testing.T) {
 		assert.Equal(t, 1.0, series["apache_up"], body)
 		_, failed := series["apache_exporter_scrape_failures_total"]
 		assert.False(t, failed, "no scrape failure: %v\n%s", series["apache_exporter_scrape_failures_total"], out.String())
-		for _, k := range []string{"apache_accesses_total", "apache_uptime_seconds_total", "apache_sent_kilobytes_total",
-			`apache_workers{state="busy"}`, `apache_workers{state="idle"}`, `apache_scoreboard{state="idle"}`,
-			`apache_processes{state="all"}`} {
+		want := []string{"apache_accesses_total", "apache_uptime_seconds_total", "apache_sent_kilobytes_total",
+			`apache_workers{state="busy"}`, `apache_workers{state="idle"}`, `apache_scoreboard{state="idle"}`}
+		if mpm == "event" {
+			// mod_status gives Processes for the event MPM only.
+			want = append(want, `apache_processes{state="all"}`)
+		}
+		for _, k := range want {
 			assert.Contains(t, series, k, body)
 		}
-		// Apache's own numbers, not gowsgi's: the exporter's processes are
-		// the page's.
-		procs, err := strconv.ParseFloat(m.kv["Processes"], 64)
-		require.NoError(t, err)
-		assert.Equal(t, procs, series[`apache_processes{state="all"}`])
+		// Apache's own values, not gowsgi's: the exporter's generation and
+		// MPM are the page's.
+		gen, err := strconv.ParseFloat(m.kv["ParentServerConfigGeneration"], 64)
+		require.NoError(t, err, m.body)
+		assert.Equal(t, gen, series[`apache_generation{type="config"}`], body)
+		found := false
+		for k, v := range series {
+			if strings.HasPrefix(k, "apache_info{") && strings.Contains(k, `mpm="`+mpm+`"`) && v == 1 {
+				found = true
+			}
+		}
+		assert.True(t, found, "apache_info with mpm=%s:\n%s", mpm, body)
 		assert.Greater(t, series["apache_accesses_total"], 0.0)
 		for k := range series {
 			name, _, _ := strings.Cut(k, "{")
