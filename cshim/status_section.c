@@ -117,15 +117,16 @@ static void write_auto(request_rec *r, const apr_array_header_t *views)
 /* "1234, 1240 (starting)": a group's processes, the state said when not ready. */
 static const char *pids_html(apr_pool_t *p, const gowsgi_group_view *v)
 {
-    const char *out = "";
+    apr_array_header_t *parts = apr_array_make(p, v->procs->nelts * 2 + 1, sizeof(const char *));
     for (int i = 0; i < v->procs->nelts; i++) {
         const gowsgi_proc_view *pv = &APR_ARRAY_IDX(v->procs, i, gowsgi_proc_view);
-        out = apr_psprintf(p, "%s%s%d%s%s%s", out, i > 0 ? ", " : "", (int)pv->pid,
-                           pv->state != GOWSGI_PROC_READY ? " (" : "",
-                           pv->state != GOWSGI_PROC_READY ? state_names[pv->state] : "",
-                           pv->state != GOWSGI_PROC_READY ? ")" : "");
+        if (i > 0)
+            APR_ARRAY_PUSH(parts, const char *) = ", ";
+        APR_ARRAY_PUSH(parts, const char *) =
+            pv->state == GOWSGI_PROC_READY ? apr_itoa(p, (int)pv->pid)
+                                           : apr_psprintf(p, "%d (%s)", (int)pv->pid, state_names[pv->state]);
     }
-    return out;
+    return apr_array_pstrcat(p, parts, 0);
 }
 
 static const char *name_html(apr_pool_t *p, const gowsgi_group_view *v)

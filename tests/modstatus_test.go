@@ -425,3 +425,39 @@ func TestModStatus_ApacheExporter(t *testing.T) {
 		}
 	})
 }
+
+// A group defined in a <VirtualHost>: the table names that host (groups are
+// server-wide: the page of either host lists every group). No ExtendedStatus
+// line: mod_status loaded turns it on, and the section is there.
+func TestModStatus_VirtualHost(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(appsDir(), "metrics.wsgi"))
+	require.NoError(t, err)
+	a, err := startApache(ServerSpec{Module: ModGowsgi, MPM: testMPMs()[0], ExtraPort: true,
+		Files: map[string]string{"scratch/metrics.wsgi": string(src)},
+		Snippet: strings.Replace(msStatusOn, "ExtendedStatus On\n", "", 1) + `
+WSGIDaemonProcess gwmsmain processes=1 threads=1
+WSGIScriptAlias /main @ROOT@/scratch/metrics.wsgi process-group=gwmsmain
+<VirtualHost @HOST@:@PORT2@>
+    ServerName gwms-vhost.test
+    WSGIDaemonProcess gwmsv processes=1 threads=1
+    WSGIScriptAlias /v @ROOT@/scratch/metrics.wsgi process-group=gwmsv
+    <Location /server-status>
+        SetHandler server-status
+    </Location>
+</VirtualHost>
+`})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = a.Stop()
+		a.removeRoot()
+	})
+	waitUp(t, a, "/main")
+	_, rows := htmlRows(t, a)
+	require.Contains(t, rows, "gwmsv")
+	assert.Equal(t, "gwms-vhost.test", rows["gwmsv"][1])
+	assert.Equal(t, "", rows["gwmsmain"][1])
+	r := Get(t, fmt.Sprintf("http://127.0.0.1:%d/server-status", a.Port2))
+	require.Equal(t, 200, r.Status, "%v", r)
+	assert.Contains(t, r.Body, "<tr><td>gwmsmain</td>")
+	assert.Contains(t, r.Body, "<tr><td>gwmsv</td><td>gwms-vhost.test</td>")
+}
