@@ -25,7 +25,7 @@ MPM ?= event
 # check SetHandler gowsgi-metrics, tests/metrics*_test.go).
 DEB_PACKAGES := apache2 apache2-dev python3-dev pkg-config gcc make curl \
 	libapache2-mod-wsgi-py3 python3-flask python3-django python3-venv wrk locales iproute2 \
-	prometheus
+	prometheus prometheus-apache-exporter
 
 # cpy3 v0.2.0 targets CPython 3.7: cpy3_compat.h declares what 3.9+ removed
 # (wsgi/cpy3_compat.c defines it), and python3-embed adds the -lpython3.X that

@@ -37,4 +37,8 @@ apr_array_header_t *gowsgi_group_views(apr_pool_t *p);
  * (world-readable); 0 when it is gone. */
 int gowsgi_proc_stat(pid_t pid, gowsgi_proc_view *v);
 
+/* status_section.c: the gowsgi section of mod_status's page (registered
+ * from register_hooks; it runs only where mod_status is loaded). */
+void gowsgi_status_section_register(void);
+
 #endif

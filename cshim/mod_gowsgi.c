@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "hooks.h"
 #include "metrics.h"
+#include "group_view.h"
 #include "fair_share.h"
 #include "group_python.h"
 #include "shim.h"
@@ -182,6 +183,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_translate_name(gowsgi_translate_name, after_alias, before_userdir, APR_HOOK_MIDDLE);
     ap_hook_handler(gowsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gowsgi_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    gowsgi_status_section_register();
     gowsgi_register_auth_hooks(p);
 }
 
