@@ -48,7 +48,9 @@ static int check(request_rec *r, const owner_rule *rule, const apr_finfo_t *fi, 
     const char *whose = rule->by_group ? "Group" : "Owner";
     const char *name = NULL;
     if (!owner_matches(rule, fi, &name))
-        return refuse(r, name ? apr_psprintf(r->pool, GOWSGI_LOGNO(0317) "%s of %s does not match required %s for daemon process, %s=%s",
+        return refuse(r, name ? apr_psprintf(r->pool,
+                                             GOWSGI_LOGNO(0317) "%s of %s does not match required %s for daemon "
+                                             "process, %s=%s",
                                              whose, what, rule->by_group ? "group" : "user",
                                              rule->by_group ? "group" : "user", name)
                               : apr_psprintf(r->pool, GOWSGI_LOGNO(0318) "Couldn't determine %s of %s, %s=%ld",
@@ -77,6 +79,7 @@ int gowsgi_daemon_check_script(request_rec *r, const gowsgi_daemon_rt *rt)
     apr_finfo_t dir;
     const char *path = ap_make_dirstr_parent(r->pool, r->filename);
     if (apr_stat(&dir, path, APR_FINFO_NORM, r->pool) != APR_SUCCESS)
-        return refuse(r, apr_psprintf(r->pool, GOWSGI_LOGNO(0321) "Unable to stat parent directory of WSGI script %s", path));
+        return refuse(r, apr_psprintf(r->pool,
+                                      GOWSGI_LOGNO(0321) "Unable to stat parent directory of WSGI script %s", path));
     return check(r, &rule, &dir, "parent directory of WSGI script file");
 }

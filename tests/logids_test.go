@@ -51,6 +51,7 @@ var logCalls = []logCallSite{
 	{regexp.MustCompile(`\bhook_log\(h,`), 0, nil},           // wsgi/hooks.c
 	{regexp.MustCompile(`\brequestLogger\([^()]*\)\(`), 1, nil},
 	{regexp.MustCompile(`\bfmt\.Fprint(?:f|ln)?\(os\.Stderr,`), 0, nil},
+	{regexp.MustCompile(`\bf(?:printf|puts)\(stderr,`), 0, nil},
 }
 
 // logSourceFiles are the files whose lines reach the error log: the shim,

@@ -170,7 +170,9 @@ static int read_access(gowsgi_hook *h, PyObject *result)
         return GOWSGI_HOOK_NONE;
     if (PyBool_Check(result))
         return result == Py_True ? GOWSGI_HOOK_TRUE : GOWSGI_HOOK_FALSE;
-    hook_log(h, GOWSGI_LOGNO(0437) "gowsgi (pid=%d): Indicator of host accessibility returned from '%s' must a boolean or None.", (int)getpid(), h->req.script);
+    hook_log(h,
+             GOWSGI_LOGNO(0437) "gowsgi (pid=%d): Indicator of host accessibility returned from '%s' must a boolean "
+             "or None.", (int)getpid(), h->req.script);
     return GOWSGI_HOOK_FAILED;
 }
 
@@ -216,7 +218,9 @@ static int read_groups(gowsgi_hook *h, PyObject *result)
     PyObject *iter = PyObject_GetIter(result), *item;
     if (iter == NULL) {
         /* The TypeError stays, for the traceback after this line. */
-        hook_log(h, GOWSGI_LOGNO(0438) "gowsgi (pid=%d): Groups for user returned from '%s' must be an iterable sequence of byte strings.", (int)getpid(),
+        hook_log(h,
+                 GOWSGI_LOGNO(0438) "gowsgi (pid=%d): Groups for user returned from '%s' must be an iterable "
+                 "sequence of byte strings.", (int)getpid(),
                  h->req.script);
         return GOWSGI_HOOK_FAILED;
     }
@@ -225,10 +229,14 @@ static int read_groups(gowsgi_hook *h, PyObject *result)
         int rc = put_string(h, index++, item);
         if (rc != 0) {
             if (PyUnicode_Check(item))
-                hook_log(h, GOWSGI_LOGNO(0439) "gowsgi (pid=%d): Groups for user returned from '%s' must be an iterable sequence of byte strings, "
+                hook_log(h,
+                         GOWSGI_LOGNO(0439) "gowsgi (pid=%d): Groups for user returned from '%s' must be an iterable "
+                         "sequence of byte strings, "
                          "value containing non 'latin-1' characters found", (int)getpid(), h->req.script);
             else
-                hook_log(h, GOWSGI_LOGNO(0438) "gowsgi (pid=%d): Groups for user returned from '%s' must be an iterable sequence of byte strings.", (int)getpid(),
+                hook_log(h,
+                         GOWSGI_LOGNO(0438) "gowsgi (pid=%d): Groups for user returned from '%s' must be an iterable "
+                         "sequence of byte strings.", (int)getpid(),
                          h->req.script);
             Py_DECREF(item);
             status = GOWSGI_HOOK_FAILED;
@@ -284,16 +292,24 @@ static void log_missing_function(const gowsgi_hook *h)
     const char *s = h->req.script;
     switch (h->kind) {
     case GOWSGI_HOOK_ALLOW_ACCESS:
-        hook_log(h, GOWSGI_LOGNO(0440) "gowsgi (pid=%d): Target WSGI host access script '%s' does not provide host validator.", (int)getpid(), s);
+        hook_log(h,
+                 GOWSGI_LOGNO(0440) "gowsgi (pid=%d): Target WSGI host access script '%s' does not provide host "
+                 "validator.", (int)getpid(), s);
         break;
     case GOWSGI_HOOK_CHECK_PASSWORD:
-        hook_log(h, GOWSGI_LOGNO(0441) "gowsgi (pid=%d): Target WSGI user authentication script '%s' does not provide 'Basic' auth provider.", (int)getpid(), s);
+        hook_log(h,
+                 GOWSGI_LOGNO(0441) "gowsgi (pid=%d): Target WSGI user authentication script '%s' does not provide "
+                 "'Basic' auth provider.", (int)getpid(), s);
         break;
     case GOWSGI_HOOK_GET_REALM_HASH:
-        hook_log(h, GOWSGI_LOGNO(0442) "gowsgi (pid=%d): Target WSGI user authentication script '%s' does not provide 'Digest' auth provider.", (int)getpid(), s);
+        hook_log(h,
+                 GOWSGI_LOGNO(0442) "gowsgi (pid=%d): Target WSGI user authentication script '%s' does not provide "
+                 "'Digest' auth provider.", (int)getpid(), s);
         break;
     default:
-        hook_log(h, GOWSGI_LOGNO(0443) "gowsgi (pid=%d): Target WSGI group authentication script '%s' does not provide group provider.", (int)getpid(), s);
+        hook_log(h,
+                 GOWSGI_LOGNO(0443) "gowsgi (pid=%d): Target WSGI group authentication script '%s' does not provide "
+                 "group provider.", (int)getpid(), s);
         break;
     }
 }
@@ -334,7 +350,9 @@ static int call_function(gowsgi_hook *h, PyObject *module, PyObject *environ)
         if (args == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
             PyErr_Clear();
             Py_DECREF(fn);
-            hook_log(h, GOWSGI_LOGNO(0444) "gowsgi (pid=%d): User name or %s sent to '%s' is not valid UTF-8: access denied.", (int)getpid(),
+            hook_log(h,
+                     GOWSGI_LOGNO(0444) "gowsgi (pid=%d): User name or %s sent to '%s' is not valid UTF-8: access "
+                     "denied.", (int)getpid(),
                      h->kind == GOWSGI_HOOK_CHECK_PASSWORD ? "password" : "realm", h->req.script);
             return GOWSGI_HOOK_FALSE;
         }
@@ -346,7 +364,9 @@ static int call_function(gowsgi_hook *h, PyObject *module, PyObject *environ)
         if (arg == NULL) {
             PyErr_Clear();
             Py_DECREF(fn);
-            hook_log(h, GOWSGI_LOGNO(0445) "gowsgi (pid=%d): User name sent to '%s' is not valid UTF-8: access denied.", (int)getpid(), h->req.script);
+            hook_log(h,
+                     GOWSGI_LOGNO(0445) "gowsgi (pid=%d): User name sent to '%s' is not valid UTF-8: access denied.",
+                     (int)getpid(), h->req.script);
             return GOWSGI_HOOK_FAILED;
         }
         args = PyTuple_Pack(2, environ, arg);
@@ -391,7 +411,9 @@ int gowsgi_hook_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_hook *h)
         status = h->kind == GOWSGI_HOOK_DISPATCH ? run_dispatch(h, module, environ)
                                                  : call_function(h, module, environ);
     if (PyErr_Occurred()) {
-        gowsgi_log_exception(&h->req, GOWSGI_LOGNO(0429) "gowsgi (pid=%d): Exception occurred processing WSGI script '%s'.", (int)getpid(),
+        gowsgi_log_exception(&h->req,
+                             GOWSGI_LOGNO(0429) "gowsgi (pid=%d): Exception occurred processing WSGI script '%s'.",
+                             (int)getpid(),
                              h->req.script);
         status = GOWSGI_HOOK_FAILED;
     }

@@ -126,7 +126,8 @@ void gowsgi_slot_end(const gowsgi_request *req, int http_status)
     if (slow && start != 0) {
         char line[700];
         int n = snprintf(line, sizeof(line),
-                         GOWSGI_LOGNO(0448) "gowsgi (pid=%d): slow request finished: %s %s in process group '%s' after %.3f s "
+                         GOWSGI_LOGNO(0448) "gowsgi (pid=%d): slow request finished: %s %s in process group '%s' "
+                         "after %.3f s "
                          "(WSGISlowRequests %.3f), status %d",
                          (int)getpid(), s->method, s->uri, group_name(), (double)(now - start) / 1e6,
                          (double)slow_threshold / 1e6, http_status);
@@ -166,7 +167,8 @@ void gowsgi_slots_scan_slow(void)
             gowsgi_telemetry_slow(0, start, now, thread_id, method, script_name, path_info, agent, 0);
         if (due)
             gowsgi_log_processf(GOWSGI_LOG_WARNING,
-                                GOWSGI_LOGNO(0449) "gowsgi (pid=%d): slow request: %s %s in process group '%s' has run %.3f s "
+                                GOWSGI_LOGNO(0449) "gowsgi (pid=%d): slow request: %s %s in process group '%s' has "
+                                "run %.3f s "
                                 "(WSGISlowRequests %.3f)",
                                 (int)getpid(), method, uri, group_name(), (double)(now - start) / 1e6,
                                 (double)slow_threshold / 1e6);

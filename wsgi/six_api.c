@@ -114,7 +114,8 @@ static PyObject *subscribe_signals(PyObject *module, PyObject *args)
         __atomic_store_n(&gowsgi_signal_subscribed, 1, __ATOMIC_RELEASE);
     else
         gowsgi_log_processf(GOWSGI_LOG_INFO,
-                            GOWSGI_LOGNO(0451) "gowsgi (pid=%d): mod_wsgi.subscribe_signals() called outside daemon mode; the "
+                            GOWSGI_LOGNO(0451) "gowsgi (pid=%d): mod_wsgi.subscribe_signals() called outside daemon "
+                            "mode; the "
                             "callback will not be invoked. Signal callbacks are only delivered in daemon mode "
                             "processes.", (int)getpid());
     Py_INCREF(callback);

@@ -52,7 +52,8 @@ static void fail(const char *what, int err)
     int n = snprintf(line, sizeof(line), GOWSGI_SETUP_FAILURE_LINE, settings.init.process_index,
                      settings.init.group ? settings.init.group : "?", (int)getpid(), what, err ? ": " : "",
                      err ? strerror(err) : "", GOWSGI_SETUP_FAILURE_BACKOFF);
-    log_line(2 /* crit */, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : strlen(line));   /* logno: the macro's */
+    /* logno: the macro's */
+    log_line(2 /* crit */, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : strlen(line));
     snprintf(why, sizeof(why), GOWSGI_SETUP_FAILURE_REASON, what, err ? ": " : "", err ? strerror(err) : "");
     note_exit(why);
     sleep(GOWSGI_SETUP_FAILURE_BACKOFF);
@@ -110,7 +111,9 @@ int main(int argc, char **argv)
      * sealed against writes. */
     int seals = fcntl(GOWSGI_LAUNCH_FD_SETTINGS, F_GET_SEALS);
     if (seals < 0 || !(seals & F_SEAL_WRITE)) {
-        fprintf(stderr, "gowsgi-daemon: started by mod_gowsgi for a WSGIDaemonProcess group, never by hand\n");
+        fprintf(stderr,
+                GOWSGI_LOGNO(0121) "gowsgi-daemon: started by mod_gowsgi for a WSGIDaemonProcess group, never by "
+                                   "hand\n");
         return 2;
     }
     char *buf = read_settings(&len);
