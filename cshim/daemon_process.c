@@ -399,8 +399,7 @@ static apr_status_t stop_all(void *unused)
                 else if (apr_time_now() >= deadline) {
                     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server,
                                  GOWSGI_LOGNO(0105) "gowsgi: daemon process %d of group '%s' (pid %d) did not stop "
-                                 "within "
-                                 "shutdown-timeout=%d; killing it", i, rt->conf->name, (int)dp->proc.pid,
+                                 "within shutdown-timeout=%d; killing it", i, rt->conf->name, (int)dp->proc.pid,
                                  rt->shutdown_timeout);
                     kill(dp->proc.pid, SIGKILL);
                     waitpid(dp->proc.pid, &status, 0);
@@ -536,8 +535,7 @@ static void gowsgi_daemon_isolation(apr_pool_t *pconf, gowsgi_daemon_rt *rt)
          * shared memory that no exec keeps. */
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      GOWSGI_LOGNO(0110) "gowsgi: daemon process group '%s' has server-metrics=On: its processes read "
-                     "Apache's "
-                     "scoreboard, so they run in a fork of Apache's parent and are not isolated (they hold a "
+                     "Apache's scoreboard, so they run in a fork of Apache's parent and are not isolated (they hold a "
                      "copy of the whole server configuration)", rt->conf->name);
         return;
     }

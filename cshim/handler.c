@@ -66,8 +66,7 @@ static const gowsgi_daemon *target_group(request_rec *r, const gowsgi_dir_conf *
             *status = refuse(r, HTTP_INTERNAL_SERVER_ERROR,
                              apr_psprintf(r->pool,
                                           GOWSGI_LOGNO(0408) "Daemon process called '%s' cannot be accessed by this "
-                                          "WSGI "
-                                          "application as not a member of allowed groups", req->process_group),
+                                          "WSGI application as not a member of allowed groups", req->process_group),
                              r->filename);
             return NULL;
         }
@@ -150,13 +149,11 @@ int gowsgi_handler(request_rec *r)
         if (dconf->chunked_request != 1)
             return refuse(r, HTTP_LENGTH_REQUIRED,
                           GOWSGI_LOGNO(0414) "Received request requiring chunked transfer encoding, but optional "
-                          "support for "
-                          "chunked transfer encoding has not been enabled.", r->filename);
+                          "support for chunked transfer encoding has not been enabled.", r->filename);
         if (apr_table_get(r->headers_in, "Content-Length"))
             return refuse(r, HTTP_BAD_REQUEST,
                           GOWSGI_LOGNO(0415) "Unexpected Content-Length header supplied where Transfer-Encoding was "
-                          "specified "
-                          "as 'chunked'.", r->filename);
+                          "specified as 'chunked'.", r->filename);
     }
     int status = ap_setup_client_block(r, dconf->chunked_request == 1 ? REQUEST_CHUNKED_DECHUNK
                                                                       : REQUEST_CHUNKED_ERROR);

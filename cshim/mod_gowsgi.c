@@ -158,8 +158,7 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, 
         return OK;
     ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
                  GOWSGI_LOGNO(0004) "gowsgi: WSGIPythonHome %s (line %d of %s) is a virtualenv made with Python %s, "
-                 "but embedded "
-                 "mode runs the server's Python %s: give it to the daemon groups as python-home= (or set "
+                 "but embedded mode runs the server's Python %s: give it to the daemon groups as python-home= (or set "
                  "WSGIRestrictEmbedded On if only daemon groups run apps)",
                  gowsgi_globals.python_home, gowsgi_globals.python_home_where.line,
                  gowsgi_globals.python_home_where.file, tag, GOWSGI_PYTHON_TAG);

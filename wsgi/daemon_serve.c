@@ -376,8 +376,7 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     if (diff != 0) {
         gowsgi_log_processf(GOWSGI_LOG_ERR,
                             GOWSGI_LOGNO(0212) "gowsgi (pid=%d): daemon process group '%s' refused a request without "
-                            "the "
-                           "group's secret", (int)getpid(), init->group);
+                            "the group's secret", (int)getpid(), init->group);
         if (gowsgi_wire_put_error(&c.out, 500, GOWSGI_CAUSE_SECRET, "") == 0)
             flush_out(&c);
         goto done;

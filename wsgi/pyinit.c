@@ -125,8 +125,7 @@ static void set_switch_interval(const char *text)
     if (gowsgi_config.free_threading) {
         gowsgi_log_processf(GOWSGI_LOG_WARNING,
                             GOWSGI_LOGNO(0012) "gowsgi (pid=%d): Skipping WSGISwitchInterval %ss in process group "
-                            "'%s': "
-                            "free-threading is active in this process so there is no GIL switch interval to set.",
+                            "'%s': free-threading is active in this process so there is no GIL switch interval to set.",
                             (int)getpid(), text, gowsgi_config.process_group);
         return;
     }
@@ -244,8 +243,7 @@ gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size
     if (own_gil && gowsgi_config.free_threading) {
         gowsgi_log_processf(GOWSGI_LOG_WARNING,
                             GOWSGI_LOGNO(0014) "gowsgi (pid=%d): Skipping per-interpreter GIL for interpreter '%s' "
-                            "in process "
-                            "group '%s': free-threading is active in this process so there is no GIL to "
+                            "in process group '%s': free-threading is active in this process so there is no GIL to "
                             "allocate per interpreter.",
                             (int)getpid(), name, gowsgi_config.process_group);
         own_gil = 0;

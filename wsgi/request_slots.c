@@ -127,8 +127,7 @@ void gowsgi_slot_end(const gowsgi_request *req, int http_status)
         char line[700];
         int n = snprintf(line, sizeof(line),
                          GOWSGI_LOGNO(0448) "gowsgi (pid=%d): slow request finished: %s %s in process group '%s' "
-                         "after %.3f s "
-                         "(WSGISlowRequests %.3f), status %d",
+                         "after %.3f s (WSGISlowRequests %.3f), status %d",
                          (int)getpid(), s->method, s->uri, group_name(), (double)(now - start) / 1e6,
                          (double)slow_threshold / 1e6, http_status);
         if (n > 0)
@@ -168,8 +167,7 @@ void gowsgi_slots_scan_slow(void)
         if (due)
             gowsgi_log_processf(GOWSGI_LOG_WARNING,
                                 GOWSGI_LOGNO(0449) "gowsgi (pid=%d): slow request: %s %s in process group '%s' has "
-                                "run %.3f s "
-                                "(WSGISlowRequests %.3f)",
+                                "run %.3f s (WSGISlowRequests %.3f)",
                                 (int)getpid(), method, uri, group_name(), (double)(now - start) / 1e6,
                                 (double)slow_threshold / 1e6);
     }

@@ -59,8 +59,7 @@ static const char log_handler_source[] =
     "    matching level (CRITICAL crit, ERROR error, WARNING warn, INFO info,\n"
     "    below that debug), attributed to the thread's request if any.\"\"\"\n"
     "    def emit(self, record):\n"
-    "        try:\n"
-    "            msg = self.format(record)\n"
+    "        try:\n            msg = self.format(record)\n"
     "        except Exception:\n"
     "            self.handleError(record)\n"
     "            return\n"
@@ -115,9 +114,8 @@ static PyObject *subscribe_signals(PyObject *module, PyObject *args)
     else
         gowsgi_log_processf(GOWSGI_LOG_INFO,
                             GOWSGI_LOGNO(0451) "gowsgi (pid=%d): mod_wsgi.subscribe_signals() called outside daemon "
-                            "mode; the "
-                            "callback will not be invoked. Signal callbacks are only delivered in daemon mode "
-                            "processes.", (int)getpid());
+                            "mode; the callback will not be invoked. Signal callbacks are only delivered in daemon "
+                            "mode processes.", (int)getpid());
     Py_INCREF(callback);
     return callback;
 }
