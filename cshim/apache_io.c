@@ -176,7 +176,7 @@ void gowsgi_request_break(void *c)
 static void io_log(void *c, int level, const char *msg, size_t len)
 {
     request_ctx *ctx = c;
-    ap_log_rerror(APLOG_MARK, level, 0, ctx->r, "%.*s", (int)len, msg);
+    ap_log_rerror(APLOG_MARK, level, 0, ctx->r, "%.*s", (int)len, msg);   /* logno: the engine's, or none */
 }
 
 static void io_interrupt_read(void *c)
@@ -204,5 +204,5 @@ const gowsgi_io gowsgi_request_io = {
 
 void gowsgi_log_process(int level, const char *msg, size_t len)
 {
-    ap_log_error(APLOG_MARK, level, 0, gowsgi_main_server, "%.*s", (int)len, msg);
+    ap_log_error(APLOG_MARK, level, 0, gowsgi_main_server, "%.*s", (int)len, msg);   /* logno: the engine's, or none */
 }

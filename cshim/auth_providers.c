@@ -47,7 +47,8 @@ static int access_checker(request_rec *r)
     /* Under "Satisfy Any" with authentication required, a login may still
      * let the client in: no line then, as mod_wsgi. */
     if (ap_satisfies(r) != SATISFY_ANY || !ap_some_auth_required(r))
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi (pid=%d): Client denied by server configuration: '%s'.",
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      GOWSGI_LOGNO(0400) "gowsgi (pid=%d): Client denied by server configuration: '%s'.",
                       (int)getpid(), r->filename);
     return HTTP_FORBIDDEN;
 }
@@ -60,7 +61,8 @@ static const gowsgi_dir_conf *auth_user_conf(request_rec *r)
     if (dconf->auth_user_script != NULL)
         return dconf;
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  "gowsgi (pid=%d): Location of WSGI user authentication script not provided.", (int)getpid());
+                  GOWSGI_LOGNO(0401) "gowsgi (pid=%d): Location of WSGI user authentication script not provided.",
+                  (int)getpid());
     return NULL;
 }
 
@@ -119,7 +121,8 @@ static authz_status check_groups(request_rec *r, const char *require_args, const
     const gowsgi_dir_conf *dconf = dir_conf(r);
     if (dconf->auth_group_script == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "gowsgi (pid=%d): Location of WSGI group authorization script not provided.", (int)getpid());
+                      GOWSGI_LOGNO(0402) "gowsgi (pid=%d): Location of WSGI group authorization script not provided.",
+                      (int)getpid());
         return AUTHZ_DENIED;
     }
     apr_array_header_t *groups;
@@ -127,7 +130,8 @@ static authz_status check_groups(request_rec *r, const char *require_args, const
             NULL, &groups) != GOWSGI_HOOK_VALUE)
         return AUTHZ_DENIED;
     if (groups->nelts == 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi (pid=%d): Authorization of user '%s' to access '%s' "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      GOWSGI_LOGNO(0403) "gowsgi (pid=%d): Authorization of user '%s' to access '%s' "
                       "failed. User is not a member of any groups.", (int)getpid(), r->user, r->uri);
         return AUTHZ_DENIED;
     }
@@ -138,7 +142,8 @@ static authz_status check_groups(request_rec *r, const char *require_args, const
             if (g != NULL && strcasecmp(g, w) == 0)   /* mod_wsgi matches through an apr_table */
                 return AUTHZ_GRANTED;
         }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi (pid=%d): Authorization of user '%s' to access '%s' failed. "
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  GOWSGI_LOGNO(0404) "gowsgi (pid=%d): Authorization of user '%s' to access '%s' failed. "
                   "User is not a member of designated groups.", (int)getpid(), r->user, r->uri);
     return AUTHZ_DENIED;
 }

@@ -4,6 +4,7 @@
  * per-directory records, and the start-up report of what is not honoured.
  */
 #include "directive_parse.h"
+#include "logno.h"
 
 /* Lets APLOG_MARK tag our warnings with this module (for LogLevel gowsgi:...). */
 APLOG_USE_MODULE(gowsgi);
@@ -201,7 +202,7 @@ void gowsgi_warn_unhonoured(server_rec *s)
             !gowsgi_globals.python_required)
             continue;
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "gowsgi: %s at %s:%d is accepted but not honoured: %s",
+                     GOWSGI_LOGNO(0001) "gowsgi: %s at %s:%d is accepted but not honoured: %s",
                      u[i].directive, u[i].where.file ? u[i].where.file : "(unknown)",
                      u[i].where.line, u[i].detail);
     }

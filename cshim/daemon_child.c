@@ -68,7 +68,8 @@ static void fail(gowsgi_daemon_rt *rt, int index, const char *what, int err)
         log.fd = STDERR_FILENO;
         int n = snprintf(line, sizeof(line), GOWSGI_SETUP_FAILURE_LINE, index, rt->conf->name, (int)getpid(), what,
                          err ? ": " : "", err ? strerror(err) : "", GOWSGI_SETUP_FAILURE_BACKOFF);
-        gowsgi_errorlog_write(&log, APLOG_CRIT, NULL, NULL, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
+        gowsgi_errorlog_write(&log, APLOG_CRIT, NULL, NULL, line,   /* logno: GOWSGI_SETUP_FAILURE_LINE's */
+                              n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
     } else {
         /* Apache's own line adds the error (ap_log_error's status). */
         ap_log_error(APLOG_MARK, APLOG_CRIT, err, rt->conf->server, GOWSGI_SETUP_FAILURE_LINE, index,

@@ -169,10 +169,12 @@ static const char *group_name(const forward *f)
 static int lost(forward *f, int status, const char *why)
 {
     if (f->daemon_pid)
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, "gowsgi: daemon process of group '%s' (pid %u): %s: %s",
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r,
+                      GOWSGI_LOGNO(0300) "gowsgi: daemon process of group '%s' (pid %u): %s: %s",
                       group_name(f), f->daemon_pid, why, f->r->filename);
     else
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, "gowsgi: daemon process group '%s': %s: %s", group_name(f),
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r,
+                      GOWSGI_LOGNO(0301) "gowsgi: daemon process group '%s': %s: %s", group_name(f),
                       why, f->r->filename);
     if (f->headers_sent) {
         gowsgi_request_break(f->io_ctx);
@@ -375,7 +377,8 @@ static int tick_passed(forward *f)
         return 0;
     }
     mark_quiet(f->rt, quiet);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, f->r, "gowsgi: daemon process of group '%s' (pid %d) did not begin "
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, f->r,
+                  GOWSGI_LOGNO(0302) "gowsgi: daemon process of group '%s' (pid %d) did not begin "
                   "the request %s within %d ms; sending it to another process: %s", group_name(f), quiet, how,
                   f->reused ? TICK_KEPT_MS : TICK_CHANNEL_MS, f->r->filename);
     return QUIET;
@@ -473,7 +476,8 @@ static int follow(forward *f)
             size_t n;
             if (gowsgi_wire_get_log(p, len, &level, &msg, &n) != 0)
                 return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed LOG frame");
-            /* As mod_wsgi's daemons log: the request's client as "remote". */
+            /* As mod_wsgi's daemons log: the request's client as "remote".
+             * logno: the daemon's line carries its own, or none (the app's). */
             ap_log_error(APLOG_MARK, level, 0, f->r->server, "[remote %s:%u] %.*s", f->r->useragent_ip,
                          f->r->useragent_addr ? (unsigned)f->r->useragent_addr->port : 0u, (int)n, msg);
             break;
@@ -494,7 +498,7 @@ static int follow(forward *f)
                 return REPLAY;
             }
             if (n > 0)
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, "%.*s", (int)n, msg);
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, "%.*s", (int)n, msg);   /* logno: the daemon's */
             /* Only an error status may come this way. */
             return status >= 400 && status <= 599 ? status : HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -515,7 +519,8 @@ static int follow(forward *f)
             if ((n > 0 && gowsgi_request_io.write(f->io_ctx, (const char *)data, n) != 0) ||
                 ((flags & GOWSGI_DATA_FLUSH) && gowsgi_request_io.flush(f->io_ctx) != 0)) {
                 /* The client went away: closing the connection tells the daemon. */
-                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, f->r, "gowsgi: client closed the connection");
+                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, f->r,
+                              GOWSGI_LOGNO(0303) "gowsgi: client closed the connection");
                 gowsgi_request_break(f->io_ctx);
                 return OK;
             }
@@ -633,7 +638,8 @@ static void no_ticket(const forward *f)
     }
     int calm = 0;
     if (__atomic_compare_exchange_n(&burst, &calm, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, f->r, "gowsgi: all %u tickets of daemon process group '%s' are "
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, f->r,
+                      GOWSGI_LOGNO(0304) "gowsgi: all %u tickets of daemon process group '%s' are "
                       "taken: requests go without one (not sent to another process if theirs dies or stops before "
                       "beginning them) until one is free: %s", f->rt->ntickets, group_name(f), f->r->filename);
 }
@@ -649,7 +655,8 @@ static int forward_request(request_rec *r, const gowsgi_daemon *daemon, gowsgi_r
 {
     const gowsgi_daemon_rt *rt = gowsgi_daemon_runtime(daemon);
     if (rt == NULL || rt->channel[0] < 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: daemon process group '%s' is not running in this "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      GOWSGI_LOGNO(0305) "gowsgi: daemon process group '%s' is not running in this "
                       "server generation: %s", daemon->name, r->filename);
         return HTTP_SERVICE_UNAVAILABLE;
     }
@@ -730,7 +737,8 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
                             !__atomic_load_n(&rt->shared->start_failed, __ATOMIC_ACQUIRE));
             if (starting && now >= queue_start + apr_time_from_sec(rt->socket_timeout)) {
                 /* mod_wsgi's words and status for a read that timed out. */
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: daemon process group '%s' is still starting "
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              GOWSGI_LOGNO(0306) "gowsgi: daemon process group '%s' is still starting "
                               "after socket-timeout=%d: Timeout when reading response headers from daemon process "
                               "'%s': %s", daemon->name, rt->socket_timeout, daemon->name, r->filename);
                 return HTTP_GATEWAY_TIME_OUT;
@@ -738,7 +746,8 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
             if (!starting && now >= give_up) {
                 const char *why = gowsgi_daemon_group_trouble(r->pool, rt);
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                              "gowsgi: unable to connect to WSGI daemon process '%s': no process of the group has "
+                              GOWSGI_LOGNO(0307) "gowsgi: unable to connect to WSGI daemon process '%s': no process "
+                              "of the group has "
                               "been ready within connect-timeout=%d%s%s: %s", daemon->name, rt->connect_timeout,
                               why ? "; " : "", why ? why : "", r->filename);
                 return HTTP_SERVICE_UNAVAILABLE;
@@ -756,7 +765,8 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
         f->begun_seen = 0;
         f->out.len = 0;
         if (gowsgi_wire_put_request(&f->out, &wr) != 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: the request is too large to send to daemon process "
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          GOWSGI_LOGNO(0308) "gowsgi: the request is too large to send to daemon process "
                           "group '%s': %s", daemon->name, r->filename);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -782,7 +792,8 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
             int err = -f->fd;
             f->fd = -1;
             ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
-                          "gowsgi: unable to connect to WSGI daemon process '%s' through its channel as user with "
+                          GOWSGI_LOGNO(0309) "gowsgi: unable to connect to WSGI daemon process '%s' through its "
+                          "channel as user with "
                           "uid=%d %s: %s", daemon->name, (int)getuid(),
                           err == ETIMEDOUT ? apr_psprintf(r->pool, "(no process of the group took the request "
                                                                    "within connect-timeout=%d)", rt->connect_timeout)
@@ -810,12 +821,14 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
             channel_only = 1;
             resent++;
             if (apr_time_now() >= give_up) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, -rc, r, "gowsgi: daemon process group '%s': sending the request "
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, -rc, r,
+                              GOWSGI_LOGNO(0310) "gowsgi: daemon process group '%s': sending the request "
                               "failed (%u times within connect-timeout=%d): %s", daemon->name, resent,
                               rt->connect_timeout, r->filename);
                 return HTTP_SERVICE_UNAVAILABLE;
             }
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, -rc, r, "gowsgi: daemon process group '%s': sending the request "
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, -rc, r,
+                          GOWSGI_LOGNO(0311) "gowsgi: daemon process group '%s': sending the request "
                           "failed before it was whole; sending it to another process: %s", daemon->name,
                           r->filename);
             apr_sleep(apr_time_from_msec(20));
@@ -838,7 +851,8 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
                 continue;
             }
             if (apr_time_now() >= give_up) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: daemon process group '%s': every process the "
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              GOWSGI_LOGNO(0312) "gowsgi: daemon process group '%s': every process the "
                               "request was sent to went away before beginning it (%u times within "
                               "connect-timeout=%d): %s", daemon->name, resent, rt->connect_timeout, r->filename);
                 return HTTP_SERVICE_UNAVAILABLE;
@@ -848,7 +862,8 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
              * children, say) would otherwise fill the log, and the tries
              * after the first wait a little, as for GOODBYE. */
             if (++gone == 1)
-                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "gowsgi: daemon process of group '%s'%s went away before "
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                              GOWSGI_LOGNO(0313) "gowsgi: daemon process of group '%s'%s went away before "
                               "beginning the request; sending it to another process: %s", daemon->name,
                               f->reused ? apr_psprintf(r->pool, " (pid %d, a kept connection)", f->kept_pid) : "",
                               r->filename);
@@ -864,7 +879,8 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
             if (++goodbyes > 1)
                 apr_sleep(apr_time_from_msec(20));
             if (apr_time_now() >= give_up) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: daemon process group '%s' sent every connection "
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              GOWSGI_LOGNO(0314) "gowsgi: daemon process group '%s' sent every connection "
                               "back unserved (%u times within connect-timeout=%d): %s", daemon->name, goodbyes,
                               rt->connect_timeout, r->filename);
                 return HTTP_SERVICE_UNAVAILABLE;
@@ -878,13 +894,15 @@ static int forward_attempts(forward *f, request_rec *r, const gowsgi_daemon *dae
         if (f->restarting)
             wr.restarts++;
         if (apr_time_now() >= give_up) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "Maximum number of WSGI daemon process restart connects "
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          GOWSGI_LOGNO(0315) "Maximum number of WSGI daemon process restart connects "
                           "reached for group '%s' (%u attempts within connect-timeout=%d): %s", daemon->name,
                           attempts, rt->connect_timeout, r->filename);
             return HTTP_SERVICE_UNAVAILABLE;
         }
         if (f->restarting)
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "gowsgi: daemon process group '%s': the script changed; "
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          GOWSGI_LOGNO(0316) "gowsgi: daemon process group '%s': the script changed; "
                           "sending the request to a new process: %s", daemon->name, r->filename);
         else
             apr_sleep(apr_time_from_msec(50));   /* the new process is starting */

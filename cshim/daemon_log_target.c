@@ -51,7 +51,8 @@ void gowsgi_daemon_log_target(apr_pool_t *p, gowsgi_daemon_rt *rt)
     } else {
         /* Another error-log provider: only Apache can feed it. */
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "gowsgi: daemon process group '%s': its ErrorLog (%s) is neither a file, a pipe nor syslog; "
+                     GOWSGI_LOGNO(0006) "gowsgi: daemon process group '%s': its ErrorLog (%s) is neither a file, a "
+                     "pipe nor syslog; "
                      "its processes write their lines to Apache's standard error instead", rt->conf->name,
                      s->error_fname ? s->error_fname : "none");
         log->fd = STDERR_FILENO;
@@ -59,7 +60,8 @@ void gowsgi_daemon_log_target(apr_pool_t *p, gowsgi_daemon_rt *rt)
     core_server_config *core = ap_get_core_module_config(s->module_config);
     if (core != NULL && core->error_log_format != NULL)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "gowsgi: daemon process group '%s' writes its own error-log lines in Apache's default format; "
+                     GOWSGI_LOGNO(0007) "gowsgi: daemon process group '%s' writes its own error-log lines in "
+                     "Apache's default format; "
                      "the ErrorLogFormat of %s:%d is not applied to them", rt->conf->name,
                      s->server_hostname ? s->server_hostname : "the server", s->port);
     (void)p;

@@ -190,7 +190,8 @@ int gowsgi_daemon_spawn_fork(gowsgi_daemon_proc *dp)
         gowsgi_daemon_child_main(dp->rt, dp->index);   /* does not return */
     if (rv != APR_INPARENT) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, gowsgi_main_server,
-                     "gowsgi: cannot fork daemon process %d of group '%s'; trying again shortly", dp->index,
+                     GOWSGI_LOGNO(0102) "gowsgi: cannot fork daemon process %d of group '%s'; trying again shortly",
+                     dp->index,
                      dp->rt->conf->name);
         dp->running = 0;
         return -1;
@@ -200,7 +201,8 @@ int gowsgi_daemon_spawn_fork(gowsgi_daemon_proc *dp)
     dp->backoff = 0;
     __atomic_store_n(&slot->pid, (int)dp->proc.pid, __ATOMIC_RELEASE);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
-                 "gowsgi: started daemon process %d of group '%s' (pid %d)", dp->index, dp->rt->conf->name,
+                 GOWSGI_LOGNO(0103) "gowsgi: started daemon process %d of group '%s' (pid %d)",
+                 dp->index, dp->rt->conf->name,
                  (int)dp->proc.pid);
     return 0;
 }
@@ -238,7 +240,8 @@ gowsgi_exit_cause gowsgi_daemon_died(gowsgi_daemon_proc *dp, int status, int res
     if (!dp->stopping)
         gowsgi_metrics_death(dp->rt, slot, status);
     ap_log_error(APLOG_MARK, restart && !exiting ? APLOG_ERR : APLOG_INFO, 0, gowsgi_main_server,
-                 "gowsgi: daemon process %d of group '%s' (pid %d) %s%s", dp->index, dp->rt->conf->name,
+                 GOWSGI_LOGNO(0104) "gowsgi: daemon process %d of group '%s' (pid %d) %s%s",
+                 dp->index, dp->rt->conf->name,
                  (int)dp->proc.pid, how, restart ? "; starting a new one" : "");
     return cause;
 }
@@ -395,8 +398,8 @@ static apr_status_t stop_all(void *unused)
                     dp->running = 0;   /* reaped here, or already by the MPM */
                 else if (apr_time_now() >= deadline) {
                     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server,
-                                 "gowsgi: daemon process %d of group '%s' (pid %d) did not stop within "
-                                 "shutdown-timeout=%d; killing it", i, rt->conf->name, (int)dp->proc.pid,
+                                 GOWSGI_LOGNO(0105) "gowsgi: daemon process %d of group '%s' (pid %d) did not stop "
+                                 "within shutdown-timeout=%d; killing it", i, rt->conf->name, (int)dp->proc.pid,
                                  rt->shutdown_timeout);
                     kill(dp->proc.pid, SIGKILL);
                     waitpid(dp->proc.pid, &status, 0);
@@ -466,17 +469,20 @@ static void drain_maintenance(int reason, void *data, apr_wait_t status)
             char text[GOWSGI_DAEMON_REASON + 256];
             const char *how = record_death_in(d->shared, d->index, w->proc.pid, d->memory_limit, status, text,
                                               sizeof(text));
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, gowsgi_main_server, "gowsgi: daemon process %d of group '%s' "
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, gowsgi_main_server,
+                         GOWSGI_LOGNO(0106) "gowsgi: daemon process %d of group '%s' "
                          "from before the graceful restart %s", (int)w->proc.pid, d->group, how);
         } else {
             if (d != NULL && d->shared != NULL)
                 record_death_in(d->shared, d->index, w->proc.pid, d->memory_limit, status, NULL, 0);
             if (d != NULL && d->index < 0)
-                ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server, "gowsgi: the on-demand starter %d from "
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
+                             GOWSGI_LOGNO(0107) "gowsgi: the on-demand starter %d from "
                              "before the graceful restart has drained its processes and exited", (int)w->proc.pid);
             else
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
-                             "gowsgi: daemon process %d of group '%s' from before the graceful restart has drained "
+                             GOWSGI_LOGNO(0108) "gowsgi: daemon process %d of group '%s' from before the graceful "
+                             "restart has drained "
                              "and exited", (int)w->proc.pid, d ? d->group : "?");
         }
         forget_draining(w->proc.pid);
@@ -491,7 +497,8 @@ static void drain_maintenance(int reason, void *data, apr_wait_t status)
     default:
         if (d != NULL && !d->killed && apr_time_now() > d->deadline && our_child(d->pid)) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server,
-                         "gowsgi: daemon process %d of group '%s' was still busy at the end of its graceful-timeout "
+                         GOWSGI_LOGNO(0109) "gowsgi: daemon process %d of group '%s' was still busy at the end of "
+                         "its graceful-timeout "
                          "after a graceful restart; killing it", (int)d->pid, d->group);
             kill(d->pid, SIGKILL);
             d->killed = 1;
@@ -527,15 +534,16 @@ static void gowsgi_daemon_isolation(apr_pool_t *pconf, gowsgi_daemon_rt *rt)
         /* mod_wsgi.server_metrics() reads Apache's scoreboard, anonymous
          * shared memory that no exec keeps. */
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "gowsgi: daemon process group '%s' has server-metrics=On: its processes read Apache's "
-                     "scoreboard, so they run in a fork of Apache's parent and are not isolated (they hold a "
+                     GOWSGI_LOGNO(0110) "gowsgi: daemon process group '%s' has server-metrics=On: its processes read "
+                     "Apache's scoreboard, so they run in a fork of Apache's parent and are not isolated (they hold a "
                      "copy of the whole server configuration)", rt->conf->name);
         return;
     }
     if (launcher == NULL || access(launcher, X_OK) != 0) {
         int err = launcher != NULL ? errno : 0;
         ap_log_error(APLOG_MARK, APLOG_WARNING, err, s,
-                     "gowsgi: daemon process group '%s': no launcher at %s (gowsgi-daemon, installed beside "
+                     GOWSGI_LOGNO(0111) "gowsgi: daemon process group '%s': no launcher at %s (gowsgi-daemon, "
+                     "installed beside "
                      "mod_gowsgi.so): its processes run in a fork of Apache's parent and are not isolated (they "
                      "hold a copy of the whole server configuration)", rt->conf->name,
                      launcher ? launcher : "(the module's own path is unknown)");
@@ -577,7 +585,8 @@ void gowsgi_daemon_tickets_reclaim(server_rec *s, pid_t pid)
             continue;
         unsigned n = gowsgi_ticket_reclaim(rt->tickets, rt->ntickets, (int)pid);
         if (n > 0)
-            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "gowsgi: Apache child %d exited holding %u ticket%s of "
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                         GOWSGI_LOGNO(0112) "gowsgi: Apache child %d exited holding %u ticket%s of "
                          "daemon process group '%s'; %s free again", (int)pid, n, n == 1 ? "" : "s", rt->conf->name,
                          n == 1 ? "it is" : "they are");
     }
@@ -595,11 +604,13 @@ static void raise_fd_limit(server_rec *s, int groups)
     rlim_t was = rl.rlim_cur;
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < (rlim_t)groups * 3 + 256)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, "gowsgi: %d daemon process groups need about %d "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                     GOWSGI_LOGNO(0113) "gowsgi: %d daemon process groups need about %d "
                      "descriptors; the limit is %lu (raise RLIMIT_NOFILE, for example ulimit -n in envvars)",
                      groups, groups * 3 + 256, (unsigned long)rl.rlim_cur);
     else
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "gowsgi: raised the descriptor limit from %lu to %lu for %d "
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                     GOWSGI_LOGNO(0114) "gowsgi: raised the descriptor limit from %lu to %lu for %d "
                      "daemon process groups", (unsigned long)was, (unsigned long)rl.rlim_cur, groups);
 }
 
@@ -628,13 +639,15 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
         rt->shared_fd = -1;
         const char *err = gowsgi_daemon_settings(pconf, rt);
         if (err != NULL) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "gowsgi: WSGIDaemonProcess %s at %s:%d: %s", rt->conf->name,
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         GOWSGI_LOGNO(0115) "gowsgi: WSGIDaemonProcess %s at %s:%d: %s", rt->conf->name,
                          rt->conf->where.file, rt->conf->where.line, err);
             return !OK;
         }
         int rc = gowsgi_channel_open(rt->channel);
         if (rc != 0) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, -rc, s, "gowsgi: cannot open the channel of daemon group '%s'",
+            ap_log_error(APLOG_MARK, APLOG_CRIT, -rc, s,
+                         GOWSGI_LOGNO(0116) "gowsgi: cannot open the channel of daemon group '%s'",
                          rt->conf->name);
             return !OK;
         }
@@ -648,7 +661,8 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
         int sndbuf = (backlog > 0 ? backlog : 1) * 384;
         setsockopt(rt->channel[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
         if (getrandom(rt->secret, sizeof(rt->secret), 0) != (ssize_t)sizeof(rt->secret)) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "gowsgi: no random secret for daemon group '%s'",
+            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                         GOWSGI_LOGNO(0117) "gowsgi: no random secret for daemon group '%s'",
                          rt->conf->name);
             return !OK;
         }
@@ -667,13 +681,15 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
         if (rt->shared_fd < 0 || ftruncate(rt->shared_fd, (off_t)size) != 0)
             rt->shared = MAP_FAILED;
         else if (fcntl(rt->shared_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "gowsgi: cannot seal the shared memory of daemon group "
+            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                         GOWSGI_LOGNO(0118) "gowsgi: cannot seal the shared memory of daemon group "
                          "'%s' at its size (memfd F_ADD_SEALS)", rt->conf->name);
             return !OK;
         } else
             rt->shared = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, rt->shared_fd, 0);
         if (rt->shared == MAP_FAILED) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "gowsgi: no shared memory for daemon group '%s'",
+            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                         GOWSGI_LOGNO(0119) "gowsgi: no shared memory for daemon group '%s'",
                          rt->conf->name);
             return !OK;
         }
@@ -684,7 +700,7 @@ int gowsgi_daemons_start(apr_pool_t *pconf, server_rec *s)
     /* The worker-share counters too (fair_share.c): a daemon unmaps them. */
     const char *share_err = gowsgi_fair_share_start(pconf, s, gowsgi_daemon_rts, gowsgi_daemon_nrts);
     if (share_err != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "gowsgi: %s", share_err);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, GOWSGI_LOGNO(0120) "gowsgi: %s", share_err);
         return !OK;
     }
     /* The metrics table too (metrics.c): the starter counts deaths in it. */
@@ -851,7 +867,8 @@ int gowsgi_daemons_monitor(apr_pool_t *p, server_rec *s)
         gowsgi_draining *d = &r->procs[i];
         if (!d->killed && now > d->deadline && our_child(d->pid)) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server,
-                         "gowsgi: daemon process %d of group '%s' was still busy at the end of its graceful-timeout "
+                         GOWSGI_LOGNO(0109) "gowsgi: daemon process %d of group '%s' was still busy at the end of "
+                         "its graceful-timeout "
                          "after a graceful restart; killing it", (int)d->pid, d->group);
             kill(d->pid, SIGKILL);
             d->killed = 1;

@@ -38,7 +38,7 @@ static int owner_matches(const owner_rule *rule, const apr_finfo_t *fi, const ch
 
 static int refuse(request_rec *r, const char *why)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s: %s", why, r->filename);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s: %s", why, r->filename);   /* logno: why's */
     return HTTP_FORBIDDEN;
 }
 
@@ -48,17 +48,19 @@ static int check(request_rec *r, const owner_rule *rule, const apr_finfo_t *fi, 
     const char *whose = rule->by_group ? "Group" : "Owner";
     const char *name = NULL;
     if (!owner_matches(rule, fi, &name))
-        return refuse(r, name ? apr_psprintf(r->pool, "%s of %s does not match required %s for daemon process, %s=%s",
+        return refuse(r, name ? apr_psprintf(r->pool,
+                                             GOWSGI_LOGNO(0317) "%s of %s does not match required %s for daemon "
+                                             "process, %s=%s",
                                              whose, what, rule->by_group ? "group" : "user",
                                              rule->by_group ? "group" : "user", name)
-                              : apr_psprintf(r->pool, "Couldn't determine %s of %s, %s=%ld",
+                              : apr_psprintf(r->pool, GOWSGI_LOGNO(0318) "Couldn't determine %s of %s, %s=%ld",
                                              rule->by_group ? "group" : "owner", what,
                                              rule->by_group ? "gid" : "uid",
                                              rule->by_group ? (long)fi->group : (long)fi->user));
     if ((rule->not_writable & APR_FPROT_WWRITE) && (fi->protection & APR_FPROT_WWRITE))
-        return refuse(r, apr_psprintf(r->pool, "%s is writable to world", what));
+        return refuse(r, apr_psprintf(r->pool, GOWSGI_LOGNO(0319) "%s is writable to world", what));
     if ((rule->not_writable & APR_FPROT_GWRITE) && (fi->protection & APR_FPROT_GWRITE))
-        return refuse(r, apr_psprintf(r->pool, "%s is writable to group", what));
+        return refuse(r, apr_psprintf(r->pool, GOWSGI_LOGNO(0320) "%s is writable to group", what));
     return OK;
 }
 
@@ -77,6 +79,7 @@ int gowsgi_daemon_check_script(request_rec *r, const gowsgi_daemon_rt *rt)
     apr_finfo_t dir;
     const char *path = ap_make_dirstr_parent(r->pool, r->filename);
     if (apr_stat(&dir, path, APR_FINFO_NORM, r->pool) != APR_SUCCESS)
-        return refuse(r, apr_psprintf(r->pool, "Unable to stat parent directory of WSGI script %s", path));
+        return refuse(r, apr_psprintf(r->pool,
+                                      GOWSGI_LOGNO(0321) "Unable to stat parent directory of WSGI script %s", path));
     return check(r, &rule, &dir, "parent directory of WSGI script file");
 }

@@ -142,7 +142,8 @@ static void start_group(starter_state *st, int g)
     st->groups[g].state = STARTING;
     st->nstarting++;
     __atomic_store_n(&rt->shared->asleep, 0, __ATOMIC_RELEASE);
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server, "gowsgi: starting on-demand daemon process group "
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
+                 GOWSGI_LOGNO(0500) "gowsgi: starting on-demand daemon process group "
                  "'%s' (%d of at most %d starting at once)", rt->conf->name, st->nstarting, start_limit);
     for (int i = 0; i < rt->conf->processes; i++) {
         gowsgi_daemon_proc *dp = &rt->procs[i];
@@ -182,7 +183,8 @@ static void wake(starter_state *st, int g, apr_time_t now)
         start_group(st, g);
     else {
         enqueue(st, g);
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, gowsgi_main_server, "gowsgi: on-demand daemon process group '%s' "
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, gowsgi_main_server,
+                     GOWSGI_LOGNO(0501) "gowsgi: on-demand daemon process group '%s' "
                      "waits its turn to start (%d starting at once)", gowsgi_daemon_rts[g].conf->name, st->nstarting);
     }
 }
@@ -206,7 +208,8 @@ static void check_started(starter_state *st, apr_time_t now)
             __atomic_add_fetch(&rt->shared->cold_starts, 1, __ATOMIC_ACQ_REL);
             gowsgi_metrics_cold_start(rt);
             __atomic_store_n(&rt->shared->last_cold_start_usec, (long long)took, __ATOMIC_RELEASE);
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server, "gowsgi: cold start of daemon process group "
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
+                         GOWSGI_LOGNO(0502) "gowsgi: cold start of daemon process group "
                          "'%s' took %.3f s (process %d, pid %d ready)", rt->conf->name, (double)took / 1e6, i,
                          (int)rt->procs[i].proc.pid);
             /* Up during a graceful end: it serves what old Apache children
@@ -340,7 +343,8 @@ static void kill_stragglers(void)
             continue;
         for (int i = 0; i < rt->conf->processes; i++)
             if (rt->procs[i].running) {
-                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server, "gowsgi: daemon process %d of "
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server,
+                             GOWSGI_LOGNO(0503) "gowsgi: daemon process %d of "
                              "group '%s' (pid %d) did not stop within its %s; killing it", i, rt->conf->name,
                              (int)rt->procs[i].proc.pid, "graceful-timeout or shutdown-timeout");
                 kill(rt->procs[i].proc.pid, SIGKILL);
@@ -379,7 +383,8 @@ static void starter_main(void)
     sigprocmask(SIG_SETMASK, &mask, NULL);
     sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sig_fd < 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, gowsgi_main_server, "gowsgi: the on-demand starter cannot "
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, gowsgi_main_server,
+                     GOWSGI_LOGNO(0504) "gowsgi: the on-demand starter cannot "
                      "watch its signals (signalfd)");
         _exit(1);
     }
@@ -481,12 +486,14 @@ static void fork_starter(void)
     if (rv == APR_INCHILD)
         starter_main();
     if (rv != APR_INPARENT) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, gowsgi_main_server, "gowsgi: cannot fork the on-demand starter; "
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, gowsgi_main_server,
+                     GOWSGI_LOGNO(0505) "gowsgi: cannot fork the on-demand starter; "
                      "on-demand daemon process groups cannot start");
         starter.pid = 0;
         return;
     }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server, "gowsgi: started the on-demand starter (pid %d)",
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
+                 GOWSGI_LOGNO(0506) "gowsgi: started the on-demand starter (pid %d)",
                  (int)starter.pid);
     apr_proc_other_child_register(&starter, starter_maintenance, &starter, NULL, starter_pool);
 }
@@ -510,7 +517,8 @@ static void starter_maintenance(int reason, void *data, apr_wait_t status)
         if (starter_ending || server_stopping())
             break;
         /* Its processes went with it: requests wake the groups again. */
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, gowsgi_main_server, "gowsgi: the on-demand starter (pid %d) %s %d; "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, gowsgi_main_server,
+                     GOWSGI_LOGNO(0507) "gowsgi: the on-demand starter (pid %d) %s %d; "
                      "starting a new one", (int)pid, (status & 0x7f) ? "was killed by signal" : "exited with status",
                      (status & 0x7f) ? status & 0x7f : (status >> 8) & 0xff);
         wake_first = NULL;
@@ -559,7 +567,8 @@ int gowsgi_starter_start(apr_pool_t *pconf, server_rec *s)
     }
     start_limit = gowsgi_globals.daemon_start_limit > 0 ? gowsgi_globals.daemon_start_limit : DEFAULT_START_LIMIT;
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, wake_fd) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, "gowsgi: cannot open the on-demand starter's wake socket");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                     GOWSGI_LOGNO(0508) "gowsgi: cannot open the on-demand starter's wake socket");
         return !OK;
     }
     /* A wake is four bytes: room for every group's many times over. */
@@ -579,7 +588,8 @@ int gowsgi_starter_start(apr_pool_t *pconf, server_rec *s)
                                                            APR_HASH_KEY_STRING) != NULL)
             wake_first[nwake_first++] = g;
     awake->n = 0;
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: %d of %d daemon process groups start on demand (at most %d "
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 GOWSGI_LOGNO(0509) "gowsgi: %d of %d daemon process groups start on demand (at most %d "
                  "at once)%s", on_demand, gowsgi_daemon_nrts, start_limit,
                  nwake_first ? apr_psprintf(pconf, "; %d awake before the graceful restart start now", nwake_first)
                              : "");

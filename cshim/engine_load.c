@@ -74,6 +74,7 @@ void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s)
     return;
 
 fail:
-    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "gowsgi: the WSGI engine could not start in this child "
+    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                 GOWSGI_LOGNO(0005) "gowsgi: the WSGI engine could not start in this child "
                  "(pid %d), every WSGI request will get 500: %s", (int)getpid(), gowsgi_engine_error);
 }

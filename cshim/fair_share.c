@@ -164,7 +164,8 @@ const char *gowsgi_fair_share_start(apr_pool_t *pconf, server_rec *s, gowsgi_dae
     reg->ngroups = nrts;
     reg->nrecords = nrecords;
     reg->workers = workers;
-    ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, s, "gowsgi: the worker-share counters are at 0x%lx, %lu bytes "
+    ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, s,
+                 GOWSGI_LOGNO(0322) "gowsgi: the worker-share counters are at 0x%lx, %lu bytes "
                  "(Apache's parent and children only)", (unsigned long)(uintptr_t)reg, (unsigned long)size);
     /* A line per group; past FAIR_LINES_MAX groups, a line per distinct
      * share naming a few of its groups (a host with 1,000 tenants does not
@@ -192,20 +193,24 @@ const char *gowsgi_fair_share_start(apr_pool_t *pconf, server_rec *s, gowsgi_dae
             continue;
         }
         if (reg->groups[g].share == FAIR_NO_LIMIT)
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: daemon process group '%s' may hold any number of "
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                         GOWSGI_LOGNO(0323) "gowsgi: daemon process group '%s' may hold any number of "
                          "Apache's workers (%s%s: no limit)", rts[g].conf->name, how, v);
         else
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: daemon process group '%s' may hold %d of Apache's %d "
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                         GOWSGI_LOGNO(0324) "gowsgi: daemon process group '%s' may hold %d of Apache's %d "
                          "workers (%s%s)", rts[g].conf->name, reg->groups[g].share, workers, how, v);
     }
     for (int i = 0; i < order->nelts; i++) {
         const fair_summary *f = APR_ARRAY_IDX(order, i, fair_summary *);
         const char *more = f->n > 3 ? apr_psprintf(pconf, " and %d more", f->n - 3) : "";
         if (f->share == FAIR_NO_LIMIT)
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: %d daemon process groups (%s%s) may each hold any "
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                         GOWSGI_LOGNO(0325) "gowsgi: %d daemon process groups (%s%s) may each hold any "
                          "number of Apache's workers (%s: no limit)", f->n, f->names, more, f->how);
         else
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: %d daemon process groups (%s%s) may each hold %d of "
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                         GOWSGI_LOGNO(0326) "gowsgi: %d daemon process groups (%s%s) may each hold %d of "
                          "Apache's %d workers (%s)", f->n, f->names, more, f->share, workers, f->how);
     }
     return NULL;
@@ -238,7 +243,8 @@ void gowsgi_fair_share_child_exited(server_rec *s, pid_t pid)
             int *held = &region->groups[g].held, h = __atomic_load_n(held, __ATOMIC_ACQUIRE);
             while (!__atomic_compare_exchange_n(held, &h, h > n ? h - n : 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
                 ;
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "gowsgi: Apache child %d exited while forwarding %d "
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                         GOWSGI_LOGNO(0327) "gowsgi: Apache child %d exited while forwarding %d "
                          "request%s to daemon process group '%s'; %s no longer count%s against its worker share",
                          (int)pid, n, n == 1 ? "" : "s", gowsgi_daemon_rts[g].conf->name, n == 1 ? "it" : "they",
                          n == 1 ? "s" : "");
@@ -280,14 +286,16 @@ static int refuse(request_rec *r, const gowsgi_daemon_rt *rt, fair_group *g, int
      * once a minute at most, never per request. */
     if (__atomic_compare_exchange_n(&g->over, &calm, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         __atomic_store_n(&g->logged, now, __ATOMIC_RELEASE);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: daemon process group '%s' holds %d of Apache's %d "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      GOWSGI_LOGNO(0328) "gowsgi: daemon process group '%s' holds %d of Apache's %d "
                       "workers, its worker share: requests over it get 503 with Retry-After: %d until it is down "
                       "to %d", rt->conf->name, held, region->workers, GOWSGI_FAIR_SHARE_RETRY_AFTER, g->share / 2);
     } else {
         apr_time_t last = __atomic_load_n(&g->logged, __ATOMIC_ACQUIRE);
         if (now - last >= STILL_OVER_EVERY &&
             __atomic_compare_exchange_n(&g->logged, &last, now, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: daemon process group '%s' still holds its worker "
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          GOWSGI_LOGNO(0329) "gowsgi: daemon process group '%s' still holds its worker "
                           "share (%d of Apache's %d workers); %u requests refused so far in this burst",
                           rt->conf->name, held, region->workers, __atomic_load_n(&g->refused, __ATOMIC_ACQUIRE));
     }
@@ -358,7 +366,8 @@ void gowsgi_fair_share_leave(request_rec *r, const gowsgi_daemon_rt *rt, gowsgi_
     if (held <= g->share / 2 && __atomic_load_n(&g->over, __ATOMIC_ACQUIRE) &&
         __atomic_compare_exchange_n(&g->over, &over, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         unsigned int refused = __atomic_exchange_n(&g->refused, 0, __ATOMIC_ACQ_REL);
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "gowsgi: daemon process group '%s' is down to %d of its worker "
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      GOWSGI_LOGNO(0330) "gowsgi: daemon process group '%s' is down to %d of its worker "
                       "share of %d; %u request%s over it got 503", rt->conf->name, held, g->share, refused,
                       refused == 1 ? "" : "s");
     }

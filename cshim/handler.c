@@ -16,7 +16,7 @@
 
 static int refuse(request_rec *r, int status, const char *why, const char *what)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s: %s", why, what);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s: %s", why, what);   /* logno: why's */
     return status;
 }
 
@@ -36,13 +36,15 @@ static const gowsgi_daemon *target_group(request_rec *r, const gowsgi_dir_conf *
     if (*req->process_group == '\0') {
         if (gowsgi_globals.restrict_embedded == 1)
             *status = refuse(r, HTTP_INTERNAL_SERVER_ERROR,
-                             "Embedded mode of mod_wsgi disabled by runtime configuration", r->filename);
+                             GOWSGI_LOGNO(0405) "Embedded mode of mod_wsgi disabled by runtime configuration",
+                             r->filename);
         return NULL;
     }
     const gowsgi_daemon *daemon = gowsgi_find_daemon(req->process_group);
     if (daemon == NULL) {
         *status = refuse(r, HTTP_INTERNAL_SERVER_ERROR,
-                         apr_psprintf(r->pool, "No WSGI daemon process called '%s' has been configured",
+                         apr_psprintf(r->pool,
+                                      GOWSGI_LOGNO(0406) "No WSGI daemon process called '%s' has been configured",
                                       req->process_group), r->filename);
         return NULL;
     }
@@ -50,7 +52,9 @@ static const gowsgi_daemon *target_group(request_rec *r, const gowsgi_dir_conf *
     if (owner && daemon->server != gowsgi_main_server &&
         (r->server->server_hostname == NULL || strcmp(owner, r->server->server_hostname) != 0)) {
         *status = refuse(r, HTTP_INTERNAL_SERVER_ERROR,
-                         apr_psprintf(r->pool, "Daemon process called '%s' cannot be accessed by this WSGI application",
+                         apr_psprintf(r->pool,
+                                      GOWSGI_LOGNO(0407) "Daemon process called '%s' cannot be accessed by this WSGI "
+                                      "application",
                                       req->process_group), r->filename);
         return NULL;
     }
@@ -60,8 +64,9 @@ static const gowsgi_daemon *target_group(request_rec *r, const gowsgi_dir_conf *
             allowed = strcmp(APR_ARRAY_IDX(dconf->restrict_process, i, const char *), req->process_group) == 0;
         if (!allowed) {
             *status = refuse(r, HTTP_INTERNAL_SERVER_ERROR,
-                             apr_psprintf(r->pool, "Daemon process called '%s' cannot be accessed by this WSGI "
-                                          "application as not a member of allowed groups", req->process_group),
+                             apr_psprintf(r->pool,
+                                          GOWSGI_LOGNO(0408) "Daemon process called '%s' cannot be accessed by this "
+                                          "WSGI application as not a member of allowed groups", req->process_group),
                              r->filename);
             return NULL;
         }
@@ -97,14 +102,17 @@ int gowsgi_handler(request_rec *r)
 
     if (is_script) {
         if (!(ap_allow_options(r) & OPT_EXECCGI) && !aliased)
-            return refuse(r, HTTP_FORBIDDEN, "Options ExecCGI is off in this directory", r->filename);
+            return refuse(r, HTTP_FORBIDDEN,
+                          GOWSGI_LOGNO(0409) "Options ExecCGI is off in this directory", r->filename);
         if (r->finfo.filetype == APR_NOFILE)
-            return refuse(r, HTTP_NOT_FOUND, "Target WSGI script not found or unable to stat", r->filename);
+            return refuse(r, HTTP_NOT_FOUND,
+                          GOWSGI_LOGNO(0410) "Target WSGI script not found or unable to stat", r->filename);
         if (r->finfo.filetype == APR_DIR)
-            return refuse(r, HTTP_FORBIDDEN, "Attempt to invoke directory as WSGI application", r->filename);
+            return refuse(r, HTTP_FORBIDDEN,
+                          GOWSGI_LOGNO(0411) "Attempt to invoke directory as WSGI application", r->filename);
     }
     if (r->path_info && *r->path_info && r->used_path_info == AP_REQ_REJECT_PATH_INFO)
-        return refuse(r, HTTP_NOT_FOUND, "AcceptPathInfo off disallows user's path",
+        return refuse(r, HTTP_NOT_FOUND, GOWSGI_LOGNO(0412) "AcceptPathInfo off disallows user's path",
                       apr_pstrcat(r->pool, r->filename, r->path_info, NULL));
 
     gowsgi_request req;
@@ -135,16 +143,17 @@ int gowsgi_handler(request_rec *r)
     if (tenc) {
         if (strcasecmp(tenc, "chunked") != 0)
             return refuse(r, HTTP_NOT_IMPLEMENTED,
-                          apr_psprintf(r->pool, "Unexpected value for Transfer-Encoding of '%s' supplied. "
+                          apr_psprintf(r->pool,
+                                       GOWSGI_LOGNO(0413) "Unexpected value for Transfer-Encoding of '%s' supplied. "
                                                 "Only 'chunked' supported.", tenc), r->filename);
         if (dconf->chunked_request != 1)
             return refuse(r, HTTP_LENGTH_REQUIRED,
-                          "Received request requiring chunked transfer encoding, but optional support for "
-                          "chunked transfer encoding has not been enabled.", r->filename);
+                          GOWSGI_LOGNO(0414) "Received request requiring chunked transfer encoding, but optional "
+                          "support for chunked transfer encoding has not been enabled.", r->filename);
         if (apr_table_get(r->headers_in, "Content-Length"))
             return refuse(r, HTTP_BAD_REQUEST,
-                          "Unexpected Content-Length header supplied where Transfer-Encoding was specified "
-                          "as 'chunked'.", r->filename);
+                          GOWSGI_LOGNO(0415) "Unexpected Content-Length header supplied where Transfer-Encoding was "
+                          "specified as 'chunked'.", r->filename);
     }
     int status = ap_setup_client_block(r, dconf->chunked_request == 1 ? REQUEST_CHUNKED_DECHUNK
                                                                       : REQUEST_CHUNKED_ERROR);
@@ -180,7 +189,8 @@ int gowsgi_handler(request_rec *r)
     if (status != OK)
         return status;
     if (daemon == NULL && gowsgi_engine_serve == NULL)
-        return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "gowsgi: the WSGI engine is not running in this child",
+        return refuse(r, HTTP_INTERNAL_SERVER_ERROR,
+                      GOWSGI_LOGNO(0416) "gowsgi: the WSGI engine is not running in this child",
                       gowsgi_engine_error);
     /* WSGIPassApacheRequest: embedded mode only, as mod_wsgi. */
     if (daemon == NULL && dconf->pass_apache_request == 1)

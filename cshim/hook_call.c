@@ -18,7 +18,7 @@ typedef struct hook_ctx {
 static void hook_log(void *c, int level, const char *msg, size_t len)
 {
     hook_ctx *ctx = c;
-    ap_log_rerror(APLOG_MARK, level, 0, ctx->r, "%.*s", (int)len, msg);
+    ap_log_rerror(APLOG_MARK, level, 0, ctx->r, "%.*s", (int)len, msg);   /* logno: the engine's, or none */
 }
 
 /* Only log lines leave a hook: no body, no response. */
@@ -64,7 +64,8 @@ int gowsgi_hook_call(request_rec *r, const char *script, const char *group, int 
     if (strings != NULL)
         *strings = ctx->strings;
     if (gowsgi_engine_call_hook == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi (pid=%d): cannot run '%s': %s", (int)getpid(),
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      GOWSGI_LOGNO(0417) "gowsgi (pid=%d): cannot run '%s': %s", (int)getpid(),
                       script, gowsgi_globals.restrict_embedded == 1
                                           ? "Python is not initialised in Apache's children (WSGIRestrictEmbedded "
                                             "On); access, authentication and dispatch scripts run there"

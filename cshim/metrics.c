@@ -58,7 +58,8 @@ static int find_or_add(server_rec *s, const char *name)
             return g;
     if (table->ngroups >= table->capacity || strlen(name) >= GOWSGI_METRICS_NAME) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "gowsgi: metrics: group '%s' is not counted (%s); a full restart makes room", name,
+                     GOWSGI_LOGNO(0700) "gowsgi: metrics: group '%s' is not counted (%s); a full restart makes room",
+                     name,
                      table->ngroups >= table->capacity ? "the table made at start-up is full" : "its name is too long");
         return -1;
     }
@@ -88,7 +89,8 @@ int gowsgi_metrics_setup(apr_pool_t *pconf, server_rec *s)
         size_t size = layout(capacity, daemons * threads, &off, &touched);
         void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (m == MAP_FAILED) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, "gowsgi: metrics: cannot map %lu bytes; nothing is counted",
+            ap_log_error(APLOG_MARK, APLOG_ERR, errno, s,
+                         GOWSGI_LOGNO(0701) "gowsgi: metrics: cannot map %lu bytes; nothing is counted",
                          (unsigned long)size);
             return OK;
         }

@@ -81,7 +81,8 @@ int gowsgi_metrics_handler(request_rec *r)
         return HTTP_METHOD_NOT_ALLOWED;
     const gowsgi_metrics_table *t = gowsgi_metrics_get();
     if (t == NULL || ap_scoreboard_image == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "gowsgi: metrics: no counters in this server (see its start-up log)");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      GOWSGI_LOGNO(0702) "gowsgi: metrics: no counters in this server (see its start-up log)");
         return HTTP_SERVICE_UNAVAILABLE;
     }
     const char *accept = apr_table_get(r->headers_in, "Accept");

@@ -31,7 +31,7 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     if (ap_find_linked_module("mod_wsgi.c") != NULL) {
         ap_log_perror(APLOG_MARK, APLOG_CRIT, 0, plog,
-                      "gowsgi: mod_wsgi is loaded in this server too; both would own one Python "
+                      GOWSGI_LOGNO(0002) "gowsgi: mod_wsgi is loaded in this server too; both would own one Python "
                       "runtime. Remove its LoadModule line (on Debian: a2dismod wsgi)");
         return !OK;
     }
@@ -136,7 +136,8 @@ static int check_groups_python(apr_pool_t *ptemp, server_rec *s)
                                                 apr_table_get(d->options, "python-executable"), engine_dir, &py);
         if (err == NULL)
             continue;
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s, "gowsgi: WSGIDaemonProcess %s (line %d of %s): %s",
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                     GOWSGI_LOGNO(0003) "gowsgi: WSGIDaemonProcess %s (line %d of %s): %s",
                      d->name, d->where.line, d->where.file, err);
         rc = HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -157,8 +158,8 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, 
         (gowsgi_globals.restrict_embedded == 1 && !gowsgi_globals.python_required))
         return OK;
     ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
-                 "gowsgi: WSGIPythonHome %s (line %d of %s) is a virtualenv made with Python %s, but embedded "
-                 "mode runs the server's Python %s: give it to the daemon groups as python-home= (or set "
+                 GOWSGI_LOGNO(0004) "gowsgi: WSGIPythonHome %s (line %d of %s) is a virtualenv made with Python %s, "
+                 "but embedded mode runs the server's Python %s: give it to the daemon groups as python-home= (or set "
                  "WSGIRestrictEmbedded On if only daemon groups run apps)",
                  gowsgi_globals.python_home, gowsgi_globals.python_home_where.line,
                  gowsgi_globals.python_home_where.file, tag, GOWSGI_PYTHON_TAG);

@@ -109,10 +109,12 @@ void gowsgi_path_translated_configure(server_rec *s)
     from_request = module == NULL && d == NULL;
     if (module != NULL)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
-                     "gowsgi: PATH_TRANSLATED comes from Apache's sub-request: %s hooks URL mapping", module);
+                     GOWSGI_LOGNO(0418) "gowsgi: PATH_TRANSLATED comes from Apache's sub-request: %s hooks URL "
+                     "mapping", module);
     else if (d != NULL)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
-                     "gowsgi: PATH_TRANSLATED comes from Apache's sub-request: %s %s (%s:%d)", d->directive,
+                     GOWSGI_LOGNO(0419) "gowsgi: PATH_TRANSLATED comes from Apache's sub-request: %s %s (%s:%d)",
+                     d->directive,
                      d->args, d->filename, d->line_num);
 }
 

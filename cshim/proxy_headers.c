@@ -40,7 +40,7 @@ static int in_proxies(request_rec *r, const apr_array_header_t *proxies, const c
 {
     apr_sockaddr_t *sa;
     if (apr_sockaddr_info_get(&sa, ip, APR_UNSPEC, 0, 0, r->pool) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "gowsgi: \"%s\" is not a valid IP address", ip);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, GOWSGI_LOGNO(0420) "gowsgi: \"%s\" is not a valid IP address", ip);
         return -1;
     }
     for (int i = 0; i < proxies->nelts; i++)

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "gowsgi.h"
+#include "logno.h"
 
 #include "http_log.h"
 

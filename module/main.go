@@ -46,7 +46,7 @@ func gowsgi_child_init(init *C.gowsgi_init, errbuf *C.char, errlen C.size_t) (rc
 func gowsgi_daemon_main(init *C.gowsgi_daemon_init) (rc C.int) {
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(os.Stderr, "gowsgi: internal error in a daemon process: %v\n", r)
+			fmt.Fprintf(os.Stderr, "GW0221: gowsgi: internal error in a daemon process: %v\n", r)
 			rc = 1
 		}
 	}()

@@ -244,7 +244,7 @@ WSGIScriptAlias /b @APPS@/env.wsgi process-group=broken
 		assert.Equal(t, 503, r.Status, r.String())
 		want := "gowsgi: daemon process 0 of group 'broken' (pid "
 		log := WaitLog(t, a, 5*time.Second, want)
-		assert.Regexp(t, `\[gowsgi:crit\] \[pid (\d+)[^\]]*\] gowsgi: daemon process 0 of group 'broken' \(pid \d+\) could not start: cannot load `+
+		assert.Regexp(t, `\[gowsgi:crit\] \[pid (\d+)[^\]]*\] GW\d{4}: gowsgi: daemon process 0 of group 'broken' \(pid \d+\) could not start: cannot load `+
 			regexp.QuoteMeta(filepath.Join(a.Root, "missing", engine))+`: .*; retrying in 5 seconds`, log)
 		// The cause reaches the request's log line too (the process's own word).
 		assert.Contains(t, log, "could not start: cannot load")

@@ -282,12 +282,14 @@ var (
 	// [date] [module:level] [pid N(:tid N)] ([client ip:port] )rest
 	logLinePrefix = regexp.MustCompile(`^\[[^\]]+\] \[([^:\]]*):([a-z0-9]+)\] \[pid \d+(?::tid \d+)?\] (\[client [0-9.]+:\d+\] )?`)
 	logModulePid  = regexp.MustCompile(`\b(?:mod_wsgi|gowsgi) \(pid=\d+\)`)
+	logMessageID  = regexp.MustCompile(`\bGW\d{4}: `) // gowsgi's own (docs/log-messages.md); mod_wsgi 4.9.4 has none
 	logQuietLevel = map[string]bool{"notice": true, "info": true, "debug": true}
 )
 
 // normLogLine strips the timestamp, pid/tid and client port, maps the
 // module tags [wsgi:LEVEL] and [gowsgi:LEVEL] to [LEVEL] and the message
-// prefixes "mod_wsgi (pid=N)" and "gowsgi (pid=N)" to "WSGI(pid)", and
+// prefixes "mod_wsgi (pid=N)" and "gowsgi (pid=N)" to "WSGI(pid)", drops
+// gowsgi's message ids, and
 // replaces the server root and ports by placeholders. It returns the level
 // separately ("" for a line without the standard prefix).
 func normLogLine(a *Apache, line string) (string, string) {
@@ -304,6 +306,7 @@ func normLogLine(a *Apache, line string) (string, string) {
 		}
 		line = tag + line[len(m[0]):]
 	}
+	line = logMessageID.ReplaceAllString(line, "")
 	line = logModulePid.ReplaceAllString(line, "WSGI(pid)")
 	return normalizer(a).Replace(line), level
 }

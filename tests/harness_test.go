@@ -417,6 +417,10 @@ func StartApache(t testing.TB, spec ServerSpec) *Apache {
 		if err := a.Stop(); err != nil {
 			t.Errorf("stopping apache: %v", err)
 		}
+		// Every line gowsgi wrote carries its id (tests/logids_test.go).
+		for _, l := range checkLogIDs(a) {
+			t.Errorf("error log: %s", l)
+		}
 		if t.Failed() {
 			t.Logf("error log of %s (%s/%s):\n%s", a.ConfPath, a.Spec.Module, a.Spec.MPM, tail(a.ErrorLogContent(), 60))
 		}
@@ -690,6 +694,11 @@ func stopSharedServers() []error {
 			if err := a.Stop(); err != nil {
 				emu.Lock()
 				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+				emu.Unlock()
+			}
+			for _, l := range checkLogIDs(a) {
+				emu.Lock()
+				errs = append(errs, fmt.Errorf("%s: error log: %s", key, l))
 				emu.Unlock()
 			}
 			if crash := crashLines(a.ErrorLogContent()); len(crash) > before {

@@ -43,8 +43,8 @@ func authz(user, pass string) string { return "Authorization: " + basicAuth(user
 
 // logPrefix normalises the module's own prefix: "mod_wsgi (pid=N):",
 // "mod_wsgi (pid=N, process=”, application=”):" and gowsgi's equivalents
-// all become "MOD:".
-var logPrefix = regexp.MustCompile(`(mod_wsgi|gowsgi) \(pid=\d+(, process='[^']*', application='[^']*')?\):`)
+// all become "MOD:" (gowsgi's message id, GWnnnn, with it).
+var logPrefix = regexp.MustCompile(`(?:GW\d{4}: )?(mod_wsgi|gowsgi) \(pid=\d+(, process='[^']*', application='[^']*')?\):`)
 
 // hooksLog waits until the request's log lines contain every needle (after
 // normalising the module prefix and replacing the apps directory by

@@ -11,7 +11,7 @@ package wsgi
 
 static void gowsgi_log_request(gowsgi_request *req, int level, const char *msg, size_t len)
 {
-	req->io->log(req->ctx, level, msg, len);
+	req->io->log(req->ctx, level, msg, len); // logno: relayed, the Go caller's
 }
 */
 import "C"

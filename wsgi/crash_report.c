@@ -14,6 +14,7 @@
 #define _GNU_SOURCE   /* O_TMPFILE, memmem, pipe2 */
 #endif
 #include "crash_report.h"
+#include "logno.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -38,6 +39,10 @@
  * from outside kills as it always did. */
 static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGQUIT};
 #define NCRASH (sizeof(crash_signals) / sizeof(crash_signals[0]))
+
+/* The head of the crash line (error log) and of the report (file):
+ * "<id> gowsgi: <who> (pid N) crashed: ...". */
+#define CRASH_HEAD GOWSGI_LOGNO(0600) "gowsgi: "
 
 typedef void *(*this_thread_state_fn)(void);
 typedef void (*dump_traceback_fn)(int fd, void *tstate);
@@ -272,7 +277,7 @@ static void report(int sig, const siginfo_t *info)
         put_num(&p, (uintmax_t)getpid(), 10);
         if (go)
             write_all(cr.file_fd, "\n", 1);   /* after the Go runtime's report */
-        write_all(cr.file_fd, "gowsgi: ", 8);
+        write_all(cr.file_fd, CRASH_HEAD, sizeof(CRASH_HEAD) - 1);
         write_all(cr.file_fd, cr.who, strlen(cr.who));
         write_all(cr.file_fd, " (pid ", 6);
         write_all(cr.file_fd, pid, p.len);
@@ -293,7 +298,7 @@ static void report(int sig, const siginfo_t *info)
         cr.reason[n] = '\0';
         __atomic_store_n(cr.crashed, sig, __ATOMIC_RELEASE);
     } else if (cr.log_fd >= 0) {
-        write_all(cr.log_fd, "gowsgi: ", 8);
+        write_all(cr.log_fd, CRASH_HEAD, sizeof(CRASH_HEAD) - 1);
         write_all(cr.log_fd, cr.who, strlen(cr.who));
         write_all(cr.log_fd, " (pid ", 6);
         char pid[24];

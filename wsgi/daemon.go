@@ -60,7 +60,7 @@ func DaemonMain(p unsafe.Pointer) int {
 	eng.daemon = true
 	runtime.GOMAXPROCS(1)
 	if err := Init(unsafe.Pointer(&init.base), errbuf, 2048); err != nil {
-		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process group '%s' could not start Python: %v",
+		processLog(logErr, fmt.Sprintf("GW0200: gowsgi (pid=%d): daemon process group '%s' could not start Python: %v",
 			os.Getpid(), group, err))
 		setExitReason(init, "Python could not start: "+err.Error())
 		time.Sleep(5 * time.Second) // a broken group must not become a fork loop
@@ -76,17 +76,17 @@ func DaemonMain(p unsafe.Pointer) int {
 	threads := int(init.threads)
 	st := C.gowsgi_daemon_state_new(C.int(threads))
 	if st == nil {
-		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process group '%s': out of memory", os.Getpid(), group))
+		processLog(logErr, fmt.Sprintf("GW0201: gowsgi (pid=%d): daemon process group '%s': out of memory", os.Getpid(), group))
 		return 1
 	}
 	if rc := C.gowsgi_daemon_listen(st, init.channel_fd, init.idle); rc != 0 {
-		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process group '%s' cannot wait for requests: %s",
+		processLog(logErr, fmt.Sprintf("GW0202: gowsgi (pid=%d): daemon process group '%s' cannot wait for requests: %s",
 			os.Getpid(), group, syscall.Errno(-rc)))
 		return 1
 	}
 	// WSGIVerboseDebugging On: mod_wsgi's thread lines, at info level.
 	if eng.verbose {
-		processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): Starting %d threads in daemon process '%s'.",
+		processLog(logInfo, fmt.Sprintf("GW0203: gowsgi (pid=%d): Starting %d threads in daemon process '%s'.",
 			os.Getpid(), threads, group))
 	}
 	// mod_wsgi 6's interrupt-timeout: the request threads' records
@@ -95,7 +95,7 @@ func DaemonMain(p unsafe.Pointer) int {
 	defer close(stopInterrupts)
 	if init.request_timeout > 0 && init.interrupt_timeout > 0 && threads > 0 {
 		if C.gowsgi_slots_enable(C.int(threads), nil) != 0 {
-			processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process group '%s': out of memory", os.Getpid(), group))
+			processLog(logErr, fmt.Sprintf("GW0201: gowsgi (pid=%d): daemon process group '%s': out of memory", os.Getpid(), group))
 			return 1
 		}
 		go interruptRequests(group, requestTimeoutFire(int(init.request_timeout), threads), stopInterrupts)
@@ -132,21 +132,21 @@ func DaemonMain(p unsafe.Pointer) int {
 	if strings.HasPrefix(reason, "request-timeout") || strings.HasPrefix(reason, "deadlock-timeout") {
 		// The requests that outran it will not finish: end now, so their
 		// clients hear at once (mod_wsgi waits shutdown-timeout more).
-		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): daemon process of group '%s' stopping: %s",
+		processLog(logErr, fmt.Sprintf("GW0204: gowsgi (pid=%d): daemon process of group '%s' stopping: %s",
 			os.Getpid(), group, reason))
 		if strings.HasPrefix(reason, "request-timeout") {
 			logPythonStacks(stackDumpWait)
 		}
 		return 0
 	}
-	processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): daemon process of group '%s' stopping: %s",
+	processLog(logInfo, fmt.Sprintf("GW0204: gowsgi (pid=%d): daemon process of group '%s' stopping: %s",
 		os.Getpid(), group, reason))
 	select {
 	case <-done:
 		// WSGIDestroyInterpreter On: atexit handlers, once no request runs.
 		withPython(stopWait(init), func() { C.gowsgi_run_atexit() })
 	case <-time.After(time.Duration(init.shutdown_timeout) * time.Second):
-		processLog(logWarning, fmt.Sprintf("gowsgi (pid=%d): daemon process of group '%s' exiting with %d "+
+		processLog(logWarning, fmt.Sprintf("GW0205: gowsgi (pid=%d): daemon process of group '%s' exiting with %d "+
 			"request(s) still active after shutdown-timeout=%d", os.Getpid(), group,
 			int(C.gowsgi_daemon_state_active(st)), int(init.shutdown_timeout)))
 	}
@@ -175,7 +175,7 @@ func withPython(wait time.Duration, fn func()) {
 	select {
 	case <-finished:
 	case <-time.After(wait):
-		processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): the Python GIL was not free within %s at exit",
+		processLog(logInfo, fmt.Sprintf("GW0206: gowsgi (pid=%d): the Python GIL was not free within %s at exit",
 			os.Getpid(), wait))
 	}
 }
@@ -214,7 +214,7 @@ func logPythonStacks(wait time.Duration) {
 	select {
 	case <-dumped:
 	case <-time.After(wait):
-		processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): no stack dump: the Python GIL was not free within %s",
+		processLog(logInfo, fmt.Sprintf("GW0207: gowsgi (pid=%d): no stack dump: the Python GIL was not free within %s",
 			os.Getpid(), wait))
 	}
 }

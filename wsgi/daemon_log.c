@@ -46,7 +46,7 @@ static void retake_gil(void *held)
 
 static void process_line(int level, const char *msg, size_t len)
 {
-    gowsgi_errorlog_write(&daemon_log, level, NULL, NULL, msg, len);
+    gowsgi_errorlog_write(&daemon_log, level, NULL, NULL, msg, len);   /* logno: the writer's, or none */
 }
 
 void gowsgi_daemon_log_install(gowsgi_daemon_init *init)
@@ -84,6 +84,6 @@ int gowsgi_daemon_log_request(const char *remote, const char *referer, int level
 {
     if (!own_log)
         return -1;
-    gowsgi_errorlog_write(&daemon_log, level, remote, referer, msg, len);
+    gowsgi_errorlog_write(&daemon_log, level, remote, referer, msg, len);   /* logno: the writer's, or none */
     return 0;
 }

@@ -49,7 +49,7 @@ func (p *workerPool) start(index int) {
 		runtime.LockOSThread() // a worker keeps its thread and its Python thread state
 		C.gowsgi_daemon_worker(p.init, p.st, C.int(index))
 		if eng.verbose {
-			processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): Exiting thread %d in daemon process '%s'.",
+			processLog(logInfo, fmt.Sprintf("GW0208: gowsgi (pid=%d): Exiting thread %d in daemon process '%s'.",
 				os.Getpid(), index+1, p.group))
 		}
 	}()

@@ -196,7 +196,7 @@ static void conn_log(void *ctx, int level, const char *msg, size_t len)
         pthread_mutex_unlock(&c->send_lock);
     }
     if (!queued && gowsgi_config.log != NULL)
-        gowsgi_config.log(level, msg, len);
+        gowsgi_config.log(level, msg, len);   /* logno: relayed, the writer's */
 }
 
 static void conn_interrupt_read(void *ctx)
@@ -252,7 +252,8 @@ static int peer_allowed(const gowsgi_daemon_init *init, int fd, char *why, size_
          * channel and the secret still hold; say so once. */
         static int said;
         if (!__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
-            gowsgi_log_processf(GOWSGI_LOG_WARNING, "gowsgi (pid=%d): daemon process group '%s' cannot see Apache's "
+            gowsgi_log_processf(GOWSGI_LOG_WARNING,
+                                GOWSGI_LOGNO(0209) "gowsgi (pid=%d): daemon process group '%s' cannot see Apache's "
                                "children in /proc (hidepid?): it checks their uid and the group's secret only",
                                (int)getpid(), init->group);
         return 1;
@@ -341,7 +342,8 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
 
     /* A kept connection's peer was checked when it came. */
     if (fresh && !peer_allowed(init, fd, why, sizeof(why))) {
-        gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' refused a connection: %s",
+        gowsgi_log_processf(GOWSGI_LOG_ERR,
+                            GOWSGI_LOGNO(0210) "gowsgi (pid=%d): daemon process group '%s' refused a connection: %s",
                            (int)getpid(), init->group, why);
         goto done;
     }
@@ -359,7 +361,8 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     }
     if (rc != 0 || type != GOWSGI_FRAME_REQUEST ||
         (wr = gowsgi_wire_get_request(p, plen, err, sizeof(err))) == NULL) {
-        gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' dropped a connection: %s",
+        gowsgi_log_processf(GOWSGI_LOG_ERR,
+                            GOWSGI_LOGNO(0211) "gowsgi (pid=%d): daemon process group '%s' dropped a connection: %s",
                            (int)getpid(), init->group,
                            rc == 1 ? "it closed before sending a request"
                            : rc != 0 ? "no request arrived in time"
@@ -371,8 +374,9 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
     for (size_t i = 0; i < GOWSGI_DAEMON_SECRET_SIZE; i++)
         diff |= (unsigned char)(wr->secret[i] ^ init->secret[i]);
     if (diff != 0) {
-        gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' refused a request without the "
-                           "group's secret", (int)getpid(), init->group);
+        gowsgi_log_processf(GOWSGI_LOG_ERR,
+                            GOWSGI_LOGNO(0212) "gowsgi (pid=%d): daemon process group '%s' refused a request without "
+                            "the group's secret", (int)getpid(), init->group);
         if (gowsgi_wire_put_error(&c.out, 500, GOWSGI_CAUSE_SECRET, "") == 0)
             flush_out(&c);
         goto done;
@@ -400,7 +404,8 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
      * serving clients that have given up. */
     if (init->queue_timeout > 0 && daemon_start - wr->queue_start > (int64_t)init->queue_timeout * 1000000) {
         char msg[256];
-        snprintf(msg, sizeof(msg), "Queue timeout expired for WSGI daemon process '%s' (waited %.1f s for a free "
+        snprintf(msg, sizeof(msg),
+                 GOWSGI_LOGNO(0213) "Queue timeout expired for WSGI daemon process '%s' (waited %.1f s for a free "
                  "thread, queue-timeout=%d): %s", init->group, (double)(daemon_start - wr->queue_start) / 1e6,
                  init->queue_timeout, wr->script);
         if (gowsgi_wire_put_error(&c.out, 504, GOWSGI_CAUSE_QUEUE_TIMEOUT, msg) == 0)
@@ -481,7 +486,8 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
      * quiet). Then nothing runs and the connection closes unanswered. */
     if (wr->ticket != 0 && init->tickets != NULL && wr->ticket <= init->ntickets &&
         !gowsgi_ticket_begin(&init->tickets[wr->ticket - 1], wr->ticket_seq, (int)self_pid)) {
-        gowsgi_log_processf(GOWSGI_LOG_DEBUG, "gowsgi (pid=%d): daemon process group '%s' dropped a request its "
+        gowsgi_log_processf(GOWSGI_LOG_DEBUG,
+                            GOWSGI_LOGNO(0214) "gowsgi (pid=%d): daemon process group '%s' dropped a request its "
                             "Apache child had sent elsewhere: %s", (int)self_pid, init->group, wr->script);
         __atomic_sub_fetch(&st->taken, 1, __ATOMIC_ACQ_REL);
         nth = 0;
@@ -506,7 +512,8 @@ static int serve(const gowsgi_daemon_init *init, gowsgi_daemon_state *st, int fd
         /* mod_wsgi 6's interrupt-timeout: the child answers 504 and logs
          * this line (one per interrupted request). */
         char msg[600];
-        snprintf(msg, sizeof(msg), "Request interrupted after %.1f s by request-timeout=%d (interrupt-timeout=%d) "
+        snprintf(msg, sizeof(msg),
+                 GOWSGI_LOGNO(0215) "Request interrupted after %.1f s by request-timeout=%d (interrupt-timeout=%d) "
                  "in daemon process group '%s' (pid=%d): %s", (double)gowsgi_slot_interrupted_after / 1e6,
                  init->request_timeout, init->interrupt_timeout, init->group, (int)self_pid, wr->script);
         rc = gowsgi_wire_put_error(&c.out, 504, GOWSGI_CAUSE_INTERRUPTED, msg);
@@ -710,7 +717,8 @@ static kept_conn *next_connection(const gowsgi_daemon_init *init, gowsgi_daemon_
          * could not be made. */
         int n = epoll_wait(st->ep, &ev, 1, 500);
         if (n < 0 && errno != EINTR) {
-            gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): daemon process group '%s' cannot wait for "
+            gowsgi_log_processf(GOWSGI_LOG_ERR,
+                                GOWSGI_LOGNO(0202) "gowsgi (pid=%d): daemon process group '%s' cannot wait for "
                                 "requests: %s", (int)getpid(), init->group, strerror(errno));
             usleep(500 * 1000);
             continue;

@@ -9,6 +9,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include "gowsgi.h"
+#include "logno.h"
 #include <stdlib.h>
 
 /* What 3.10 added and the engine uses, for 3.9. */
@@ -261,9 +262,9 @@ void gowsgi_telemetry_slow(int completed, long long start_us, long long now_us, 
 void gowsgi_telemetry_stopping(const char *reason, int active);
 
 /* exception_log.c: logs the pending Python exception with its traceback
- * (after the line what); clears it. */
-void gowsgi_log_exception(const gowsgi_request *req, const char *what);
-/* The same with the first line as given (no "gowsgi (pid=N): "). */
+ * after a head line formatted from fmt (its id first, logno.h); clears it. */
+void gowsgi_log_exception(const gowsgi_request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same with the head line as given. */
 void gowsgi_log_exception_as(const gowsgi_request *req, const char *head);
 /* log_modwsgi6.c: a request's lines under GoWSGICompatibility 6. */
 void gowsgi_log_modwsgi6_line(const gowsgi_request *req, int level, const char *s, size_t n);

@@ -233,7 +233,7 @@ func TestSignalRegistrationIgnored(t *testing.T) {
 	// Server-wide at warning level, as mod_wsgi logs it, with the app's
 	// stack and no frame of gowsgi's own.
 	plog := wsgitest.ProcessLog()
-	assert.Contains(t, plog, "[4] gowsgi (pid=")
+	assert.Contains(t, plog, "[4] GW0450: gowsgi (pid=") // its id first (docs/log-messages.md)
 	assert.Contains(t, plog, "Callback registration for signal 10 ignored.")
 	assert.Regexp(t, `\[4\]\s+File ".*app\.wsgi", line \d+, in application`, plog)
 	assert.NotContains(t, plog, "<string>")

@@ -126,7 +126,9 @@ static void call_callbacks(const char *name, PyObject *callbacks, PyObject *even
         if (res != NULL && PyDict_Check(res) && PyDict_Update(event, res) != 0)
             Py_CLEAR(res);
         if (res == NULL)
-            gowsgi_log_exception(NULL, "Exception occurred within event callback.");
+            gowsgi_log_exception(NULL,
+                                 GOWSGI_LOGNO(0446) "gowsgi (pid=%d): Exception occurred within event callback.",
+                                 (int)getpid());
         Py_XDECREF(res);
         Py_XDECREF(args);
         Py_DECREF(callback);
@@ -398,7 +400,9 @@ void gowsgi_run_atexit(void)
         PyObject *mod = PyImport_ImportModule("atexit");
         PyObject *r = mod ? PyObject_CallMethod(mod, "_run_exitfuncs", NULL) : NULL;
         if (r == NULL)
-            gowsgi_log_exception(NULL, "Exception occurred within exit functions.");
+            gowsgi_log_exception(NULL,
+                                 GOWSGI_LOGNO(0447) "gowsgi (pid=%d): Exception occurred within exit functions.",
+                                 (int)getpid());
         Py_XDECREF(r);
         Py_XDECREF(mod);
         gowsgi_leave(ts);

@@ -4,27 +4,31 @@
  */
 #include "engine.h"
 
+#include <stdarg.h>
 #include <unistd.h>
 
 static void log_line(const gowsgi_request *req, int level, const char *msg, size_t len)
 {
     if (req != NULL)
-        req->io->log(req->ctx, level, msg, len);
+        req->io->log(req->ctx, level, msg, len);   /* logno: the head's, or a traceback's line */
     else if (gowsgi_config.log != NULL)
-        gowsgi_config.log(level, msg, len);
+        gowsgi_config.log(level, msg, len);   /* logno: the same */
 }
 
-void gowsgi_log_exception(const gowsgi_request *req, const char *what)
+void gowsgi_log_exception(const gowsgi_request *req, const char *fmt, ...)
 {
     char head[4096];
-    snprintf(head, sizeof(head), "gowsgi (pid=%d): %s", (int)getpid(), what);
-    gowsgi_log_exception_as(req, head);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof(head), fmt, ap);
+    va_end(ap);
+    gowsgi_log_exception_as(req, head);   /* logno: fmt's */
 }
 
 void gowsgi_log_exception_as(const gowsgi_request *req, const char *head)
 {
     PyObject *type, *value, *tb;
-    log_line(req, GOWSGI_LOG_ERR, head, strlen(head));
+    log_line(req, GOWSGI_LOG_ERR, head, strlen(head));   /* logno: the caller's head */
 
     PyErr_Fetch(&type, &value, &tb);
     if (type == NULL)
@@ -44,7 +48,7 @@ void gowsgi_log_exception_as(const gowsgi_request *req, const char *head)
             const char *nl = memchr(s, '\n', (size_t)size);
             Py_ssize_t line = nl ? nl - s : size;
             if (line > 0)
-                log_line(req, GOWSGI_LOG_ERR, s, (size_t)line);
+                log_line(req, GOWSGI_LOG_ERR, s, (size_t)line);   /* logno: none, the traceback's */
             s += line + (nl ? 1 : 0);
             size -= line + (nl ? 1 : 0);
         }

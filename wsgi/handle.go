@@ -19,12 +19,12 @@ func Handle(p unsafe.Pointer) int {
 	req := (*C.gowsgi_request)(p)
 	if !eng.embedded {
 		// The shim only routes here for embedded requests when Python runs.
-		requestLogger(req)(logErr, "gowsgi: Python is not initialised in this process (WSGIRestrictEmbedded On)")
+		requestLogger(req)(logErr, "GW0421: gowsgi: Python is not initialised in this process (WSGIRestrictEmbedded On)")
 		return 500
 	}
 	it, err := eng.interpreter(cString(req.application_group))
 	if err != nil {
-		requestLogger(req)(logErr, fmt.Sprintf("gowsgi (pid=%d): %v", os.Getpid(), err))
+		requestLogger(req)(logErr, fmt.Sprintf("GW0422: gowsgi (pid=%d): %v", os.Getpid(), err))
 		return 500
 	}
 
@@ -59,7 +59,7 @@ func gowsgiDecideAndServe(req *C.gowsgi_request) (status C.int) {
 	defer func() {
 		// A panic must not unwind into Apache's C frames.
 		if r := recover(); r != nil {
-			requestLogger(req)(logErr, fmt.Sprintf("gowsgi (pid=%d): internal error serving a request: %v", os.Getpid(), r))
+			requestLogger(req)(logErr, fmt.Sprintf("GW0423: gowsgi (pid=%d): internal error serving a request: %v", os.Getpid(), r))
 			status = 500
 		}
 	}()

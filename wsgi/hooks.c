@@ -23,13 +23,11 @@ static void hook_log(const gowsgi_hook *h, const char *fmt, ...) __attribute__((
 static void hook_log(const gowsgi_hook *h, const char *fmt, ...)
 {
     char line[2048];
-    int n = snprintf(line, sizeof(line), "gowsgi (pid=%d): ", (int)getpid());
     va_list ap;
     va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof(line))
-        vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    h->req.io->log(h->req.ctx, GOWSGI_LOG_ERR, line, strlen(line));
+    h->req.io->log(h->req.ctx, GOWSGI_LOG_ERR, line, strlen(line));   /* logno: fmt's */
 }
 
 /* mod_ssl.is_https() and mod_ssl.var_lookup(name), as mod_wsgi's auth
@@ -172,7 +170,9 @@ static int read_access(gowsgi_hook *h, PyObject *result)
         return GOWSGI_HOOK_NONE;
     if (PyBool_Check(result))
         return result == Py_True ? GOWSGI_HOOK_TRUE : GOWSGI_HOOK_FALSE;
-    hook_log(h, "Indicator of host accessibility returned from '%s' must a boolean or None.", h->req.script);
+    hook_log(h,
+             GOWSGI_LOGNO(0437) "gowsgi (pid=%d): Indicator of host accessibility returned from '%s' must a boolean "
+             "or None.", (int)getpid(), h->req.script);
     return GOWSGI_HOOK_FAILED;
 }
 
@@ -218,7 +218,9 @@ static int read_groups(gowsgi_hook *h, PyObject *result)
     PyObject *iter = PyObject_GetIter(result), *item;
     if (iter == NULL) {
         /* The TypeError stays, for the traceback after this line. */
-        hook_log(h, "Groups for user returned from '%s' must be an iterable sequence of byte strings.",
+        hook_log(h,
+                 GOWSGI_LOGNO(0438) "gowsgi (pid=%d): Groups for user returned from '%s' must be an iterable "
+                 "sequence of byte strings.", (int)getpid(),
                  h->req.script);
         return GOWSGI_HOOK_FAILED;
     }
@@ -227,10 +229,14 @@ static int read_groups(gowsgi_hook *h, PyObject *result)
         int rc = put_string(h, index++, item);
         if (rc != 0) {
             if (PyUnicode_Check(item))
-                hook_log(h, "Groups for user returned from '%s' must be an iterable sequence of byte strings, "
-                         "value containing non 'latin-1' characters found", h->req.script);
+                hook_log(h,
+                         GOWSGI_LOGNO(0439) "gowsgi (pid=%d): Groups for user returned from '%s' must be an iterable "
+                         "sequence of byte strings, "
+                         "value containing non 'latin-1' characters found", (int)getpid(), h->req.script);
             else
-                hook_log(h, "Groups for user returned from '%s' must be an iterable sequence of byte strings.",
+                hook_log(h,
+                         GOWSGI_LOGNO(0438) "gowsgi (pid=%d): Groups for user returned from '%s' must be an iterable "
+                         "sequence of byte strings.", (int)getpid(),
                          h->req.script);
             Py_DECREF(item);
             status = GOWSGI_HOOK_FAILED;
@@ -286,16 +292,24 @@ static void log_missing_function(const gowsgi_hook *h)
     const char *s = h->req.script;
     switch (h->kind) {
     case GOWSGI_HOOK_ALLOW_ACCESS:
-        hook_log(h, "Target WSGI host access script '%s' does not provide host validator.", s);
+        hook_log(h,
+                 GOWSGI_LOGNO(0440) "gowsgi (pid=%d): Target WSGI host access script '%s' does not provide host "
+                 "validator.", (int)getpid(), s);
         break;
     case GOWSGI_HOOK_CHECK_PASSWORD:
-        hook_log(h, "Target WSGI user authentication script '%s' does not provide 'Basic' auth provider.", s);
+        hook_log(h,
+                 GOWSGI_LOGNO(0441) "gowsgi (pid=%d): Target WSGI user authentication script '%s' does not provide "
+                 "'Basic' auth provider.", (int)getpid(), s);
         break;
     case GOWSGI_HOOK_GET_REALM_HASH:
-        hook_log(h, "Target WSGI user authentication script '%s' does not provide 'Digest' auth provider.", s);
+        hook_log(h,
+                 GOWSGI_LOGNO(0442) "gowsgi (pid=%d): Target WSGI user authentication script '%s' does not provide "
+                 "'Digest' auth provider.", (int)getpid(), s);
         break;
     default:
-        hook_log(h, "Target WSGI group authentication script '%s' does not provide group provider.", s);
+        hook_log(h,
+                 GOWSGI_LOGNO(0443) "gowsgi (pid=%d): Target WSGI group authentication script '%s' does not provide "
+                 "group provider.", (int)getpid(), s);
         break;
     }
 }
@@ -336,7 +350,9 @@ static int call_function(gowsgi_hook *h, PyObject *module, PyObject *environ)
         if (args == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
             PyErr_Clear();
             Py_DECREF(fn);
-            hook_log(h, "User name or %s sent to '%s' is not valid UTF-8: access denied.",
+            hook_log(h,
+                     GOWSGI_LOGNO(0444) "gowsgi (pid=%d): User name or %s sent to '%s' is not valid UTF-8: access "
+                     "denied.", (int)getpid(),
                      h->kind == GOWSGI_HOOK_CHECK_PASSWORD ? "password" : "realm", h->req.script);
             return GOWSGI_HOOK_FALSE;
         }
@@ -348,7 +364,9 @@ static int call_function(gowsgi_hook *h, PyObject *module, PyObject *environ)
         if (arg == NULL) {
             PyErr_Clear();
             Py_DECREF(fn);
-            hook_log(h, "User name sent to '%s' is not valid UTF-8: access denied.", h->req.script);
+            hook_log(h,
+                     GOWSGI_LOGNO(0445) "gowsgi (pid=%d): User name sent to '%s' is not valid UTF-8: access denied.",
+                     (int)getpid(), h->req.script);
             return GOWSGI_HOOK_FAILED;
         }
         args = PyTuple_Pack(2, environ, arg);
@@ -393,9 +411,10 @@ int gowsgi_hook_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_hook *h)
         status = h->kind == GOWSGI_HOOK_DISPATCH ? run_dispatch(h, module, environ)
                                                  : call_function(h, module, environ);
     if (PyErr_Occurred()) {
-        char what[1200];
-        snprintf(what, sizeof(what), "Exception occurred processing WSGI script '%s'.", h->req.script);
-        gowsgi_log_exception(&h->req, what);
+        gowsgi_log_exception(&h->req,
+                             GOWSGI_LOGNO(0429) "gowsgi (pid=%d): Exception occurred processing WSGI script '%s'.",
+                             (int)getpid(),
+                             h->req.script);
         status = GOWSGI_HOOK_FAILED;
     }
     if (capsule != NULL)

@@ -23,14 +23,14 @@ func HandleHook(p unsafe.Pointer) int {
 	req := &h.req
 	log := requestLogger(req)
 	if !eng.embedded {
-		log(logErr, fmt.Sprintf("gowsgi (pid=%d): cannot run '%s': Python is not initialised in Apache's "+
+		log(logErr, fmt.Sprintf("GW0435: gowsgi (pid=%d): cannot run '%s': Python is not initialised in Apache's "+
 			"children (WSGIRestrictEmbedded On); access, authentication and dispatch scripts run there",
 			os.Getpid(), C.GoString(req.script)))
 		return int(C.GOWSGI_HOOK_FAILED)
 	}
 	it, err := eng.interpreter(cString(req.application_group))
 	if err != nil {
-		log(logErr, fmt.Sprintf("gowsgi (pid=%d): %v", os.Getpid(), err))
+		log(logErr, fmt.Sprintf("GW0422: gowsgi (pid=%d): %v", os.Getpid(), err))
 		return int(C.GOWSGI_HOOK_FAILED)
 	}
 	a := it.app(C.GoString(req.script), hookCallable)
@@ -58,7 +58,7 @@ func gowsgiDecideHook(h *C.gowsgi_hook) (status C.int) {
 	defer func() {
 		// A panic must not unwind into Apache's C frames.
 		if r := recover(); r != nil {
-			requestLogger(&h.req)(logErr, fmt.Sprintf("gowsgi (pid=%d): internal error running a hook script: %v",
+			requestLogger(&h.req)(logErr, fmt.Sprintf("GW0436: gowsgi (pid=%d): internal error running a hook script: %v",
 				os.Getpid(), r))
 			status = C.GOWSGI_HOOK_FAILED
 		}

@@ -5,7 +5,8 @@
  * "[script <file>] ", and heads an exception's report with the script,
  * the exception's type and the interpreter instead of 4.9.4's
  * "mod_wsgi (pid=N): Exception occurred processing WSGI script '<file>'."
- * 6.0's message ids (WSGI0174:) are not written here. Unlike 6.0.5, which
+ * 6.0's message ids (WSGI0174:) are not written here: the head line
+ * carries gowsgi's own (logno.h), the application's lines none. Unlike 6.0.5, which
  * prints only the exception's last line, the traceback follows as under
  * 4.9.4's rule (README, "mod_wsgi 4.9.4 vs 6.0").
  */
@@ -18,12 +19,12 @@ void gowsgi_log_modwsgi6_line(const gowsgi_request *req, int level, const char *
     size_t len = head + n;
     char *line = len <= sizeof(stack) ? stack : PyMem_RawMalloc(len);
     if (line == NULL) {
-        req->io->log(req->ctx, level, s, n);   /* the line, if not its prefix */
+        req->io->log(req->ctx, level, s, n);   /* the line, if not its prefix; logno: none, the app's */
         return;
     }
     snprintf(line, head + 1, "[script %s] ", req->script);
     memcpy(line + head, s, n);
-    req->io->log(req->ctx, level, line, len);
+    req->io->log(req->ctx, level, line, len);   /* logno: none, the app's */
     if (line != stack)
         PyMem_RawFree(line);
 }
@@ -44,8 +45,8 @@ void gowsgi_log_modwsgi6_exception(const gowsgi_request *req)
     else
         snprintf(context, sizeof(context), "%s in embedded mode", interp);
     snprintf(head, sizeof(head),
-             exit ? "[script %s] %s exception raised by WSGI script '%s' for %s; ignored."
-                  : "[script %s] %s exception raised processing WSGI script '%s' for %s.",
+             exit ? GOWSGI_LOGNO(0433) "[script %s] %s exception raised by WSGI script '%s' for %s; ignored."
+                  : GOWSGI_LOGNO(0434) "[script %s] %s exception raised processing WSGI script '%s' for %s.",
              req->script, name, req->script, context);
-    gowsgi_log_exception_as(req, head);
+    gowsgi_log_exception_as(req, head);   /* logno: above */
 }

@@ -38,9 +38,9 @@ static void emit(LogObject *self, const char *s, size_t n)
     if (req != NULL && __builtin_expect(req->modwsgi6, 0))
         gowsgi_log_modwsgi6_line(req, self->level, s, n);
     else if (req != NULL)
-        req->io->log(req->ctx, self->level, s, n);
+        req->io->log(req->ctx, self->level, s, n);   /* logno: none, the app's */
     else if (gowsgi_config.log != NULL)
-        gowsgi_config.log(self->level, s, n);
+        gowsgi_config.log(self->level, s, n);   /* logno: none, the app's */
     gowsgi_log_may_release = 0;
 }
 
@@ -52,7 +52,7 @@ void gowsgi_log_processf(int level, const char *fmt, ...)
     int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     if (n > 0 && gowsgi_config.log != NULL)
-        gowsgi_config.log(level, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+        gowsgi_config.log(level, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);   /* logno: fmt's */
 }
 
 static int append(LogObject *self, const char *s, size_t n)

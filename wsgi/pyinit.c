@@ -65,12 +65,14 @@ static void gil_modes_configure(const gowsgi_init *init)
     int own_gil_asked = gowsgi_config.per_interpreter_gil || gowsgi_config.ngil_exceptions > 0;
     if (own_gil_asked && PY_VERSION_HEX < 0x030C0000)
         gowsgi_log_processf(GOWSGI_LOG_WARNING,
-                            "gowsgi (pid=%d): WSGIPerInterpreterGIL requires Python 3.12 or later; directive has "
+                            GOWSGI_LOGNO(0008) "gowsgi (pid=%d): WSGIPerInterpreterGIL requires Python 3.12 or "
+                            "later; directive has "
                             "no effect on this build. This process runs Python %s.",
                             (int)getpid(), PY_VERSION);
     if (init->free_threading && !FREE_THREADED_BUILD)
         gowsgi_log_processf(GOWSGI_LOG_WARNING,
-                            "gowsgi (pid=%d): WSGIFreeThreading On has no effect: this Python build does not "
+                            GOWSGI_LOGNO(0009) "gowsgi (pid=%d): WSGIFreeThreading On has no effect: this Python "
+                            "build does not "
                             "support free-threading (PEP 703). Rebuild Python with --disable-gil to use it. This "
                             "process runs Python %s.",
                             (int)getpid(), PY_VERSION);
@@ -105,12 +107,14 @@ static void apply_switch_interval_of(double interval, const char *where)
     Py_XDECREF(r);
     Py_XDECREF(sys);
     if (r == NULL) {
-        gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): could not set switch interval %.6fs for %s",
+        gowsgi_log_processf(GOWSGI_LOG_ERR,
+                            GOWSGI_LOGNO(0010) "gowsgi (pid=%d): could not set switch interval %.6fs for %s",
                             (int)getpid(), interval, where);
         PyErr_Clear();
         return;
     }
-    gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): Set switch interval %.6fs for %s.", (int)getpid(),
+    gowsgi_log_processf(GOWSGI_LOG_INFO,
+                        GOWSGI_LOGNO(0011) "gowsgi (pid=%d): Set switch interval %.6fs for %s.", (int)getpid(),
                         interval, where);
 }
 
@@ -134,13 +138,13 @@ static int apply_own_switch_interval(const char *name, int own_gil, const char *
     double interval = strtod(opts.switch_interval, NULL);
     if (gowsgi_config.free_threading)
         gowsgi_log_processf(GOWSGI_LOG_WARNING,
-                            "gowsgi (pid=%d): Skipping per-interpreter switch interval %.6fs for interpreter '%s': "
-                            "free-threading is active in this process so there is no GIL switch interval to set.",
+                            GOWSGI_LOGNO(0018) "gowsgi (pid=%d): Skipping per-interpreter switch interval %.6fs "
+                            "for interpreter '%s': free-threading is active in this process so there is no GIL switch interval to set.",
                             (int)getpid(), interval, name);
     else if (!own_gil)
         gowsgi_log_processf(GOWSGI_LOG_WARNING,
-                            "gowsgi (pid=%d): Skipping per-interpreter switch interval %.6fs for interpreter '%s': "
-                            "setting it would mutate the process-global value because this interpreter does not "
+                            GOWSGI_LOGNO(0019) "gowsgi (pid=%d): Skipping per-interpreter switch interval %.6fs "
+                            "for interpreter '%s': setting it would mutate the process-global value because this interpreter does not "
                             "have its own GIL.",
                             (int)getpid(), interval, name);
     else
@@ -154,8 +158,8 @@ static void set_switch_interval(const char *text)
         return;
     if (gowsgi_config.free_threading) {
         gowsgi_log_processf(GOWSGI_LOG_WARNING,
-                            "gowsgi (pid=%d): Skipping WSGISwitchInterval %ss in process group '%s': "
-                            "free-threading is active in this process so there is no GIL switch interval to set.",
+                            GOWSGI_LOGNO(0012) "gowsgi (pid=%d): Skipping WSGISwitchInterval %ss in process group "
+                            "'%s': free-threading is active in this process so there is no GIL switch interval to set.",
                             (int)getpid(), text, gowsgi_config.process_group);
         return;
     }
@@ -200,7 +204,8 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
         return -1;
     }
     if (init->telemetry_target != NULL && gowsgi_telemetry_open(init) != 0)
-        gowsgi_log_processf(GOWSGI_LOG_ERR, "gowsgi (pid=%d): WSGITelemetryService %s: cannot make a socket for it",
+        gowsgi_log_processf(GOWSGI_LOG_ERR,
+                            GOWSGI_LOGNO(0013) "gowsgi (pid=%d): WSGITelemetryService %s: cannot make a socket for it",
                             (int)getpid(), init->telemetry_target);
 
     /* The Python config (not isolated) so PYTHON* variables behave as under
@@ -272,8 +277,8 @@ gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size
     int own_gil = wants_own_gil(name);
     if (own_gil && gowsgi_config.free_threading) {
         gowsgi_log_processf(GOWSGI_LOG_WARNING,
-                            "gowsgi (pid=%d): Skipping per-interpreter GIL for interpreter '%s' in process "
-                            "group '%s': free-threading is active in this process so there is no GIL to "
+                            GOWSGI_LOGNO(0014) "gowsgi (pid=%d): Skipping per-interpreter GIL for interpreter '%s' "
+                            "in process group '%s': free-threading is active in this process so there is no GIL to "
                             "allocate per interpreter.",
                             (int)getpid(), name, gowsgi_config.process_group);
         own_gil = 0;

@@ -126,12 +126,13 @@ void gowsgi_slot_end(const gowsgi_request *req, int http_status)
     if (slow && start != 0) {
         char line[700];
         int n = snprintf(line, sizeof(line),
-                         "gowsgi (pid=%d): slow request finished: %s %s in process group '%s' after %.3f s "
-                         "(WSGISlowRequests %.3f), status %d",
+                         GOWSGI_LOGNO(0448) "gowsgi (pid=%d): slow request finished: %s %s in process group '%s' "
+                         "after %.3f s (WSGISlowRequests %.3f), status %d",
                          (int)getpid(), s->method, s->uri, group_name(), (double)(now - start) / 1e6,
                          (double)slow_threshold / 1e6, http_status);
         if (n > 0)
-            req->io->log(req->ctx, GOWSGI_LOG_WARNING, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+            req->io->log(req->ctx, GOWSGI_LOG_WARNING, line,   /* logno: above */
+                         (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
     }
 }
 
@@ -165,8 +166,8 @@ void gowsgi_slots_scan_slow(void)
             gowsgi_telemetry_slow(0, start, now, thread_id, method, script_name, path_info, agent, 0);
         if (due)
             gowsgi_log_processf(GOWSGI_LOG_WARNING,
-                                "gowsgi (pid=%d): slow request: %s %s in process group '%s' has run %.3f s "
-                                "(WSGISlowRequests %.3f)",
+                                GOWSGI_LOGNO(0449) "gowsgi (pid=%d): slow request: %s %s in process group '%s' has "
+                                "run %.3f s (WSGISlowRequests %.3f)",
                                 (int)getpid(), method, uri, group_name(), (double)(now - start) / 1e6,
                                 (double)slow_threshold / 1e6);
     }

@@ -75,7 +75,7 @@ func interruptRequests(group string, fire time.Duration, stop <-chan struct{}) {
 			return
 		case <-tick.C:
 			if n := int(C.gowsgi_slots_interrupt_due(C.longlong(fire.Microseconds()))); n > 0 {
-				processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): daemon process group '%s': interrupted %d "+
+				processLog(logInfo, fmt.Sprintf("GW0216: gowsgi (pid=%d): daemon process group '%s': interrupted %d "+
 					"request(s) that ran past request-timeout (%.1f s)", os.Getpid(), group, n, fire.Seconds()))
 			}
 		}

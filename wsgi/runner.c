@@ -5,15 +5,17 @@
  */
 #include "engine.h"
 
-/* Logs the pending exception for this request; a write to a departed client is
+/* Logs the pending exception for this request under the head line what
+ * (a format of the pid and the script); a write to a departed client is
  * not the app's fault and is logged quietly. Returns the status to answer with
  * when nothing was sent yet. */
 static int report_error(gowsgi_reqstate *rs, const char *what)
 {
     if (rs->client_gone && PyErr_ExceptionMatches(PyExc_OSError)) {
-        static const char msg[] = "gowsgi: client closed the connection before the response was sent";
+        static const char msg[] = GOWSGI_LOGNO(0430) "gowsgi: client closed the connection before the response was "
+                                  "sent";
         PyErr_Clear();
-        rs->req->io->log(rs->req->ctx, GOWSGI_LOG_DEBUG, msg, sizeof(msg) - 1);
+        rs->req->io->log(rs->req->ctx, GOWSGI_LOG_DEBUG, msg, sizeof(msg) - 1);   /* logno: msg's */
         return GOWSGI_INCOMPLETE;
     }
     /* mod_wsgi 6's interrupt-timeout: the request outran request-timeout
@@ -27,12 +29,13 @@ static int report_error(gowsgi_reqstate *rs, const char *what)
         gowsgi_log_modwsgi6_exception(rs->req);
         return rs->headers_sent ? GOWSGI_INCOMPLETE : 500;
     }
-    char line[4200];
     if (PyErr_ExceptionMatches(PyExc_SystemExit))
-        snprintf(line, sizeof(line), "SystemExit exception raised by WSGI script '%s' ignored.", rs->req->script);
+        gowsgi_log_exception(rs->req,
+                             GOWSGI_LOGNO(0431) "gowsgi (pid=%d): SystemExit exception raised by WSGI script '%s' "
+                             "ignored.",
+                             (int)getpid(), rs->req->script);
     else
-        snprintf(line, sizeof(line), "%s '%s'.", what, rs->req->script);
-    gowsgi_log_exception(rs->req, line);
+        gowsgi_log_exception(rs->req, what, (int)getpid(), rs->req->script);   /* logno: what's */
     return rs->headers_sent ? GOWSGI_INCOMPLETE : 500;
 }
 
@@ -145,7 +148,8 @@ int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req)
     if (callable == NULL || rs.input == NULL || rs.errors_stream == NULL || rs.start_response == NULL ||
         (environ = gowsgi_environ_build(it, req, &rs)) == NULL ||
         (args = PyTuple_Pack(2, environ, rs.start_response)) == NULL) {
-        status = report_error(&rs, "Failed to prepare request for WSGI script");
+        status = report_error(&rs,
+                              GOWSGI_LOGNO(0432) "gowsgi (pid=%d): Failed to prepare request for WSGI script '%s'.");
         goto done;
     }
 
@@ -155,20 +159,26 @@ int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req)
         gowsgi_events_request_started(&rs, environ, &callable);
         Py_SETREF(args, PyTuple_Pack(2, environ, rs.start_response));
         if (args == NULL) {
-            status = report_error(&rs, "Failed to prepare request for WSGI script");
+            status = report_error(&rs,
+                                  GOWSGI_LOGNO(0432) "gowsgi (pid=%d): Failed to prepare request for WSGI script "
+                                  "'%s'.");
             goto done;
         }
     }
     result = PyObject_Call(callable, args, NULL);
     if (result == NULL) {
-        status = report_error(&rs, "Exception occurred processing WSGI script");
+        status = report_error(&rs,
+                              GOWSGI_LOGNO(0429) "gowsgi (pid=%d): Exception occurred processing WSGI script '%s'.");
         goto done;
     }
     if (send_result(it, &rs, result) != 0) {
-        status = report_error(&rs, "Exception occurred processing WSGI script");
+        status = report_error(&rs,
+                              GOWSGI_LOGNO(0429) "gowsgi (pid=%d): Exception occurred processing WSGI script '%s'.");
     } else if (!rs.headers_sent) {
         if (gowsgi_send_headers(&rs) != 0)
-            status = report_error(&rs, "Exception occurred processing WSGI script");
+            status = report_error(&rs,
+                                  GOWSGI_LOGNO(0429) "gowsgi (pid=%d): Exception occurred processing WSGI script "
+                                  "'%s'.");
     }
     /* A body shorter than its declared length leaves the client waiting
      * for bytes that the next response would otherwise supply. */
@@ -182,7 +192,8 @@ int gowsgi_run(gowsgi_interp *it, gowsgi_app *app, gowsgi_request *req)
         PyObject *r = PyObject_CallMethodNoArgs(result, it->str_close);
         if (r == NULL) {
             /* After a complete response the error is logged and that is all. */
-            int s = report_error(&rs, "Exception occurred processing WSGI script");
+            int s = report_error(&rs,
+                                 GOWSGI_LOGNO(0429) "gowsgi (pid=%d): Exception occurred processing WSGI script '%s'.");
             if (status == 0 && !rs.headers_sent)
                 status = s;
         }

@@ -56,7 +56,7 @@ func processLog(level int, msg string) {
 		return
 	}
 	m := C.CString(msg)
-	C.gowsgi_log_process_fn(eng.logFn, C.int(level), m, C.size_t(len(msg)))
+	C.gowsgi_log_process_fn(eng.logFn, C.int(level), m, C.size_t(len(msg))) // logno: relayed, msg's
 	C.free(unsafe.Pointer(m))
 }
 
@@ -137,7 +137,7 @@ func importScript(imp *C.gowsgi_import) {
 	where := C.GoString(imp.where)
 	it, err := eng.interpreter(group)
 	if err != nil {
-		processLog(logErr, fmt.Sprintf("gowsgi: WSGIImportScript at %s: %v", where, err))
+		processLog(logErr, fmt.Sprintf("GW0015: gowsgi: WSGIImportScript at %s: %v", where, err))
 		return
 	}
 	callable := ""
@@ -146,7 +146,7 @@ func importScript(imp *C.gowsgi_import) {
 	}
 	st, err := os.Stat(script)
 	if err != nil {
-		processLog(logErr, fmt.Sprintf("gowsgi: WSGIImportScript at %s: %v", where, err))
+		processLog(logErr, fmt.Sprintf("GW0015: gowsgi: WSGIImportScript at %s: %v", where, err))
 		return
 	}
 	a := it.app(script, callable)
@@ -190,13 +190,13 @@ func (e *engine) interpreter(group string) (*interp, error) {
 	if err := it.prepare(); err != nil {
 		// Kept and used, as mod_wsgi does: a new interpreter per request
 		// would only fail the same way and grow without bound.
-		processLog(logErr, fmt.Sprintf("gowsgi (pid=%d): interpreter '%s': %v", os.Getpid(), group, err))
+		processLog(logErr, fmt.Sprintf("GW0016: gowsgi (pid=%d): interpreter '%s': %v", os.Getpid(), group, err))
 	}
 	ownGIL := ""
 	if c.own_gil != 0 {
 		ownGIL = " with own GIL" // mod_wsgi 6's note on the same line
 	}
-	processLog(logInfo, fmt.Sprintf("gowsgi (pid=%d): Create interpreter '%s'%s.", os.Getpid(), group, ownGIL))
+	processLog(logInfo, fmt.Sprintf("GW0017: gowsgi (pid=%d): Create interpreter '%s'%s.", os.Getpid(), group, ownGIL))
 	e.mu.Lock()
 	e.interps[group] = it
 	e.mu.Unlock()

@@ -104,7 +104,7 @@ func (a *app) loadLocked(log logLine, req *C.gowsgi_request, mtime int64, reload
 	if module != nil {
 		module.IncRef()
 	} else {
-		log(logInfo, fmt.Sprintf("gowsgi (pid=%d, process='%s', application='%s'): Loading Python script file '%s'.",
+		log(logInfo, fmt.Sprintf("GW0424: gowsgi (pid=%d, process='%s', application='%s'): Loading Python script file '%s'.",
 			os.Getpid(), eng.group, a.it.name, a.script))
 		var err error
 		if module, err = execScript(name, a.script, mtime); err != nil {
@@ -120,7 +120,7 @@ func (a *app) loadLocked(log logLine, req *C.gowsgi_request, mtime int64, reload
 		if callable == nil {
 			python3.PyErr_Clear()
 			module.DecRef()
-			log(logErr, fmt.Sprintf("gowsgi (pid=%d): Target WSGI script '%s' does not contain WSGI application '%s'.",
+			log(logErr, fmt.Sprintf("GW0425: gowsgi (pid=%d): Target WSGI script '%s' does not contain WSGI application '%s'.",
 				os.Getpid(), a.script, a.callable))
 			return 404 // mod_wsgi's status: the resource has no application
 		}
@@ -137,20 +137,21 @@ var errReadCompile = errors.New("could not read/compile source file")
 // when there is one, in mod_wsgi's words for each stage.
 func (a *app) logFailure(log logLine, req *C.gowsgi_request, err error) {
 	if errors.Is(err, errReadCompile) {
-		log(logErr, fmt.Sprintf("gowsgi (pid=%d, process='%s', application='%s'): Could not read/compile source file '%s'.",
+		log(logErr, fmt.Sprintf("GW0426: gowsgi (pid=%d, process='%s', application='%s'): Could not read/compile source file '%s'.",
 			os.Getpid(), eng.group, a.it.name, a.script))
 	} else if python3.PyErr_Occurred() != nil && python3.PyErr_ExceptionMatches(python3.PyExc_SystemExit) {
-		log(logErr, fmt.Sprintf("gowsgi (pid=%d): SystemExit exception raised when doing exec of Python script file '%s'.", os.Getpid(), a.script))
+		log(logErr, fmt.Sprintf("GW0427: gowsgi (pid=%d): SystemExit exception raised when doing exec of Python script file '%s'.", os.Getpid(), a.script))
 	} else {
-		log(logErr, fmt.Sprintf("gowsgi (pid=%d): Failed to exec Python script file '%s'.", os.Getpid(), a.script))
+		log(logErr, fmt.Sprintf("GW0428: gowsgi (pid=%d): Failed to exec Python script file '%s'.", os.Getpid(), a.script))
 	}
 	if python3.PyErr_Occurred() == nil {
-		log(logErr, fmt.Sprintf("gowsgi (pid=%d): %v", os.Getpid(), err))
+		log(logErr, fmt.Sprintf("GW0422: gowsgi (pid=%d): %v", os.Getpid(), err))
 		return
 	}
-	what := C.CString(fmt.Sprintf("Exception occurred processing WSGI script '%s'.", a.script))
-	defer C.free(unsafe.Pointer(what))
-	C.gowsgi_log_exception(req, what)
+	head := C.CString(fmt.Sprintf("GW0429: gowsgi (pid=%d): Exception occurred processing WSGI script '%s'.",
+		os.Getpid(), a.script))
+	defer C.free(unsafe.Pointer(head))
+	C.gowsgi_log_exception_as(req, head) // logno: above
 }
 
 // moduleCurrent reports whether a module in sys.modules was loaded from the

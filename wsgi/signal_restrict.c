@@ -20,7 +20,8 @@ static PyObject *signal_ignored(PyObject *real, PyObject *args)
     if (!PyArg_ParseTuple(args, "iO:signal", &signum, &handler))
         return NULL;
 
-    gowsgi_log_processf(GOWSGI_LOG_WARNING, "gowsgi (pid=%d): Callback registration for signal %d ignored.",
+    gowsgi_log_processf(GOWSGI_LOG_WARNING,
+                        GOWSGI_LOGNO(0450) "gowsgi (pid=%d): Callback registration for signal %d ignored.",
                         (int)getpid(), signum);
 
     /* The app's stack, at the same level: a C function adds no frame of

@@ -41,9 +41,9 @@ static PyObject *log_record(PyObject *module, PyObject *args)
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         gowsgi_log_may_release = 1;
         if (req != NULL)
-            req->io->log(req->ctx, level, p, n);
+            req->io->log(req->ctx, level, p, n);   /* logno: none, the app's (mod_wsgi.LogHandler) */
         else if (gowsgi_config.log != NULL)
-            gowsgi_config.log(level, p, n);
+            gowsgi_config.log(level, p, n);   /* logno: none, the app's */
         gowsgi_log_may_release = 0;
         p = nl ? nl + 1 : end;
     }
@@ -59,8 +59,7 @@ static const char log_handler_source[] =
     "    matching level (CRITICAL crit, ERROR error, WARNING warn, INFO info,\n"
     "    below that debug), attributed to the thread's request if any.\"\"\"\n"
     "    def emit(self, record):\n"
-    "        try:\n"
-    "            msg = self.format(record)\n"
+    "        try:\n            msg = self.format(record)\n"
     "        except Exception:\n"
     "            self.handleError(record)\n"
     "            return\n"
@@ -114,9 +113,9 @@ static PyObject *subscribe_signals(PyObject *module, PyObject *args)
         __atomic_store_n(&gowsgi_signal_subscribed, 1, __ATOMIC_RELEASE);
     else
         gowsgi_log_processf(GOWSGI_LOG_INFO,
-                            "gowsgi (pid=%d): mod_wsgi.subscribe_signals() called outside daemon mode; the "
-                            "callback will not be invoked. Signal callbacks are only delivered in daemon mode "
-                            "processes.", (int)getpid());
+                            GOWSGI_LOGNO(0451) "gowsgi (pid=%d): mod_wsgi.subscribe_signals() called outside daemon "
+                            "mode; the callback will not be invoked. Signal callbacks are only delivered in daemon "
+                            "mode processes.", (int)getpid());
     Py_INCREF(callback);
     return callback;
 }

@@ -26,10 +26,12 @@ static void log_frames(unsigned long long thread_id, PyFrameObject *top)
         }
         int line = PyFrame_GetLineNumber(frame);
         if (frame == top)
-            gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): Thread %llu executing file \"%s\", line %d, in %s",
+            gowsgi_log_processf(GOWSGI_LOG_INFO,
+                                GOWSGI_LOGNO(0217) "gowsgi (pid=%d): Thread %llu executing file \"%s\", line %d, in %s",
                                 (int)getpid(), thread_id, file, line, name);
         else
-            gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): called from file \"%s\", line %d, in %s%s",
+            gowsgi_log_processf(GOWSGI_LOG_INFO,
+                                GOWSGI_LOGNO(0218) "gowsgi (pid=%d): called from file \"%s\", line %d, in %s%s",
                                 (int)getpid(), file, line, name, back ? "," : ".");
         Py_DECREF(code);
         Py_DECREF(frame);
@@ -40,7 +42,8 @@ static void log_frames(unsigned long long thread_id, PyFrameObject *top)
 static void log_header_once(int *said)
 {
     if (!*said)
-        gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): Dumping stack trace for active Python threads.",
+        gowsgi_log_processf(GOWSGI_LOG_INFO,
+                            GOWSGI_LOGNO(0219) "gowsgi (pid=%d): Dumping stack trace for active Python threads.",
                             (int)getpid());
     *said = 1;
 }
@@ -55,7 +58,8 @@ void gowsgi_log_python_stacks(void)
     PyObject *frames = _PyThread_CurrentFrames();   /* every interpreter's threads */
     if (frames == NULL) {
         PyErr_Clear();
-        gowsgi_log_processf(GOWSGI_LOG_INFO, "gowsgi (pid=%d): could not read the Python threads' current frames",
+        gowsgi_log_processf(GOWSGI_LOG_INFO,
+                            GOWSGI_LOGNO(0220) "gowsgi (pid=%d): could not read the Python threads' current frames",
                             (int)getpid());
     } else {
         Py_ssize_t pos = 0;

@@ -42,7 +42,7 @@ static void note_exit(const char *why)
 
 static void log_line(int level, const char *msg, size_t len)
 {
-    gowsgi_errorlog_write(&settings.init.log, level, NULL, NULL, msg, len);
+    gowsgi_errorlog_write(&settings.init.log, level, NULL, NULL, msg, len);   /* logno: the caller's */
 }
 
 static void fail(const char *what, int err) __attribute__((noreturn));
@@ -52,6 +52,7 @@ static void fail(const char *what, int err)
     int n = snprintf(line, sizeof(line), GOWSGI_SETUP_FAILURE_LINE, settings.init.process_index,
                      settings.init.group ? settings.init.group : "?", (int)getpid(), what, err ? ": " : "",
                      err ? strerror(err) : "", GOWSGI_SETUP_FAILURE_BACKOFF);
+    /* logno: the macro's */
     log_line(2 /* crit */, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : strlen(line));
     snprintf(why, sizeof(why), GOWSGI_SETUP_FAILURE_REASON, what, err ? ": " : "", err ? strerror(err) : "");
     note_exit(why);
@@ -110,7 +111,9 @@ int main(int argc, char **argv)
      * sealed against writes. */
     int seals = fcntl(GOWSGI_LAUNCH_FD_SETTINGS, F_GET_SEALS);
     if (seals < 0 || !(seals & F_SEAL_WRITE)) {
-        fprintf(stderr, "gowsgi-daemon: started by mod_gowsgi for a WSGIDaemonProcess group, never by hand\n");
+        fprintf(stderr,
+                GOWSGI_LOGNO(0121) "gowsgi-daemon: started by mod_gowsgi for a WSGIDaemonProcess group, never by "
+                                   "hand\n");
         return 2;
     }
     char *buf = read_settings(&len);
@@ -190,7 +193,7 @@ int main(int argc, char **argv)
         char line[256];
         int n = snprintf(line, sizeof(line), GOWSGI_BACKOFF_LINE, init->process_index, init->group, (int)getpid(),
                          settings.backoff);
-        log_line(4 /* warn */, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
+        log_line(4 /* warn */, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);   /* logno: the macro's */
         /* Said in the slot meanwhile (daemon_start.h), then cleared. */
         snprintf(reason, reason_size, GOWSGI_BACKOFF_REASON, settings.backoff);
         sleep((unsigned)settings.backoff);
