@@ -108,6 +108,9 @@ int gowsgi_metrics_setup(apr_pool_t *pconf, server_rec *s)
     group_of = apr_pcalloc(pconf, sizeof(int) * (size_t)(group_of_n + 1));
     for (int g = 0; g < group_of_n; g++)
         group_of[g] = find_or_add(s, gowsgi_daemon_rts[g].conf->name);
+    /* The status page's history begins now, not at the monitor's first run
+     * (status_history.c). */
+    gowsgi_metrics_monitor(pconf, s);
     return OK;
 }
 

@@ -317,6 +317,8 @@ func TestStatusPage(t *testing.T) {
 			return len(h) >= 3 && h[len(h)-1].Requests >= before.group(t, "gwspusr").Totals.Count+nDu
 		})
 		h := d.group(t, "gwspusr").History
+		// The first sample is the parent's at start-up, before any traffic.
+		assert.GreaterOrEqual(t, h[len(h)-1].Requests-h[0].Requests, uint64(nDu), "the history covers the traffic")
 		for i := 1; i < len(h); i++ {
 			assert.Greater(t, h[i].T, h[i-1].T)
 			assert.GreaterOrEqual(t, h[i].Requests, h[i-1].Requests)
@@ -387,6 +389,11 @@ func TestStatusPage(t *testing.T) {
 		assert.Regexp(t, `<td class="cause">killed</td>`, dom)
 		assert.Regexp(t, `<svg class="chart"[^>]*data-series="rate"[^>]*>.*?<path d="M`, dom, "the rate chart is drawn")
 		assert.Regexp(t, `<svg class="chart"[^>]*data-series="lat"[^>]*>.*?<path d="M`, dom, "the latency chart is drawn")
+		m := regexp.MustCompile(`(?s)data-group="gwspusr".*?data-series="rate".*?>max ([0-9.]+)<`).FindStringSubmatch(dom)
+		if assert.NotNil(t, m, "gwspusr's rate chart") {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			assert.Positive(t, v, "gwspusr's rate chart shows the traffic")
+		}
 		t.Logf("%s: screenshot of the status page: %s", mpm, png)
 
 		release("du")
