@@ -215,10 +215,17 @@ gowsgi_metrics_inflight *gowsgi_metrics_begin(request_rec *r, const gowsgi_daemo
     if (w >= table->workers)
         return NULL;
     gowsgi_metrics_inflight *f = (gowsgi_metrics_inflight *)((char *)table + inflight_offset) + w;
-    /* A subrequest or internal redirect within the request: the outer one
-     * is the one in flight, and it clears the record. */
-    if (__atomic_load_n(&f->since, __ATOMIC_RELAXED) != 0)
+    /* A subrequest or internal redirect within a WSGI request: the outer
+     * one is the one in flight, and it clears the record. (A top-level
+     * request overwrites whatever a child that died left there.) */
+    if ((r->main != NULL || r->prev != NULL) && __atomic_load_n(&f->since, __ATOMIC_RELAXED) != 0)
         return NULL;
+    static int self;               /* this process's pid, once asked */
+    int pid = __atomic_load_n(&self, __ATOMIC_RELAXED);
+    if (pid == 0) {
+        pid = (int)getpid();
+        __atomic_store_n(&self, pid, __ATOMIC_RELAXED);
+    }
     size_t m = strlen(r->method), n = r->unparsed_uri != NULL ? strlen(r->unparsed_uri) : 0;
     if (m > GOWSGI_METRICS_LINE - 2)
         m = GOWSGI_METRICS_LINE - 2;
@@ -230,6 +237,7 @@ gowsgi_metrics_inflight *gowsgi_metrics_begin(request_rec *r, const gowsgi_daemo
         memcpy(f->line + m + 1, r->unparsed_uri, n);
     f->line[m + 1 + n] = '\0';
     __atomic_store_n(&f->group, g, __ATOMIC_RELAXED);
+    __atomic_store_n(&f->pid, pid, __ATOMIC_RELAXED);
     __atomic_store_n(&f->since, r->request_time > 0 ? r->request_time : 1, __ATOMIC_RELEASE);
     return f;
 }

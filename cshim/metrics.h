@@ -74,7 +74,7 @@ typedef struct gowsgi_metrics_group {
 typedef struct gowsgi_metrics_inflight {
     apr_int64_t since;             /* the request's arrival (r->request_time); 0: none */
     int group;                     /* its group entry */
-    int pad;
+    int pid;                       /* the Apache child it ran in (a child that died mid-request leaves its record) */
     char line[GOWSGI_METRICS_LINE];   /* method, space, URI: truncated, NUL-terminated */
 } __attribute__((aligned(64))) gowsgi_metrics_inflight;
 

@@ -266,6 +266,7 @@ static void group(request_rec *r, const gowsgi_metrics_table *t, const gowsgi_gr
 typedef struct flight {
     apr_time_t since;
     int group;
+    int pid;
     char line[GOWSGI_METRICS_LINE];
 } flight;
 
@@ -276,8 +277,8 @@ static int older_first(const void *a, const void *b)
 }
 
 /* The oldest WSGI requests Apache's workers run now. A worker's record is
- * trusted only while the scoreboard says the worker is busy: a child that
- * died mid-request leaves its record set. */
+ * trusted only while the scoreboard says the worker is busy, in the child
+ * that wrote it: a child that died mid-request leaves its record set. */
 static void in_flight(request_rec *r, const gowsgi_metrics_table *t, apr_time_t now)
 {
     int server_limit = ap_scoreboard_image->global->server_limit;
@@ -293,10 +294,12 @@ static void in_flight(request_rec *r, const gowsgi_metrics_table *t, apr_time_t 
         if (i >= server_limit || th >= thread_limit)
             continue;
         int st = ap_get_scoreboard_worker_from_indexes(i, th)->status;
-        if (st == SERVER_DEAD || st == SERVER_READY || st == SERVER_STARTING || st == SERVER_IDLE_KILL)
+        if (st == SERVER_DEAD || st == SERVER_READY || st == SERVER_STARTING || st == SERVER_IDLE_KILL ||
+            __atomic_load_n(&f->pid, __ATOMIC_RELAXED) != (int)ap_get_scoreboard_process(i)->pid)
             continue;
         flight fl;
         fl.group = __atomic_load_n(&f->group, __ATOMIC_RELAXED);
+        fl.pid = __atomic_load_n(&f->pid, __ATOMIC_RELAXED);
         memcpy(fl.line, f->line, sizeof(fl.line));
         fl.line[sizeof(fl.line) - 1] = '\0';
         fl.since = since;
@@ -311,7 +314,7 @@ static void in_flight(request_rec *r, const gowsgi_metrics_table *t, apr_time_t 
         const flight *fl = &APR_ARRAY_IDX(all, k, flight);
         ap_rputs(k ? ",{\"group\":" : "{\"group\":", r);
         json_str(r, t->groups[fl->group].name);
-        ap_rprintf(r, ",\"since\":%.3f,\"elapsed\":%.3f,\"request\":", secs(fl->since),
+        ap_rprintf(r, ",\"pid\":%d,\"since\":%.3f,\"elapsed\":%.3f,\"request\":", fl->pid, secs(fl->since),
                    now > fl->since ? secs(now - fl->since) : 0.0);
         json_str(r, fl->line);
         ap_rputs("}", r);

@@ -47,6 +47,7 @@ type statusDoc struct {
 	Groups   []statusGroup `json:"groups"`
 	InFlight []struct {
 		Group   string  `json:"group"`
+		Pid     int     `json:"pid"`
 		Since   float64 `json:"since"`
 		Elapsed float64 `json:"elapsed"`
 		Request string  `json:"request"`
@@ -543,4 +544,63 @@ func processesWith(s string) []int {
 		}
 	}
 	return pids
+}
+
+// An Apache child killed while it runs a WSGI request leaves its worker's
+// in-flight record set: it is not listed (the scoreboard says the worker
+// is not busy in that child), and the worker that takes its place records
+// its own requests. Under prefork the server has exactly two children, so
+// that the dead child's slot is taken by the new one, which then serves
+// either the next held request or the test's reads of ?json: a record
+// left behind, or one never written again, shows either way.
+func TestStatusPage_DeadChild(t *testing.T) {
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		snippet := `WSGIScriptAlias /emb @ROOT@/scratch/status.wsgi
+<Location /status>
+    SetHandler gowsgi-status
+</Location>
+`
+		if mpm == "prefork" {
+			snippet += "StartServers 2\nMinSpareServers 2\nMaxSpareServers 2\nServerLimit 2\nMaxRequestWorkers 2\n"
+		}
+		a, _ := startStatusServer(t, mpm, snippet, false)
+		waitUp(t, a, "/emb")
+		scratch := filepath.Join(a.Root, "scratch")
+		defer func() {
+			for _, n := range []string{"a", "b"} {
+				_ = os.WriteFile(filepath.Join(scratch, "release-"+n), nil, 0o644)
+			}
+		}()
+		held := rawHold(t, a, "/emb?hold=a")
+		var pid int
+		waitStatus(t, a, 20*time.Second, "the held request in flight", func(d *statusDoc) bool {
+			for _, f := range d.InFlight {
+				if f.Request == "GET /emb?hold=a" {
+					pid = f.Pid
+					return true
+				}
+			}
+			return false
+		})
+		require.Positive(t, pid)
+		d, _ := readStatus(t, a)
+		pids, _ := d.group(t, "").pidsAndRequests()
+		require.True(t, pids[pid], "the in-flight pid %d is one of Apache's children %v", pid, pids)
+		require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+		<-held
+		waitStatus(t, a, 20*time.Second, "the dead child's request no longer listed", func(d *statusDoc) bool {
+			return len(d.InFlight) == 0
+		})
+		// Requests after it are listed again (a new child, maybe in the
+		// same scoreboard slot).
+		for i := 0; i < 3; i++ {
+			require.Equal(t, 200, Get(t, a.URL("/emb")).Status)
+		}
+		heldB := rawHold(t, a, "/emb?hold=b")
+		waitStatus(t, a, 20*time.Second, "a new held request in flight", func(d *statusDoc) bool {
+			return len(d.InFlight) == 1 && d.InFlight[0].Request == "GET /emb?hold=b" && d.InFlight[0].Pid != pid
+		})
+		require.NoError(t, os.WriteFile(filepath.Join(scratch, "release-b"), nil, 0o644))
+		assert.Contains(t, <-heldB, "HTTP/1.1 200")
+	})
 }
