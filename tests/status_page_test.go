@@ -374,7 +374,7 @@ func TestStatusPage(t *testing.T) {
 		dom, png := chromiumLoad(t, chromium, a.URL("/status"), "status-"+mpm)
 		assert.Contains(t, dom, "<title>gowsgi status</title>", "the page's title: nothing of the markup ran")
 		assert.Equal(t, 1, strings.Count(dom, "<script"), "only the page's own script")
-		assert.Contains(t, dom, "updated at ")
+		assert.Regexp(t, `<span id="state" class="">updated at [^<]+</span>`, dom)
 		for _, name := range []string{"gwspusr", "gwspod", "embedded (Apache's children)", user} {
 			assert.Contains(t, dom, name)
 		}
@@ -428,6 +428,12 @@ func TestStatusPage_Exposure(t *testing.T) {
     SetHandler gowsgi-status
     Require all denied
 </Location>
+<Location /status-nojson>
+    SetHandler gowsgi-status
+    <If "%{QUERY_STRING} == 'json'">
+        Require all denied
+    </If>
+</Location>
 `, false)
 	waitUp(t, b, "/emb")
 	assert.Equal(t, 403, Get(t, b.URL("/status-denied?json")).Status)
@@ -463,6 +469,11 @@ func TestStatusPage_Exposure(t *testing.T) {
 		assert.NotRegexp(t, `(src|href)="(https?:)?//`, r.Body, "nothing from outside the server")
 	}
 	assert.NotEqual(t, nonces[0], nonces[1], "a nonce per response")
+
+	// The page whose ?json fails says so, visibly.
+	dom, _ := chromiumLoad(t, requireChromium(t), b.URL("/status-nojson"), "status-error")
+	assert.Regexp(t, `<span id="state" class="err">error: HTTP 403</span>`, dom)
+	assert.NotContains(t, dom, `class="">updated at`)
 }
 
 // requireChromium finds Debian's chromium (make deps installs it).
