@@ -165,16 +165,21 @@ static long worker_of(request_rec *r)
     return table->workers;
 }
 
-/* This worker's slot for group g. */
-static gowsgi_metrics_slot *slot_for(request_rec *r, int g)
+/* Worker w's slot for group g. */
+static gowsgi_metrics_slot *slot_at(long w, int g)
 {
-    long w = worker_of(r);
     /* Once per worker and group: the scrape reads only slots written to
      * (a slot's page is shared memory, made real by reading it). */
     unsigned char *touched = (unsigned char *)table + touched_offset + (size_t)g * (size_t)(table->workers + 1) + w;
     if (!__atomic_load_n(touched, __ATOMIC_RELAXED))
         __atomic_store_n(touched, 1, __ATOMIC_RELEASE);
     return (gowsgi_metrics_slot *)((char *)table + slots_offset) + (size_t)g * (size_t)(table->workers + 1) + w;
+}
+
+/* This worker's slot for group g. */
+static gowsgi_metrics_slot *slot_for(request_rec *r, int g)
+{
+    return slot_at(worker_of(r), g);
 }
 
 static int bucket(long long us)
@@ -187,12 +192,19 @@ static int bucket(long long us)
 
 #define ADD(field, n) __atomic_fetch_add(&(field), (apr_uint64_t)(n), __ATOMIC_RELAXED)
 
-void gowsgi_metrics_request(request_rec *r, const gowsgi_daemon_rt *rt, int status)
+void gowsgi_metrics_request(request_rec *r, const gowsgi_daemon_rt *rt, int status, gowsgi_metrics_inflight *flight)
 {
     int g = gowsgi_metrics_group_of(rt);
     if (g < 0)
         return;
-    gowsgi_metrics_slot *slot = slot_for(r, g);
+    /* The request's in-flight record names its worker: the scoreboard is
+     * not asked twice. */
+    gowsgi_metrics_slot *slot;
+    if (flight != NULL) {
+        __atomic_store_n(&flight->since, 0, __ATOMIC_RELEASE);
+        slot = slot_at((long)(flight - (gowsgi_metrics_inflight *)((char *)table + inflight_offset)), g);
+    } else
+        slot = slot_for(r, g);
     long long us = (long long)(apr_time_now() - r->request_time);
     if (us < 0)
         us = 0;

@@ -94,19 +94,13 @@ int gowsgi_metrics_setup(apr_pool_t *pconf, server_rec *s);
 /* A forked daemon process: it holds no other tenant's counts. */
 void gowsgi_metrics_forget(void);
 
-/* The request path (an Apache worker): a request served by rt's group
- * (NULL: embedded) answered status; the time a daemon request waited for a
- * daemon thread. */
-void gowsgi_metrics_request(request_rec *r, const gowsgi_daemon_rt *rt, int status);
-void gowsgi_metrics_queue(request_rec *r, const gowsgi_daemon_rt *rt, apr_time_t wait);
-/* The request path: r, served by rt's group, begins (its worker's in-flight
- * record, or NULL: none to keep) and ends. */
+/* The request path (an Apache worker): r, served by rt's group (NULL:
+ * embedded), begins (its worker's in-flight record, or NULL: none kept);
+ * it answered status (its in-flight record, if any, is cleared); the time
+ * a daemon request waited for a daemon thread. */
 gowsgi_metrics_inflight *gowsgi_metrics_begin(request_rec *r, const gowsgi_daemon_rt *rt);
-static inline void gowsgi_metrics_end(gowsgi_metrics_inflight *f)
-{
-    if (f != NULL)
-        __atomic_store_n(&f->since, 0, __ATOMIC_RELEASE);
-}
+void gowsgi_metrics_request(request_rec *r, const gowsgi_daemon_rt *rt, int status, gowsgi_metrics_inflight *flight);
+void gowsgi_metrics_queue(request_rec *r, const gowsgi_daemon_rt *rt, apr_time_t wait);
 /* The parent or the starter: a process of rt's group went (not told to). */
 void gowsgi_metrics_death(const gowsgi_daemon_rt *rt, const gowsgi_daemon_slot *slot, int status);
 /* The starter: a request woke rt's on-demand group (the group's shared
