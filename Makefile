@@ -22,10 +22,11 @@ MPM ?= event
 # Debian's own mod_wsgi, serve Flask and Django apps, and build a French
 # locale with localedef to check the daemon log's English dates; ss, from
 # iproute2, lists a daemon's sockets; prometheus and its promtool scrape and
-# check SetHandler gowsgi-metrics, tests/metrics*_test.go).
+# check SetHandler gowsgi-metrics, tests/metrics*_test.go; chromium, headless,
+# loads SetHandler gowsgi-status's page, tests/status_page_test.go).
 DEB_PACKAGES := apache2 apache2-dev python3-dev pkg-config gcc make curl \
 	libapache2-mod-wsgi-py3 python3-flask python3-django python3-venv wrk locales iproute2 \
-	prometheus prometheus-apache-exporter
+	prometheus prometheus-apache-exporter chromium
 
 # cpy3 v0.2.0 targets CPython 3.7: cpy3_compat.h declares what 3.9+ removed
 # (wsgi/cpy3_compat.c defines it), and python3-embed adds the -lpython3.X that
@@ -83,7 +84,17 @@ $(BUILD)/shim_build.h: Makefile
 	printf '#define GOWSGI_LIBPYTHON "%s"\n#define GOWSGI_VERSION "0.1.0"\n#define GOWSGI_PYTHON_TAG "%s"\n#define GOWSGI_MULTIARCH "%s"\n' \
 		"$$soname" "$(SERVER_PYTHON_TAG)" "$$multiarch" > $@
 
-$(BUILD)/mod_gowsgi.so: $(SHIM_SOURCES) $(BUILD)/shim_build.h
+# The status page (cshim/status_page.html) as a C string, built in: the
+# server serves it with no file of its own to install or find.
+$(BUILD)/status_page.h: cshim/status_page.html
+	@mkdir -p $(BUILD)
+	$(PYTHON) -c 'import sys; d = open(sys.argv[1], "rb").read(); assert b"\0" not in d; \
+		print("/* Generated from cshim/status_page.html by the Makefile. */"); \
+		print("static const char gowsgi_status_page[] = {"); \
+		[print(",".join(str(b) for b in d[i:i + 24]) + ",") for i in range(0, len(d), 24)]; \
+		print("0};")' $< > $@.tmp && mv -f $@.tmp $@
+
+$(BUILD)/mod_gowsgi.so: $(SHIM_SOURCES) $(BUILD)/shim_build.h $(BUILD)/status_page.h
 	@rm -rf $(BUILD)/shim && mkdir -p $(BUILD)/shim
 	@cp cshim/*.c cshim/*.h $(filter %.c,$(WIRE_SOURCES) $(CRASH_SOURCES) $(LOG_SOURCES)) $(BUILD)/shim/
 	cd $(BUILD)/shim && $(APXS) -c -o mod_gowsgi.la \

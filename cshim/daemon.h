@@ -49,6 +49,10 @@ typedef struct gowsgi_daemon_slot {
     apr_time_t quiet_until;
     int cause;                     /* gowsgi_exit_cause of its last exit, set when it is reaped */
     char reason[GOWSGI_DAEMON_REASON];
+    /* Requests this process answered, counted by Apache's children as each
+     * response ends (daemon_forward.c; the daemon never writes it), for the
+     * status page; zeroed when the slot's next process is forked. */
+    apr_uint64_t requests;
 } gowsgi_daemon_slot;
 
 /* Why a process of the group last went, as its reaper classified it. */

@@ -165,6 +165,22 @@ static const char *group_name(const forward *f)
     return f->rt->conf->name;
 }
 
+/* The daemon answered (its END or ERROR frame): one more request of the
+ * process that said who it is, in its slot of the group, for the status
+ * page. A slot whose process has changed since is left alone. */
+static void count_answer(forward *f)
+{
+    if (f->daemon_pid == 0)
+        return;
+    for (int i = 0; i < f->rt->conf->processes; i++) {
+        gowsgi_daemon_slot *slot = &f->rt->shared->slots[i];
+        if (__atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE) == (int)f->daemon_pid) {
+            __atomic_fetch_add(&slot->requests, 1, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+}
+
 /* The request is lost: one line saying where and why. */
 static int lost(forward *f, int status, const char *why)
 {
@@ -497,6 +513,7 @@ static int follow(forward *f)
                 f->restarting = n == 10 && memcmp(msg, "restarting", 10) == 0;
                 return REPLAY;
             }
+            count_answer(f);
             if (n > 0)
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, "%.*s", (int)n, msg);   /* logno: the daemon's */
             /* Only an error status may come this way. */
@@ -530,6 +547,7 @@ static int follow(forward *f)
             int outcome;
             if (!f->headers_seen || gowsgi_wire_get_end(p, len, &outcome) != 0)
                 return lost(f, HTTP_INTERNAL_SERVER_ERROR, "malformed END frame");
+            count_answer(f);
             if (outcome == GOWSGI_END_COMPLETE_KEEP) {
                 /* Only a connection with nothing more in it is kept. */
                 if (f->in.start == f->in.end && f->daemon_pid != 0 &&

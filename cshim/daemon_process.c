@@ -183,6 +183,7 @@ int gowsgi_daemon_spawn_fork(gowsgi_daemon_proc *dp)
     __atomic_store_n(&slot->idle, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->crashed, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->quiet_until, 0, __ATOMIC_RELEASE);   /* its predecessor's */
+    __atomic_store_n(&slot->requests, 0, __ATOMIC_RELEASE);
     slot->reason[0] = '\0';
     apr_pool_clear(dp->pool);
     apr_status_t rv = apr_proc_fork(&dp->proc, dp->pool);

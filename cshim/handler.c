@@ -196,9 +196,10 @@ int gowsgi_handler(request_rec *r)
     if (daemon == NULL && dconf->pass_apache_request == 1)
         req.request_rec = r;
 
+    const gowsgi_daemon_rt *rt = daemon ? gowsgi_daemon_runtime(daemon) : NULL;
+    gowsgi_metrics_inflight *flight = gowsgi_metrics_begin(r, rt);
     status = daemon ? gowsgi_daemon_forward(r, daemon, &req, dconf->error_override == 1, dconf->ignore_activity == 1) : gowsgi_engine_serve(&req);
-    gowsgi_metrics_request(r, daemon ? gowsgi_daemon_runtime(daemon) : NULL,
-                           status == 0 || status == GOWSGI_INCOMPLETE ? r->status : status);
+    gowsgi_metrics_request(r, rt, status == 0 || status == GOWSGI_INCOMPLETE ? r->status : status, flight);
     if (status == GOWSGI_INCOMPLETE) {
         /* The body fell short of what the headers promised, or an error
          * broke it off: never let the next response on this connection be

@@ -33,6 +33,7 @@ typedef struct metrics_retained {
 static gowsgi_metrics_table *table;
 static size_t slots_offset;        /* from table to slots[0][0] */
 static size_t touched_offset;      /* from table to touched[0][0]: a worker has written its slot of a group */
+static size_t inflight_offset;     /* from table to inflight[0] */
 static int *group_of;              /* per runtime group (rt->index): its entry, or -1 */
 static int group_of_n;
 
@@ -42,13 +43,14 @@ static size_t page_round(size_t n)
     return (n + page - 1) / page * page;
 }
 
-static size_t layout(int capacity, int workers, size_t *offset, size_t *touched)
+static size_t layout(int capacity, int workers, size_t *offset, size_t *touched, size_t *inflight)
 {
     *touched = page_round(sizeof(gowsgi_metrics_table) + (size_t)capacity * sizeof(gowsgi_metrics_group));
     *offset = page_round(*touched + (size_t)capacity * (size_t)(workers + 1));
     /* workers + 1: the last slot is for a request with no worker of its own
      * (none known in this scoreboard), shared, still atomic. */
-    return *offset + (size_t)capacity * (size_t)(workers + 1) * sizeof(gowsgi_metrics_slot);
+    *inflight = page_round(*offset + (size_t)capacity * (size_t)(workers + 1) * sizeof(gowsgi_metrics_slot));
+    return *inflight + (size_t)workers * sizeof(gowsgi_metrics_inflight);
 }
 
 static int find_or_add(server_rec *s, const char *name)
@@ -85,8 +87,8 @@ int gowsgi_metrics_setup(apr_pool_t *pconf, server_rec *s)
         int capacity = 2 * (gowsgi_daemon_nrts + 1);
         if (capacity < 64)
             capacity = 64;
-        size_t off, touched;
-        size_t size = layout(capacity, daemons * threads, &off, &touched);
+        size_t off, touched, inflight;
+        size_t size = layout(capacity, daemons * threads, &off, &touched, &inflight);
         void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (m == MAP_FAILED) {
             ap_log_error(APLOG_MARK, APLOG_ERR, errno, s,
@@ -102,12 +104,15 @@ int gowsgi_metrics_setup(apr_pool_t *pconf, server_rec *s)
         ret->table->ngroups = 0;
     }
     table = ret->table;
-    layout(table->capacity, table->workers, &slots_offset, &touched_offset);
+    layout(table->capacity, table->workers, &slots_offset, &touched_offset, &inflight_offset);
     find_or_add(s, "");
     group_of_n = gowsgi_daemon_nrts;   /* this generation's groups */
     group_of = apr_pcalloc(pconf, sizeof(int) * (size_t)(group_of_n + 1));
     for (int g = 0; g < group_of_n; g++)
         group_of[g] = find_or_add(s, gowsgi_daemon_rts[g].conf->name);
+    /* The status page's history begins now, not at the monitor's first run
+     * (status_history.c). */
+    gowsgi_metrics_monitor(pconf, s);
     return OK;
 }
 
@@ -148,24 +153,35 @@ int gowsgi_metrics_group_of(const gowsgi_daemon_rt *rt)
     return rt->index >= 0 && rt->index < group_of_n ? group_of[rt->index] : -1;
 }
 
-/* This worker's slot for group g: Apache's scoreboard lays its worker
- * records out as one array, ServerLimit x ThreadLimit; the request's handle
- * names the worker running it now. */
-static gowsgi_metrics_slot *slot_for(request_rec *r, int g)
+/* The worker running r (table->workers: none known): Apache's scoreboard
+ * lays its worker records out as one array, ServerLimit x ThreadLimit; the
+ * request's handle names the worker running it now. */
+static long worker_of(request_rec *r)
 {
-    long w = table->workers;
     if (r->connection->sbh != NULL && ap_scoreboard_image != NULL) {
         worker_score *ws = ap_get_scoreboard_worker(r->connection->sbh);
         long i = ws != NULL ? (long)(ws - ap_scoreboard_image->servers[0]) : -1;
         if (i >= 0 && i < table->workers)
-            w = i;
+            return i;
     }
+    return table->workers;
+}
+
+/* Worker w's slot for group g. */
+static gowsgi_metrics_slot *slot_at(long w, int g)
+{
     /* Once per worker and group: the scrape reads only slots written to
      * (a slot's page is shared memory, made real by reading it). */
     unsigned char *touched = (unsigned char *)table + touched_offset + (size_t)g * (size_t)(table->workers + 1) + w;
     if (!__atomic_load_n(touched, __ATOMIC_RELAXED))
         __atomic_store_n(touched, 1, __ATOMIC_RELEASE);
     return (gowsgi_metrics_slot *)((char *)table + slots_offset) + (size_t)g * (size_t)(table->workers + 1) + w;
+}
+
+/* This worker's slot for group g. */
+static gowsgi_metrics_slot *slot_for(request_rec *r, int g)
+{
+    return slot_at(worker_of(r), g);
 }
 
 static int bucket(long long us)
@@ -178,12 +194,19 @@ static int bucket(long long us)
 
 #define ADD(field, n) __atomic_fetch_add(&(field), (apr_uint64_t)(n), __ATOMIC_RELAXED)
 
-void gowsgi_metrics_request(request_rec *r, const gowsgi_daemon_rt *rt, int status)
+void gowsgi_metrics_request(request_rec *r, const gowsgi_daemon_rt *rt, int status, gowsgi_metrics_inflight *flight)
 {
     int g = gowsgi_metrics_group_of(rt);
     if (g < 0)
         return;
-    gowsgi_metrics_slot *slot = slot_for(r, g);
+    /* The request's in-flight record names its worker: the scoreboard is
+     * not asked twice. */
+    gowsgi_metrics_slot *slot;
+    if (flight != NULL) {
+        __atomic_store_n(&flight->since, 0, __ATOMIC_RELEASE);
+        slot = slot_at((long)(flight - (gowsgi_metrics_inflight *)((char *)table + inflight_offset)), g);
+    } else
+        slot = slot_for(r, g);
     long long us = (long long)(apr_time_now() - r->request_time);
     if (us < 0)
         us = 0;
@@ -195,6 +218,47 @@ void gowsgi_metrics_request(request_rec *r, const gowsgi_daemon_rt *rt, int stat
     ADD(slot->duration_sum_us, us);
     if (gowsgi_globals.slow_requests != NULL && us >= gowsgi_globals.slow_requests_us)
         ADD(slot->slow, 1);
+}
+
+gowsgi_metrics_inflight *gowsgi_metrics_begin(request_rec *r, const gowsgi_daemon_rt *rt)
+{
+    int g = gowsgi_metrics_group_of(rt);
+    if (g < 0)
+        return NULL;
+    long w = worker_of(r);
+    if (w >= table->workers)
+        return NULL;
+    gowsgi_metrics_inflight *f = (gowsgi_metrics_inflight *)((char *)table + inflight_offset) + w;
+    /* A subrequest or internal redirect within a WSGI request: the outer
+     * one is the one in flight, and it clears the record. (A top-level
+     * request overwrites whatever a child that died left there.) */
+    if ((r->main != NULL || r->prev != NULL) && __atomic_load_n(&f->since, __ATOMIC_RELAXED) != 0)
+        return NULL;
+    static int self;               /* this process's pid, once asked */
+    int pid = __atomic_load_n(&self, __ATOMIC_RELAXED);
+    if (pid == 0) {
+        pid = (int)getpid();
+        __atomic_store_n(&self, pid, __ATOMIC_RELAXED);
+    }
+    size_t m = strlen(r->method), n = r->unparsed_uri != NULL ? strlen(r->unparsed_uri) : 0;
+    if (m > GOWSGI_METRICS_LINE - 2)
+        m = GOWSGI_METRICS_LINE - 2;
+    if (n > GOWSGI_METRICS_LINE - 2 - m)
+        n = GOWSGI_METRICS_LINE - 2 - m;
+    memcpy(f->line, r->method, m);
+    f->line[m] = ' ';
+    if (n > 0)
+        memcpy(f->line + m + 1, r->unparsed_uri, n);
+    f->line[m + 1 + n] = '\0';
+    __atomic_store_n(&f->group, g, __ATOMIC_RELAXED);
+    __atomic_store_n(&f->pid, pid, __ATOMIC_RELAXED);
+    __atomic_store_n(&f->since, r->request_time > 0 ? r->request_time : 1, __ATOMIC_RELEASE);
+    return f;
+}
+
+const gowsgi_metrics_inflight *gowsgi_metrics_inflight_of(int w)
+{
+    return (const gowsgi_metrics_inflight *)((const char *)table + inflight_offset) + w;
 }
 
 void gowsgi_metrics_queue(request_rec *r, const gowsgi_daemon_rt *rt, apr_time_t wait)

@@ -180,11 +180,13 @@ static void register_hooks(apr_pool_t *p)
     /* After the core's, which makes the scoreboard. */
     ap_hook_pre_mpm(pre_mpm, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_monitor(gowsgi_daemons_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(gowsgi_metrics_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_status(child_status, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(gowsgi_translate_name, after_alias, before_userdir, APR_HOOK_MIDDLE);
     ap_hook_handler(gowsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(gowsgi_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     gowsgi_status_section_register();
+    ap_hook_handler(gowsgi_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     gowsgi_register_auth_hooks(p);
 }
 
