@@ -24,6 +24,7 @@ const (
 	teleKindSlow     = 4
 	teleKindStarted  = 5
 	teleKindStopping = 6
+	teleKindStopped  = 7
 )
 
 type teleDatagram struct {
@@ -34,12 +35,15 @@ type teleDatagram struct {
 	U64    map[int]uint64
 	F64    map[int]float64
 	Bytes  map[int]string
+	I32s   map[int][]int32   // i32 arrays (histograms, per-thread counts)
+	F64s   map[int][]float64 // f64 arrays (per-thread seconds)
 	Errors string
 }
 
 // decodeTelemetry reads one datagram as 6's ingester would.
 func decodeTelemetry(b []byte) teleDatagram {
-	d := teleDatagram{U64: map[int]uint64{}, F64: map[int]float64{}, Bytes: map[int]string{}}
+	d := teleDatagram{U64: map[int]uint64{}, F64: map[int]float64{}, Bytes: map[int]string{},
+		I32s: map[int][]int32{}, F64s: map[int][]float64{}}
 	if len(b) < 24 || string(b[:4]) != "WSGI" || b[4] != 1 {
 		d.Errors = "bad header"
 		return d
@@ -82,8 +86,22 @@ func decodeTelemetry(b []byte) teleDatagram {
 				d.Errors = "truncated value"
 				return d
 			}
-			if typ == 4 {
-				d.Bytes[id] = string(p[2 : 2+size])
+			v := p[2 : 2+size]
+			switch typ {
+			case 4:
+				d.Bytes[id] = string(v)
+			case 5:
+				a := make([]int32, n)
+				for i := range a {
+					a[i] = int32(binary.LittleEndian.Uint32(v[4*i:]))
+				}
+				d.I32s[id] = a
+			case 6:
+				a := make([]float64, n)
+				for i := range a {
+					a[i] = math.Float64frombits(binary.LittleEndian.Uint64(v[8*i:]))
+				}
+				d.F64s[id] = a
 			}
 			p = p[2+size:]
 		default:
@@ -92,6 +110,29 @@ func decodeTelemetry(b []byte) teleDatagram {
 		}
 	}
 	return d
+}
+
+// teleBucket is mod_wsgi 6's histogram bucket of a duration (wsgi_telemetry.h:
+// 16 octaves from 1 ms, each in 4 linear steps, one overflow bucket; a
+// value on a boundary goes up), worked out here in floating point.
+func teleBucket(seconds float64) int {
+	ms := seconds * 1000
+	switch {
+	case ms < 1:
+		return 0
+	case ms >= 65536:
+		return 64
+	}
+	octave := int(math.Floor(math.Log2(ms)))
+	step := int((ms/math.Pow(2, float64(octave)) - 1) * 4)
+	return octave*4 + min(step, 3)
+}
+
+func sumI32(a []int32) (s int) {
+	for _, v := range a {
+		s += int(v)
+	}
+	return
 }
 
 type teleListener struct {
@@ -220,6 +261,69 @@ WSGIScriptAlias /dmn @APPS@/mw6.wsgi process-group=tg application-group=%{GLOBAL
 	assert.GreaterOrEqual(t, completed.F64[202], 2.0)
 	assert.Equal(t, "mw6-agent", completed.Bytes[217], "+CaptureUserAgent")
 
+	// The REQUEST sample's timings, histograms and per-thread arrays
+	// (6.0.5's fields 22-114): over the daemon's samples the histograms
+	// count its 4 requests once each, the 2 s request is the interval's
+	// max and sits in the bucket 6 puts it in.
+	assert.Equal(t, "4.9.4", sample.Bytes[1], "the build identity rides on every sample, as 6")
+	var hist = map[int]int{}
+	var slowest *teleDatagram
+	var completedByThread int
+	for i := range got {
+		d := &got[i]
+		if d.Kind != teleKindRequest || d.Pid != dmn.Pid {
+			continue
+		}
+		for _, id := range []int{90, 91, 92, 93, 94, 96, 97} {
+			require.Len(t, d.I32s[id], 65, "histogram %d of a daemon sample", id)
+			hist[id] += sumI32(d.I32s[id])
+		}
+		assert.NotContains(t, d.I32s, 95, "gil_wait is not measured: not sent")
+		assert.Equal(t, uint64(2), d.U64[50], "request_threads_maximum: threads=2")
+		require.Len(t, d.I32s[110], 2, "request_threads_completed, one per thread")
+		require.Len(t, d.F64s[111], 2, "request_threads_busy_time")
+		require.Len(t, d.F64s[113], 2, "request_threads_current_elapsed")
+		require.Len(t, d.F64s[114], 2, "request_threads_max_duration")
+		completedByThread += sumI32(d.I32s[110])
+		assert.Greater(t, d.U64[40], uint64(1<<20), "memory_rss in bytes")
+		assert.GreaterOrEqual(t, d.F64[32], 0.0, "cpu_utilization")
+		var st uint64
+		for c := 120; c <= 124; c++ {
+			st += d.U64[c]
+		}
+		assert.Equal(t, d.U64[20], st, "status classes partition request_count")
+		if _, ok := d.F64[84]; ok {
+			assert.Positive(t, d.U64[20], "min/max only with a request")
+			if slowest == nil || d.F64[84] > slowest.F64[84] {
+				slowest = d
+			}
+		}
+	}
+	for id, n := range hist {
+		assert.Equal(t, 4, n, "histogram %d counts each of the daemon's requests once", id)
+	}
+	assert.Equal(t, 4, completedByThread, "request_threads_completed adds up to the requests")
+	require.NotNil(t, slowest, "a daemon sample with request_time_max")
+	assert.GreaterOrEqual(t, slowest.F64[84], 2.0, "request_time_max: the 2 s request")
+	assert.GreaterOrEqual(t, slowest.F64[83], 2.0, "application_time_max")
+	assert.LessOrEqual(t, slowest.F64[74], slowest.F64[84], "request_time_min <= max")
+	assert.Positive(t, slowest.I32s[94][teleBucket(slowest.F64[84])], "the max's bucket, by 6's layout, holds it")
+	assert.Positive(t, slowest.F64[22], "capacity_utilization while a thread slept")
+	assert.GreaterOrEqual(t, slowest.F64s[114][0]+slowest.F64s[114][1], 1.9, "request_threads_max_duration")
+	assert.InDelta(t, slowest.F64[64], slowest.F64[60]+slowest.F64[61]+slowest.F64[62]+slowest.F64[63], 1e-6,
+		"mean request_time is server + queue + daemon + application")
+	var outBytes uint64
+	for _, d := range got {
+		if d.Kind == teleKindRequest && d.Pid == dmn.Pid {
+			outBytes += d.U64[102]
+		}
+		if d.Kind == teleKindRequest && d.Pid == emb.Pid {
+			assert.NotContains(t, d.I32s, 91, "no queue_time histogram in an embedded process")
+			assert.NotContains(t, d.F64, 62, "no daemon_time in an embedded process")
+		}
+	}
+	assert.Positive(t, outBytes, "output_bytes_total")
+
 	// PROCESS_STOPPING when Apache stops.
 	require.NoError(t, a.Stop())
 	got = l.waitFor(10*time.Second, func(got []teleDatagram) bool {
@@ -249,4 +353,36 @@ WSGIScriptAlias /dmn @APPS@/mw6.wsgi process-group=tg application-group=%{GLOBAL
 	require.NotNil(t, stopping, "PROCESS_STOPPING from the daemon process")
 	assert.Equal(t, "tg", stopping.Bytes[6])
 	assert.NotEmpty(t, stopping.Bytes[130], "shutdown_reason")
+
+	// PROCESS_STOPPED last: the process's summary, after its last sample.
+	got = l.waitFor(10*time.Second, func(got []teleDatagram) bool {
+		for _, d := range got {
+			if d.Kind == teleKindStopped && d.Pid == dmn.Pid {
+				return true
+			}
+		}
+		return false
+	})
+	var stopped *teleDatagram
+	var lastSample uint32
+	for i := range got {
+		d := &got[i]
+		switch {
+		case d.Kind == teleKindStopped && d.Pid == dmn.Pid:
+			stopped = d
+		case d.Kind == teleKindRequest && d.Pid == dmn.Pid:
+			lastSample = max(lastSample, d.Seq)
+		}
+	}
+	require.NotNil(t, stopped, "PROCESS_STOPPED from the daemon process")
+	assert.Greater(t, stopped.Seq, lastSample, "no sample after PROCESS_STOPPED")
+	assert.Greater(t, stopped.Seq, stopping.Seq)
+	assert.Equal(t, "tg", stopped.Bytes[6])
+	assert.Equal(t, stopping.Bytes[130], stopped.Bytes[130], "shutdown_reason")
+	assert.Equal(t, uint64(4), stopped.U64[132], "lifetime_request_count")
+	assert.Equal(t, uint64(0), stopped.U64[134], "active_requests_at_exit")
+	assert.Equal(t, uint64(1), stopped.U64[135], "graceful_drain")
+	assert.Greater(t, stopped.F64[131], 0.5, "process_uptime")
+	count, _, _ = sums(got, dmn.Pid)
+	assert.Equal(t, uint64(4), count, "the last samples count nothing twice")
 }

@@ -137,6 +137,7 @@ func DaemonMain(p unsafe.Pointer) int {
 		if strings.HasPrefix(reason, "request-timeout") {
 			logPythonStacks(stackDumpWait)
 		}
+		telemetryStopped(reason, int(C.gowsgi_daemon_state_active(st)))
 		return 0
 	}
 	processLog(logInfo, fmt.Sprintf("GW0204: gowsgi (pid=%d): daemon process of group '%s' stopping: %s",
@@ -150,6 +151,7 @@ func DaemonMain(p unsafe.Pointer) int {
 			"request(s) still active after shutdown-timeout=%d", os.Getpid(), group,
 			int(C.gowsgi_daemon_state_active(st)), int(init.shutdown_timeout)))
 	}
+	telemetryStopped(reason, int(C.gowsgi_daemon_state_active(st)))
 	return 0
 }
 

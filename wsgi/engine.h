@@ -254,12 +254,15 @@ void gowsgi_slots_overdue(long long grace_us, long long stuck_us, int *overdue, 
 /* telemetry.c: WSGITelemetryService (mod_wsgi 6's datagrams, a subset). */
 extern int gowsgi_telemetry_on;
 int gowsgi_telemetry_open(const gowsgi_init *init);
-void gowsgi_telemetry_request_done(int http_status);
+/* At a request's end, its thread: its phases, I/O and status into the sample. */
+void gowsgi_telemetry_record(const gowsgi_reqstate *rs, int http_status);
 void gowsgi_telemetry_tick(void);
 void gowsgi_telemetry_slow(int completed, long long start_us, long long now_us, unsigned long thread_id,
                            const char *method, const char *script_name, const char *path_info,
                            const char *user_agent, int status);
 void gowsgi_telemetry_stopping(const char *reason, int active);
+/* PROCESS_STOPPED, once, at the very end of the process (after the last sample). */
+void gowsgi_telemetry_stopped(const char *reason, int active, int graceful);
 
 /* exception_log.c: logs the pending Python exception with its traceback
  * after a head line formatted from fmt (its id first, logno.h); clears it. */
@@ -453,6 +456,10 @@ void gowsgi_metrics_process_started(void);
 /* request_metrics() was called once: requests record their times. */
 extern int gowsgi_request_metrics_on;
 void gowsgi_metrics_record(gowsgi_reqstate *rs, long long finish);
+/* The request's server, queue, daemon and application times (microseconds,
+ * the application's up to finish); non-zero when it came through a daemon. */
+int gowsgi_request_phases(const gowsgi_reqstate *rs, long long finish, long long us[4]);
+int gowsgi_metrics_threads(long long now, long long *finished, long long *busy, long long *elapsed, int max);
 
 /* Interned-key helpers */
 static inline PyObject *gowsgi_latin1(const char *s)

@@ -39,7 +39,7 @@ static Py_ssize_t read_client(InputObject *self, char *dst, size_t len)
     if (gowsgi_io_claim(rs) != 0)
         return -1;
     rs->io_reading = 1;
-    long long t0 = rs->observed ? gowsgi_now_us() : 0;
+    long long t0 = rs->observed || __atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED) ? gowsgi_now_us() : 0;
     rs->input_reads++;
     Py_BEGIN_ALLOW_THREADS
     n = rs->req->io->read(rs->req->ctx, dst, len);

@@ -88,6 +88,30 @@ static void totals(long long now, long long *busy, long long *finished, long *ac
     }
 }
 
+/* Per request thread (by mod_wsgi.thread_id - 1, at most max): requests
+ * finished, busy microseconds (the running request's up to now) and how
+ * long its running request has run (0: idle). Returns how many threads
+ * have served a request, for telemetry's per-thread arrays. */
+int gowsgi_metrics_threads(long long now, long long *finished, long long *busy, long long *elapsed, int max)
+{
+    int n = threads_started();
+    for (int i = 0; i < n && i < max; i++) {
+        gowsgi_thread_metrics *tm = threads[i];
+        long long since = load(&tm->since), requests = load(&tm->requests);
+        busy[i] = load(&tm->busy);
+        elapsed[i] = 0;
+        if (since != 0) {
+            requests--;
+            if (now > since) {
+                busy[i] += now - since;
+                elapsed[i] = now - since;
+            }
+        }
+        finished[i] = requests;
+    }
+    return n;
+}
+
 /* ---- process facts ------------------------------------------------------ */
 
 static long long restart_time;
@@ -221,21 +245,36 @@ static long long env_time(const gowsgi_request *req, const char *key)
     return 0;
 }
 
-void gowsgi_metrics_record(gowsgi_reqstate *rs, long long finish)
+int gowsgi_request_phases(const gowsgi_reqstate *rs, long long finish, long long us[4])
 {
     const gowsgi_request *req = rs->req;
     int daemon = gowsgi_config.process_group[0] != '\0';
     long long request_start = req->request_start, app_start = rs->app_start;
     long long queue_start = daemon ? env_time(req, "mod_wsgi.queue_start") : 0;
     long long daemon_start = daemon ? env_time(req, "mod_wsgi.daemon_start") : 0;
-    double server, queue = 0, dtime = 0, app = (double)(finish - app_start) / 1e6;
+    us[1] = us[2] = 0;
+    us[3] = finish - app_start;
     if (queue_start) {
-        server = (double)(queue_start - request_start) / 1e6;
-        queue = (double)(daemon_start - queue_start) / 1e6;
-        dtime = (double)(app_start - daemon_start) / 1e6;
+        us[0] = queue_start - request_start;
+        us[1] = daemon_start - queue_start;
+        us[2] = app_start - daemon_start;
     } else {
-        server = (double)(app_start - request_start) / 1e6;
+        us[0] = app_start - request_start;
     }
+    /* A clock stepped back mid-request: no negative phase. */
+    for (int i = 0; i < 4; i++)
+        if (us[i] < 0)
+            us[i] = 0;
+    return queue_start != 0;
+}
+
+void gowsgi_metrics_record(gowsgi_reqstate *rs, long long finish)
+{
+    int daemon = gowsgi_config.process_group[0] != '\0';
+    long long us[4];
+    gowsgi_request_phases(rs, finish, us);
+    double server = (double)us[0] / 1e6, queue = (double)us[1] / 1e6, dtime = (double)us[2] / 1e6,
+           app = (double)us[3] / 1e6;
     pthread_mutex_lock(&sample_lock);
     sample.requests++;
     sample.server += server;

@@ -117,12 +117,9 @@ void gowsgi_slot_end(const gowsgi_request *req, int http_status)
     }
     s->start = 0;
     pthread_mutex_unlock(&s->lock);
-    if (__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED)) {
-        gowsgi_telemetry_request_done(http_status);
-        if (slow && start != 0 && slow_threshold >= 0)
-            gowsgi_telemetry_slow(1, start, now, s->thread_id, s->method, s->script_name, s->path_info,
-                                  s->user_agent, http_status);
-    }
+    if (__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED) && slow && start != 0 && slow_threshold >= 0)
+        gowsgi_telemetry_slow(1, start, now, s->thread_id, s->method, s->script_name, s->path_info,
+                              s->user_agent, http_status);
     if (slow && start != 0) {
         char line[700];
         int n = snprintf(line, sizeof(line),

@@ -51,6 +51,23 @@ func telemetryStopping(reason string, active int) {
 	C.gowsgi_telemetry_stopping(r, C.int(active))
 }
 
+// telemetryStopped sends the last sample and PROCESS_STOPPED as the daemon
+// process ends: active requests still running, graceful when none was cut
+// off (mod_wsgi 6's graceful_drain).
+func telemetryStopped(reason string, active int) {
+	why := shutdownReason(reason)
+	if why == "" {
+		why = reason
+	}
+	r := C.CString(why)
+	defer C.free(unsafe.Pointer(r))
+	graceful := 0
+	if active == 0 {
+		graceful = 1
+	}
+	C.gowsgi_telemetry_stopped(r, C.int(active), C.int(graceful))
+}
+
 // requestTimeoutFire is mod_wsgi 6's fire point for one thread's request:
 // request-timeout x (1 + ln(threads)) (its WSGIDaemonProcess docs).
 func requestTimeoutFire(requestTimeout, threads int) time.Duration {

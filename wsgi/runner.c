@@ -228,8 +228,11 @@ done:
     Py_XDECREF(rs.headers);
     Py_XDECREF(callable);
     gowsgi_events_request_end(&rs);
+    int http_status = status == 0 || status == GOWSGI_INCOMPLETE ? (rs.status ? rs.status : 500) : status;
+    if (__builtin_expect(__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED), 0))
+        gowsgi_telemetry_record(&rs, http_status);
     if (__builtin_expect(__atomic_load_n(&gowsgi_slots_on, __ATOMIC_RELAXED), 0))
-        gowsgi_slot_end(req, status == 0 || status == GOWSGI_INCOMPLETE ? (rs.status ? rs.status : 500) : status);
+        gowsgi_slot_end(req, http_status);
     gowsgi_current = outer;
     gowsgi_leave(ts);
     return status;

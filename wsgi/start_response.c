@@ -336,7 +336,7 @@ int gowsgi_send_body(gowsgi_reqstate *rs, const char *data, Py_ssize_t len)
         len = (Py_ssize_t)(rs->content_length - rs->body_sent);   /* truncate, as mod_wsgi */
     if (len > 0 && !rs->client_gone) {
         gowsgi_request *req = rs->req;
-        long long t0 = rs->observed ? gowsgi_now_us() : 0;
+        long long t0 = rs->observed || __atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED) ? gowsgi_now_us() : 0;
         rs->output_writes++;
         Py_BEGIN_ALLOW_THREADS
         rc = req->io->write(req->ctx, data, (size_t)len);
