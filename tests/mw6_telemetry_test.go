@@ -25,6 +25,8 @@ const (
 	teleKindStarted  = 5
 	teleKindStopping = 6
 	teleKindStopped  = 7
+	teleKindGCSnap   = 8
+	teleKindGCEvent  = 9
 )
 
 type teleDatagram struct {
@@ -179,6 +181,7 @@ WSGISlowRequests 1
 WSGIDaemonProcess tg processes=1 threads=2
 WSGIScriptAlias /emb @APPS@/mw6.wsgi
 WSGIScriptAlias /dmn @APPS@/mw6.wsgi process-group=tg application-group=%{GLOBAL}
+WSGIScriptAlias /gc @APPS@/mw6.wsgi process-group=tg application-group=second
 `})
 	require.NotNil(t, conn)
 	t.Cleanup(func() { conn.Close() })
@@ -204,8 +207,12 @@ WSGIScriptAlias /dmn @APPS@/mw6.wsgi process-group=tg application-group=%{GLOBAL
 	r, err := doReq(longClient, "GET", a.URL("/dmn/extra?op=sleep&s=2"), nil, map[string]string{"User-Agent": "mw6-agent"})
 	require.NoError(t, err)
 	require.Equal(t, 200, r.Status)
+	// A second interpreter in the daemon process: 150 cycles (a list that
+	// holds itself: one object each), a full collection.
+	gcr := Get(t, a.URL("/gc?op=gc&n=150"))
+	require.Equal(t, 200, gcr.Status)
 
-	// The daemon's REQUEST samples add up to its 4 requests: 3 x 2xx, 1 x 4xx.
+	// The daemon's REQUEST samples add up to its 5 requests: 4 x 2xx, 1 x 4xx.
 	sums := func(got []teleDatagram, pid int) (count, s2, s4 uint64) {
 		for _, d := range got {
 			if d.Kind == teleKindRequest && d.Pid == pid {
@@ -216,14 +223,14 @@ WSGIScriptAlias /dmn @APPS@/mw6.wsgi process-group=tg application-group=%{GLOBAL
 		}
 		return
 	}
-	l.waitFor(10*time.Second, func(got []teleDatagram) bool { c, _, _ := sums(got, dmn.Pid); return c >= 4 })
+	l.waitFor(10*time.Second, func(got []teleDatagram) bool { c, _, _ := sums(got, dmn.Pid); return c >= 5 })
 	time.Sleep(1200 * time.Millisecond) // two more intervals: nothing is counted twice
 	got := l.snapshot()
 	for _, d := range got {
 		require.Empty(t, d.Errors, "datagram of kind %d from pid %d", d.Kind, d.Pid)
 	}
 	count, s2, s4 := sums(got, dmn.Pid)
-	assert.Equal(t, []uint64{4, 3, 1}, []uint64{count, s2, s4}, "daemon request_count, status_2xx, status_4xx")
+	assert.Equal(t, []uint64{5, 4, 1}, []uint64{count, s2, s4}, "daemon request_count, status_2xx, status_4xx")
 	ec, e2, _ := sums(got, emb.Pid)
 	assert.Equal(t, []uint64{1, 1}, []uint64{ec, e2}, "the embedded child's one request")
 
@@ -300,9 +307,9 @@ WSGIScriptAlias /dmn @APPS@/mw6.wsgi process-group=tg application-group=%{GLOBAL
 		}
 	}
 	for id, n := range hist {
-		assert.Equal(t, 4, n, "histogram %d counts each of the daemon's requests once", id)
+		assert.Equal(t, 5, n, "histogram %d counts each of the daemon's requests once", id)
 	}
-	assert.Equal(t, 4, completedByThread, "request_threads_completed adds up to the requests")
+	assert.Equal(t, 5, completedByThread, "request_threads_completed adds up to the requests")
 	require.NotNil(t, slowest, "a daemon sample with request_time_max")
 	assert.GreaterOrEqual(t, slowest.F64[84], 2.0, "request_time_max: the 2 s request")
 	assert.GreaterOrEqual(t, slowest.F64[83], 2.0, "application_time_max")
@@ -323,6 +330,46 @@ WSGIScriptAlias /dmn @APPS@/mw6.wsgi process-group=tg application-group=%{GLOBAL
 		}
 	}
 	assert.Positive(t, outBytes, "output_bytes_total")
+
+	// GC_SNAPSHOT per interpreter per interval (named: the process has two)
+	// and a GC_EVENT for the app's full collection, as 6.0.5 sends them.
+	var gcEvent, gcSnap *teleDatagram
+	got = l.waitFor(10*time.Second, func(got []teleDatagram) bool {
+		var ev, snap bool
+		for _, d := range got {
+			if d.Pid == dmn.Pid && d.Bytes[8] == "second" {
+				ev = ev || (d.Kind == teleKindGCEvent && d.U64[322] == 2 && d.U64[323] >= 150)
+				snap = snap || (d.Kind == teleKindGCSnap && d.U64[308] >= 1)
+			}
+		}
+		return ev && snap
+	})
+	var mainSnaps int
+	for i := range got {
+		d := &got[i]
+		if d.Pid != dmn.Pid {
+			continue
+		}
+		switch {
+		case d.Kind == teleKindGCEvent && d.Bytes[8] == "second" && d.U64[322] == 2 && d.U64[323] >= 150:
+			gcEvent = d
+		case d.Kind == teleKindGCSnap && d.Bytes[8] == "second" && d.U64[308] >= 1:
+			gcSnap = d
+		case d.Kind == teleKindGCSnap && d.Bytes[8] == "":
+			mainSnaps++
+		}
+	}
+	require.NotNil(t, gcEvent, "GC_EVENT: generation 2, the 150 cycles collected")
+	assert.Equal(t, uint64(0), gcEvent.U64[324], "uncollectable")
+	assert.GreaterOrEqual(t, gcEvent.F64[321], 0.0, "pause duration")
+	assert.Less(t, gcEvent.F64[321], 10.0, "pause duration in seconds")
+	assert.InDelta(t, gcEvent.Stamp, gcEvent.F64[320], 5, "start_stamp: seconds since the epoch")
+	require.NotNil(t, gcSnap, "GC_SNAPSHOT of the interpreter, its collections2 counting the app's")
+	assert.Positive(t, gcSnap.U64[303], "threshold0")
+	assert.Equal(t, uint64(1), gcSnap.U64[315], "gc is enabled")
+	assert.GreaterOrEqual(t, gcSnap.U64[311], uint64(150), "collected2, cumulative")
+	assert.Contains(t, gcSnap.U64, 317, "dropped_events")
+	assert.Positive(t, mainSnaps, "GC_SNAPSHOT of the main interpreter too")
 
 	// PROCESS_STOPPING when Apache stops.
 	require.NoError(t, a.Stop())
@@ -379,10 +426,10 @@ WSGIScriptAlias /dmn @APPS@/mw6.wsgi process-group=tg application-group=%{GLOBAL
 	assert.Greater(t, stopped.Seq, stopping.Seq)
 	assert.Equal(t, "tg", stopped.Bytes[6])
 	assert.Equal(t, stopping.Bytes[130], stopped.Bytes[130], "shutdown_reason")
-	assert.Equal(t, uint64(4), stopped.U64[132], "lifetime_request_count")
+	assert.Equal(t, uint64(5), stopped.U64[132], "lifetime_request_count")
 	assert.Equal(t, uint64(0), stopped.U64[134], "active_requests_at_exit")
 	assert.Equal(t, uint64(1), stopped.U64[135], "graceful_drain")
 	assert.Greater(t, stopped.F64[131], 0.5, "process_uptime")
 	count, _, _ = sums(got, dmn.Pid)
-	assert.Equal(t, uint64(4), count, "the last samples count nothing twice")
+	assert.Equal(t, uint64(5), count, "the last samples count nothing twice")
 }

@@ -263,6 +263,22 @@ void gowsgi_telemetry_slow(int completed, long long start_us, long long now_us, 
 void gowsgi_telemetry_stopping(const char *reason, int active);
 /* PROCESS_STOPPED, once, at the very end of the process (after the last sample). */
 void gowsgi_telemetry_stopped(const char *reason, int active, int graceful);
+/* telemetry_gc.c: GC_SNAPSHOT and GC_EVENT per interpreter. */
+typedef struct gowsgi_gc_counters {
+    long long count[3], threshold[3], collections[3], collected[3], uncollectable[3];
+    int enabled;
+    long long freeze_count;
+    unsigned long long dropped;   /* events lost to a full ring since the last sample */
+} gowsgi_gc_counters;
+typedef struct gowsgi_gc_event {
+    long long start_us, duration_us, collected, uncollectable;
+    int generation;
+} gowsgi_gc_event;
+/* Its gc.callbacks entry, this interpreter's GIL held: 0, or -1 with an exception. */
+int gowsgi_telemetry_gc_install(gowsgi_interp *it);
+void gowsgi_telemetry_gc_tick(void);
+/* telemetry.c: sends one interpreter's GC datagrams; -1 once PROCESS_STOPPED is sent. */
+int gowsgi_telemetry_send_gc(const gowsgi_gc_counters *c, const gowsgi_gc_event *ev, int nev, const char *interp_name);
 
 /* exception_log.c: logs the pending Python exception with its traceback
  * after a head line formatted from fmt (its id first, logno.h); clears it. */

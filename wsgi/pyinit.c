@@ -43,6 +43,19 @@ static PyStatus configure_home(PyConfig *config, const char *home)
 
 static int setup_interp(gowsgi_interp *it, char *err, size_t errlen);
 
+/* WSGITelemetryService: the interpreter's GC datagrams (telemetry_gc.c),
+ * its GIL held. Without them it still serves. */
+static void gc_telemetry(gowsgi_interp *it)
+{
+    if (!__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED) || gowsgi_telemetry_gc_install(it) == 0)
+        return;
+    PyErr_Clear();
+    gowsgi_log_processf(GOWSGI_LOG_WARNING,
+                        GOWSGI_LOGNO(0020) "gowsgi (pid=%d): WSGITelemetryService: no GC datagrams for interpreter "
+                        "'%s': its gc.callbacks entry could not be added",
+                        (int)getpid(), it->name);
+}
+
 /* Whether this Python was built free-threaded (PEP 703). */
 #ifdef Py_GIL_DISABLED
 #define FREE_THREADED_BUILD 1
@@ -261,6 +274,7 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
     if (setup_interp(main_interp, err, errlen) != 0)
         return -1;
     gowsgi_interps_add(main_interp);
+    gc_telemetry(main_interp);
     set_switch_interval(init->switch_interval);
     *gowsgi_thread_state_slot(0) = PyThreadState_Get();
     PyEval_SaveThread();
@@ -343,6 +357,7 @@ gowsgi_interp *gowsgi_interp_create(const char *name, int index, char *err, size
     }
     *gowsgi_thread_state_slot(index) = ts;
     gowsgi_interps_add(it);
+    gc_telemetry(it);
     PyEval_SaveThread();
     return it;
 }

@@ -34,8 +34,20 @@ func reportTelemetry(interval time.Duration) {
 	if interval <= 0 {
 		interval = time.Second
 	}
+	go reportGC(interval)
 	for range time.Tick(interval) {
 		C.gowsgi_telemetry_tick()
+	}
+}
+
+// reportGC sends each interpreter's GC_SNAPSHOT and GC_EVENTs every
+// interval (telemetry_gc.c). It takes each interpreter's GIL in turn, so
+// on a thread of its own: a request holding a GIL delays these, never the
+// REQUEST samples.
+func reportGC(interval time.Duration) {
+	runtime.LockOSThread() // never unlocked: the thread keeps Python thread states
+	for range time.Tick(interval) {
+		C.gowsgi_telemetry_gc_tick()
 	}
 }
 

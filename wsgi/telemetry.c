@@ -13,6 +13,7 @@
 #include "engine.h"
 
 #include <pthread.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -27,6 +28,8 @@ enum {
     KIND_PROCESS_STARTED = 5,
     KIND_PROCESS_STOPPING = 6,
     KIND_PROCESS_STOPPED = 7,
+    KIND_GC_SNAPSHOT = 8,
+    KIND_GC_EVENT = 9,
     T_U64 = 1,
     T_F64 = 2,
     T_BYTES = 4,
@@ -39,6 +42,7 @@ enum {
     F_HOSTNAME = 5,
     F_PROCESS_GROUP = 6,
     F_PARENT_PID = 7,
+    F_INTERPRETER_NAME = 8,
     F_SAMPLE_PERIOD = 10,
     F_TELEMETRY_INTERVAL = 11,
     F_SLOW_THRESHOLD = 12,
@@ -74,6 +78,17 @@ enum {
     F_ACTIVE_AT_DECISION = 133,
     F_ACTIVE_AT_EXIT = 134,
     F_GRACEFUL_DRAIN = 135,
+    /* GC_SNAPSHOT: count 0-2, threshold 0-2, collections 0-2, collected
+     * 0-2, uncollectable 0-2, is_enabled, freeze_count, dropped_events. */
+    F_GC_COUNT0 = 300,
+    F_GC_IS_ENABLED = 315,
+    F_GC_FREEZE_COUNT = 316,
+    F_GC_DROPPED_EVENTS = 317,
+    F_GC_EVENT_START = 320,
+    F_GC_EVENT_DURATION = 321,
+    F_GC_EVENT_GENERATION = 322,
+    F_GC_EVENT_COLLECTED = 323,
+    F_GC_EVENT_UNCOLLECTABLE = 324,
     F_SLOW_STATE = 200,
     F_SLOW_START = 201,
     F_SLOW_DURATION = 202,
@@ -245,15 +260,27 @@ static void phase_add(phase *p, long long us)
     p->buckets[bucket_of(us)]++;
 }
 
+/* How long a sampler thread may wait for an ingester whose queue is full
+ * (a Unix datagram socket queues net.unix.max_dgram_qlen, 10 by default:
+ * one interval's datagrams of a few processes and interpreters can exceed
+ * it while the ingester is briefly off the CPU). */
+#define SEND_WAIT_MS 200
+
+/* This thread may wait SEND_WAIT_MS for room: set by the samplers for the
+ * length of one call, never on a request's thread. A wait that times out
+ * clears it, so a stalled ingester costs a sampler one wait per call. */
+static __thread int may_wait;
+
 static void send_dgram(const dgram *d)
 {
     if (tele_fd < 0 || d->n > sizeof(d->b))
         return;
     /* No ingester listening (ENOENT, ECONNREFUSED) or it is behind
      * (EAGAIN): dropped, as 6 drops it. */
-    if (sendto(tele_fd, d->b, d->n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&tele_addr,
-               sizeof(tele_addr)) < 0) {
-    }
+    int flags = MSG_NOSIGNAL | (may_wait ? 0 : MSG_DONTWAIT);
+    if (sendto(tele_fd, d->b, d->n, flags, (const struct sockaddr *)&tele_addr, sizeof(tele_addr)) < 0 &&
+        (errno == EAGAIN || errno == EWOULDBLOCK))
+        may_wait = 0;
 }
 
 static double now_s(void)
@@ -285,6 +312,13 @@ int gowsgi_telemetry_open(const gowsgi_init *init)
     tele_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (tele_fd < 0)
         return -1;
+    struct timeval wait = {0, SEND_WAIT_MS * 1000};
+    if (setsockopt(tele_fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof(wait)) != 0) {
+        /* Without it a sampler's send would wait without bound: never wait. */
+        close(tele_fd);
+        tele_fd = -1;
+        return -1;
+    }
     memset(&tele_addr, 0, sizeof(tele_addr));
     tele_addr.sun_family = AF_UNIX;
     memcpy(tele_addr.sun_path, path, strlen(path) + 1);
@@ -316,7 +350,9 @@ int gowsgi_telemetry_open(const gowsgi_init *init)
     versions(&d);
     identity(&d);
     u64(&d, F_PARENT_PID, (uint64_t)getppid());
+    may_wait = 1;   /* a process's start, no request yet */
     send_dgram(&d);
+    may_wait = 0;
     return 0;
 }
 
@@ -462,8 +498,10 @@ void gowsgi_telemetry_tick(void)
     if (tele_fd < 0)
         return;
     pthread_mutex_lock(&tick_lock);
+    may_wait = 1;
     if (!stopped_sent)
         sample();
+    may_wait = 0;
     pthread_mutex_unlock(&tick_lock);
 }
 
@@ -485,7 +523,9 @@ void gowsgi_telemetry_slow(int completed, long long start_us, long long now_us, 
     if ((tele_options & OPT_CAPTURE_USER_AGENT) && user_agent && *user_agent)
         bytes(&d, F_SLOW_USER_AGENT, user_agent);
     u64(&d, F_SLOW_STATUS, completed ? (uint64_t)status : 0);
+    may_wait = !completed;   /* a completed record is sent by the request's thread */
     send_dgram(&d);
+    may_wait = 0;
 }
 
 void gowsgi_telemetry_stopping(const char *reason, int active)
@@ -499,7 +539,9 @@ void gowsgi_telemetry_stopping(const char *reason, int active)
     if (reason && *reason)
         bytes(&d, F_SHUTDOWN_REASON, reason);
     u64(&d, F_ACTIVE_AT_DECISION, (uint64_t)(active > 0 ? active : 0));
+    may_wait = 1;
     send_dgram(&d);
+    may_wait = 0;
 }
 
 void gowsgi_telemetry_stopped(const char *reason, int active, int graceful)
@@ -511,8 +553,10 @@ void gowsgi_telemetry_stopped(const char *reason, int active, int graceful)
         pthread_mutex_unlock(&tick_lock);
         return;
     }
+    may_wait = 1;
     sample();   /* the requests since the last sample, as 6's final tick */
-    stopped_sent = 1;
+    may_wait = 0;
+    __atomic_store_n(&stopped_sent, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&tick_lock);
     long long now = gowsgi_now_us();
     dgram d;
@@ -527,5 +571,39 @@ void gowsgi_telemetry_stopped(const char *reason, int active, int graceful)
     u64(&d, F_LIFETIME_REQUEST_COUNT, lifetime);
     u64(&d, F_ACTIVE_AT_EXIT, (uint64_t)(active > 0 ? active : 0));
     u64(&d, F_GRACEFUL_DRAIN, graceful ? 1 : 0);
+    may_wait = 1;
     send_dgram(&d);
+    may_wait = 0;
+}
+
+int gowsgi_telemetry_send_gc(const gowsgi_gc_counters *c, const gowsgi_gc_event *ev, int nev, const char *interp_name)
+{
+    if (tele_fd < 0 || __atomic_load_n(&stopped_sent, __ATOMIC_ACQUIRE))
+        return -1;
+    dgram d;
+    may_wait = 1;
+    header(&d, KIND_GC_SNAPSHOT, now_s());
+    const long long *groups[5] = {c->count, c->threshold, c->collections, c->collected, c->uncollectable};
+    for (int g = 0; g < 5; g++)
+        for (int i = 0; i < 3; i++)
+            u64(&d, F_GC_COUNT0 + 3 * g + i, (uint64_t)groups[g][i]);
+    u64(&d, F_GC_IS_ENABLED, c->enabled ? 1 : 0);
+    u64(&d, F_GC_FREEZE_COUNT, (uint64_t)c->freeze_count);
+    u64(&d, F_GC_DROPPED_EVENTS, c->dropped);
+    if (interp_name && *interp_name)
+        bytes(&d, F_INTERPRETER_NAME, interp_name);
+    send_dgram(&d);
+    for (int i = 0; i < nev; i++) {
+        header(&d, KIND_GC_EVENT, now_s());
+        f64(&d, F_GC_EVENT_START, (double)ev[i].start_us / 1e6);
+        f64(&d, F_GC_EVENT_DURATION, (double)ev[i].duration_us / 1e6);
+        u64(&d, F_GC_EVENT_GENERATION, (uint64_t)ev[i].generation);
+        u64(&d, F_GC_EVENT_COLLECTED, (uint64_t)ev[i].collected);
+        u64(&d, F_GC_EVENT_UNCOLLECTABLE, (uint64_t)ev[i].uncollectable);
+        if (interp_name && *interp_name)
+            bytes(&d, F_INTERPRETER_NAME, interp_name);
+        send_dgram(&d);
+    }
+    may_wait = 0;
+    return 0;
 }

@@ -1,5 +1,6 @@
 # mod_wsgi 6 surface (tests/mw6_test.go): switch interval, RequestTimeout,
-# LogHandler, request_metrics() status counters.
+# LogHandler, request_metrics() status counters, telemetry (mw6_telemetry_test.go).
+import gc
 import json
 import logging
 import os
@@ -66,6 +67,13 @@ def application(environ, start_response):
                 sys.stderr.write("mw6 got %s %s %s\n" % (name, event.get("signame"), event.get("signum")))
                 sys.stderr.flush()
             SUBSCRIBED.append(on_signal)
+    elif op == "gc":
+        # Telemetry's GC datagrams: n reference cycles, then a full collection.
+        for _ in range(int(q.get("n", "100"))):
+            a = []
+            a.append(a)
+        del a
+        body["collected"] = gc.collect(2)
     elif op == "signals":
         cb = lambda *a, **k: None
         body["same"] = mod_wsgi.subscribe_signals(cb) is cb
