@@ -39,6 +39,7 @@ static Py_ssize_t read_client(InputObject *self, char *dst, size_t len)
     if (gowsgi_io_claim(rs) != 0)
         return -1;
     rs->io_reading = 1;
+    /* Timed for the request_finished event and telemetry's input_read_time. */
     long long t0 = rs->observed || __atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED) ? gowsgi_now_us() : 0;
     rs->input_reads++;
     Py_BEGIN_ALLOW_THREADS

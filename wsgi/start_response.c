@@ -336,6 +336,7 @@ int gowsgi_send_body(gowsgi_reqstate *rs, const char *data, Py_ssize_t len)
         len = (Py_ssize_t)(rs->content_length - rs->body_sent);   /* truncate, as mod_wsgi */
     if (len > 0 && !rs->client_gone) {
         gowsgi_request *req = rs->req;
+        /* Timed for the request_finished event and telemetry's output_write_time. */
         long long t0 = rs->observed || __atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED) ? gowsgi_now_us() : 0;
         rs->output_writes++;
         Py_BEGIN_ALLOW_THREADS
