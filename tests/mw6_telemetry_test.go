@@ -163,9 +163,13 @@ func (l *teleListener) waitFor(timeout time.Duration, ok func([]teleDatagram) bo
 func TestMW6_Telemetry(t *testing.T) {
 	gowsgiOnly(t)
 	t.Parallel()
+	forEachMPM(t, testTelemetry)
+}
+
+func testTelemetry(t *testing.T, mpm string) {
 	var conn *net.UnixConn
 	l := &teleListener{}
-	a := StartApache(t, ServerSpec{MPM: "event", Setup: func(root string) error {
+	a := StartApache(t, ServerSpec{MPM: mpm, Setup: func(root string) error {
 		path := filepath.Join(root, "run", "tele.sock")
 		c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 		if err != nil {
