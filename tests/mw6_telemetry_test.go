@@ -257,6 +257,7 @@ WSGIScriptAlias /gc @APPS@/mw6.wsgi process-group=tg application-group=second
 	assert.Equal(t, "4.9.4", started.Bytes[1], "mod_wsgi_version: mod_wsgi.version as apps see it")
 	assert.Contains(t, started.Bytes[3], "Apache/2.4.")
 	assert.Equal(t, uint64(a.Pid()), started.U64[7], "process_parent_pid")
+	assert.Equal(t, 0.005, started.F64[13], "switch_interval: Python's default")
 	require.NotNil(t, sample)
 	assert.Equal(t, 0.5, sample.F64[11], "telemetry_interval")
 	assert.Equal(t, 1.0, sample.F64[12], "slow_requests_threshold")
@@ -277,6 +278,7 @@ WSGIScriptAlias /gc @APPS@/mw6.wsgi process-group=tg application-group=second
 	// count its 4 requests once each, the 2 s request is the interval's
 	// max and sits in the bucket 6 puts it in.
 	assert.Equal(t, "4.9.4", sample.Bytes[1], "the build identity rides on every sample, as 6")
+	assert.Equal(t, 0.005, sample.F64[13], "switch_interval")
 	var hist = map[int]int{}
 	var slowest *teleDatagram
 	var completedByThread int

@@ -254,6 +254,8 @@ void gowsgi_slots_overdue(long long grace_us, long long stuck_us, int *overdue, 
 /* telemetry.c: WSGITelemetryService (mod_wsgi 6's datagrams, a subset). */
 extern int gowsgi_telemetry_on;
 int gowsgi_telemetry_open(const gowsgi_init *init);
+/* PROCESS_STARTED, once Python runs (6 sends its switch interval). */
+void gowsgi_telemetry_started(double switch_interval);
 /* At a request's end, its thread: its phases, I/O and status into the sample. */
 void gowsgi_telemetry_record(const gowsgi_reqstate *rs, int http_status);
 void gowsgi_telemetry_tick(void);

@@ -43,6 +43,21 @@ static PyStatus configure_home(PyConfig *config, const char *home)
 
 static int setup_interp(gowsgi_interp *it, char *err, size_t errlen);
 
+/* sys.getswitchinterval(), GIL held; 0 when it cannot be read. */
+static double current_switch_interval(void)
+{
+    PyObject *sys = PyImport_ImportModule("sys");
+    PyObject *v = sys ? PyObject_CallMethod(sys, "getswitchinterval", NULL) : NULL;
+    double d = v ? PyFloat_AsDouble(v) : 0;
+    Py_XDECREF(v);
+    Py_XDECREF(sys);
+    if (PyErr_Occurred() || d < 0) {
+        PyErr_Clear();
+        d = 0;
+    }
+    return d;
+}
+
 /* WSGITelemetryService: the interpreter's GC datagrams (telemetry_gc.c),
  * its GIL held. Without them it still serves. */
 static void gc_telemetry(gowsgi_interp *it)
@@ -276,6 +291,8 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
     gowsgi_interps_add(main_interp);
     gc_telemetry(main_interp);
     set_switch_interval(init->switch_interval);
+    if (__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED))
+        gowsgi_telemetry_started(current_switch_interval());
     *gowsgi_thread_state_slot(0) = PyThreadState_Get();
     PyEval_SaveThread();
     return 0;

@@ -122,6 +122,7 @@ static char tele_hostname[256];
 static long long tele_start_us;
 static char tele_versions[4][64];   /* mod_wsgi, Python, Apache, MPM: fields 1-4 */
 static int tele_max_threads;
+static double tele_switch_interval;   /* sys.getswitchinterval() at start, as 6 reads it */
 
 /* One phase over the interval: 6's mean (from the total), exact min and
  * max, and histogram. */
@@ -344,16 +345,24 @@ int gowsgi_telemetry_open(const gowsgi_init *init)
              init->apache_version[1], init->apache_version[2]);
     snprintf(tele_versions[3], sizeof(tele_versions[3]), "%s", init->mpm_name ? init->mpm_name : "");
     __atomic_store_n(&gowsgi_telemetry_on, 1, __ATOMIC_RELEASE);
+    return 0;
+}
 
+void gowsgi_telemetry_started(double switch_interval)
+{
+    if (tele_fd < 0)
+        return;
+    tele_switch_interval = switch_interval;
     dgram d;
-    header(&d, KIND_PROCESS_STARTED, now_s());
+    header(&d, KIND_PROCESS_STARTED, (double)tele_start_us / 1e6);
     versions(&d);
     identity(&d);
     u64(&d, F_PARENT_PID, (uint64_t)getppid());
+    if (tele_switch_interval > 0)
+        f64(&d, F_SWITCH_INTERVAL, tele_switch_interval);
     may_wait = 1;   /* a process's start, no request yet */
     send_dgram(&d);
     may_wait = 0;
-    return 0;
 }
 
 void gowsgi_telemetry_record(const gowsgi_reqstate *rs, int http_status)
@@ -440,6 +449,8 @@ static void sample(void)
     f64(&d, F_SAMPLE_PERIOD, period);
     f64(&d, F_TELEMETRY_INTERVAL, tele_interval);
     f64(&d, F_SLOW_THRESHOLD, tele_slow_threshold);
+    if (tele_switch_interval > 0)
+        f64(&d, F_SWITCH_INTERVAL, tele_switch_interval);
     u64(&d, F_REQUEST_COUNT, a.count);
     f64(&d, F_REQUEST_THROUGHPUT, (double)a.count / period);
     f64(&d, F_CAPACITY_UTILIZATION, (double)busy_total / 1e6 / (period * n));
