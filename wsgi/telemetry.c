@@ -265,7 +265,7 @@ static void phase_add(phase *p, long long us)
  * (a Unix datagram socket queues net.unix.max_dgram_qlen, 10 by default:
  * one interval's datagrams of a few processes and interpreters can exceed
  * it while the ingester is briefly off the CPU). */
-#define SEND_WAIT_MS 200
+#define SEND_WAIT_MS 500
 
 /* This thread may wait SEND_WAIT_MS for room: set by the samplers for the
  * length of one call, never on a request's thread. A wait that times out
