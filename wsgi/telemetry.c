@@ -367,7 +367,7 @@ void gowsgi_telemetry_started(double switch_interval)
 
 void gowsgi_telemetry_record(const gowsgi_reqstate *rs, int http_status)
 {
-    long long now = gowsgi_now_us(), us[NPHASES];
+    long long now = gowsgi_now_us(), us[NPHASES] = {0};
     int timed = rs->app_start != 0;   /* the application was called */
     int daemon = timed ? gowsgi_request_phases(rs, now, us) : 0;
     us[PH_REQUEST] = us[PH_SERVER] + us[PH_QUEUE] + us[PH_DAEMON] + us[PH_APPLICATION];
