@@ -3,9 +3,10 @@
  * ingester: a little-endian 24-byte header ('WSGI', version 1, kind, flags,
  * pid, seq, stamp) then TLV records (u16 field id, u8 type, [u16 length],
  * value), the kinds and field ids of 6.0.5's wsgi_telemetry.h. gowsgi sends
- * what 6.0.5 sends but the GC kinds and three REQUEST fields (README lists
- * them): PROCESS_STARTED, a REQUEST sample per interval, SLOW_REQUEST
- * records (active and completed), PROCESS_STOPPING and PROCESS_STOPPED. 6
+ * every kind 6.0.5 sends, with the fields README lists (a few it does not
+ * measure are left out): PROCESS_STARTED, a REQUEST sample per interval,
+ * SLOW_REQUEST records (active and completed), GC_SNAPSHOT and GC_EVENT
+ * (gathered by telemetry_gc.c), PROCESS_STOPPING and PROCESS_STOPPED. 6
  * defines PROCESS (1) and SERVER (3) but sends neither; nor does gowsgi. A
  * datagram the ingester cannot take is dropped, as 6 drops it: telemetry
  * never slows a request beyond one short lock at its end.
