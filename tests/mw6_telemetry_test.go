@@ -288,6 +288,19 @@ WSGIScriptAlias /gc @APPS@/mw6.wsgi process-group=tg application-group=second
 	assert.Equal(t, uint64(200), completed.U64[240])
 	assert.GreaterOrEqual(t, completed.F64[202], 2.0)
 	assert.Equal(t, "mw6-agent", completed.Bytes[217], "+CaptureUserAgent")
+	// What a completed record adds: the request's identity, phases and I/O.
+	assert.Equal(t, "http", completed.Bytes[211], "scheme")
+	assert.NotEmpty(t, completed.Bytes[212], "hostname")
+	assert.Equal(t, "HTTP/1.1", completed.Bytes[215], "protocol")
+	assert.Equal(t, "127.0.0.1", completed.Bytes[216], "peer_ip")
+	assert.GreaterOrEqual(t, completed.F64[223], 2.0, "application_time")
+	for _, id := range []int{220, 221, 222} {
+		assert.Contains(t, completed.F64, id, "server, queue, daemon time")
+	}
+	assert.NotContains(t, completed.U64, 205, "server_pid: not known in a daemon process")
+	assert.Positive(t, completed.U64[232], "output_bytes")
+	assert.Positive(t, completed.U64[233], "output_writes")
+	assert.NotContains(t, active.Bytes, 216, "a running request's record has what it had")
 
 	// The REQUEST sample's timings, histograms and per-thread arrays
 	// (6.0.5's fields 22-114): over the daemon's samples the histograms

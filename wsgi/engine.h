@@ -241,7 +241,7 @@ extern int gowsgi_slots_on;
 extern __thread long long gowsgi_slot_interrupted_after;
 int gowsgi_slots_enable(int threads, const char *slow_requests);
 void gowsgi_slot_begin(gowsgi_interp *it, const gowsgi_request *req);
-void gowsgi_slot_end(const gowsgi_request *req, int http_status);
+void gowsgi_slot_end(const gowsgi_reqstate *rs, int http_status);
 /* Logs each request that crossed WSGISlowRequests since the last scan. */
 void gowsgi_slots_scan_slow(void);
 /* Injects RequestTimeout into each request running fire_us or longer and
@@ -259,7 +259,9 @@ void gowsgi_telemetry_started(double switch_interval);
 /* At a request's end, its thread: its phases, I/O and status into the sample. */
 void gowsgi_telemetry_record(const gowsgi_reqstate *rs, int http_status);
 void gowsgi_telemetry_tick(void);
-void gowsgi_telemetry_slow(int completed, long long start_us, long long now_us, unsigned long thread_id,
+/* A SLOW_REQUEST record; rs (the request, which has ended) for a completed
+ * one, NULL for a running one. */
+void gowsgi_telemetry_slow(const gowsgi_reqstate *rs, long long start_us, long long now_us, unsigned long thread_id,
                            const char *method, const char *script_name, const char *path_info,
                            const char *user_agent, int status);
 void gowsgi_telemetry_stopping(const char *reason, int active);

@@ -97,8 +97,9 @@ void gowsgi_slot_begin(gowsgi_interp *it, const gowsgi_request *req)
 }
 
 /* With the request's GIL held, before the thread state is left. */
-void gowsgi_slot_end(const gowsgi_request *req, int http_status)
+void gowsgi_slot_end(const gowsgi_reqstate *rs, int http_status)
 {
+    const gowsgi_request *req = rs->req;
     gowsgi_slot *s = my_slot;
     gowsgi_slot_interrupted_after = 0;
     if (s == NULL)
@@ -118,7 +119,7 @@ void gowsgi_slot_end(const gowsgi_request *req, int http_status)
     s->start = 0;
     pthread_mutex_unlock(&s->lock);
     if (__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED) && slow && start != 0 && slow_threshold >= 0)
-        gowsgi_telemetry_slow(1, start, now, s->thread_id, s->method, s->script_name, s->path_info,
+        gowsgi_telemetry_slow(rs, start, now, s->thread_id, s->method, s->script_name, s->path_info,
                               s->user_agent, http_status);
     if (slow && start != 0) {
         char line[700];
@@ -160,7 +161,7 @@ void gowsgi_slots_scan_slow(void)
         }
         pthread_mutex_unlock(&s->lock);
         if (due && __atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED))
-            gowsgi_telemetry_slow(0, start, now, thread_id, method, script_name, path_info, agent, 0);
+            gowsgi_telemetry_slow(NULL, start, now, thread_id, method, script_name, path_info, agent, 0);
         if (due)
             gowsgi_log_processf(GOWSGI_LOG_WARNING,
                                 GOWSGI_LOGNO(0449) "gowsgi (pid=%d): slow request: %s %s in process group '%s' has "

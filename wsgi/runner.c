@@ -232,7 +232,7 @@ done:
     if (__builtin_expect(__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED), 0))
         gowsgi_telemetry_record(&rs, http_status);
     if (__builtin_expect(__atomic_load_n(&gowsgi_slots_on, __ATOMIC_RELAXED), 0))
-        gowsgi_slot_end(req, http_status);
+        gowsgi_slot_end(&rs, http_status);
     gowsgi_current = outer;
     gowsgi_leave(ts);
     return status;

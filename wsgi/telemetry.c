@@ -94,10 +94,22 @@ enum {
     F_SLOW_START = 201,
     F_SLOW_DURATION = 202,
     F_SLOW_THREAD_ID = 203,
+    F_SLOW_SERVER_PID = 205,
     F_SLOW_METHOD = 210,
+    F_SLOW_SCHEME = 211,
+    F_SLOW_HOSTNAME = 212,
     F_SLOW_SCRIPT_NAME = 213,
     F_SLOW_PATH_INFO = 214,
+    F_SLOW_PROTOCOL = 215,
+    F_SLOW_PEER_IP = 216,
     F_SLOW_USER_AGENT = 217,
+    F_SLOW_SERVER_TIME = 220,   /* then queue, daemon, application */
+    F_SLOW_INPUT_BYTES = 230,
+    F_SLOW_INPUT_READS = 231,
+    F_SLOW_OUTPUT_BYTES = 232,
+    F_SLOW_OUTPUT_WRITES = 233,
+    F_SLOW_INPUT_READ_TIME = 234,
+    F_SLOW_OUTPUT_WRITE_TIME = 235,
     F_SLOW_STATUS = 240,
 };
 
@@ -517,12 +529,49 @@ void gowsgi_telemetry_tick(void)
     pthread_mutex_unlock(&tick_lock);
 }
 
-void gowsgi_telemetry_slow(int completed, long long start_us, long long now_us, unsigned long thread_id,
+static const char *req_env(const gowsgi_request *req, const char *key)
+{
+    for (int i = 0; i < req->nenv; i++)
+        if (strcmp(req->env_keys[i], key) == 0)
+            return req->env_vals[i];
+    return "";
+}
+
+/* What a completed record adds, from the request that ended: its identity
+ * (looked up now, so a request that is not slow pays nothing for it), its
+ * phases and its I/O. */
+static void slow_completed(dgram *d, const gowsgi_reqstate *rs, long long now_us)
+{
+    const gowsgi_request *req = rs->req;
+    int daemon = gowsgi_config.process_group[0] != '\0';
+    if (!daemon)   /* in a daemon process the Apache child is not known */
+        u64(d, F_SLOW_SERVER_PID, (uint64_t)getpid());
+    const char *https = req_env(req, "HTTPS");
+    bytes(d, F_SLOW_SCHEME, strcmp(https, "on") == 0 || strcmp(https, "1") == 0 ? "https" : "http");
+    bytes(d, F_SLOW_HOSTNAME, req_env(req, "SERVER_NAME"));
+    bytes(d, F_SLOW_PROTOCOL, req_env(req, "SERVER_PROTOCOL"));
+    bytes(d, F_SLOW_PEER_IP, req_env(req, "REMOTE_ADDR"));
+    if (rs->app_start != 0) {
+        long long us[4];
+        gowsgi_request_phases(rs, now_us, us);
+        for (int i = 0; i < 4; i++)
+            f64(d, F_SLOW_SERVER_TIME + i, (double)us[i] / 1e6);
+    }
+    u64(d, F_SLOW_INPUT_BYTES, (uint64_t)rs->input_bytes);
+    u64(d, F_SLOW_INPUT_READS, (uint64_t)rs->input_reads);
+    u64(d, F_SLOW_OUTPUT_BYTES, (uint64_t)rs->body_sent);
+    u64(d, F_SLOW_OUTPUT_WRITES, (uint64_t)rs->output_writes);
+    f64(d, F_SLOW_INPUT_READ_TIME, (double)rs->input_time / 1e6);
+    f64(d, F_SLOW_OUTPUT_WRITE_TIME, (double)rs->output_time / 1e6);
+}
+
+void gowsgi_telemetry_slow(const gowsgi_reqstate *rs, long long start_us, long long now_us, unsigned long thread_id,
                            const char *method, const char *script_name, const char *path_info,
                            const char *user_agent, int status)
 {
     if (tele_fd < 0)
         return;
+    int completed = rs != NULL;
     dgram d;
     header(&d, KIND_SLOW_REQUEST, (double)now_us / 1e6);
     u64(&d, F_SLOW_STATE, completed ? 1 : 0);
@@ -534,6 +583,8 @@ void gowsgi_telemetry_slow(int completed, long long start_us, long long now_us, 
     bytes(&d, F_SLOW_PATH_INFO, path_info);
     if ((tele_options & OPT_CAPTURE_USER_AGENT) && user_agent && *user_agent)
         bytes(&d, F_SLOW_USER_AGENT, user_agent);
+    if (completed)
+        slow_completed(&d, rs, now_us);
     u64(&d, F_SLOW_STATUS, completed ? (uint64_t)status : 0);
     may_wait = !completed;   /* a completed record is sent by the request's thread */
     send_dgram(&d);
