@@ -202,8 +202,9 @@ func TestMetrics_Counts(t *testing.T) {
 		assert.Equal(t, 404, Get(t, a.URL("/metrics-elsewhere")).Status)
 		post := Do(t, "POST", a.URL("/metrics"), strings.NewReader("x"), nil)
 		assert.Equal(t, 405, post.Status)
-		// Apache adds TRACE unless TraceEnable is off.
-		assert.Equal(t, "GET,HEAD,TRACE", strings.ReplaceAll(post.Header.Get("Allow"), " ", ""), "the 405 says what is allowed")
+		// Apache adds TRACE unless TraceEnable is off, in no set order.
+		allow := strings.Split(strings.ReplaceAll(post.Header.Get("Allow"), " ", ""), ",")
+		assert.ElementsMatch(t, []string{"GET", "HEAD", "TRACE"}, allow, "the 405 says what is allowed")
 	})
 }
 
