@@ -78,6 +78,7 @@ typedef enum { ASLEEP, QUEUED, STARTING, AWAKE } group_state;
 typedef struct group {
     group_state state;
     apr_time_t woken;                /* when the wake that started it came */
+    int carried;                     /* started because it was awake before a graceful restart */
     int next;                        /* the queue, by index; -1 ends it */
 } group;
 
@@ -179,6 +180,7 @@ static void wake(starter_state *st, int g, apr_time_t now)
     if (st->groups[g].state != ASLEEP)
         return;   /* already starting, queued or up */
     st->groups[g].woken = now;
+    st->groups[g].carried = 0;
     if (st->nstarting < start_limit)
         start_group(st, g);
     else {
@@ -205,13 +207,18 @@ static void check_started(starter_state *st, apr_time_t now)
             st->groups[g].state = AWAKE;
             st->nstarting--;
             __atomic_store_n(&rt->shared->start_failed, 0, __ATOMIC_RELEASE);
-            __atomic_add_fetch(&rt->shared->cold_starts, 1, __ATOMIC_ACQ_REL);
-            gowsgi_metrics_cold_start(rt);
-            __atomic_store_n(&rt->shared->last_cold_start_usec, (long long)took, __ATOMIC_RELEASE);
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
-                         GOWSGI_LOGNO(0502) "gowsgi: cold start of daemon process group "
-                         "'%s' took %.3f s (process %d, pid %d ready)", rt->conf->name, (double)took / 1e6, i,
-                         (int)rt->procs[i].proc.pid);
+            /* A group carried awake over a graceful restart was not woken
+             * by a request: not a cold start. */
+            if (!st->groups[g].carried) {
+                __atomic_add_fetch(&rt->shared->cold_starts, 1, __ATOMIC_ACQ_REL);
+                gowsgi_metrics_cold_start(rt);
+                __atomic_store_n(&rt->shared->last_cold_start_usec, (long long)took, __ATOMIC_RELEASE);
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
+                             GOWSGI_LOGNO(0502) "gowsgi: cold start of daemon process group "
+                             "'%s' took %.3f s (process %d, pid %d ready)", rt->conf->name, (double)took / 1e6, i,
+                             (int)rt->procs[i].proc.pid);
+            }
+            st->groups[g].carried = 0;
             /* Up during a graceful end: it serves what old Apache children
              * send (the request that woke it), then drains. */
             if (st->draining)
@@ -411,8 +418,11 @@ static void starter_main(void)
         __atomic_store_n(&rt->shared->asleep, 1, __ATOMIC_RELEASE);
     }
     apr_time_t now = apr_time_now();
-    for (int i = 0; i < nwake_first; i++)
+    for (int i = 0; i < nwake_first; i++) {
         wake(&st, wake_first[i], now);
+        if (wake_first[i] >= 0 && wake_first[i] < gowsgi_daemon_nrts)
+            st.groups[wake_first[i]].carried = 1;
+    }
 
     for (;;) {
         int n = 0;

@@ -9,21 +9,27 @@
 
 #include "scoreboard.h"
 
-/* Seconds since the epoch at boot: /proc's start times count from it. */
-static double boot_time(void)
+/* A small /proc file, NUL-terminated; 0 when it cannot be read. */
+static int read_small(const char *path, char *buf, size_t size)
 {
-    static double boot;
-    if (boot > 0)
-        return boot;
-    char buf[4096];
-    int fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    ssize_t n = read(fd, buf, size - 1);
     close(fd);
     if (n <= 0)
         return 0;
     buf[n] = '\0';
+    return 1;
+}
+
+/* Seconds since the epoch at boot: /proc's start times count from it. */
+static double boot_time(void)
+{
+    static double boot;
+    char buf[4096];
+    if (boot > 0 || !read_small("/proc/stat", buf, sizeof(buf)))
+        return boot;
     const char *b = strstr(buf, "\nbtime ");
     if (b != NULL)
         boot = strtod(b + 7, NULL);
@@ -34,14 +40,8 @@ int gowsgi_proc_stat(pid_t pid, gowsgi_proc_view *v)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (!read_small(path, buf, sizeof(buf)))
         return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
     /* After the command's closing parenthesis (a command may hold spaces):
      * state is field 3, utime 14, stime 15, starttime 22, rss 24. */
     char *p = strrchr(buf, ')');

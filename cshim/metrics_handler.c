@@ -76,7 +76,9 @@ int gowsgi_metrics_handler(request_rec *r)
 {
     if (r->handler == NULL || strcmp(r->handler, "gowsgi-metrics") != 0)
         return DECLINED;
-    r->allowed |= (AP_METHOD_BIT << M_GET);
+    /* The 405's Allow header: GET (and HEAD) only; r->allowed alone
+     * would leave it saying TRACE. */
+    ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
     if (r->method_number != M_GET)
         return HTTP_METHOD_NOT_ALLOWED;
     const gowsgi_metrics_table *t = gowsgi_metrics_get();

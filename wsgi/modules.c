@@ -31,8 +31,11 @@ int gowsgi_modules_install(gowsgi_interp *it)
         return -1;
     if (add(m, "version", Py_BuildValue("(iii)", 4, 9, 4)) != 0 ||
         add(m, "gowsgi_version", Py_BuildValue("(iii)", 0, 1, 0)) != 0 ||
-        add(m, "process_group", PyUnicode_FromString(gowsgi_config.process_group)) != 0 ||
-        add(m, "application_group", PyUnicode_FromString(it->name)) != 0 ||
+        /* Latin-1, as mod_wsgi decodes them: a name is bytes from the
+         * configuration or the request, not always UTF-8. */
+        add(m, "process_group", PyUnicode_DecodeLatin1(gowsgi_config.process_group,
+                                                       (Py_ssize_t)strlen(gowsgi_config.process_group), NULL)) != 0 ||
+        add(m, "application_group", PyUnicode_DecodeLatin1(it->name, (Py_ssize_t)strlen(it->name), NULL)) != 0 ||
         add(m, "maximum_processes", PyLong_FromLong(gowsgi_config.max_processes)) != 0 ||
         add(m, "threads_per_process", PyLong_FromLong(gowsgi_config.threads_per_process)) != 0 ||
         PyModule_AddObjectRef(m, "FileWrapper", (PyObject *)it->types[GOWSGI_T_FILE_WRAPPER]) != 0 ||
