@@ -250,13 +250,15 @@ chroot-test:
 
 # ---- fuzzing (wsgi/fuzz) ---------------------------------------------------
 # `make fuzz` runs each libFuzzer target (the daemon-mode wire codec as a
-# daemon and as an Apache child read it) for FUZZ_SECONDS, starting from the
-# seeds in wsgi/testdata/fuzz (written by wsgi/wiretest's TestFuzzSeeds),
+# daemon and as an Apache child read it, and the daemon launcher's settings
+# decoder) for FUZZ_SECONDS, starting from the seeds in wsgi/testdata/fuzz
+# (the wire's written by wsgi/wiretest's TestFuzzSeeds, the launcher's by
+# hand),
 # copied so that the committed ones stay as they are. A crash, leak or failed
 # check fails the make and leaves its input in $(FUZZ_DIR)/artifacts.
 FUZZ_SECONDS ?= 60
 FUZZ_DIR ?= $(BUILD)/fuzz
-FUZZ_TARGETS := daemon_side child_side
+FUZZ_TARGETS := daemon_side child_side launcher_settings
 FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1 \
 	-Wall -Wextra -Werror -I$(CURDIR)/wsgi
 .PHONY: fuzz
@@ -269,7 +271,11 @@ fuzz:
 		rt=libclang-rt-$$(clang -dumpversion | cut -d. -f1)-dev; echo "Installing libFuzzer's runtime: $$rt"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$rt; }
 	@set -e; for t in $(FUZZ_TARGETS); do \
-		clang $(FUZZ_CFLAGS) $(CURDIR)/wsgi/fuzz/fuzz_$$t.c $(CURDIR)/wsgi/daemon_wire.c $(CURDIR)/wsgi/daemon_wire_io.c -o $(FUZZ_DIR)/fuzz_$$t; \
+		case $$t in \
+		launcher_settings) srcs="$(CURDIR)/wsgi/launcher/settings.c"; inc="-I$(CURDIR)/wsgi/launcher";; \
+		*) srcs="$(CURDIR)/wsgi/daemon_wire.c $(CURDIR)/wsgi/daemon_wire_io.c"; inc=;; \
+		esac; \
+		clang $(FUZZ_CFLAGS) $$inc $(CURDIR)/wsgi/fuzz/fuzz_$$t.c $$srcs -o $(FUZZ_DIR)/fuzz_$$t; \
 	done
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		rm -rf $(FUZZ_DIR)/corpus_$$t; mkdir -p $(FUZZ_DIR)/corpus_$$t $(FUZZ_DIR)/artifacts; \

@@ -9,6 +9,7 @@
 #define GOWSGI_FUZZ_STREAM_H
 
 #include "daemon_wire.h"
+#include "fuzz_check.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,15 +17,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* A failed check is a crash, which libFuzzer keeps as an artifact. */
-#define CHECK(c)                                                                  \
-    do {                                                                          \
-        if (!(c)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-            abort();                                                              \
-        }                                                                         \
-    } while (0)
 
 typedef void (*fuzz_frame_fn)(void *state, int type, const unsigned char *p, size_t len);
 

@@ -32,7 +32,10 @@ typedef struct launch_settings {
 } launch_settings;
 
 /* settings.c: decodes the records in buf (which the strings then point
- * into); NULL, or what is wrong with them. */
+ * into); NULL, or what is wrong with them (nothing is left allocated). */
 const char *launch_settings_decode(char *buf, size_t len, launch_settings *s);
+/* Frees what a successful decode allocated (the fuzz target's; the daemon
+ * keeps its settings for life). */
+void launch_settings_free(launch_settings *s);
 
 #endif

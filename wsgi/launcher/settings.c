@@ -18,19 +18,58 @@ static int hex_value(char c)
     return -1;
 }
 
-/* Appends to a NULL-free array of n items; returns the new array or NULL. */
-static void *grow(void *array, int n, size_t item)
+/* The arrays the decoder grows, until they are handed to the settings. */
+typedef struct decoded_arrays {
+    const char **warnings;
+    const char **gil_exceptions;
+    gowsgi_import *imports;
+    gowsgi_interp_override *overrides;
+} decoded_arrays;
+
+/* Makes room for item n+1 of *arrayp (a pointer to an array pointer); on
+ * failure the array is left as it was, for the caller to free. */
+static int grow(void *arrayp, int n, size_t item)
 {
-    return realloc(array, item * (size_t)(n + 1));
+    void **array = arrayp;
+    void *grown = realloc(*array, item * (size_t)(n + 1));
+    if (grown == NULL)
+        return -1;
+    *array = grown;
+    return 0;
 }
+
+static const char *decode(char *buf, size_t len, launch_settings *s, decoded_arrays *a);
 
 const char *launch_settings_decode(char *buf, size_t len, launch_settings *s)
 {
+    decoded_arrays a = {0};
+    const char *err = decode(buf, len, s, &a);
+    if (err != NULL) {
+        free(a.warnings);
+        free(a.gil_exceptions);
+        free(a.imports);
+        free(a.overrides);
+        return err;   /* s keeps what was read (its log settings), no arrays */
+    }
+    s->init.base.warnings = a.warnings;
+    s->init.base.gil_exceptions = a.gil_exceptions;
+    s->init.base.imports = a.imports;
+    s->init.base.interp_overrides = a.overrides;
+    return NULL;
+}
+
+void launch_settings_free(launch_settings *s)
+{
+    free((void *)s->init.base.warnings);
+    free((void *)s->init.base.gil_exceptions);
+    free((void *)s->init.base.imports);
+    free((void *)s->init.base.interp_overrides);
+    memset(s, 0, sizeof(*s));
+}
+
+static const char *decode(char *buf, size_t len, launch_settings *s, decoded_arrays *a)
+{
     gowsgi_daemon_init *init = &s->init;
-    const char **warnings = NULL;
-    const char **gil_exceptions = NULL;
-    gowsgi_import *imports = NULL;
-    gowsgi_interp_override *overrides = NULL;
     int magic = 0, secret = 0;
     memset(s, 0, sizeof(*s));
     init->log.fd = -1;
@@ -77,22 +116,22 @@ const char *launch_settings_decode(char *buf, size_t len, launch_settings *s)
             }
             secret = 1;
         } else if (strcmp(key, GOWSGI_LAUNCH_WARNING) == 0) {
-            if ((warnings = grow(warnings, init->base.nwarnings, sizeof(char *))) == NULL)
+            if (grow(&a->warnings, init->base.nwarnings, sizeof(char *)) != 0)
                 return "out of memory";
-            warnings[init->base.nwarnings++] = val;
+            a->warnings[init->base.nwarnings++] = val;
         } else if (strcmp(key, GOWSGI_LAUNCH_GIL_EXCEPTION) == 0) {
-            if ((gil_exceptions = grow(gil_exceptions, init->base.ngil_exceptions, sizeof(char *))) == NULL)
+            if (grow(&a->gil_exceptions, init->base.ngil_exceptions, sizeof(char *)) != 0)
                 return "out of memory";
-            gil_exceptions[init->base.ngil_exceptions++] = val;
+            a->gil_exceptions[init->base.ngil_exceptions++] = val;
         } else if (strcmp(key, GOWSGI_LAUNCH_OVERRIDE) == 0) {
-            if ((overrides = grow(overrides, init->base.ninterp_overrides, sizeof(gowsgi_interp_override))) == NULL)
+            if (grow(&a->overrides, init->base.ninterp_overrides, sizeof(gowsgi_interp_override)) != 0)
                 return "out of memory";
-            memset(&overrides[init->base.ninterp_overrides], 0, sizeof(gowsgi_interp_override));
-            overrides[init->base.ninterp_overrides++].application_group = val;
+            memset(&a->overrides[init->base.ninterp_overrides], 0, sizeof(gowsgi_interp_override));
+            a->overrides[init->base.ninterp_overrides++].application_group = val;
         } else if (strncmp(key, "interp_override.", 16) == 0) {
             if (init->base.ninterp_overrides == 0)
                 return "an interpreter setting before its application group";
-            gowsgi_interp_override *o = &overrides[init->base.ninterp_overrides - 1];
+            gowsgi_interp_override *o = &a->overrides[init->base.ninterp_overrides - 1];
             if (strcmp(key, GOWSGI_LAUNCH_OVERRIDE_LAYERS) == 0)
                 o->python_path_layers = val;
             else if (strcmp(key, GOWSGI_LAUNCH_OVERRIDE_STDIN) == 0)
@@ -104,14 +143,14 @@ const char *launch_settings_decode(char *buf, size_t len, launch_settings *s)
             else if (strcmp(key, GOWSGI_LAUNCH_OVERRIDE_SWITCH) == 0)
                 o->switch_interval = val;
         } else if (strcmp(key, GOWSGI_LAUNCH_IMPORT) == 0) {
-            if ((imports = grow(imports, init->base.nimports, sizeof(gowsgi_import))) == NULL)
+            if (grow(&a->imports, init->base.nimports, sizeof(gowsgi_import)) != 0)
                 return "out of memory";
-            memset(&imports[init->base.nimports], 0, sizeof(gowsgi_import));
-            imports[init->base.nimports++].script = val;
+            memset(&a->imports[init->base.nimports], 0, sizeof(gowsgi_import));
+            a->imports[init->base.nimports++].script = val;
         } else if (strncmp(key, "import.", 7) == 0) {
             if (init->base.nimports == 0)
                 return "an import setting before its import";
-            gowsgi_import *imp = &imports[init->base.nimports - 1];
+            gowsgi_import *imp = &a->imports[init->base.nimports - 1];
             if (strcmp(key, GOWSGI_LAUNCH_IMPORT_APP) == 0)
                 imp->application_group = val;
             else if (strcmp(key, GOWSGI_LAUNCH_IMPORT_CALLABLE) == 0)
@@ -161,10 +200,6 @@ const char *launch_settings_decode(char *buf, size_t len, launch_settings *s)
         return "the settings carry no gowsgi mark";
     if (!secret || s->libpython == NULL || s->engine == NULL || init->group == NULL || s->shared_size == 0)
         return "the settings are incomplete";
-    init->base.warnings = warnings;
-    init->base.gil_exceptions = gil_exceptions;
-    init->base.imports = imports;
-    init->base.interp_overrides = overrides;
     init->secret = s->secret;
     return NULL;
 }
