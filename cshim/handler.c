@@ -86,7 +86,7 @@ static const gowsgi_handler_script *handler_script_for(const gowsgi_dir_conf *dc
     return NULL;
 }
 
-int gowsgi_handler(request_rec *r)
+static int handle(request_rec *r)
 {
     if (r->handler == NULL)
         return DECLINED;
@@ -210,4 +210,12 @@ int gowsgi_handler(request_rec *r)
     if (status == 0)
         gowsgi_request_done(req.ctx);
     return status == 0 ? OK : status;
+}
+
+int gowsgi_handler(request_rec *r)
+{
+    gowsgi_prefork_serving_begin();
+    int status = handle(r);
+    gowsgi_prefork_serving_end();
+    return status;
 }

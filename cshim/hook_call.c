@@ -98,5 +98,8 @@ int gowsgi_hook_call(request_rec *r, const char *script, const char *group, int 
     h.ssl_var = hook_ssl_var;
     h.req.request_rec = dconf->pass_apache_request == 1 ? r : NULL;
     h.put = hook_put;
-    return gowsgi_engine_call_hook(&h);
+    gowsgi_prefork_serving_begin();
+    int rc = gowsgi_engine_call_hook(&h);
+    gowsgi_prefork_serving_end();
+    return rc;
 }

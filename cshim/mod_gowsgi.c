@@ -91,12 +91,16 @@ static int pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     gowsgi_main_server = s;
+    gowsgi_prefork_exit_setup();
     gowsgi_daemons_child_init();
     /* WSGIRestrictEmbedded On: this child only forwards; no Python here. */
-    if (gowsgi_globals.restrict_embedded == 1 && !gowsgi_globals.python_required)
+    if (gowsgi_globals.restrict_embedded == 1 && !gowsgi_globals.python_required) {
         gowsgi_engine_error = "embedded mode is off (WSGIRestrictEmbedded On)";
-    else
+    } else {
+        gowsgi_prefork_serving_begin();
         gowsgi_engine_load(pchild, s);
+        gowsgi_prefork_serving_end();
+    }
 }
 
 /* The parent: what an Apache child that exited (even by a crash, mid-

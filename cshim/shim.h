@@ -26,6 +26,12 @@ void gowsgi_child_crash_report(void);
 /* The path of libgowsgi.so: GoWSGILibrary, or beside mod_gowsgi.so. */
 const char *gowsgi_engine_library(apr_pool_t *p);
 
+/* prefork_exit.c: a prefork child stopped while it serves a WSGI request
+ * (between begin and end, which nest) ends at once. */
+void gowsgi_prefork_exit_setup(void);
+void gowsgi_prefork_serving_begin(void);
+void gowsgi_prefork_serving_end(void);
+
 /* engine_settings.c: the engine's start-up settings from the configuration. */
 void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init);
 gowsgi_import *gowsgi_engine_imports(apr_pool_t *p, const char *process_group, int *n);
