@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ap_mpm.h"
+#include "http_core.h"
 
 #define EXIT_STACK_SIZE (256 * 1024)
 
@@ -61,6 +62,9 @@ void gowsgi_prefork_exit_setup(void)
 {
     int threaded = 0;
     if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS || threaded != AP_MPMQ_NOT_SUPPORTED)
+        return;
+    /* apache2 -X: no child; its handlers only note the signal. */
+    if (ap_exists_config_define("ONE_PROCESS"))
         return;
     if (sigaction(SIGHUP, NULL, &apache_hup) != 0 || sigaction(SIGTERM, NULL, &apache_term) != 0 ||
         !is_handler(&apache_hup) || !is_handler(&apache_term))
