@@ -50,7 +50,7 @@ typedef struct gowsgi_daemon_slot {
     int cause;                     /* gowsgi_exit_cause of its last exit, set when it is reaped */
     char reason[GOWSGI_DAEMON_REASON];
     /* Requests this process answered, counted by Apache's children as each
-     * response ends (daemon_forward.c; the daemon never writes it), for the
+     * response ends (daemon_relay.c; the daemon never writes it), for the
      * status page; zeroed when the slot's next process is forked. */
     apr_uint64_t requests;
 } gowsgi_daemon_slot;

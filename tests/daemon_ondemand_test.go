@@ -291,7 +291,14 @@ func TestDaemonOnDemand_Graceful(t *testing.T) {
 			Snippet: "WSGIDaemonStart on-demand\n" + odGroup("awake", "") + odGroup("asleep", "") +
 				odGroup("eager", "start=eager")})
 		require.Len(t, waitOdProcs(a, "eager", 1, 10*time.Second), 1, "start=eager wins over WSGIDaemonStart")
+		woken := markLog(a)
 		old, _ := odGet(t, a, "awake")
+		// The starter logs the cold start when it next looks (every 10 ms),
+		// which on a loaded box can be after the request was answered and
+		// after the mark below: wait for it, so the after-restart log holds
+		// only what the restart caused.
+		cold := "cold start of daemon process group 'awake'"
+		require.Contains(t, strings.Join(woken.waitRaw(cold, 10*time.Second), "\n"), cold, "the first request woke it")
 		oldStarter := starterPids(a)
 		require.Len(t, oldStarter, 1)
 
