@@ -626,7 +626,19 @@ WSGIScriptAlias /load @APPS@/daemon/probe.wsgi process-group=load
 				records := readRecords(t, rec)
 
 				assertRanOnce(t, results, records)
-				ok, after := 0, 0
+				log := strings.Join(mark.raw(), "\n")
+				// The process begins a request (its ticket) a moment before
+				// the app writes its record: a request killed in between
+				// failed with no record. Each request lost in the victim has
+				// one GW0300 line naming it; a request that failed for any
+				// other reason would have none.
+				lostLines := 0
+				for _, l := range strings.Split(log, "\n") {
+					if strings.Contains(l, "GW0300") && strings.Contains(l, fmt.Sprintf("(pid %d): ", victim)) {
+						lostLines++
+					}
+				}
+				ok, after, failed := 0, 0, 0
 				for _, r := range results {
 					if r.status == 200 {
 						ok++
@@ -635,12 +647,17 @@ WSGIScriptAlias /load @APPS@/daemon/probe.wsgi process-group=load
 						}
 						continue
 					}
-					assert.Equal(t, victim, pidOf(records[r.id]), "request %s failed (status %d, %v): only "+
-						"requests begun in the killed process may", r.id, r.status, r.err)
+					failed++
+					if pid := pidOf(records[r.id]); pid != 0 {
+						assert.Equal(t, victim, pid, "request %s failed (status %d, %v): only "+
+							"requests begun in the killed process may", r.id, r.status, r.err)
+					}
 				}
+				assert.LessOrEqual(t, failed, lostLines, "each failed request was lost in the killed process "+
+					"(a GW0300 line naming pid %d each): %s", victim, log)
+				assert.LessOrEqual(t, failed, 4, "at most the killed process's 4 threads' requests failed")
 				assert.Greater(t, ok, 20, "the load went on")
 				assert.Greater(t, after, 0, "a new process of the group served the load")
-				log := strings.Join(mark.raw(), "\n")
 				assert.Equal(t, 1, strings.Count(log, want), "one line says what happened: %s", log)
 				assert.NotContains(t, a.ErrorLogContent(), "exit signal", "no Apache child died")
 			})
