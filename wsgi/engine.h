@@ -299,6 +299,8 @@ void gowsgi_log_python_stacks(void);
 
 /* environ.c */
 int gowsgi_environ_prepare(gowsgi_interp *it);
+/* The value of the request's CGI entry key, or "" when it has none. */
+const char *gowsgi_request_env(const gowsgi_request *req, const char *key);
 PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req,
                                gowsgi_reqstate *rs);
 /* environ_modwsgi6.c: the engine's entries under GoWSGICompatibility 6. */

@@ -211,6 +211,14 @@ fail:
     return NULL;
 }
 
+const char *gowsgi_request_env(const gowsgi_request *req, const char *key)
+{
+    for (int i = 0; i < req->nenv; i++)
+        if (strcmp(req->env_keys[i], key) == 0)
+            return req->env_vals[i];
+    return "";
+}
+
 PyObject *gowsgi_environ_build(gowsgi_interp *it, gowsgi_request *req, gowsgi_reqstate *rs)
 {
     gowsgi_nogil_lock_acquire(&it->key_cache_lock);

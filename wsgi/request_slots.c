@@ -57,14 +57,6 @@ int gowsgi_slots_enable(int threads, const char *slow_requests)
     return 0;
 }
 
-static const char *env(const gowsgi_request *req, const char *key)
-{
-    for (int i = 0; i < req->nenv; i++)
-        if (strcmp(req->env_keys[i], key) == 0)
-            return req->env_vals[i];
-    return "";
-}
-
 static const char *group_name(void)
 {
     return gowsgi_config.process_group[0] ? gowsgi_config.process_group : "(embedded)";
@@ -85,12 +77,12 @@ void gowsgi_slot_begin(gowsgi_interp *it, const gowsgi_request *req)
     s->seq++;
     s->interrupted_at = 0;
     s->slow_logged = 0;
-    snprintf(s->method, sizeof(s->method), "%s", env(req, "REQUEST_METHOD"));
-    snprintf(s->uri, sizeof(s->uri), "%s", env(req, "REQUEST_URI"));
+    snprintf(s->method, sizeof(s->method), "%s", gowsgi_request_env(req, "REQUEST_METHOD"));
+    snprintf(s->uri, sizeof(s->uri), "%s", gowsgi_request_env(req, "REQUEST_URI"));
     if (__atomic_load_n(&gowsgi_telemetry_on, __ATOMIC_RELAXED)) {
-        snprintf(s->script_name, sizeof(s->script_name), "%s", env(req, "SCRIPT_NAME"));
-        snprintf(s->path_info, sizeof(s->path_info), "%s", env(req, "PATH_INFO"));
-        snprintf(s->user_agent, sizeof(s->user_agent), "%s", env(req, "HTTP_USER_AGENT"));
+        snprintf(s->script_name, sizeof(s->script_name), "%s", gowsgi_request_env(req, "SCRIPT_NAME"));
+        snprintf(s->path_info, sizeof(s->path_info), "%s", gowsgi_request_env(req, "PATH_INFO"));
+        snprintf(s->user_agent, sizeof(s->user_agent), "%s", gowsgi_request_env(req, "HTTP_USER_AGENT"));
     }
     s->start = gowsgi_now_us();
     pthread_mutex_unlock(&s->lock);

@@ -529,14 +529,6 @@ void gowsgi_telemetry_tick(void)
     pthread_mutex_unlock(&tick_lock);
 }
 
-static const char *req_env(const gowsgi_request *req, const char *key)
-{
-    for (int i = 0; i < req->nenv; i++)
-        if (strcmp(req->env_keys[i], key) == 0)
-            return req->env_vals[i];
-    return "";
-}
-
 /* What a completed record adds, from the request that ended: its identity
  * (looked up now, so a request that is not slow pays nothing for it), its
  * phases and its I/O. */
@@ -546,11 +538,11 @@ static void slow_completed(dgram *d, const gowsgi_reqstate *rs, long long now_us
     int daemon = gowsgi_config.process_group[0] != '\0';
     if (!daemon)   /* in a daemon process the Apache child is not known */
         u64(d, F_SLOW_SERVER_PID, (uint64_t)getpid());
-    const char *https = req_env(req, "HTTPS");
+    const char *https = gowsgi_request_env(req, "HTTPS");
     bytes(d, F_SLOW_SCHEME, strcmp(https, "on") == 0 || strcmp(https, "1") == 0 ? "https" : "http");
-    bytes(d, F_SLOW_HOSTNAME, req_env(req, "SERVER_NAME"));
-    bytes(d, F_SLOW_PROTOCOL, req_env(req, "SERVER_PROTOCOL"));
-    bytes(d, F_SLOW_PEER_IP, req_env(req, "REMOTE_ADDR"));
+    bytes(d, F_SLOW_HOSTNAME, gowsgi_request_env(req, "SERVER_NAME"));
+    bytes(d, F_SLOW_PROTOCOL, gowsgi_request_env(req, "SERVER_PROTOCOL"));
+    bytes(d, F_SLOW_PEER_IP, gowsgi_request_env(req, "REMOTE_ADDR"));
     if (rs->app_start != 0) {
         long long us[4];
         gowsgi_request_phases(rs, now_us, us);
