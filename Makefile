@@ -54,7 +54,11 @@ LAUNCHER_SOURCES := $(wildcard wsgi/launcher/*.c wsgi/launcher/*.h) wsgi/gowsgi.
 
 .PHONY: build deps run test unit unit-pythons integration integration-pythons vet clean install uninstall deb pythons engine-for python-freethreaded
 
-build: $(BUILD)/libgowsgi.so $(BUILD)/mod_gowsgi.so $(BUILD)/gowsgi-daemon
+# The launcher with the server's Python and engine linked in, which a group
+# whose Python is the server's execs (wsgi/launcher/engine_builtin.c).
+BUILTIN_LAUNCHER := $(BUILD)/gowsgi-daemon-$(SERVER_PYTHON_TAG)
+
+build: $(BUILD)/libgowsgi.so $(BUILD)/mod_gowsgi.so $(BUILD)/gowsgi-daemon $(BUILTIN_LAUNCHER)
 
 # Installs only what is missing; keeps Debian's postinst from starting an
 # Apache on port 80 while it does.
@@ -77,12 +81,19 @@ $(BUILD)/libgowsgi.so: $(GO_SOURCES)
 # child before libgowsgi.so (RTLD_GLOBAL, for lib-dynload's extensions); and
 # the server's Python version and multiarch triple, to tell which engine
 # build and libpython a daemon group's own Python needs (group_python.c).
-$(BUILD)/shim_build.h: Makefile
+# ... and which libpython the launcher with the server's Python built in
+# came from, as it was then (its size and time): a Debian update of
+# libpython since sends the groups to gowsgi-daemon, which loads the
+# updated one (cshim/daemon_launch.c), until gowsgi is built again.
+SERVER_LIBPYTHON = $(shell $(PYTHON) -c 'import os, sysconfig as s; print(os.path.realpath(os.path.join(s.get_config_var("LIBDIR"), s.get_config_var("INSTSONAME"))))' 2>/dev/null)
+$(BUILD)/shim_build.h: Makefile $(wildcard /usr/lib/*/libpython3*.so.1.0)
 	@mkdir -p $(BUILD)
 	@soname=$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("INSTSONAME"))'); \
 	multiarch=$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("MULTIARCH") or "")'); \
 	printf '#define GOWSGI_LIBPYTHON "%s"\n#define GOWSGI_VERSION "0.1.0"\n#define GOWSGI_PYTHON_TAG "%s"\n#define GOWSGI_MULTIARCH "%s"\n' \
-		"$$soname" "$(SERVER_PYTHON_TAG)" "$$multiarch" > $@
+		"$$soname" "$(SERVER_PYTHON_TAG)" "$$multiarch" > $@; \
+	printf '#define GOWSGI_LIBPYTHON_PATH "%s"\n#define GOWSGI_LIBPYTHON_STAMP "%s"\n' \
+		"$(SERVER_LIBPYTHON)" "$$(stat -L -c '%s %Y' $(SERVER_LIBPYTHON))" >> $@
 
 # The status page (cshim/status_page.html) as a C string, built in: the
 # server serves it with no file of its own to install or find.
@@ -102,9 +113,36 @@ $(BUILD)/mod_gowsgi.so: $(SHIM_SOURCES) $(BUILD)/shim_build.h $(BUILD)/status_pa
 		-I$(CURDIR)/wsgi -I$(BUILD) -ldl *.c >/dev/null
 	cp $(BUILD)/shim/.libs/mod_gowsgi.so $@.tmp && mv -f $@.tmp $@
 
+LAUNCHER_C := wsgi/launcher/main.c wsgi/launcher/settings.c wsgi/errorlog_line.c wsgi/crash_report.c
+LAUNCHER_CFLAGS := -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(CURDIR)/wsgi
+
+# Any Python's: it dlopens the group's libpython and engine build.
 $(BUILD)/gowsgi-daemon: $(LAUNCHER_SOURCES)
 	@mkdir -p $(BUILD)
-	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(CURDIR)/wsgi -o $@.tmp wsgi/launcher/*.c wsgi/errorlog_line.c wsgi/crash_report.c -ldl
+	gcc $(LAUNCHER_CFLAGS) -o $@.tmp $(LAUNCHER_C) wsgi/launcher/engine_dlopen.c -ldl
+	@mv -f $@.tmp $@
+
+# The server's Python's: the engine as a Go c-archive and libpython's static
+# archive (what Debian links /usr/bin/python3.X from), whole, exported for
+# lib-dynload's extensions, in an executable that is not position-
+# independent: nothing of Go's type data or libpython's data is relocated
+# at start, so those pages stay shared by every daemon process (README,
+# "Memory"; docs/benchmarks.md, "Memory per tenant").
+# (Asked of $(PYTHON) when the recipe runs: `make test` installs it first.)
+PYTHON_STATIC_LIB = $(shell $(PYTHON) -c 'import os, sysconfig as s; print(os.path.join(s.get_config_var("LIBPL"), s.get_config_var("LIBRARY")))' 2>/dev/null)
+PYTHON_STATIC_LIBS = $(shell $(PYTHON) -c 'import sysconfig as s; print(" ".join(s.get_config_var(k) or "" for k in ("MODLIBS", "LIBS", "SYSLIBS")))' 2>/dev/null)
+
+$(BUILD)/libgowsgi-daemon.a: $(GO_SOURCES)
+	@mkdir -p $(BUILD)
+	$(GO) build -buildmode=c-archive -ldflags "$(GO_LDFLAGS)" -o $@.tmp ./module
+	@rm -f $(BUILD)/libgowsgi-daemon.a.tmp.h $(BUILD)/libgowsgi-daemon.a.h
+	@mv -f $@.tmp $@
+
+$(BUILTIN_LAUNCHER): $(LAUNCHER_SOURCES) $(BUILD)/libgowsgi-daemon.a $(wildcard /usr/lib/python3*/config-*/libpython3*.a)
+	@test -f "$(PYTHON_STATIC_LIB)" || { echo "no $(PYTHON_STATIC_LIB): install libpython3-dev (make deps)"; exit 1; }
+	gcc $(LAUNCHER_CFLAGS) -no-pie -o $@.tmp $(LAUNCHER_C) wsgi/launcher/engine_builtin.c $(BUILD)/libgowsgi-daemon.a \
+		-Wl,--whole-archive $(PYTHON_STATIC_LIB) -Wl,--no-whole-archive -Wl,--export-dynamic \
+		$(PYTHON_STATIC_LIBS) -lpthread -ldl -lutil -lm
 	@mv -f $@.tmp $@
 
 # `make pythons` builds the engine for every shared CPython 3.9+ that

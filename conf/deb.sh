@@ -40,8 +40,8 @@ py_pkg=$(dpkg-query -S "$(readlink -f "$libpython_path")" 2>/dev/null | head -n1
 [ -n "$py_pkg" ] || py_pkg=$(dpkg-query -S "$libpython_path" | head -n1 | cut -d: -f1)
 py_ver=$(dpkg-query -W -f='${Version}' "$py_pkg")
 py_upstream=${py_ver%%-*}
-# glibc: the newest GLIBC_x.y symbol version the three objects need.
-glibc=$(objdump -T "$build/mod_gowsgi.so" "$build/libgowsgi.so" "$build/gowsgi-daemon" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n1)
+# glibc: the newest GLIBC_x.y symbol version the objects need.
+glibc=$(objdump -T "$build/mod_gowsgi.so" "$build/libgowsgi.so" "$build"/gowsgi-daemon* | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n1)
 depends="$api, apache2-bin (>= $apache_upstream), $py_pkg (>= $py_upstream), libc6 (>= $glibc)"
 
 # --- the tree ------------------------------------------------------------

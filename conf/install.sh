@@ -15,6 +15,8 @@
 #   $LIBEXECDIR/libgowsgi.so    the engine it loads from its own directory
 #   $LIBEXECDIR/libgowsgi-X.Y.so the engine for each other Python `make pythons` built
 #   $LIBEXECDIR/gowsgi-daemon   the launcher each daemon process execs (0755)
+#   $LIBEXECDIR/gowsgi-daemon-X.Y the launcher with the server's Python X.Y and
+#                               engine linked in, for groups of that Python (0755)
 #   $SYSCONFDIR/mods-available/gowsgi.load   LoadModule line, for a2enmod
 #   $SYSCONFDIR/mods-available/gowsgi.conf   module-wide settings
 #
@@ -60,6 +62,18 @@ install)
     # A program: each daemon process execs it as its group's user, so that
     # it holds nothing of Apache's configuration (README, "Daemon mode").
     install -m 0755 "$build/gowsgi-daemon" "$moddir/gowsgi-daemon"
+    # The same, with the server's Python and engine linked in: groups of
+    # that Python exec it (less memory a process); one of another Python
+    # left from an earlier install goes.
+    for f in "$moddir"/gowsgi-daemon-*; do
+        [ -e "$f" ] && [ ! -e "$build/$(basename "$f")" ] && rm -f "$f" && echo "removed $f"
+    done
+    for f in "$build"/gowsgi-daemon-*; do
+        [ -e "$f" ] || continue
+        case "$f" in *.tmp) continue ;; esac
+        install -m 0755 "$f" "$moddir/$(basename "$f")"
+        files+=("$moddir/$(basename "$f")")
+    done
     # The LoadModule path is where the module really goes (LIBEXECDIR, never
     # DESTDIR: that is only the staging root).
     sed "s|^LoadModule gowsgi_module .*|LoadModule gowsgi_module $LIBEXECDIR/mod_gowsgi.so|" \
@@ -83,7 +97,7 @@ uninstall)
         a2dismod -q gowsgi || true
         echo "gowsgi: disabled; restart Apache"
     fi
-    for f in "${files[@]}" "$moddir"/libgowsgi-*.so; do
+    for f in "${files[@]}" "$moddir"/libgowsgi-*.so "$moddir"/gowsgi-daemon-*; do
         if [ -e "$f" ] || [ -L "$f" ]; then
             rm -f "$f"
             echo "removed $f"

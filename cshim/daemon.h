@@ -102,6 +102,7 @@ struct gowsgi_daemon_rt {
     unsigned int ntickets;
     int shared_fd;                 /* the memfd behind shared: a launched daemon maps it again */
     const char *launcher;          /* gowsgi-daemon to exec, or NULL: the fork runs the engine */
+    const char *builtin_launcher;  /* gowsgi-daemon-X.Y, for the server's Python; NULL: launcher */
 
     uid_t uid;
     gid_t gid;
@@ -200,6 +201,13 @@ void gowsgi_daemon_log_target(apr_pool_t *p, gowsgi_daemon_rt *rt);
  * identity: returns only on failure, with its cause (*moved is set once
  * Apache's log descriptors may be gone: log to stderr then). */
 const char *gowsgi_daemon_launcher(apr_pool_t *p);
+/* The launcher with the server's Python and engine linked in
+ * (gowsgi-daemon-X.Y, beside launcher), once per start: NULL if it is not
+ * installed, or if the server's libpython changed since it was built
+ * (said once, at a warning). */
+const char *gowsgi_daemon_builtin_launcher(apr_pool_t *pconf, server_rec *s, const char *launcher);
+/* Which of the two a process of rt execs, once its Python is resolved. */
+const char *gowsgi_daemon_launcher_for(const gowsgi_daemon_rt *rt);
 const char *gowsgi_daemon_exec(apr_pool_t *p, gowsgi_daemon_rt *rt, const gowsgi_daemon_init *init,
                                const char *launcher, int backoff, int *moved);
 

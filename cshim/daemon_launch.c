@@ -19,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "apr_strings.h"
+#include "http_log.h"
 
 #include "shim_build.h"
 
@@ -34,6 +36,45 @@ const char *gowsgi_daemon_launcher(apr_pool_t *p)
         return NULL;
     char *dir = apr_pstrdup(p, info.dli_fname);
     return apr_pstrcat(p, dirname(dir), "/gowsgi-daemon", NULL);
+}
+
+const char *gowsgi_daemon_builtin_launcher(apr_pool_t *pconf, server_rec *s, const char *launcher)
+{
+    /* Once per start, for every group: the answer, or "" for none. */
+    static const char key[] = "gowsgi-builtin-launcher";
+    void *known = NULL;
+    apr_pool_userdata_get(&known, key, pconf);
+    if (known != NULL)
+        return *(const char *)known ? known : NULL;
+    char *dir = apr_pstrdup(pconf, launcher);
+    const char *builtin = apr_pstrcat(pconf, dirname(dir), "/gowsgi-daemon-" GOWSGI_PYTHON_TAG, NULL);
+    const char *answer = builtin;
+    struct stat st;
+    char now[64] = "";
+    if (stat(GOWSGI_LIBPYTHON_PATH, &st) == 0)
+        snprintf(now, sizeof(now), "%lld %lld", (long long)st.st_size, (long long)st.st_mtime);
+    if (access(builtin, X_OK) != 0) {
+        answer = "";   /* an install without it: gowsgi-daemon does the same, in more memory */
+    }
+    else if (strcmp(now, GOWSGI_LIBPYTHON_STAMP) != 0) {
+        /* Its Python is the one it was built with: the groups must get the
+         * updated one (a security fix), so gowsgi-daemon loads it. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     GOWSGI_LOGNO(0122) "gowsgi: %s changed since %s was built (size and time then: %s, now: %s): "
+                     "daemon processes load it through gowsgi-daemon instead, which costs each about 0.5 MiB "
+                     "more; build and install gowsgi again to use it",
+                     GOWSGI_LIBPYTHON_PATH, builtin, GOWSGI_LIBPYTHON_STAMP, *now ? now : "missing");
+        answer = "";
+    }
+    apr_pool_userdata_set(answer, key, apr_pool_cleanup_null, pconf);
+    return *answer ? answer : NULL;
+}
+
+const char *gowsgi_daemon_launcher_for(const gowsgi_daemon_rt *rt)
+{
+    if (rt->builtin_launcher != NULL && gowsgi_python_is_servers(&rt->python))
+        return rt->builtin_launcher;
+    return rt->launcher;
 }
 
 typedef struct records {

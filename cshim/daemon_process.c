@@ -531,6 +531,7 @@ static void gowsgi_daemon_isolation(apr_pool_t *pconf, gowsgi_daemon_rt *rt)
     server_rec *s = rt->conf->server ? rt->conf->server : gowsgi_main_server;
     const char *launcher = gowsgi_daemon_launcher(pconf);
     rt->launcher = NULL;
+    rt->builtin_launcher = NULL;
     if (metrics != NULL && strcasecmp(metrics, "On") == 0) {
         /* mod_wsgi.server_metrics() reads Apache's scoreboard, anonymous
          * shared memory that no exec keeps. */
@@ -551,6 +552,7 @@ static void gowsgi_daemon_isolation(apr_pool_t *pconf, gowsgi_daemon_rt *rt)
         return;
     }
     rt->launcher = launcher;
+    rt->builtin_launcher = gowsgi_daemon_builtin_launcher(pconf, s, launcher);
 }
 
 static apr_status_t forget_pool(void *unused)

@@ -87,6 +87,18 @@ static const char *libpython_of(apr_pool_t *p, const char *prefix, const char *t
     return NULL;
 }
 
+int gowsgi_python_is_servers(const gowsgi_python *py)
+{
+    if (py->engine != NULL || py->libpython == NULL)
+        return 0;
+    if (strcmp(py->libpython, GOWSGI_LIBPYTHON) == 0)
+        return 1;   /* the soname: resolved as the server's */
+    /* A virtualenv of the server's Python names its libpython by path. */
+    struct stat a, b;
+    return stat(py->libpython, &a) == 0 && stat(GOWSGI_LIBPYTHON_PATH, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
 /* The engine builds installed in dir: "3.11 (the server's), 3.12, 3.13". */
 static const char *installed_builds(apr_pool_t *p, const char *dir)
 {

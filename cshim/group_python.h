@@ -21,4 +21,7 @@ typedef struct gowsgi_python {
 const char *gowsgi_python_resolve(apr_pool_t *p, const char *home_label, const char *python_home,
                                   const char *python_executable, const char *engine_dir, gowsgi_python *out);
 
+/* Whether py is the server's own CPython (its libpython, its engine). */
+int gowsgi_python_is_servers(const gowsgi_python *py);
+
 #endif

@@ -142,6 +142,7 @@ func TestPackagingMakeInstallDestdir(t *testing.T) {
 		strings.TrimPrefix(sysconf+"/mods-available/gowsgi.conf", "/"),
 		strings.TrimPrefix(sysconf+"/mods-available/gowsgi.load", "/"),
 		strings.TrimPrefix(libexec+"/gowsgi-daemon", "/"),
+		strings.TrimPrefix(libexec+"/"+builtinLauncher(), "/"),
 		strings.TrimPrefix(libexec+"/libgowsgi.so", "/"),
 		strings.TrimPrefix(libexec+"/mod_gowsgi.so", "/"),
 	}
@@ -155,6 +156,7 @@ func TestPackagingMakeInstallDestdir(t *testing.T) {
 	sameFile(t, filepath.Join(gowsgiBuildDir(), "mod_gowsgi.so"), filepath.Join(dest, libexec, "mod_gowsgi.so"))
 	sameFile(t, filepath.Join(gowsgiBuildDir(), "libgowsgi.so"), filepath.Join(dest, libexec, "libgowsgi.so"))
 	sameFile(t, filepath.Join(gowsgiBuildDir(), "gowsgi-daemon"), filepath.Join(dest, libexec, "gowsgi-daemon"))
+	sameFile(t, filepath.Join(gowsgiBuildDir(), builtinLauncher()), filepath.Join(dest, libexec, builtinLauncher()))
 	for _, e := range engines {
 		sameFile(t, filepath.Join(gowsgiBuildDir(), e), filepath.Join(dest, libexec, e))
 	}
@@ -163,8 +165,8 @@ func TestPackagingMakeInstallDestdir(t *testing.T) {
 		st, err := os.Stat(filepath.Join(dest, f))
 		require.NoError(t, err)
 		mode := os.FileMode(0o644)
-		if filepath.Base(f) == "gowsgi-daemon" {
-			mode = 0o755 // the launcher daemon processes exec
+		if filepath.Base(f) == "gowsgi-daemon" || filepath.Base(f) == builtinLauncher() {
+			mode = 0o755 // the launchers daemon processes exec
 		}
 		assert.Equal(t, mode, st.Mode().Perm(), f)
 	}
@@ -190,7 +192,8 @@ func TestPackagingMakeInstallServes(t *testing.T) {
 	vars := []string{"DESTDIR=", "LIBEXECDIR=" + libexec, "SYSCONFDIR=" + sysconf}
 
 	makeTarget(t, append([]string{"install"}, vars...)...)
-	want := []string{"etc/mods-available/gowsgi.conf", "etc/mods-available/gowsgi.load", "modules/gowsgi-daemon", "modules/libgowsgi.so", "modules/mod_gowsgi.so"}
+	want := []string{"etc/mods-available/gowsgi.conf", "etc/mods-available/gowsgi.load", "modules/gowsgi-daemon",
+		"modules/" + builtinLauncher(), "modules/libgowsgi.so", "modules/mod_gowsgi.so"}
 	for _, e := range otherEngineBuilds(t) {
 		want = append(want, "modules/"+e)
 	}
@@ -273,13 +276,14 @@ func TestPackagingDebContents(t *testing.T) {
 
 	listing := mustRun(t, nil, "dpkg-deb", "-c", deb)
 	for _, f := range []string{"/usr/lib/apache2/modules/mod_gowsgi.so", "/usr/lib/apache2/modules/libgowsgi.so",
-		"/usr/lib/apache2/modules/gowsgi-daemon",
+		"/usr/lib/apache2/modules/gowsgi-daemon", "/usr/lib/apache2/modules/" + builtinLauncher(),
 		"/etc/apache2/mods-available/gowsgi.load", "/etc/apache2/mods-available/gowsgi.conf",
 		"/usr/share/doc/" + debPackage + "/copyright", "/usr/share/doc/" + debPackage + "/examples/embedded.conf"} {
 		assert.Contains(t, listing, " ."+f+"\n", "package lacks %s", f)
 	}
 	assert.Regexp(t, `-rw-r--r-- root/root +\d+ .* \./usr/lib/apache2/modules/mod_gowsgi\.so`, listing)
-	assert.Regexp(t, `-rwxr-xr-x root/root +\d+ .* \./usr/lib/apache2/modules/gowsgi-daemon`, listing)
+	assert.Regexp(t, `-rwxr-xr-x root/root +\d+ .* \./usr/lib/apache2/modules/gowsgi-daemon\n`, listing)
+	assert.Regexp(t, `-rwxr-xr-x root/root +\d+ .* \./usr/lib/apache2/modules/`+regexp.QuoteMeta(builtinLauncher())+`\n`, listing)
 
 	ctl := t.TempDir()
 	mustRun(t, nil, "dpkg-deb", "-e", deb, ctl)

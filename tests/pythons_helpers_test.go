@@ -284,3 +284,8 @@ func asWritten(line string) string {
 	}
 	return line
 }
+
+// builtinLauncher is the launcher with the server's Python and engine
+// linked in, which daemon groups of the server's Python exec:
+// "gowsgi-daemon-3.11".
+func builtinLauncher() string { return "gowsgi-daemon-" + serverPythonTag() }

@@ -115,7 +115,10 @@ func TestPythons_GroupPerVirtualenv(t *testing.T) {
 		f = getVersion(t, a.URL("/vsys"))
 		assert.Equal(t, server.Tag, f.Version, "a virtualenv of the server's Python")
 		assert.Equal(t, filepath.Join(a.Root, "vsys"), f.Prefix)
-		assert.Contains(t, mapsOf(f.Pid), "/libgowsgi.so", "the server's engine build")
+		// Its engine and Python are the server's, linked into the launcher
+		// that runs them (tests/daemon_launchers_test.go).
+		assert.Equal(t, builtinLauncher(), filepath.Base(exeOf(t, f.Pid)), "the server's engine build, built in")
+		assert.NotContains(t, mapsOf(f.Pid), "libgowsgi", "no engine build loaded")
 		// A group naming no Python runs the server's, or the one
 		// GOWSGI_TEST_GROUP_PYTHON gives every such group; embedded mode
 		// the server's.

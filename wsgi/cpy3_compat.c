@@ -16,8 +16,9 @@ int PyList_ClearFreeList(void) { return 0; }
 void PyEval_ReInitThreads(void) {}
 
 /* Declared by 3.11 but not exported; gowsgi installs no Python signal
- * handlers, so there is no wakeup fd to set. */
-int PySignal_SetWakeupFd(int fd) { (void)fd; return -1; }
+ * handlers, so there is no wakeup fd to set. Weak: libpython's static
+ * archive, linked into gowsgi-daemon-X.Y, has its own. */
+__attribute__((weak)) int PySignal_SetWakeupFd(int fd) { (void)fd; return -1; }
 
 #if PY_VERSION_HEX >= 0x030D0000
 /* Gone in 3.13 (PyConfig replaced them); gowsgi configures Python through

@@ -529,6 +529,19 @@ int gowsgi_crash_report_install(const gowsgi_crash_report_config *config)
         cr.file_fd = open(cr.dir, O_TMPFILE | O_RDWR | O_APPEND | O_CLOEXEC, 0600);
     }
 
+    gowsgi_crash_report_handlers();
+    return cr.file_fd;
+}
+
+void gowsgi_crash_report_handlers(void)
+{
+    /* Once: a second time would replace the handlers Go has put in front
+     * since (a program with the engine linked in installs these before Go
+     * starts, and is configured after). */
+    static int installed;
+    if (installed)
+        return;
+    installed = 1;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = handler;
@@ -540,5 +553,4 @@ int gowsgi_crash_report_install(const gowsgi_crash_report_config *config)
         sigaddset(&sa.sa_mask, crash_signals[i]);
     for (size_t i = 0; i < NCRASH; i++)
         sigaction(crash_signals[i], &sa, &cr.previous[i]);
-    return cr.file_fd;
 }

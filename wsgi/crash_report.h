@@ -42,11 +42,20 @@ typedef struct gowsgi_crash_report_config {
     const char *dir;
 } gowsgi_crash_report_config;
 
-/* Installs the handlers. Call with libpython loaded (RTLD_GLOBAL) and
- * before libgowsgi.so is loaded, on the only thread there is. Returns the
+/* Installs the handlers (unless gowsgi_crash_report_handlers did) and
+ * what they report. Call with libpython loaded (RTLD_GLOBAL) and before
+ * libgowsgi.so is loaded, on the only thread there is. Returns the
  * descriptor of the unnamed report file (give it to the engine: Go's fatal
  * errors are written there too), or -1 when there is none. */
 int gowsgi_crash_report_install(const gowsgi_crash_report_config *config);
+
+/* Only the handlers, with nothing to say yet: a crash before
+ * gowsgi_crash_report_install just dies of its signal. For a program with
+ * the engine linked in (gowsgi-daemon-X.Y), whose Go runtime starts from a
+ * constructor: it calls this from an earlier one, so that Go forwards
+ * faults in C to these as it does when libgowsgi.so is loaded after them.
+ * gowsgi_crash_report_install then leaves the handlers as they are. */
+void gowsgi_crash_report_handlers(void);
 
 /* Once libgowsgi.so is loaded (its dlopen handle): the handler asks the
  * engine which of the crashing thread's Python thread states runs code

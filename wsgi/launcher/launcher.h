@@ -38,4 +38,13 @@ const char *launch_settings_decode(char *buf, size_t len, launch_settings *s);
  * keeps its settings for life). */
 void launch_settings_free(launch_settings *s);
 
+/* Loading Python and the engine: engine_dlopen.c for gowsgi-daemon, which
+ * loads the group's libpython and engine build, or engine_builtin.c for
+ * gowsgi-daemon-X.Y, which has the server's linked in. Each returns 0 (or
+ * NULL) with what went wrong in what. The engine is loaded after the crash
+ * report is installed and before it is told about the engine; it is
+ * left to launcher_load_engine to tell it (gowsgi_crash_report_engine). */
+int launcher_load_python(const launch_settings *s, char *what, size_t size);
+gowsgi_daemon_main_fn launcher_load_engine(const launch_settings *s, char *what, size_t size);
+
 #endif

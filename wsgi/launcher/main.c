@@ -10,7 +10,6 @@
 #include "daemon_ticket.h"
 #include "daemon_start.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -200,11 +199,9 @@ int main(int argc, char **argv)
         reason[0] = '\0';
     }
 
-    if (dlopen(settings.libpython, RTLD_NOW | RTLD_GLOBAL) == NULL) {
-        char what[1024];
-        snprintf(what, sizeof(what), "cannot load %s: %s", settings.libpython, dlerror());
+    char what[1024];
+    if (!launcher_load_python(&settings, what, sizeof(what)))
         fail(what, 0);
-    }
     /* Between the two: Go forwards a crash in C to a handler that was
      * there before it (crash_report.h). */
     char who[256];
@@ -221,19 +218,9 @@ int main(int argc, char **argv)
     };
     __atomic_store_n(crashed, 0, __ATOMIC_RELEASE);
     init->crash_fd = gowsgi_crash_report_install(&crash);
-    void *engine = dlopen(settings.engine, RTLD_NOW | RTLD_LOCAL);
-    if (engine == NULL) {
-        char what[1024];
-        snprintf(what, sizeof(what), "cannot load %s: %s", settings.engine, dlerror());
+    gowsgi_daemon_main_fn daemon_main = launcher_load_engine(&settings, what, sizeof(what));
+    if (daemon_main == NULL)
         fail(what, 0);
-    }
-    gowsgi_crash_report_engine(engine);
-    gowsgi_daemon_main_fn daemon_main = (gowsgi_daemon_main_fn)dlsym(engine, "gowsgi_daemon_main");
-    if (daemon_main == NULL) {
-        char what[1024];
-        snprintf(what, sizeof(what), "%s is not a gowsgi engine (no gowsgi_daemon_main)", settings.engine);
-        fail(what, 0);
-    }
     init->channel_fd = GOWSGI_LAUNCH_FD_CHANNEL;
     init->base.log = log_line;
     init->base.scoreboard = NULL;   /* server-metrics groups are not launched */
