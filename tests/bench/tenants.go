@@ -449,6 +449,7 @@ var smapsCategories = []string{
 	"libpython", "engine (libgowsgi.so, mod_wsgi.so)", "libc, ld.so, other libraries", "executable (apache2, gowsgi-daemon)",
 	"Go heap arenas", "malloc main arena (brk heap)", "thread stacks", "other anonymous (Python objects, malloc arenas, Go runtime)",
 	"other",
+	"gowsgi-daemon-X.Y (launcher, libpython and engine linked in)",
 }
 
 func smapsCategory(name string, start, size uint64, afterGuard bool) string {
@@ -462,6 +463,8 @@ func smapsCategory(name string, start, size uint64, afterGuard bool) string {
 		return smapsCategories[2]
 	case base == "apache2" || base == "gowsgi-daemon":
 		return smapsCategories[3]
+	case strings.HasPrefix(base, "gowsgi-daemon-"):
+		return smapsCategories[9]
 	case name == "[heap]":
 		return smapsCategories[5]
 	case name == "[stack]":
