@@ -206,8 +206,9 @@ const char *gowsgi_daemon_launcher(apr_pool_t *p);
  * installed, or if the server's libpython changed since it was built
  * (said once, at a warning). */
 const char *gowsgi_daemon_builtin_launcher(apr_pool_t *pconf, server_rec *s, const char *launcher);
-/* Which of the two a process of rt execs, once its Python is resolved. */
-const char *gowsgi_daemon_launcher_for(const gowsgi_daemon_rt *rt);
+/* Which of the two a process of rt execs, once its Python is resolved:
+ * gowsgi-daemon-X.Y for the server's Python and engine, else the launcher. */
+const char *gowsgi_daemon_launcher_for(apr_pool_t *p, const gowsgi_daemon_rt *rt);
 const char *gowsgi_daemon_exec(apr_pool_t *p, gowsgi_daemon_rt *rt, const gowsgi_daemon_init *init,
                                const char *launcher, int backoff, int *moved);
 

@@ -249,7 +249,7 @@ static void launch(gowsgi_daemon_rt *rt, int index)
     apr_pool_create(&p, NULL);
     gowsgi_daemon_init init;
     build_init(p, rt, index, &init);
-    const char *why = gowsgi_daemon_exec(p, rt, &init, gowsgi_daemon_launcher_for(rt),
+    const char *why = gowsgi_daemon_exec(p, rt, &init, gowsgi_daemon_launcher_for(p, rt),
                                          rt->procs[index].backoff ? GOWSGI_SETUP_FAILURE_BACKOFF : 0, &logs_moved);
     fail(rt, index, why, 0);
 }

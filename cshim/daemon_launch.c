@@ -70,11 +70,16 @@ const char *gowsgi_daemon_builtin_launcher(apr_pool_t *pconf, server_rec *s, con
     return *answer ? answer : NULL;
 }
 
-const char *gowsgi_daemon_launcher_for(const gowsgi_daemon_rt *rt)
+const char *gowsgi_daemon_launcher_for(apr_pool_t *p, const gowsgi_daemon_rt *rt)
 {
-    if (rt->builtin_launcher != NULL && gowsgi_python_is_servers(&rt->python))
-        return rt->builtin_launcher;
-    return rt->launcher;
+    if (rt->builtin_launcher == NULL || !gowsgi_python_is_servers(&rt->python))
+        return rt->launcher;
+    /* Its engine is the one installed beside it: a GoWSGILibrary that names
+     * another is loaded by gowsgi-daemon. */
+    char *dir = apr_pstrdup(p, rt->builtin_launcher);
+    if (strcmp(gowsgi_engine_library(p), apr_pstrcat(p, dirname(dir), "/libgowsgi.so", NULL)) != 0)
+        return rt->launcher;
+    return rt->builtin_launcher;
 }
 
 typedef struct records {
