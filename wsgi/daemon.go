@@ -2,8 +2,12 @@ package wsgi
 
 /*
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "engine.h"
 #include "daemon_serve.h"
 #include "daemon_channel.h"
@@ -16,7 +20,13 @@ static long long gowsgi_daemon_state_last(gowsgi_daemon_state *st) { return __at
 static int gowsgi_daemon_state_closed(gowsgi_daemon_state *st) { return __atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE); }
 static long long gowsgi_daemon_load64(int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static long long gowsgi_daemon_gil_seen(gowsgi_daemon_state *st) { return __atomic_load_n(&st->gil_seen, __ATOMIC_ACQUIRE); }
-static void gowsgi_daemon_set_ready(int *ready) { __atomic_store_n(ready, 1, __ATOMIC_RELEASE); }
+// Ready: Apache's children waiting for this process sleep on the word
+// (cshim/daemon_ready_wait.c), a futex in memory shared with them.
+static void gowsgi_daemon_set_ready(int *ready)
+{
+	__atomic_store_n(ready, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, ready, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
 static int gowsgi_daemon_state_reloading(gowsgi_daemon_state *st) { return __atomic_load_n(&st->reloading, __ATOMIC_ACQUIRE); }
 static int gowsgi_daemon_signal_subscribers(void) { return __atomic_load_n(&gowsgi_signal_subscribed, __ATOMIC_ACQUIRE); }
 // A process that made way for a changed script has gone: the next may.
