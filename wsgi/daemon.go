@@ -242,8 +242,23 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 	var draining time.Time // when a graceful stop began; zero while not draining
 	var drainWhy string
 	var drainFor time.Duration
-	tick := time.NewTicker(250 * time.Millisecond)
+	// A process with no request and no drain looks once a second, not
+	// four times: what it then waits for is in whole seconds
+	// (inactivity-timeout, restart-interval, deadlock-timeout,
+	// startup-timeout), and each look wakes Go's scheduler threads, which
+	// made an idle daemon cost 1.4-1.9 ms of CPU a second: at 1,000
+	// tenants awake, most of the 2-core box (docs/benchmarks.md,
+	// "On-demand tenants"). A request or a drain brings back the fast look.
+	const busyTick, idleTick = 250 * time.Millisecond, time.Second
+	period := busyTick
+	tick := time.NewTicker(period)
 	defer tick.Stop()
+	pace := func(want time.Duration) {
+		if want != period {
+			period = want
+			tick.Reset(want)
+		}
+	}
 	for {
 		select {
 		case sig := <-signals:
@@ -253,6 +268,7 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				// (eviction); SIGXCPU: cpu-time-limit. Keep taking what is
 				// sent, exit once idle, or at eviction-/graceful-timeout.
 				if draining.IsZero() {
+					pace(busyTick)
 					draining = time.Now()
 					drainFor = time.Duration(init.graceful_timeout) * time.Second
 					switch {
@@ -361,6 +377,11 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				if now.Sub(last) >= time.Duration(s)*time.Second {
 					return fmt.Sprintf("inactivity-timeout=%d reached", s)
 				}
+			}
+			if draining.IsZero() && C.gowsgi_daemon_state_active(st) == 0 {
+				pace(idleTick)
+			} else {
+				pace(busyTick)
 			}
 		}
 	}
