@@ -162,19 +162,19 @@ func phasesText(p ColdPhases) string {
 }
 
 // idleCPU is the CPU the whole server used over window while nothing was
-// asked of it.
-func idleCPU(s *Server, window time.Duration) (time.Duration, error) {
+// asked of it, and how many processes it had (Apache's included) at the end.
+func idleCPU(s *Server, window time.Duration) (time.Duration, int, error) {
 	a, err := s.treeCPU()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	time.Sleep(window)
 	b, err := s.treeCPU()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if b.Ticks < a.Ticks {
-		return 0, fmt.Errorf("the server's CPU went back (%d to %d ticks)", a.Ticks, b.Ticks)
+		return 0, 0, fmt.Errorf("the server's CPU went back (%d to %d ticks)", a.Ticks, b.Ticks)
 	}
-	return time.Duration(b.Ticks-a.Ticks) * time.Second / clockTicks, nil
+	return time.Duration(b.Ticks-a.Ticks) * time.Second / clockTicks, b.Procs, nil
 }

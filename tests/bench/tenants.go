@@ -68,10 +68,11 @@ type TenantResult struct {
 	// On-demand: each cold start split into phases (coldphases.go), the
 	// hello groups' and Django's; the whole server's CPU over IdleWindow
 	// once every group had answered and nothing was asked, with
-	// IdleDaemons processes besides Apache's up.
+	// IdleProcs processes in the server (Apache's parent and children,
+	// the starter, the groups up).
 	HelloPhases, DjangoPhases []ColdPhases
 	IdleCPU                   time.Duration
-	IdleDaemons               int
+	IdleProcs                 int
 }
 
 // IdleWindow is how long the idle server's CPU is measured.
@@ -199,9 +200,8 @@ func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
 	}
 	if v.OnDemand {
 		r.HelloPhases = coldPhasesOf(s.Conf.ErrorLog(), spans)
-		r.IdleDaemons = daemonCount(s)
-		if cpu, err := idleCPU(s, IdleWindow); err == nil {
-			r.IdleCPU = cpu
+		if cpu, procs, err := idleCPU(s, IdleWindow); err == nil {
+			r.IdleCPU, r.IdleProcs = cpu, procs
 		}
 	}
 	r.AfterPSS = settledPSS(s)
@@ -399,8 +399,7 @@ func printTenants(r *TenantResult, n int) {
 		if len(r.DjangoPhases) == 1 {
 			fmt.Printf("  %-16s Django cold start: %s\n", "", phasesText(r.DjangoPhases[0]))
 		}
-		fmt.Printf("  %-16s idle server with %d processes besides Apache's up: %.0f ms of CPU over %v\n", "", r.IdleDaemons,
-			ms(r.IdleCPU), IdleWindow)
+		fmt.Printf("  %-16s idle server of %d processes: %.0f ms of CPU over %v\n", "", r.IdleProcs, ms(r.IdleCPU), IdleWindow)
 	}
 }
 
@@ -468,9 +467,9 @@ func tenantsMarkdown(o *Options, rs []*TenantResult) string {
 			p("- Django's cold start by phase: %s (its script's import in python3: %.0f ms; with its first call %.0f ms).",
 				phasesText(r.DjangoPhases[0]), ms(r.DjangoImport), ms(r.DjangoFirst))
 		}
-		if r.IdleDaemons > 0 {
-			p("- The idle server, every group up and nothing asked (%d processes besides Apache's): %.0f ms of CPU over %v, %.2f ms a second per process.",
-				r.IdleDaemons, ms(r.IdleCPU), IdleWindow, ms(r.IdleCPU)/IdleWindow.Seconds()/float64(r.IdleDaemons))
+		if r.IdleProcs > 0 {
+			p("- The idle server right after the requests, nothing asked (%d processes, Apache's parent and children, the starter and the groups still up): %.0f ms of CPU over %v, %.2f ms a second per process.",
+				r.IdleProcs, ms(r.IdleCPU), IdleWindow, ms(r.IdleCPU)/IdleWindow.Seconds()/float64(r.IdleProcs))
 		}
 	}
 	for _, r := range rs {
