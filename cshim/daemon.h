@@ -235,6 +235,9 @@ int gowsgi_daemon_check_script(request_rec *r, const gowsgi_daemon_rt *rt);
 
 /* daemon_process.c: whether a process of the group takes requests now. */
 int gowsgi_daemon_group_ready(const gowsgi_daemon_rt *rt);
+/* daemon_ready_wait.c: waits up to msec for a process of the group that is
+ * starting to be ready (woken the moment it is), or sleeps msec if none is. */
+void gowsgi_daemon_wait_ready(const gowsgi_daemon_rt *rt, int msec);
 /* What is known of why the group has no process up: a process's own word
  * on why it cannot start, else the last death; NULL if nothing. */
 const char *gowsgi_daemon_group_trouble(apr_pool_t *p, const gowsgi_daemon_rt *rt);

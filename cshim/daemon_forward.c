@@ -92,7 +92,8 @@ static int forward_attempts(gowsgi_forward *f, request_rec *r, const gowsgi_daem
             apr_time_t now = apr_time_now();
             /* An on-demand group asleep: wake it (the starter,
              * daemon_starter.c), again now and then in case a wake was
-             * lost, and look more often than for a slow start; its cold
+             * lost, and look more often than for a slow start (a process
+             * that gets ready wakes the wait at once); its cold
              * start is waited for as a slow start is, unless its last
              * process failed to come up (then as for any group). */
             if (rt->on_demand && (woken == 0 || now - woken >= apr_time_from_msec(250))) {
@@ -119,7 +120,7 @@ static int forward_attempts(gowsgi_forward *f, request_rec *r, const gowsgi_daem
                               why ? "; " : "", why ? why : "", r->filename);
                 return HTTP_SERVICE_UNAVAILABLE;
             }
-            apr_sleep(apr_time_from_msec(rt->on_demand ? 10 : 50));
+            gowsgi_daemon_wait_ready(rt, rt->on_demand ? 10 : 50);
         }
         if (f->ticket >= 0) {
             gowsgi_forward_ticket_arm(f);

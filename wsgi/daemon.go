@@ -2,8 +2,12 @@ package wsgi
 
 /*
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "engine.h"
 #include "daemon_serve.h"
 #include "daemon_channel.h"
@@ -16,7 +20,13 @@ static long long gowsgi_daemon_state_last(gowsgi_daemon_state *st) { return __at
 static int gowsgi_daemon_state_closed(gowsgi_daemon_state *st) { return __atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE); }
 static long long gowsgi_daemon_load64(int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static long long gowsgi_daemon_gil_seen(gowsgi_daemon_state *st) { return __atomic_load_n(&st->gil_seen, __ATOMIC_ACQUIRE); }
-static void gowsgi_daemon_set_ready(int *ready) { __atomic_store_n(ready, 1, __ATOMIC_RELEASE); }
+// Ready: Apache's children waiting for this process sleep on the word
+// (cshim/daemon_ready_wait.c), a futex in memory shared with them.
+static void gowsgi_daemon_set_ready(int *ready)
+{
+	__atomic_store_n(ready, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, ready, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
 static int gowsgi_daemon_state_reloading(gowsgi_daemon_state *st) { return __atomic_load_n(&st->reloading, __ATOMIC_ACQUIRE); }
 static int gowsgi_daemon_signal_subscribers(void) { return __atomic_load_n(&gowsgi_signal_subscribed, __ATOMIC_ACQUIRE); }
 // A process that made way for a changed script has gone: the next may.
@@ -232,8 +242,23 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 	var draining time.Time // when a graceful stop began; zero while not draining
 	var drainWhy string
 	var drainFor time.Duration
-	tick := time.NewTicker(250 * time.Millisecond)
+	// A process with no request and no drain looks once a second, not
+	// four times: what it then waits for is in whole seconds
+	// (inactivity-timeout, restart-interval, deadlock-timeout,
+	// startup-timeout), and each look wakes Go's scheduler threads, which
+	// made an idle daemon cost 1.4-1.9 ms of CPU a second: at 1,000
+	// tenants awake, most of the 2-core box (docs/benchmarks.md,
+	// "On-demand tenants"). A request or a drain brings back the fast look.
+	const busyTick, idleTick = 250 * time.Millisecond, time.Second
+	period := busyTick
+	tick := time.NewTicker(period)
 	defer tick.Stop()
+	pace := func(want time.Duration) {
+		if want != period {
+			period = want
+			tick.Reset(want)
+		}
+	}
 	for {
 		select {
 		case sig := <-signals:
@@ -243,6 +268,7 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				// (eviction); SIGXCPU: cpu-time-limit. Keep taking what is
 				// sent, exit once idle, or at eviction-/graceful-timeout.
 				if draining.IsZero() {
+					pace(busyTick)
 					draining = time.Now()
 					drainFor = time.Duration(init.graceful_timeout) * time.Second
 					switch {
@@ -351,6 +377,11 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				if now.Sub(last) >= time.Duration(s)*time.Second {
 					return fmt.Sprintf("inactivity-timeout=%d reached", s)
 				}
+			}
+			if draining.IsZero() && C.gowsgi_daemon_state_active(st) == 0 {
+				pace(idleTick)
+			} else {
+				pace(busyTick)
 			}
 		}
 	}

@@ -190,7 +190,13 @@ func (c *ServerConfig) generate() string {
 	p("DefaultRuntimeDir %q", filepath.Join(c.Root, "run"))
 	p("Mutex file:%s default", filepath.Join(c.Root, "run"))
 	p("ErrorLog %q", c.ErrorLog())
-	p("LogLevel notice")
+	if v.OnDemand {
+		// gowsgi's cold-start lines (starting, loading the script, ready),
+		// which split each cold start into phases (coldphases.go).
+		p("LogLevel notice gowsgi:info")
+	} else {
+		p("LogLevel notice")
+	}
 	if os.Geteuid() == 0 {
 		p("User www-data")
 		p("Group www-data")

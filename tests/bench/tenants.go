@@ -65,7 +65,18 @@ type TenantResult struct {
 	// the load average before it and once measured after it.
 	Sweep                 time.Duration
 	LoadBefore, LoadAfter string
+	// On-demand: each cold start split into phases (coldphases.go), the
+	// hello groups' and Django's; the whole server's CPU over IdleWindow
+	// once every group had answered and nothing was asked, with
+	// IdleProcs processes in the server (Apache's parent and children,
+	// the starter, the groups up).
+	HelloPhases, DjangoPhases []ColdPhases
+	IdleCPU                   time.Duration
+	IdleProcs                 int
 }
+
+// IdleWindow is how long the idle server's CPU is measured.
+const IdleWindow = 10 * time.Second
 
 // tenantConfig writes the tenants' part of httpd.conf.
 func (c *ServerConfig) tenantConfig(p func(string, ...any)) {
@@ -165,21 +176,32 @@ func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
 
 	r.LoadBefore = loadAvg()
 	sweep := time.Now()
+	var spans []coldSpan
 	for i := 1; i <= v.Tenants; i++ {
+		start := time.Now()
 		took, err := hello(s.BaseURL() + fmt.Sprintf("/t%d/", i))
 		if err != nil {
 			r.Err = fmt.Sprintf("tenant t%d: %v\nerror log:\n%s", i, err, errorLogLines(s, 15))
 			return r
 		}
 		r.First = append(r.First, took)
+		spans = append(spans, coldSpan{group: fmt.Sprintf("t%d", i), start: start, end: start.Add(took)})
 	}
 	r.Sweep = time.Since(sweep)
 	if v.Django {
 		r.DjangoImport, r.DjangoFirst, r.DjangoNote = djangoImportTime(filepath.Join(s.Conf.Root, "app", "djangoapp"))
+		start := time.Now()
 		if took, err := djangoRequest(s.BaseURL() + "/django/"); err != nil {
 			r.DjangoNote = strings.TrimSpace(r.DjangoNote + " first Django request failed: " + err.Error())
 		} else {
 			r.DjangoCold = took
+			r.DjangoPhases = coldPhasesOf(s.Conf.ErrorLog(), []coldSpan{{group: "dj", start: start, end: start.Add(took)}})
+		}
+	}
+	if v.OnDemand {
+		r.HelloPhases = coldPhasesOf(s.Conf.ErrorLog(), spans)
+		if cpu, procs, err := idleCPU(s, IdleWindow); err == nil {
+			r.IdleCPU, r.IdleProcs = cpu, procs
 		}
 	}
 	r.AfterPSS = settledPSS(s)
@@ -372,6 +394,12 @@ func printTenants(r *TenantResult, n int) {
 		fmt.Printf("  %-16s stopped again %7.1f MiB; Django cold start %v (import alone %v, import and first call %v) %s\n", "",
 			mib(r.StoppedPSS), r.DjangoCold.Round(time.Millisecond), r.DjangoImport.Round(time.Millisecond),
 			r.DjangoFirst.Round(time.Millisecond), r.DjangoNote)
+		med, max := phaseStats(r.HelloPhases)
+		fmt.Printf("  %-16s hello cold starts (%d split): median %s; max %s\n", "", len(r.HelloPhases), phasesText(med), phasesText(max))
+		if len(r.DjangoPhases) == 1 {
+			fmt.Printf("  %-16s Django cold start: %s\n", "", phasesText(r.DjangoPhases[0]))
+		}
+		fmt.Printf("  %-16s idle server of %d processes: %.0f ms of CPU over %v\n", "", r.IdleProcs, ms(r.IdleCPU), IdleWindow)
 	}
 }
 
@@ -424,6 +452,24 @@ func tenantsMarkdown(o *Options, rs []*TenantResult) string {
 				mib(r.IdlePSS), r.Daemons, r.Variant.Inactivity, mib(r.StoppedPSS), float64(med.Microseconds())/1000,
 				float64(max.Microseconds())/1000, float64(r.DjangoCold.Microseconds())/1000,
 				float64(r.DjangoImport.Microseconds())/1000, float64(r.DjangoFirst.Microseconds())/1000, r.DjangoNote)
+		}
+	}
+	for _, r := range rs {
+		if !r.Variant.OnDemand || r.Err != "" {
+			continue
+		}
+		med, max := phaseStats(r.HelloPhases)
+		if len(r.HelloPhases) > 0 {
+			p("- On-demand cold starts by phase (from the error log's GW0500, GW0424 and GW0502 lines and the client's clock; \"ready\" is when the starter, looking every 10 ms, saw it), hello groups (%d of %d split): median %s; max of each phase %s.",
+				len(r.HelloPhases), len(r.First), phasesText(med), phasesText(max))
+		}
+		if len(r.DjangoPhases) == 1 {
+			p("- Django's cold start by phase: %s (its script's import in python3: %.0f ms; with its first call %.0f ms).",
+				phasesText(r.DjangoPhases[0]), ms(r.DjangoImport), ms(r.DjangoFirst))
+		}
+		if r.IdleProcs > 0 {
+			p("- The idle server right after the requests, nothing asked (%d processes, Apache's parent and children, the starter and the groups still up): %.0f ms of CPU over %v, %.2f ms a second per process.",
+				r.IdleProcs, ms(r.IdleCPU), IdleWindow, ms(r.IdleCPU)/IdleWindow.Seconds()/float64(r.IdleProcs))
 		}
 	}
 	for _, r := range rs {
