@@ -153,6 +153,31 @@ static void fix_environment(void)
     setenv("HOME", pw->pw_dir, 1);
 }
 
+/* Go's runtime starts with one P in a daemon process (GOMAXPROCS is read
+ * once, as it initialises, before any of the engine's code runs): the
+ * engine sets 1 anyway (wsgi/daemon.go), and each P it starts with leaves
+ * its own spans and caches behind (docs/benchmarks.md, "Go runtime in an
+ * idle daemon": 0.2 MiB a process). GOWSGI_DAEMON_GOMAXPROCS tells
+ * DaemonMain what to put back before Python reads os.environ: "-" for
+ * unset, "=value" for Apache's own. */
+static void go_runtime_environment(void)
+{
+    const char *was = getenv("GOMAXPROCS");
+    if (was != NULL) {
+        size_t n = strlen(was);
+        char *saved = malloc(n + 2);
+        if (saved == NULL)
+            return;   /* the engine's GOMAXPROCS(1) still applies */
+        saved[0] = '=';
+        memcpy(saved + 1, was, n + 1);
+        setenv("GOWSGI_DAEMON_GOMAXPROCS", saved, 1);
+        free(saved);
+    } else {
+        setenv("GOWSGI_DAEMON_GOMAXPROCS", "-", 1);
+    }
+    setenv("GOMAXPROCS", "1", 1);
+}
+
 static void set_limit(gowsgi_daemon_rt *rt, int index, int resource, long value, const char *what)
 {
     if (value <= 0)
@@ -346,6 +371,7 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
     fix_environment();
     if (rt->python_eggs)
         setenv("PYTHON_EGG_CACHE", rt->python_eggs, 1);
+    go_runtime_environment();
     set_limit(rt, index, RLIMIT_CPU, rt->cpu_time_limit, "cpu-time-limit");
     set_limit(rt, index, RLIMIT_DATA, rt->memory_limit, "memory-limit");
     set_limit(rt, index, RLIMIT_AS, rt->virtual_memory_limit, "virtual-memory-limit");

@@ -59,6 +59,7 @@ func DaemonMain(p unsafe.Pointer) int {
 	// per tenant": 0.33 MiB of an idle daemon).
 	eng.daemon = true
 	runtime.GOMAXPROCS(1)
+	restoreDaemonEnvironment()
 	if err := Init(unsafe.Pointer(&init.base), errbuf, 2048); err != nil {
 		processLog(logErr, fmt.Sprintf("GW0200: gowsgi (pid=%d): daemon process group '%s' could not start Python: %v",
 			os.Getpid(), group, err))
