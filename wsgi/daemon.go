@@ -8,6 +8,7 @@ package wsgi
 #include "daemon_serve.h"
 #include "daemon_channel.h"
 #include "daemon_log.h"
+#include "daemon_signals.h"
 
 static int gowsgi_daemon_state_active(gowsgi_daemon_state *st) { return __atomic_load_n(&st->active, __ATOMIC_ACQUIRE); }
 static long gowsgi_daemon_state_served(gowsgi_daemon_state *st) { return __atomic_load_n(&st->served, __ATOMIC_ACQUIRE); }
@@ -32,7 +33,6 @@ import "C"
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime"
 	"strings"
 	"syscall"
@@ -71,8 +71,12 @@ func DaemonMain(p unsafe.Pointer) int {
 	// script is replaced, so the next stale one may go.
 	C.gowsgi_daemon_release_reload(init.reload_token)
 
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGXCPU)
+	signals, err := daemonSignals(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGXCPU)
+	if err != nil {
+		processLog(logErr, fmt.Sprintf("GW0202: gowsgi (pid=%d): daemon process group '%s' cannot wait for requests: %v",
+			os.Getpid(), group, err))
+		return 1
+	}
 
 	threads := int(init.threads)
 	st := C.gowsgi_daemon_state_new(C.int(threads))

@@ -1,8 +1,15 @@
 package wsgi
 
+/*
+#include "daemon_signals.h"
+*/
+import "C"
+
 import (
+	"fmt"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // daemonEnvGOMAXPROCS is what the forked daemon process left of Apache's
@@ -27,4 +34,36 @@ func restoreDaemonEnvironment() {
 	} else {
 		_ = os.Unsetenv("GOMAXPROCS")
 	}
+}
+
+// daemonSignals delivers sigs to the monitor as os/signal's Notify would
+// (a full channel drops one), without its two OS threads: a C handler
+// writes each to a pipe that Go's poller watches (daemon_signals.c).
+func daemonSignals(sigs ...syscall.Signal) (<-chan os.Signal, error) {
+	cs := make([]C.int, len(sigs))
+	for i, s := range sigs {
+		cs[i] = C.int(s)
+	}
+	fd := C.gowsgi_daemon_signals_install(&cs[0], C.int(len(cs)))
+	if fd < 0 {
+		return nil, fmt.Errorf("installing signal handlers: %w", syscall.Errno(-fd))
+	}
+	pipe := os.NewFile(uintptr(fd), "gowsgi signals") // non-blocking: read through the poller
+	ch := make(chan os.Signal, 4)
+	go func() {
+		var buf [16]byte
+		for {
+			n, err := pipe.Read(buf[:])
+			for _, b := range buf[:n] {
+				select {
+				case ch <- syscall.Signal(b):
+				default:
+				}
+			}
+			if err != nil {
+				return // never: the pipe's write end stays open
+			}
+		}
+	}()
+	return ch, nil
 }
