@@ -120,7 +120,8 @@ func DaemonMain(p unsafe.Pointer) int {
 		go func() { workers.wg.Wait(); close(done) }()
 	} // threads=0: only the import scripts run, until the process is told to stop
 
-	reason := monitor(init, st, signals, done)
+	var reason string
+	offMainThread(func() { reason = monitor(init, st, signals, done) })
 	C.gowsgi_daemon_stop(st)
 	setExitReason(init, reason)
 	telemetryStopping(reason, int(C.gowsgi_daemon_state_active(st)))

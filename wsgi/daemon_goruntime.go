@@ -1,7 +1,22 @@
 package wsgi
 
 /*
+#include <errno.h>
+#include <unistd.h>
 #include "daemon_signals.h"
+
+// Blocks the calling thread until fd has a byte to read (or is closed).
+static int gowsgi_wait_fd(int fd)
+{
+	char b;
+	for (;;) {
+		ssize_t n = read(fd, &b, 1);
+		if (n >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
 */
 import "C"
 
@@ -66,4 +81,28 @@ func daemonSignals(sigs ...syscall.Signal) (<-chan os.Signal, error) {
 		}
 	}()
 	return ch, nil
+}
+
+// offMainThread runs fn on a goroutine while the calling thread (the
+// process's main thread, on which DaemonMain is called from C and which
+// Go keeps locked to it) waits in C. Run on that locked thread, each
+// wake-up of the monitor (its tick, a signal) handed Go's one P to it and
+// back, and Go kept a spare OS thread for the hand-offs
+// (docs/benchmarks.md, "Go runtime in an idle daemon"). If no pipe can be
+// made, fn runs here.
+func offMainThread(fn func()) {
+	var fds [2]int
+	if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC); err != nil {
+		fn()
+		return
+	}
+	finished := make(chan struct{})
+	go func() {
+		defer func() { _ = syscall.Close(fds[1]) }() // wakes the main thread
+		defer close(finished)
+		fn()
+	}()
+	C.gowsgi_wait_fd(C.int(fds[0]))
+	<-finished // at once (the pipe closes after it), and orders fn's writes before what follows
+	_ = syscall.Close(fds[0])
 }
