@@ -73,7 +73,7 @@ func DaemonMain(p unsafe.Pointer) int {
 
 	signals, err := daemonSignals(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGXCPU)
 	if err != nil {
-		processLog(logErr, fmt.Sprintf("GW0202: gowsgi (pid=%d): daemon process group '%s' cannot wait for requests: %v",
+		processLog(logErr, fmt.Sprintf("GW0202: gowsgi (pid=%d): daemon process group '%s' cannot wait for requests: %s",
 			os.Getpid(), group, err))
 		return 1
 	}
