@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -61,5 +62,54 @@ WSGIScriptAlias /env @ROOT@/env.wsgi process-group=goenv application-group=%{GLO
 				assert.Contains(t, strings.Split(string(raw), "\x00"), "GOMAXPROCS=1", "the daemon's Go runtime starts with one P")
 			})
 		}
+	})
+}
+
+// forkApp forks a child that sends itself the signals that stop or drain a
+// daemon process (delivered before kill(2) returns, as to any single-threaded
+// process), then reports that it lived on.
+const forkApp = `
+import os, signal
+def application(environ, start_response):
+    body = str(os.getpid()).encode()
+    if environ.get('PATH_INFO') == '/fork':
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP):
+                os.kill(os.getpid(), sig)
+            os.write(w, b'survived')
+            os._exit(0)
+        os.close(w)
+        body = os.read(r, 16)
+        os.close(r)
+        os.waitpid(pid, 0)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [body]
+`
+
+// The daemon's signals are taken in C (wsgi/daemon_signals.c), not by
+// os/signal; a child an app forks keeps the handlers, and a signal sent to
+// it stays there (swallowed, as os/signal's queue swallowed it) instead of
+// stopping the daemon process.
+func TestGowsgiOnly_DaemonForkedChildSignals(t *testing.T) {
+	gowsgiOnly(t)
+	t.Parallel()
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"fork.wsgi": forkApp}, Snippet: `
+WSGIDaemonProcess forky processes=1 threads=2
+WSGIScriptAlias /f @ROOT@/fork.wsgi process-group=forky application-group=%{GLOBAL}
+`})
+		pid := Get(t, a.URL("/f/pid"))
+		require.Equal(t, 200, pid.Status, pid.String())
+		r := Get(t, a.URL("/f/fork"))
+		require.Equal(t, 200, r.Status, r.String())
+		assert.Equal(t, "survived", r.Body, "the forked child swallows SIGTERM, SIGUSR1 and SIGHUP")
+		// A byte in the daemon's signal pipe would reach its monitor at once;
+		// 2 s is ample even on a loaded box.
+		time.Sleep(2 * time.Second)
+		assert.Equal(t, pid.Body, Get(t, a.URL("/f/pid")).Body, "the same daemon process serves on")
+		assert.NotContains(t, a.ErrorLogContent(), "stopping: signal", "the daemon process was not told to stop")
+		assert.NotContains(t, a.ErrorLogContent(), "SIGUSR1 (an eviction)", "the daemon process was not told to make way")
 	})
 }

@@ -19,6 +19,12 @@
 
 static int signal_pipe[2] = {-1, -1};
 
+/* The daemon process. A child an app forks (os.fork, multiprocessing)
+ * keeps these handlers, and the pipe: a signal sent to it is swallowed
+ * there, as os/signal's queue swallowed it in a forked child, rather than
+ * reported to the daemon's monitor. */
+static pid_t signals_owner, crash_owner;
+
 /* One byte per signal; a full pipe drops it, as a full os/signal channel
  * does (the monitor acts on the first of each kind). */
 static void on_signal(int sig, siginfo_t *info, void *ctx)
@@ -26,9 +32,11 @@ static void on_signal(int sig, siginfo_t *info, void *ctx)
     (void)info;
     (void)ctx;
     int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    ssize_t rc = write(signal_pipe[1], &b, 1);
-    (void)rc;
+    if (getpid() == signals_owner) {
+        unsigned char b = (unsigned char)sig;
+        ssize_t rc = write(signal_pipe[1], &b, 1);
+        (void)rc;
+    }
     errno = saved;
 }
 
@@ -50,6 +58,7 @@ int gowsgi_daemon_signals_install(const int *sigs, int n)
         return -EBUSY;
     if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
         return -errno;
+    signals_owner = getpid();
     for (int i = 0; i < n; i++) {
         int rc = install(sigs[i], on_signal, NULL);
         if (rc != 0)
@@ -81,8 +90,11 @@ static struct sigaction crash_prev[sizeof(crash_sigs) / sizeof(crash_sigs[0])];
  * signal 3 (Quit)". A fault: the handler that was there (Go's). */
 static void on_crash_signal(int sig, siginfo_t *info, void *ctx)
 {
-    if (info->si_code == SI_USER || info->si_code == SI_TKILL)
-        die_of(sig);
+    if (info->si_code == SI_USER || info->si_code == SI_TKILL) {
+        if (getpid() == crash_owner)
+            die_of(sig);
+        return;
+    }
     for (size_t i = 0; i < sizeof(crash_sigs) / sizeof(crash_sigs[0]); i++) {
         if (crash_sigs[i] != sig)
             continue;
@@ -99,6 +111,7 @@ static void on_crash_signal(int sig, siginfo_t *info, void *ctx)
 
 int gowsgi_daemon_crash_signals_install(void)
 {
+    crash_owner = getpid();
     for (size_t i = 0; i < sizeof(crash_sigs) / sizeof(crash_sigs[0]); i++) {
         int rc = install(crash_sigs[i], on_crash_signal, &crash_prev[i]);
         if (rc != 0)
