@@ -35,14 +35,17 @@ func TestGowsgiOnly_DaemonGoRuntimeEnviron(t *testing.T) {
 		for _, c := range []struct {
 			name   string
 			env    []string
+			opts   string
 			expect *string // os.environ['GOMAXPROCS'] in the app
 		}{
 			{name: "unset", expect: nil},
 			{name: "Apache's own", env: []string{"GOMAXPROCS=3"}, expect: &three},
+			// No exec (the engine loads in the fork): left as it was.
+			{name: "server-metrics", env: []string{"GOMAXPROCS=3"}, opts: " server-metrics=On", expect: &three},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				a := StartApache(t, ServerSpec{MPM: mpm, Env: c.env, Files: map[string]string{"env.wsgi": goRuntimeEnvApp}, Snippet: `
-WSGIDaemonProcess goenv processes=1 threads=2
+WSGIDaemonProcess goenv processes=1 threads=2` + c.opts + `
 WSGIScriptAlias /env @ROOT@/env.wsgi process-group=goenv application-group=%{GLOBAL}
 `})
 				r := Get(t, a.URL("/env"))
@@ -55,6 +58,9 @@ WSGIScriptAlias /env @ROOT@/env.wsgi process-group=goenv application-group=%{GLO
 				require.NoError(t, json.Unmarshal([]byte(r.Body), &got), r.Body)
 				assert.Equal(t, c.expect, got.GOMAXPROCS, "os.environ's GOMAXPROCS is Apache's")
 				assert.Nil(t, got.Marker, "the engine's note does not reach os.environ")
+				if c.opts != "" {
+					return
+				}
 				// What the process was exec'd with (its initial environment):
 				// Go's runtime read GOMAXPROCS=1 as it started.
 				raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", got.Pid))
