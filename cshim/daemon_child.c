@@ -153,6 +153,34 @@ static void fix_environment(void)
     setenv("HOME", pw->pw_dir, 1);
 }
 
+/* Go's runtime starts with one P in a daemon process the launcher runs
+ * (GOMAXPROCS is read once, from the environment exec gave, as it
+ * initialises, before any of the engine's code runs; a server-metrics=On
+ * process loads the engine without an exec, and its Go reads Apache's
+ * original environment, so this is not done there): the
+ * engine sets 1 anyway (wsgi/daemon.go), and each P it starts with leaves
+ * its own spans and caches behind (docs/benchmarks.md, "Go runtime in an
+ * idle daemon": 0.2 MiB a process). GOWSGI_DAEMON_GOMAXPROCS tells
+ * DaemonMain what to put back before Python reads os.environ: "-" for
+ * unset, "=value" for Apache's own. */
+static void go_runtime_environment(void)
+{
+    const char *was = getenv("GOMAXPROCS");
+    if (was != NULL) {
+        size_t n = strlen(was);
+        char *saved = malloc(n + 2);
+        if (saved == NULL)
+            return;   /* the engine's GOMAXPROCS(1) still applies */
+        saved[0] = '=';
+        memcpy(saved + 1, was, n + 1);
+        setenv("GOWSGI_DAEMON_GOMAXPROCS", saved, 1);
+        free(saved);
+    } else {
+        setenv("GOWSGI_DAEMON_GOMAXPROCS", "-", 1);
+    }
+    setenv("GOMAXPROCS", "1", 1);
+}
+
 static void set_limit(gowsgi_daemon_rt *rt, int index, int resource, long value, const char *what)
 {
     if (value <= 0)
@@ -351,8 +379,10 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
     set_limit(rt, index, RLIMIT_AS, rt->virtual_memory_limit, "virtual-memory-limit");
     if (rt->cpu_priority != 0 && setpriority(PRIO_PROCESS, 0, rt->cpu_priority) != 0)
         fail(rt, index, "cpu-priority", errno);
-    if (rt->launcher)
+    if (rt->launcher) {
+        go_runtime_environment();
         launch(rt, index);   /* the launcher sets the stack size and waits out a back-off */
+    }
     set_stack_size(rt, index);
     if (rt->procs[index].backoff) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->conf->server, GOWSGI_BACKOFF_LINE, index, rt->conf->name,

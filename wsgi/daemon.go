@@ -12,6 +12,7 @@ package wsgi
 #include "daemon_serve.h"
 #include "daemon_channel.h"
 #include "daemon_log.h"
+#include "daemon_signals.h"
 
 static int gowsgi_daemon_state_active(gowsgi_daemon_state *st) { return __atomic_load_n(&st->active, __ATOMIC_ACQUIRE); }
 static long gowsgi_daemon_state_served(gowsgi_daemon_state *st) { return __atomic_load_n(&st->served, __ATOMIC_ACQUIRE); }
@@ -42,7 +43,6 @@ import "C"
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime"
 	"strings"
 	"syscall"
@@ -69,6 +69,7 @@ func DaemonMain(p unsafe.Pointer) int {
 	// per tenant": 0.33 MiB of an idle daemon).
 	eng.daemon = true
 	runtime.GOMAXPROCS(1)
+	restoreDaemonEnvironment()
 	if err := Init(unsafe.Pointer(&init.base), errbuf, 2048); err != nil {
 		processLog(logErr, fmt.Sprintf("GW0200: gowsgi (pid=%d): daemon process group '%s' could not start Python: %v",
 			os.Getpid(), group, err))
@@ -80,8 +81,12 @@ func DaemonMain(p unsafe.Pointer) int {
 	// script is replaced, so the next stale one may go.
 	C.gowsgi_daemon_release_reload(init.reload_token)
 
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGXCPU)
+	signals, err := daemonSignals(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGXCPU)
+	if err != nil {
+		processLog(logErr, fmt.Sprintf("GW0202: gowsgi (pid=%d): daemon process group '%s' cannot wait for requests: %s",
+			os.Getpid(), group, err))
+		return 1
+	}
 
 	threads := int(init.threads)
 	st := C.gowsgi_daemon_state_new(C.int(threads))
@@ -125,7 +130,8 @@ func DaemonMain(p unsafe.Pointer) int {
 		go func() { workers.wg.Wait(); close(done) }()
 	} // threads=0: only the import scripts run, until the process is told to stop
 
-	reason := monitor(init, st, signals, done)
+	var reason string
+	offMainThread(func() { reason = monitor(init, st, signals, done) })
 	C.gowsgi_daemon_stop(st)
 	setExitReason(init, reason)
 	telemetryStopping(reason, int(C.gowsgi_daemon_state_active(st)))

@@ -1,0 +1,19 @@
+/*
+ * daemon_signals.h: the signals of a daemon process, taken in C rather than
+ * by Go's os/signal (daemon_signals.c).
+ */
+#ifndef GOWSGI_DAEMON_SIGNALS_H
+#define GOWSGI_DAEMON_SIGNALS_H
+
+/* Installs a handler for each of sigs[0..n) that writes the signal's number
+ * (one byte) to a pipe; returns the pipe's read end (non-blocking,
+ * close-on-exec) or -errno. Once per process. */
+int gowsgi_daemon_signals_install(const int *sigs, int n);
+
+/* SIGSEGV, SIGBUS and SIGFPE sent by kill(2) or tgkill(2) kill the process
+ * with that signal; faults go on to the handler that was there (Go's, which
+ * forwards those outside Go code to the crash report's). Returns 0 or
+ * -errno. */
+int gowsgi_daemon_crash_signals_install(void);
+
+#endif
