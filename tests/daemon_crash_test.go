@@ -129,6 +129,16 @@ func TestDaemonCrash_ReportedInOneLine(t *testing.T) {
 			`in thread [0-9]+; Python stack: (\S+ \(\S+:[0-9]+\) <- )*null_deref \(/\S+/crash\.wsgi:[0-9]+\) <- run \(\S+/threading\.py:[0-9]+\)`,
 			pid), strings.Join(lines, "\n"))
 
+		// A thread that sends itself SIGSEGV (raise(3), pthread_kill(3)):
+		// a crash, with its Python stack, not a signal from outside.
+		lines, pid = crashOnce(t, a, "raise-segv")
+		t.Logf("raise-segv: %d lines:\n%s", len(lines), strings.Join(lines, "\n"))
+		assert.LessOrEqual(t, len(lines), 12)
+		noRuntimeDump(t, lines)
+		assert.Regexp(t, fmt.Sprintf(`daemon process 0 of group 'crashy' \(pid %d\) crashed: signal 11 \(Segmentation fault\) `+
+			`in thread [0-9]+; Python stack: (\S+ \(\S+:[0-9]+\) <- )*raise_segv \(/\S+/crash\.wsgi:[0-9]+\) <- `+
+			`(\S+ \(\S+:[0-9]+\) <- )*application \(/\S+/crash\.wsgi:[0-9]+\)`, pid), strings.Join(lines, "\n"))
+
 		// A bus error sent with kill is no fault: the process dies of that
 		// signal (not Go's SIGQUIT, as it did), with no runtime dump.
 		lines, pid = crashOnce(t, a, "kill-bus")

@@ -87,10 +87,15 @@ static struct sigaction crash_prev[sizeof(crash_sigs) / sizeof(crash_sigs[0])];
 
 /* Sent (Go's test for it: SI_USER or SI_TKILL): Go would print every
  * goroutine and die of SIGQUIT, so a SIGBUS was reported as "killed by
- * signal 3 (Quit)". A fault: the handler that was there (Go's). */
+ * signal 3 (Quit)". A fault: the handler that was there (Go's, or the
+ * crash report's in front of it). So is a signal a thread sent itself
+ * (raise(3), pthread_kill(3), faulthandler._sigsegv()): the crash report
+ * reports it as a crash, with that thread's Python stack
+ * (crash_report.c, first()). */
 static void on_crash_signal(int sig, siginfo_t *info, void *ctx)
 {
-    if (info->si_code == SI_USER || info->si_code == SI_TKILL) {
+    int own_thread = info->si_code == SI_TKILL && info->si_pid == getpid();
+    if (!own_thread && (info->si_code == SI_USER || info->si_code == SI_TKILL)) {
         if (getpid() == crash_owner)
             die_of(sig);
         return;

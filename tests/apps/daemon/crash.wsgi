@@ -4,6 +4,8 @@
 #   bus       a real bus error: reading, through ctypes, a page of an mmap
 #             whose file was truncated under it
 #   kill-bus  os.kill(os.getpid(), SIGBUS): the signal sent, not a fault
+#   raise-segv  the request's thread sends itself SIGSEGV (pthread_kill, as
+#             raise(3) and faulthandler._sigsegv() do): a crash, reported
 #   go-fatal  what the Go runtime does when it dies of a fault in its own
 #             code, imitated: its report into the crash report's (unnamed)
 #             file, then SIGQUIT to the process
@@ -45,6 +47,11 @@ def go_fatal():
     time.sleep(5)
 
 
+def raise_segv():
+    signal.pthread_kill(threading.get_ident(), signal.SIGSEGV)
+    time.sleep(5)
+
+
 def application(environ, start_response):
     op = environ.get('QUERY_STRING', '')
     if op == 'segv':
@@ -57,6 +64,8 @@ def application(environ, start_response):
         truncated_mmap_read()
     elif op == 'go-fatal':
         go_fatal()
+    elif op == 'raise-segv':
+        raise_segv()
     elif op == 'kill-bus':
         os.kill(os.getpid(), signal.SIGBUS)
         time.sleep(5)   # a signal sent is delivered when it is: never answer
