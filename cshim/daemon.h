@@ -204,8 +204,8 @@ const char *gowsgi_daemon_launcher(apr_pool_t *p);
 /* The launcher with the server's Python and engine linked in
  * (gowsgi-daemon-X.Y, beside launcher), once per start: NULL if it is not
  * installed, or if the server's libpython changed since it was built
- * (said once, at a warning). */
-const char *gowsgi_daemon_builtin_launcher(apr_pool_t *pconf, server_rec *s, const char *launcher);
+ * (said once, at a warning in the main error log). */
+const char *gowsgi_daemon_builtin_launcher(apr_pool_t *pconf, const char *launcher);
 /* Which of the two a process of rt execs, once its Python is resolved:
  * gowsgi-daemon-X.Y for the server's Python and engine, else the launcher. */
 const char *gowsgi_daemon_launcher_for(apr_pool_t *p, const gowsgi_daemon_rt *rt);

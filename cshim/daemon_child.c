@@ -12,6 +12,7 @@
  * so a broken group cannot become a fork loop.
  */
 #include "daemon.h"
+#include "daemon_launch.h"
 #include "fair_share.h"
 #include "metrics.h"
 
@@ -179,6 +180,19 @@ static void go_runtime_environment(void)
         setenv("GOWSGI_DAEMON_GOMAXPROCS", "-", 1);
     }
     setenv("GOMAXPROCS", "1", 1);
+}
+
+/* stack-size= for the threads gowsgi-daemon-X.Y's Go runtime starts from
+ * its constructor, before the launcher has read its settings: read there
+ * from the environment, and removed from it before Python starts
+ * (wsgi/launcher/engine_builtin.c, main.c). */
+static void early_stack_size(gowsgi_daemon_rt *rt)
+{
+    if (rt->stack_size <= 0)
+        return;
+    char value[32];
+    snprintf(value, sizeof(value), "%ld", rt->stack_size);
+    setenv(GOWSGI_LAUNCH_STACK_SIZE_ENV, value, 1);
 }
 
 static void set_limit(gowsgi_daemon_rt *rt, int index, int resource, long value, const char *what)
@@ -381,6 +395,7 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
         fail(rt, index, "cpu-priority", errno);
     if (rt->launcher) {
         go_runtime_environment();
+        early_stack_size(rt);
         launch(rt, index);   /* the launcher sets the stack size and waits out a back-off */
     }
     set_stack_size(rt, index);

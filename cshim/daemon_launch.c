@@ -38,7 +38,17 @@ const char *gowsgi_daemon_launcher(apr_pool_t *p)
     return apr_pstrcat(p, dirname(dir), "/gowsgi-daemon", NULL);
 }
 
-const char *gowsgi_daemon_builtin_launcher(apr_pool_t *pconf, server_rec *s, const char *launcher)
+/* The server's libpython as it is now ("size mtime"), to hold against
+ * the one gowsgi-daemon-X.Y was built from (GOWSGI_LIBPYTHON_STAMP). */
+static void libpython_stamp(char *now, size_t size)
+{
+    struct stat st;
+    now[0] = '\0';
+    if (stat(GOWSGI_LIBPYTHON_PATH, &st) == 0)
+        snprintf(now, size, "%lld %lld", (long long)st.st_size, (long long)st.st_mtime);
+}
+
+const char *gowsgi_daemon_builtin_launcher(apr_pool_t *pconf, const char *launcher)
 {
     /* Once per start, for every group: the answer, or "" for none. */
     static const char key[] = "gowsgi-builtin-launcher";
@@ -49,17 +59,15 @@ const char *gowsgi_daemon_builtin_launcher(apr_pool_t *pconf, server_rec *s, con
     char *dir = apr_pstrdup(pconf, launcher);
     const char *builtin = apr_pstrcat(pconf, dirname(dir), "/gowsgi-daemon-" GOWSGI_PYTHON_TAG, NULL);
     const char *answer = builtin;
-    struct stat st;
-    char now[64] = "";
-    if (stat(GOWSGI_LIBPYTHON_PATH, &st) == 0)
-        snprintf(now, sizeof(now), "%lld %lld", (long long)st.st_size, (long long)st.st_mtime);
+    char now[64];
+    libpython_stamp(now, sizeof(now));
     if (access(builtin, X_OK) != 0) {
         answer = "";   /* an install without it: gowsgi-daemon does the same, in more memory */
     }
     else if (strcmp(now, GOWSGI_LIBPYTHON_STAMP) != 0) {
         /* Its Python is the one it was built with: the groups must get the
          * updated one (a security fix), so gowsgi-daemon loads it. */
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, gowsgi_main_server,
                      GOWSGI_LOGNO(0122) "gowsgi: %s changed since %s was built (size and time then: %s, now: %s): "
                      "daemon processes load it through gowsgi-daemon instead, which costs each about 0.5 MiB "
                      "more; build and install gowsgi again to use it",
@@ -78,6 +86,12 @@ const char *gowsgi_daemon_launcher_for(apr_pool_t *p, const gowsgi_daemon_rt *rt
      * another is loaded by gowsgi-daemon. */
     char *dir = apr_pstrdup(p, rt->builtin_launcher);
     if (strcmp(gowsgi_engine_library(p), apr_pstrcat(p, dirname(dir), "/libgowsgi.so", NULL)) != 0)
+        return rt->launcher;
+    /* Updated since Apache started (a Debian update, no restart yet): this
+     * process loads the new libpython; GW0122 is said at the next start. */
+    char now[64];
+    libpython_stamp(now, sizeof(now));
+    if (strcmp(now, GOWSGI_LIBPYTHON_STAMP) != 0)
         return rt->launcher;
     return rt->builtin_launcher;
 }

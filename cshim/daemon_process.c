@@ -552,7 +552,7 @@ static void gowsgi_daemon_isolation(apr_pool_t *pconf, gowsgi_daemon_rt *rt)
         return;
     }
     rt->launcher = launcher;
-    rt->builtin_launcher = gowsgi_daemon_builtin_launcher(pconf, s, launcher);
+    rt->builtin_launcher = gowsgi_daemon_builtin_launcher(pconf, launcher);
 }
 
 static apr_status_t forget_pool(void *unused)

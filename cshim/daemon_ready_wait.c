@@ -20,7 +20,10 @@ void gowsgi_daemon_wait_ready(const gowsgi_daemon_rt *rt, int msec)
     int *word = NULL;
     for (int i = 0; i < rt->conf->processes && word == NULL; i++) {
         gowsgi_daemon_slot *slot = &rt->shared->slots[i];
-        if (__atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE) > 0 && !__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE))
+        /* On its way up, as daemon_forward.c's group_starting has it: not
+         * one going (exiting) or waiting out a failed start (a reason). */
+        if (__atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE) > 0 && !__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) &&
+            !__atomic_load_n(&slot->exiting, __ATOMIC_ACQUIRE) && slot->reason[0] == '\0')
             word = &slot->ready;
     }
     if (word == NULL) {

@@ -47,7 +47,9 @@ func TestDaemon_ServerPythonRunsBuiltinLauncher(t *testing.T) {
 	snippet := "WSGIDaemonProcess plain threads=2\n" +
 		"WSGIScriptAlias /plain @APPS@/pythons/version.wsgi process-group=plain application-group=%{GLOBAL}\n" +
 		"WSGIDaemonProcess lazy threads=2 start=on-demand\n" +
-		"WSGIScriptAlias /lazy @APPS@/pythons/version.wsgi process-group=lazy application-group=%{GLOBAL}\n"
+		"WSGIScriptAlias /lazy @APPS@/pythons/version.wsgi process-group=lazy application-group=%{GLOBAL}\n" +
+		"WSGIDaemonProcess named threads=2 display-name=(wsgi:named) stack-size=524288\n" +
+		"WSGIScriptAlias /named @APPS@/pythons/version.wsgi process-group=named application-group=%{GLOBAL}\n"
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := StartApache(t, ServerSpec{MPM: mpm, Snippet: snippet})
 		for _, path := range []string{"/plain", "/lazy"} {
@@ -63,6 +65,36 @@ func TestDaemon_ServerPythonRunsBuiltinLauncher(t *testing.T) {
 			// program, as under /usr/bin/python3.
 			r := Get(t, a.URL(path+"?sleep=0"))
 			assert.Equal(t, 200, r.Status, path)
+		}
+		// Go's runtime starts threads from the program's constructor, before
+		// the launcher has its settings: they too carry display-name and
+		// stack-size, as every thread of a gowsgi-daemon process does.
+		f := getVersion(t, a.URL("/named"))
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", f.Pid))
+		require.NoError(t, err)
+		require.Greater(t, len(tasks), 2)
+		for _, task := range tasks {
+			comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/comm", f.Pid, task.Name()))
+			if err == nil {
+				assert.Equal(t, "(wsgi:named)\n", string(comm), "thread %s's name", task.Name())
+			}
+		}
+		// A glibc thread stack: anonymous, right above its one guard page
+		// (Go's heap arenas also sit beside PROT_NONE reservations, larger).
+		var guardEnd uint64
+		for _, line := range strings.Split(mapsOf(f.Pid), "\n") {
+			var lo, hi uint64
+			var perms string
+			if n, _ := fmt.Sscanf(line, "%x-%x %s", &lo, &hi, &perms); n != 3 {
+				continue
+			}
+			if perms == "rw-p" && lo == guardEnd && hi-lo == 8<<20 && len(strings.Fields(line)) == 5 {
+				t.Errorf("a thread stack of the default 8 MiB, not stack-size=524288: %s", line)
+			}
+			guardEnd = 0
+			if perms == "---p" && hi-lo == uint64(os.Getpagesize()) {
+				guardEnd = hi
+			}
 		}
 		assert.NotContains(t, a.ErrorLogContent(), "GW0122")
 	})

@@ -254,7 +254,9 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 	// startup-timeout), and each look wakes Go's scheduler threads, which
 	// made an idle daemon cost 1.4-1.9 ms of CPU a second: at 1,000
 	// tenants awake, most of the 2-core box (docs/benchmarks.md,
-	// "On-demand tenants"). A request or a drain brings back the fast look.
+	// "On-demand tenants"). A drain brings back the fast look at once, a
+	// request at the next look (within a second): request-timeout is in
+	// whole seconds too.
 	const busyTick, idleTick = 250 * time.Millisecond, time.Second
 	period := busyTick
 	tick := time.NewTicker(period)

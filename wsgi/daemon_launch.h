@@ -18,6 +18,12 @@
 #define GOWSGI_LAUNCH_FD_SHARED 5     /* the group's shared records (a memfd) */
 #define GOWSGI_LAUNCH_FD_FIRST_FREE 6 /* every descriptor from here is closed */
 
+/* stack-size= in bytes, in the environment as well as the settings: the
+ * launcher with the engine linked in needs it before its Go runtime starts
+ * threads, which is before it can read its settings. The launcher removes
+ * it from the environment before Python starts. */
+#define GOWSGI_LAUNCH_STACK_SIZE_ENV "GOWSGI_DAEMON_STACK_SIZE"
+
 /* The settings: records "key\0value\0", in any order; a key that can
  * repeat ("warning", "import") adds to a list, and "import.*" keys apply
  * to the last "import". An absent string is NULL, an absent number 0.

@@ -20,10 +20,26 @@
 static int signal_pipe[2] = {-1, -1};
 
 /* The daemon process. A child an app forks (os.fork, multiprocessing)
- * keeps these handlers, and the pipe: a signal sent to it is swallowed
- * there, as os/signal's queue swallowed it in a forked child, rather than
- * reported to the daemon's monitor. */
-static pid_t signals_owner, crash_owner;
+ * keeps these handlers, and the pipe: there a signal sent to it does what
+ * it does to a plain Python process (SIGTERM, SIGHUP, SIGUSR1 end it), so
+ * that multiprocessing's terminate() works, and is never reported to the
+ * daemon's monitor. (os/signal's queue swallowed it: the child lived on.) */
+static pid_t signals_owner;
+
+/* Dies of sig as if no handler were in the way: the parent's waitpid sees
+ * it, and a core is dumped where enabled. */
+static void die_of(int sig)
+{
+    struct sigaction dfl;
+    sigset_t mask;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, NULL);
+    sigemptyset(&mask);
+    sigaddset(&mask, sig);
+    pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
+    raise(sig);
+}
 
 /* One byte per signal; a full pipe drops it, as a full os/signal channel
  * does (the monitor acts on the first of each kind). */
@@ -32,11 +48,14 @@ static void on_signal(int sig, siginfo_t *info, void *ctx)
     (void)info;
     (void)ctx;
     int saved = errno;
-    if (getpid() == signals_owner) {
-        unsigned char b = (unsigned char)sig;
-        ssize_t rc = write(signal_pipe[1], &b, 1);
-        (void)rc;
+    if (getpid() != signals_owner) {
+        die_of(sig);
+        errno = saved;
+        return;
     }
+    unsigned char b = (unsigned char)sig;
+    ssize_t rc = write(signal_pipe[1], &b, 1);
+    (void)rc;
     errno = saved;
 }
 
@@ -67,21 +86,6 @@ int gowsgi_daemon_signals_install(const int *sigs, int n)
     return signal_pipe[0];
 }
 
-/* Dies of sig as if no handler were in the way: the parent's waitpid sees
- * it, and a core is dumped where enabled. */
-static void die_of(int sig)
-{
-    struct sigaction dfl;
-    sigset_t mask;
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    sigaction(sig, &dfl, NULL);
-    sigemptyset(&mask);
-    sigaddset(&mask, sig);
-    pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
-    raise(sig);
-}
-
 static const int crash_sigs[] = {SIGSEGV, SIGBUS, SIGFPE};
 static struct sigaction crash_prev[sizeof(crash_sigs) / sizeof(crash_sigs[0])];
 
@@ -96,8 +100,7 @@ static void on_crash_signal(int sig, siginfo_t *info, void *ctx)
 {
     int own_thread = info->si_code == SI_TKILL && info->si_pid == getpid();
     if (!own_thread && (info->si_code == SI_USER || info->si_code == SI_TKILL)) {
-        if (getpid() == crash_owner)
-            die_of(sig);
+        die_of(sig);   /* in the daemon, and in a child an app forked */
         return;
     }
     for (size_t i = 0; i < sizeof(crash_sigs) / sizeof(crash_sigs[0]); i++) {
@@ -116,7 +119,6 @@ static void on_crash_signal(int sig, siginfo_t *info, void *ctx)
 
 int gowsgi_daemon_crash_signals_install(void)
 {
-    crash_owner = getpid();
     for (size_t i = 0; i < sizeof(crash_sigs) / sizeof(crash_sigs[0]); i++) {
         int rc = install(crash_sigs[i], on_crash_signal, &crash_prev[i]);
         if (rc != 0)

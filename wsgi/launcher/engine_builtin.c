@@ -10,10 +10,13 @@
  */
 #include "launcher.h"
 #include "crash_report.h"
+#include "daemon_launch.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* From the engine archive (module/main.go). */
@@ -25,6 +28,17 @@ extern int gowsgi_daemon_main(gowsgi_daemon_init *init);
 __attribute__((constructor(101))) static void crash_handlers_before_go(void)
 {
     gowsgi_crash_report_handlers();
+    /* stack-size=, for the threads Go starts from then on, its first ones
+     * included (main.c sets it again once it has its settings, and takes
+     * the variable out of the environment). */
+    const char *size = getenv(GOWSGI_LAUNCH_STACK_SIZE_ENV);
+    long bytes = size != NULL ? strtol(size, NULL, 10) : 0;
+    pthread_attr_t attr;
+    if (bytes > 0 && pthread_attr_init(&attr) == 0) {
+        if (pthread_attr_setstacksize(&attr, (size_t)bytes) == 0)
+            pthread_setattr_default_np(&attr);
+        pthread_attr_destroy(&attr);
+    }
 }
 
 int launcher_load_python(const launch_settings *s, char *what, size_t size)

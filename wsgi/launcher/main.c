@@ -10,6 +10,7 @@
 #include "daemon_ticket.h"
 #include "daemon_start.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -102,10 +103,55 @@ static int *shared_int(long at)
     return (int *)(shared + at);
 }
 
+/* Threads started before the name was set (Go's, in gowsgi-daemon-X.Y,
+ * from its constructor) took the program's: they get the title too, as
+ * every thread made from now on inherits it (top -H, ps -L). Go may start
+ * one meanwhile from a thread not yet renamed: the pass is repeated until
+ * it finds none to rename. */
+static int rename_threads_once(const char *comm, size_t len)
+{
+    DIR *tasks = opendir("/proc/self/task");
+    if (tasks == NULL)
+        return 0;
+    int renamed = 0;
+    struct dirent *e;
+    while ((e = readdir(tasks)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[sizeof("/proc/self/task//comm") + sizeof(e->d_name)];
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        char now[32];
+        ssize_t n = read(fd, now, sizeof(now));
+        if (n > 0 && now[n - 1] == '\n')
+            n--;
+        if (n != (ssize_t)len || memcmp(now, comm, len) != 0) {
+            /* Not pwrite: proc's comm has no offset to write at. */
+            ssize_t w = lseek(fd, 0, SEEK_SET) == 0 ? write(fd, comm, len) : -1;
+            (void)w;
+            renamed++;
+        }
+        close(fd);
+    }
+    closedir(tasks);
+    return renamed;
+}
+
+static void name_threads(const char *comm)
+{
+    size_t len = strnlen(comm, 15);   /* the kernel keeps 15 bytes and a NUL */
+    for (int pass = 0; pass < 10 && rename_threads_once(comm, len) > 0; pass++)
+        ;
+}
+
 int main(int argc, char **argv)
 {
     size_t len = 0;
     (void)argc;
+    /* Read by engine_builtin.c's constructor, if at all; never Python's. */
+    unsetenv(GOWSGI_LAUNCH_STACK_SIZE_ENV);
     /* Not started by mod_gowsgi: the settings descriptor is not a memfd
      * sealed against writes. */
     int seals = fcntl(GOWSGI_LAUNCH_FD_SETTINGS, F_GET_SEALS);
@@ -177,7 +223,9 @@ int main(int argc, char **argv)
         _exit(0);
     /* The title ps shows is argv (the shim wrote it); the name in
      * /proc/pid/comm is the title's, or Apache's program name. */
-    prctl(PR_SET_NAME, settings.title ? settings.title : basename(argv[0]), 0, 0, 0);
+    const char *comm = settings.title ? settings.title : basename(argv[0]);
+    prctl(PR_SET_NAME, comm, 0, 0, 0);
+    name_threads(comm);
     if (settings.locale != NULL)
         setlocale(LC_ALL, settings.locale);
     if (settings.stack_size > 0) {
