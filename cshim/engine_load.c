@@ -3,12 +3,21 @@
  * runtime does not survive fork and cannot be unloaded). libpython goes first,
  * RTLD_GLOBAL, because Debian's lib-dynload extensions are not linked against
  * it; libgowsgi.so then RTLD_LOCAL. Neither is ever dlclose()d.
+ *
+ * When the server has daemon groups and nothing that must run in the children
+ * from the start, a child loads it at its first request that needs it
+ * (gowsgi_engine_ready): a child that only forwards to daemons carries no
+ * libpython, no Go runtime and no Python (docs/benchmarks.md, "Apache's
+ * children").
  */
 #include "hooks.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "apr_strings.h"
 
@@ -16,6 +25,7 @@
 #include "crash_report.h"
 
 #include "ap_mpm.h"
+#include "apr_thread_mutex.h"
 
 gowsgi_serve_fn gowsgi_engine_serve;
 const char *gowsgi_engine_error = "the gowsgi engine was not loaded";
@@ -77,4 +87,55 @@ fail:
     ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                  GOWSGI_LOGNO(0005) "gowsgi: the WSGI engine could not start in this child "
                  "(pid %d), every WSGI request will get 500: %s", (int)getpid(), gowsgi_engine_error);
+}
+
+/* The deferred load: its pool and server from child_init, and a lock so
+ * that one thread loads while the others wait for it. */
+static apr_pool_t *deferred_pool;
+static server_rec *deferred_server;
+static apr_thread_mutex_t *deferred_lock;
+static int deferred_done; /* read without the lock: atomics */
+
+void gowsgi_engine_defer(apr_pool_t *pchild, server_rec *s)
+{
+    /* A pool of its own: pchild is not for threads serving requests. */
+    if (apr_pool_create(&deferred_pool, pchild) != APR_SUCCESS ||
+        apr_thread_mutex_create(&deferred_lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS) {
+        /* Cannot wait for a later load: load now, as without the deferral. */
+        gowsgi_engine_load(pchild, s);
+        __atomic_store_n(&deferred_done, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    deferred_server = s;
+    gowsgi_engine_error = "the gowsgi engine was not loaded";
+}
+
+static void *deferred_load(void *unused)
+{
+    (void)unused;
+    gowsgi_engine_load(deferred_pool, deferred_server);
+    return NULL;
+}
+
+void gowsgi_engine_ready(void)
+{
+    if (deferred_lock == NULL || __atomic_load_n(&deferred_done, __ATOMIC_ACQUIRE))
+        return;
+    apr_thread_mutex_lock(deferred_lock);
+    if (!__atomic_load_n(&deferred_done, __ATOMIC_ACQUIRE)) {
+        gowsgi_prefork_serving_begin();
+        /* Python's main thread (the only one that may set a signal
+         * handler) is the one that starts it. At child_init that is the
+         * child's main thread: prefork's serving thread, and on worker and
+         * event one that serves no request. A worker thread here would
+         * become it: Python starts on a thread of its own instead. */
+        pthread_t loader;
+        if (getpid() == (pid_t)syscall(SYS_gettid) || pthread_create(&loader, NULL, deferred_load, NULL) != 0)
+            deferred_load(NULL);
+        else
+            pthread_join(loader, NULL);
+        gowsgi_prefork_serving_end();
+        __atomic_store_n(&deferred_done, 1, __ATOMIC_RELEASE);
+    }
+    apr_thread_mutex_unlock(deferred_lock);
 }

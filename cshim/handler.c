@@ -188,6 +188,8 @@ static int handle(request_rec *r)
     const gowsgi_daemon *daemon = target_group(r, dconf, &req, &status);
     if (status != OK)
         return status;
+    if (daemon == NULL)
+        gowsgi_engine_ready();
     if (daemon == NULL && gowsgi_engine_serve == NULL)
         return refuse(r, HTTP_INTERNAL_SERVER_ERROR,
                       GOWSGI_LOGNO(0416) "gowsgi: the WSGI engine is not running in this child",

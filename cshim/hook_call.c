@@ -63,6 +63,7 @@ int gowsgi_hook_call(request_rec *r, const char *script, const char *group, int 
     ctx->strings = apr_array_make(r->pool, 4, sizeof(const char *));
     if (strings != NULL)
         *strings = ctx->strings;
+    gowsgi_engine_ready();
     if (gowsgi_engine_call_hook == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       GOWSGI_LOGNO(0417) "gowsgi (pid=%d): cannot run '%s': %s", (int)getpid(),

@@ -88,6 +88,22 @@ static int pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
     return start(pconf, deferred_server);
 }
 
+/* A server with daemon groups mostly forwards to them: its children load
+ * the engine at their first embedded request, unless something must run
+ * in them from the start (an access, authentication or dispatch script, an
+ * embedded WSGIImportScript, WSGITelemetryService's reports of each child).
+ * A server without daemon groups runs all its apps embedded and loads it
+ * at once, as before. */
+static int engine_deferred(apr_pool_t *pchild)
+{
+    int imports = 0;
+    if (gowsgi_globals.daemons == NULL || gowsgi_globals.daemons->nelts == 0 || gowsgi_globals.python_required ||
+        gowsgi_globals.telemetry_target != NULL)
+        return 0;
+    gowsgi_engine_imports(pchild, "", &imports);
+    return imports == 0;
+}
+
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     gowsgi_main_server = s;
@@ -96,6 +112,8 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     /* WSGIRestrictEmbedded On: this child only forwards; no Python here. */
     if (gowsgi_globals.restrict_embedded == 1 && !gowsgi_globals.python_required) {
         gowsgi_engine_error = "embedded mode is off (WSGIRestrictEmbedded On)";
+    } else if (engine_deferred(pchild)) {
+        gowsgi_engine_defer(pchild, s);
     } else {
         gowsgi_prefork_serving_begin();
         gowsgi_engine_load(pchild, s);

@@ -20,6 +20,10 @@ APLOG_USE_MODULE(gowsgi);
 extern gowsgi_serve_fn gowsgi_engine_serve;
 extern const char *gowsgi_engine_error;
 void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s);
+/* Or at the first request that needs it (gowsgi_engine_ready, a no-op
+ * once it has been tried or when it was loaded at child_init). */
+void gowsgi_engine_defer(apr_pool_t *pchild, server_rec *s);
+void gowsgi_engine_ready(void);
 /* crash_setup.c: an Apache child that crashes in C says so with the
  * crashing thread's Python stack (after libpython loads, before the engine). */
 void gowsgi_child_crash_report(void);
