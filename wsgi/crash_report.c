@@ -444,7 +444,11 @@ static void local_functions(void *anchor, const char *const *names, void **out, 
     if (anchor == NULL || dladdr1(anchor, &info, (void **)&map, RTLD_DL_LINKMAP) == 0 || map == NULL ||
         info.dli_fname == NULL)
         return;
-    int fd = open(info.dli_fname, O_RDONLY | O_CLOEXEC);
+    /* The program itself (gowsgi-daemon-X.Y, its Python linked in): the
+     * loader names it by argv[0], which is the daemon's title or Apache's
+     * path, not the file. */
+    const char *path = map->l_name == NULL || map->l_name[0] == '\0' ? "/proc/self/exe" : info.dli_fname;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
     struct stat st;
