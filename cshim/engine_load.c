@@ -14,7 +14,9 @@
 
 #include <dlfcn.h>
 #include <libgen.h>
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -86,7 +88,7 @@ void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s)
 fail:
     ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                  GOWSGI_LOGNO(0005) "gowsgi: the WSGI engine could not start in this child "
-                 "(pid %d), every WSGI request will get 500: %s", (int)getpid(), gowsgi_engine_error);
+                 "(pid %d), every WSGI request it would run embedded will get 500: %s", (int)getpid(), gowsgi_engine_error);
 }
 
 /* The deferred load: its pool and server from child_init, and a lock so
@@ -102,7 +104,9 @@ void gowsgi_engine_defer(apr_pool_t *pchild, server_rec *s)
     if (apr_pool_create(&deferred_pool, pchild) != APR_SUCCESS ||
         apr_thread_mutex_create(&deferred_lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS) {
         /* Cannot wait for a later load: load now, as without the deferral. */
+        gowsgi_prefork_serving_begin();
         gowsgi_engine_load(pchild, s);
+        gowsgi_prefork_serving_end();
         __atomic_store_n(&deferred_done, 1, __ATOMIC_RELEASE);
         return;
     }
@@ -110,10 +114,23 @@ void gowsgi_engine_defer(apr_pool_t *pchild, server_rec *s)
     gowsgi_engine_error = "the gowsgi engine was not loaded";
 }
 
-static void *deferred_load(void *unused)
+static void deferred_load_here(void)
+{
+    gowsgi_engine_load(deferred_pool, deferred_server);
+}
+
+/* The loading thread stays, parked, for the child's life: Python keeps its
+ * id as the main thread's, and a thread created after it had exited could
+ * be given the same id (and with it the right to set signal handlers). */
+static sem_t deferred_loaded;
+
+static void *deferred_loader(void *unused)
 {
     (void)unused;
-    gowsgi_engine_load(deferred_pool, deferred_server);
+    deferred_load_here();
+    sem_post(&deferred_loaded);
+    for (;;)
+        pause();
     return NULL;
 }
 
@@ -130,10 +147,20 @@ void gowsgi_engine_ready(void)
          * event one that serves no request. A worker thread here would
          * become it: Python starts on a thread of its own instead. */
         pthread_t loader;
-        if (getpid() == (pid_t)syscall(SYS_gettid) || pthread_create(&loader, NULL, deferred_load, NULL) != 0)
-            deferred_load(NULL);
+        pthread_attr_t attr;
+        int spawned = 0;
+        if (getpid() != (pid_t)syscall(SYS_gettid) && sem_init(&deferred_loaded, 0, 0) == 0 &&
+            pthread_attr_init(&attr) == 0) {
+            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+            spawned = pthread_create(&loader, &attr, deferred_loader, NULL) == 0;
+            pthread_attr_destroy(&attr);
+        }
+        if (spawned) {
+            while (sem_wait(&deferred_loaded) != 0 && errno == EINTR)
+                ;
+        }
         else
-            pthread_join(loader, NULL);
+            deferred_load_here();
         gowsgi_prefork_serving_end();
         __atomic_store_n(&deferred_done, 1, __ATOMIC_RELEASE);
     }
