@@ -57,8 +57,11 @@ LAUNCHER_SOURCES := $(wildcard wsgi/launcher/*.c wsgi/launcher/*.h) wsgi/gowsgi.
 # The launcher with the server's Python and engine linked in, which a group
 # whose Python is the server's execs (wsgi/launcher/engine_builtin.c).
 BUILTIN_LAUNCHER := $(BUILD)/gowsgi-daemon-$(SERVER_PYTHON_TAG)
+# Made even when that launcher cannot be linked (see its rule below).
+BUILTIN_STAMP := $(BUILD)/builtin-launcher.stamp
+BUILTIN_UNAVAILABLE := $(BUILD)/builtin-launcher.unavailable
 
-build: $(BUILD)/libgowsgi.so $(BUILD)/mod_gowsgi.so $(BUILD)/gowsgi-daemon $(BUILTIN_LAUNCHER)
+build: $(BUILD)/libgowsgi.so $(BUILD)/mod_gowsgi.so $(BUILD)/gowsgi-daemon $(BUILTIN_STAMP)
 
 # Installs only what is missing; keeps Debian's postinst from starting an
 # Apache on port 80 while it does.
@@ -130,7 +133,10 @@ $(BUILD)/gowsgi-daemon: $(LAUNCHER_SOURCES)
 # "Memory"; docs/benchmarks.md, "Memory per tenant").
 # (Asked of $(PYTHON) when the recipe runs: `make test` installs it first.)
 PYTHON_STATIC_LIB = $(shell $(PYTHON) -c 'import os, sysconfig as s; print(os.path.join(s.get_config_var("LIBPL"), s.get_config_var("LIBRARY")))' 2>/dev/null)
-PYTHON_STATIC_LIBS = $(shell $(PYTHON) -c 'import sysconfig as s; print(" ".join(s.get_config_var(k) or "" for k in ("MODLIBS", "LIBS", "SYSLIBS")))' 2>/dev/null)
+# (3.13's MODLIBS also names archives of its own build tree, such as
+# Modules/_hacl/libHacl_Hash_SHA2.a, that are not installed: only flags and
+# files that exist are kept.)
+PYTHON_STATIC_LIBS = $(shell $(PYTHON) -c 'import os, sysconfig as s; print(" ".join(w for k in ("MODLIBS", "LIBS", "SYSLIBS") for w in (s.get_config_var(k) or "").split() if w.startswith("-") or os.path.exists(w)))' 2>/dev/null)
 
 $(BUILD)/libgowsgi-daemon.a: $(GO_SOURCES)
 	@mkdir -p $(BUILD)
@@ -138,12 +144,25 @@ $(BUILD)/libgowsgi-daemon.a: $(GO_SOURCES)
 	@rm -f $(BUILD)/libgowsgi-daemon.a.tmp.h $(BUILD)/libgowsgi-daemon.a.h
 	@mv -f $@.tmp $@
 
-$(BUILTIN_LAUNCHER): $(LAUNCHER_SOURCES) $(BUILD)/libgowsgi-daemon.a $(wildcard /usr/lib/python3*/config-*/libpython3*.a)
+# Not every static libpython can be linked into a program: Debian 13's
+# libpython3.13.a lacks the HACL* SHA-2 objects its _sha2 module needs.
+# Then the launcher is not built (BUILTIN_UNAVAILABLE says why, make warns)
+# and groups of the server's Python run gowsgi-daemon, as on an install
+# without it, in about 0.4 MiB more a process. The stamp keeps make from
+# trying again until an input changes.
+$(BUILTIN_STAMP): $(LAUNCHER_SOURCES) $(BUILD)/libgowsgi-daemon.a $(wildcard /usr/lib/python3*/config-*/libpython3*.a)
 	@test -f "$(PYTHON_STATIC_LIB)" || { echo "no $(PYTHON_STATIC_LIB): install libpython3-dev (make deps)"; exit 1; }
-	gcc $(LAUNCHER_CFLAGS) -no-pie -o $@.tmp $(LAUNCHER_C) wsgi/launcher/engine_builtin.c $(BUILD)/libgowsgi-daemon.a \
+	@rm -f $(BUILTIN_LAUNCHER) $(BUILTIN_UNAVAILABLE)
+	gcc $(LAUNCHER_CFLAGS) -no-pie -o $(BUILTIN_LAUNCHER).tmp $(LAUNCHER_C) wsgi/launcher/engine_builtin.c $(BUILD)/libgowsgi-daemon.a \
 		-Wl,--whole-archive $(PYTHON_STATIC_LIB) -Wl,--no-whole-archive -Wl,--export-dynamic \
-		$(PYTHON_STATIC_LIBS) -lpthread -ldl -lutil -lm
-	@mv -f $@.tmp $@
+		$(PYTHON_STATIC_LIBS) -lpthread -ldl -lutil -lm > $(BUILD)/builtin-launcher.log 2>&1 \
+	&& mv -f $(BUILTIN_LAUNCHER).tmp $(BUILTIN_LAUNCHER) \
+	|| { rm -f $(BUILTIN_LAUNCHER).tmp; \
+	     { echo "$(PYTHON_STATIC_LIB) cannot be linked into a program:"; \
+	       grep -E 'undefined reference|multiple definition|cannot find' $(BUILD)/builtin-launcher.log | sed 's/^[^:]*: //' | sort -u | head -n 5; } > $(BUILTIN_UNAVAILABLE); \
+	     echo "warning: $(notdir $(BUILTIN_LAUNCHER)) not built; daemon groups of the server's Python run gowsgi-daemon instead:"; \
+	     cat $(BUILTIN_UNAVAILABLE); }
+	@touch $@
 
 # `make pythons` builds the engine for every shared CPython 3.9+ that
 # conf/pythons.sh finds, or for those PYTHONS="3.12 /opt/py/bin/python3.13"

@@ -116,7 +116,7 @@ func TestDaemon_TenantHoldsNothingOfAnother(t *testing.T) {
 		t.Run("isolated daemon", func(t *testing.T) {
 			res := scan("/x")
 			t.Logf("group B's daemon (pid %d, %s) descriptors: %v", res.Pid, res.Exe, res.Fds)
-			launcher := builtinLauncher() // the server's Python (tests/daemon_launchers_test.go)
+			launcher := serverLauncher(t) // the server's Python (tests/daemon_launchers_test.go)
 			if groupPy != nil {
 				launcher = "gowsgi-daemon" // another Python's: loaded by the launcher
 			}

@@ -142,9 +142,12 @@ func TestPackagingMakeInstallDestdir(t *testing.T) {
 		strings.TrimPrefix(sysconf+"/mods-available/gowsgi.conf", "/"),
 		strings.TrimPrefix(sysconf+"/mods-available/gowsgi.load", "/"),
 		strings.TrimPrefix(libexec+"/gowsgi-daemon", "/"),
-		strings.TrimPrefix(libexec+"/"+builtinLauncher(), "/"),
 		strings.TrimPrefix(libexec+"/libgowsgi.so", "/"),
 		strings.TrimPrefix(libexec+"/mod_gowsgi.so", "/"),
+	}
+	builtin := builtinLauncherBuilt(t)
+	if builtin {
+		want = append(want, strings.TrimPrefix(libexec+"/"+builtinLauncher(), "/"))
 	}
 	// Each other Python's engine build (make pythons) goes beside them.
 	engines := otherEngineBuilds(t)
@@ -156,7 +159,9 @@ func TestPackagingMakeInstallDestdir(t *testing.T) {
 	sameFile(t, filepath.Join(gowsgiBuildDir(), "mod_gowsgi.so"), filepath.Join(dest, libexec, "mod_gowsgi.so"))
 	sameFile(t, filepath.Join(gowsgiBuildDir(), "libgowsgi.so"), filepath.Join(dest, libexec, "libgowsgi.so"))
 	sameFile(t, filepath.Join(gowsgiBuildDir(), "gowsgi-daemon"), filepath.Join(dest, libexec, "gowsgi-daemon"))
-	sameFile(t, filepath.Join(gowsgiBuildDir(), builtinLauncher()), filepath.Join(dest, libexec, builtinLauncher()))
+	if builtin {
+		sameFile(t, filepath.Join(gowsgiBuildDir(), builtinLauncher()), filepath.Join(dest, libexec, builtinLauncher()))
+	}
 	for _, e := range engines {
 		sameFile(t, filepath.Join(gowsgiBuildDir(), e), filepath.Join(dest, libexec, e))
 	}
@@ -193,7 +198,10 @@ func TestPackagingMakeInstallServes(t *testing.T) {
 
 	makeTarget(t, append([]string{"install"}, vars...)...)
 	want := []string{"etc/mods-available/gowsgi.conf", "etc/mods-available/gowsgi.load", "modules/gowsgi-daemon",
-		"modules/" + builtinLauncher(), "modules/libgowsgi.so", "modules/mod_gowsgi.so"}
+		"modules/libgowsgi.so", "modules/mod_gowsgi.so"}
+	if builtinLauncherBuilt(t) {
+		want = append(want, "modules/"+builtinLauncher())
+	}
 	for _, e := range otherEngineBuilds(t) {
 		want = append(want, "modules/"+e)
 	}
@@ -276,14 +284,18 @@ func TestPackagingDebContents(t *testing.T) {
 
 	listing := mustRun(t, nil, "dpkg-deb", "-c", deb)
 	for _, f := range []string{"/usr/lib/apache2/modules/mod_gowsgi.so", "/usr/lib/apache2/modules/libgowsgi.so",
-		"/usr/lib/apache2/modules/gowsgi-daemon", "/usr/lib/apache2/modules/" + builtinLauncher(),
+		"/usr/lib/apache2/modules/gowsgi-daemon",
 		"/etc/apache2/mods-available/gowsgi.load", "/etc/apache2/mods-available/gowsgi.conf",
 		"/usr/share/doc/" + debPackage + "/copyright", "/usr/share/doc/" + debPackage + "/examples/embedded.conf"} {
 		assert.Contains(t, listing, " ."+f+"\n", "package lacks %s", f)
 	}
 	assert.Regexp(t, `-rw-r--r-- root/root +\d+ .* \./usr/lib/apache2/modules/mod_gowsgi\.so`, listing)
 	assert.Regexp(t, `-rwxr-xr-x root/root +\d+ .* \./usr/lib/apache2/modules/gowsgi-daemon\n`, listing)
-	assert.Regexp(t, `-rwxr-xr-x root/root +\d+ .* \./usr/lib/apache2/modules/`+regexp.QuoteMeta(builtinLauncher())+`\n`, listing)
+	if builtinLauncherBuilt(t) {
+		assert.Regexp(t, `-rwxr-xr-x root/root +\d+ .* \./usr/lib/apache2/modules/`+regexp.QuoteMeta(builtinLauncher())+`\n`, listing)
+	} else {
+		assert.NotContains(t, listing, builtinLauncher())
+	}
 
 	ctl := t.TempDir()
 	mustRun(t, nil, "dpkg-deb", "-e", deb, ctl)

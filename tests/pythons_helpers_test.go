@@ -289,3 +289,27 @@ func asWritten(line string) string {
 // linked in, which daemon groups of the server's Python exec:
 // "gowsgi-daemon-3.11".
 func builtinLauncher() string { return "gowsgi-daemon-" + serverPythonTag() }
+
+// builtinLauncherBuilt: the build linked builtinLauncher(). Not every
+// static libpython can be (Debian 13's lacks objects its _sha2 needs): then
+// build/builtin-launcher.unavailable says why and groups of the server's
+// Python run gowsgi-daemon. Debian 12's 3.11 links, so there it must have.
+func builtinLauncherBuilt(t testing.TB) bool {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(gowsgiBuildDir(), builtinLauncher())); err == nil {
+		return true
+	}
+	why, err := os.ReadFile(filepath.Join(gowsgiBuildDir(), "builtin-launcher.unavailable"))
+	require.NoError(t, err, "neither %s nor the reason it was not built is in the build", builtinLauncher())
+	require.NotEqual(t, "3.11", serverPythonTag(), "Debian 12's libpython3.11.a links, yet: %s", why)
+	t.Logf("%s was not built: %s", builtinLauncher(), why)
+	return false
+}
+
+// serverLauncher is the launcher a group of the server's Python execs.
+func serverLauncher(t testing.TB) string {
+	if builtinLauncherBuilt(t) {
+		return builtinLauncher()
+	}
+	return "gowsgi-daemon"
+}

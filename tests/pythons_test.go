@@ -117,8 +117,12 @@ func TestPythons_GroupPerVirtualenv(t *testing.T) {
 		assert.Equal(t, filepath.Join(a.Root, "vsys"), f.Prefix)
 		// Its engine and Python are the server's, linked into the launcher
 		// that runs them (tests/daemon_launchers_test.go).
-		assert.Equal(t, builtinLauncher(), filepath.Base(exeOf(t, f.Pid)), "the server's engine build, built in")
-		assert.NotContains(t, mapsOf(f.Pid), "libgowsgi", "no engine build loaded")
+		assert.Equal(t, serverLauncher(t), filepath.Base(exeOf(t, f.Pid)), "the server's engine build, built in")
+		if builtinLauncherBuilt(t) {
+			assert.NotContains(t, mapsOf(f.Pid), "libgowsgi", "no engine build loaded")
+		} else {
+			assert.Contains(t, mapsOf(f.Pid), filepath.Join(gowsgiBuildDir(), "libgowsgi.so"), "the server's engine build")
+		}
 		// A group naming no Python runs the server's, or the one
 		// GOWSGI_TEST_GROUP_PYTHON gives every such group; embedded mode
 		// the server's.

@@ -21,18 +21,20 @@ void PyEval_ReInitThreads(void) {}
 __attribute__((weak)) int PySignal_SetWakeupFd(int fd) { (void)fd; return -1; }
 
 #if PY_VERSION_HEX >= 0x030D0000
-/* Gone in 3.13 (PyConfig replaced them); gowsgi configures Python through
- * PyConfig and never calls them. */
-void Py_SetPath(const wchar_t *path) { (void)path; }
-int Py_SetStandardStreamEncoding(const char *encoding, const char *errors)
+/* Gone from 3.13's headers (PyConfig replaced them); gowsgi configures
+ * Python through PyConfig and never calls them. Weak: 3.13's libpython
+ * still defines most of them, and its static archive, linked into
+ * gowsgi-daemon-3.13, would clash. */
+__attribute__((weak)) void Py_SetPath(const wchar_t *path) { (void)path; }
+__attribute__((weak)) int Py_SetStandardStreamEncoding(const char *encoding, const char *errors)
 {
     (void)encoding;
     (void)errors;
     return -1;
 }
-void PySys_AddWarnOption(const wchar_t *s) { (void)s; }
-void PySys_AddXOption(const wchar_t *s) { (void)s; }
-void PySys_SetPath(const wchar_t *path) { (void)path; }
+__attribute__((weak)) void PySys_AddWarnOption(const wchar_t *s) { (void)s; }
+__attribute__((weak)) void PySys_AddXOption(const wchar_t *s) { (void)s; }
+__attribute__((weak)) void PySys_SetPath(const wchar_t *path) { (void)path; }
 /* Threads are always initialised since 3.7. */
-int PyEval_ThreadsInitialized(void) { return 1; }
+__attribute__((weak)) int PyEval_ThreadsInitialized(void) { return 1; }
 #endif
