@@ -356,13 +356,20 @@ func TestModStatus_NoTable(t *testing.T) {
 func TestModStatus_ApacheExporter(t *testing.T) {
 	exporter, err := exec.LookPath("prometheus-apache-exporter")
 	require.NoError(t, err, "Debian's prometheus-apache-exporter (make deps installs it)")
+	// Debian 12's (0.11) takes --telemetry.address; Debian 13's (1.0,
+	// exporter-toolkit) --web.listen-address.
+	help, _ := exec.Command(exporter, "--help").CombinedOutput()
+	listenFlag := "--telemetry.address"
+	if strings.Contains(string(help), "--web.listen-address") {
+		listenFlag = "--web.listen-address"
+	}
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := startModStatusServer(t, mpm, msStatusOn+modStatusApps)
 		waitUp(t, a, "/da")
 		waitUp(t, a, "/odd")
 		port, err := freePort()
 		require.NoError(t, err)
-		cmd := exec.Command(exporter, fmt.Sprintf("--telemetry.address=127.0.0.1:%d", port),
+		cmd := exec.Command(exporter, fmt.Sprintf("%s=127.0.0.1:%d", listenFlag, port),
 			"--scrape_uri="+a.URL("/server-status?auto"))
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &out

@@ -52,7 +52,10 @@ func getVersion(t testing.TB, url string) versionFacts {
 // The other Pythons the tests run groups on, those this machine has.
 func otherPythons(t *testing.T) []testPython {
 	var out []testPython
-	for _, tag := range []string{"3.12", "3.13", "3.10", "3.9"} {
+	for _, tag := range []string{"3.12", "3.13", "3.11", "3.10", "3.9"} {
+		if tag == serverPythonTag() { // Debian 13's is 3.13: not another Python
+			continue
+		}
 		t.Run("have "+tag, func(t *testing.T) { out = append(out, requirePython(t, tag)) })
 	}
 	if len(out) == 0 {
