@@ -27,7 +27,6 @@
 #include "crash_report.h"
 
 #include "ap_mpm.h"
-#include "apr_thread_mutex.h"
 
 gowsgi_serve_fn gowsgi_engine_serve;
 const char *gowsgi_engine_error = "the gowsgi engine was not loaded";
@@ -44,7 +43,7 @@ const char *gowsgi_engine_library(apr_pool_t *p)
     return apr_pstrcat(p, dirname(dir), "/libgowsgi.so", NULL);
 }
 
-void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s)
+static void load(apr_pool_t *pchild, server_rec *s)
 {
     const char *lib = gowsgi_engine_library(pchild);
     char errbuf[2048] = "";
@@ -91,32 +90,31 @@ fail:
                  "(pid %d), every WSGI request it would run embedded will get 500: %s", (int)getpid(), gowsgi_engine_error);
 }
 
-/* The deferred load: its pool and server from child_init, and a lock so
- * that one thread loads while the others wait for it. */
+/* Counted as serving: a prefork child stopped while it loads ends at once
+ * (prefork_exit.c). */
+void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s)
+{
+    gowsgi_prefork_serving_begin();
+    load(pchild, s);
+    gowsgi_prefork_serving_end();
+}
+
+/* The deferred load: its pool and server, set in child_init before any
+ * other thread exists; pthread_once lets one thread load while the others
+ * wait for it. */
 static apr_pool_t *deferred_pool;
 static server_rec *deferred_server;
-static apr_thread_mutex_t *deferred_lock;
-static int deferred_done; /* read without the lock: atomics */
+static pthread_once_t deferred_once = PTHREAD_ONCE_INIT;
 
 void gowsgi_engine_defer(apr_pool_t *pchild, server_rec *s)
 {
     /* A pool of its own: pchild is not for threads serving requests. */
-    if (apr_pool_create(&deferred_pool, pchild) != APR_SUCCESS ||
-        apr_thread_mutex_create(&deferred_lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS) {
-        /* Cannot wait for a later load: load now, as without the deferral. */
-        gowsgi_prefork_serving_begin();
-        gowsgi_engine_load(pchild, s);
-        gowsgi_prefork_serving_end();
-        __atomic_store_n(&deferred_done, 1, __ATOMIC_RELEASE);
+    if (apr_pool_create(&deferred_pool, pchild) != APR_SUCCESS) {
+        deferred_pool = NULL;
+        gowsgi_engine_load(pchild, s); /* cannot wait for later: load now */
         return;
     }
     deferred_server = s;
-    gowsgi_engine_error = "the gowsgi engine was not loaded";
-}
-
-static void deferred_load_here(void)
-{
-    gowsgi_engine_load(deferred_pool, deferred_server);
 }
 
 /* The loading thread stays, parked, for the child's life: Python keeps its
@@ -127,42 +125,39 @@ static sem_t deferred_loaded;
 static void *deferred_loader(void *unused)
 {
     (void)unused;
-    deferred_load_here();
+    gowsgi_engine_load(deferred_pool, deferred_server);
     sem_post(&deferred_loaded);
     for (;;)
         pause();
     return NULL;
 }
 
+/* Python's main thread (the only one that may set a signal handler) is the
+ * one that starts it. At child_init that is the child's main thread:
+ * prefork's serving thread, and on worker and event one that serves no
+ * request. A worker thread here would become it: Python starts on a thread
+ * of its own instead. */
+static void deferred_load(void)
+{
+    pthread_t loader;
+    pthread_attr_t attr;
+    int spawned = 0;
+    if (getpid() != (pid_t)syscall(SYS_gettid) && sem_init(&deferred_loaded, 0, 0) == 0 &&
+        pthread_attr_init(&attr) == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        spawned = pthread_create(&loader, &attr, deferred_loader, NULL) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (!spawned) {
+        gowsgi_engine_load(deferred_pool, deferred_server);
+        return;
+    }
+    while (sem_wait(&deferred_loaded) != 0 && errno == EINTR)
+        ;
+}
+
 void gowsgi_engine_ready(void)
 {
-    if (deferred_lock == NULL || __atomic_load_n(&deferred_done, __ATOMIC_ACQUIRE))
-        return;
-    apr_thread_mutex_lock(deferred_lock);
-    if (!__atomic_load_n(&deferred_done, __ATOMIC_ACQUIRE)) {
-        gowsgi_prefork_serving_begin();
-        /* Python's main thread (the only one that may set a signal
-         * handler) is the one that starts it. At child_init that is the
-         * child's main thread: prefork's serving thread, and on worker and
-         * event one that serves no request. A worker thread here would
-         * become it: Python starts on a thread of its own instead. */
-        pthread_t loader;
-        pthread_attr_t attr;
-        int spawned = 0;
-        if (getpid() != (pid_t)syscall(SYS_gettid) && sem_init(&deferred_loaded, 0, 0) == 0 &&
-            pthread_attr_init(&attr) == 0) {
-            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-            spawned = pthread_create(&loader, &attr, deferred_loader, NULL) == 0;
-            pthread_attr_destroy(&attr);
-        }
-        if (spawned) {
-            while (sem_wait(&deferred_loaded) != 0 && errno == EINTR)
-                ;
-        }
-        else
-            deferred_load_here();
-        gowsgi_prefork_serving_end();
-        __atomic_store_n(&deferred_done, 1, __ATOMIC_RELEASE);
-    }
-    apr_thread_mutex_unlock(deferred_lock);
+    if (deferred_pool != NULL)
+        pthread_once(&deferred_once, deferred_load);
 }

@@ -115,9 +115,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     } else if (engine_deferred(pchild)) {
         gowsgi_engine_defer(pchild, s);
     } else {
-        gowsgi_prefork_serving_begin();
         gowsgi_engine_load(pchild, s);
-        gowsgi_prefork_serving_end();
     }
 }
 

@@ -28,10 +28,7 @@ func apacheChildren(t *testing.T, a *Apache) []int {
 }
 
 // holdsEngine: the process maps libgowsgi.so (and with it libpython).
-func holdsEngine(pid int) bool {
-	maps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
-	return strings.Contains(string(maps), "/libgowsgi.so")
-}
+func holdsEngine(pid int) bool { return strings.Contains(mapsOf(pid), "/libgowsgi.so") }
 
 // A server with daemon groups: its children load the engine at their first
 // embedded request, not at start, so that a child which only forwards holds
