@@ -139,7 +139,7 @@ void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, go
     base->python_home = rt->python_home;
     base->python_executable = rt->python.executable;
     base->python_path = rt->python_path;
-    base->python_eggs = rt->python_eggs;
+    base->python_modwsgi6 = gowsgi_server_modwsgi6(rt->conf->server);
     base->imports = gowsgi_engine_imports(p, rt->conf->name, &base->nimports);
     base->max_threads = rt->conf->threads > 0 ? rt->conf->threads : 1;
     base->max_processes = rt->conf->processes;

@@ -15,6 +15,8 @@
 #include <dlfcn.h>
 #include <libgen.h>
 #include <errno.h>
+#include <locale.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <string.h>
@@ -88,6 +90,21 @@ fail:
     ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                  GOWSGI_LOGNO(0005) "gowsgi: the WSGI engine could not start in this child "
                  "(pid %d), every WSGI request it would run embedded will get 500: %s", (int)getpid(), gowsgi_engine_error);
+}
+
+/* Done before the load, deferred or not, while the child has one thread:
+ * setenv and setlocale are not safe beside threads that read the
+ * environment or use the locale, and a deferred load runs beside Apache's.
+ * WSGIPythonEggs is PYTHON_EGG_CACHE; Python sets LC_CTYPE from the
+ * environment as it starts (its configure_locale), which here finds it
+ * done. Under mod_wsgi 4.9.4's rules Python changes nothing else in the
+ * process (no locale coercion: wsgi/pyinit.c); under 6.0's the child does
+ * not defer (mod_gowsgi.c, engine_deferred). */
+void gowsgi_engine_process_setup(void)
+{
+    if (gowsgi_globals.python_eggs != NULL)
+        setenv("PYTHON_EGG_CACHE", gowsgi_globals.python_eggs, 1);
+    setlocale(LC_CTYPE, "");
 }
 
 /* Counted as serving: a prefork child stopped while it loads ends at once

@@ -46,7 +46,6 @@ void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init)
     init->embedded = !gowsgi_globals.restrict_embedded || gowsgi_globals.python_required;
     init->python_home = gowsgi_globals.python_home;
     init->python_path = gowsgi_globals.python_path;
-    init->python_eggs = gowsgi_globals.python_eggs;
     init->optimize = gowsgi_globals.python_optimize;
     init->hash_seed = gowsgi_globals.python_hash_seed;
     init->dont_write_bytecode = gowsgi_globals.dont_write_bytecode == 1;
@@ -65,6 +64,7 @@ void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init)
     init->telemetry_target = gowsgi_globals.telemetry_target;
     init->telemetry_interval_ms = gowsgi_globals.telemetry_interval_ms;
     init->telemetry_options = gowsgi_globals.telemetry_options;
+    init->python_modwsgi6 = gowsgi_server_modwsgi6(gowsgi_main_server);
 
     /* wsgi.multithread/multiprocess as mod_wsgi derives them from the MPM. */
     int threads = 1, processes = 1;

@@ -93,12 +93,14 @@ static int pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
  * in them from the start (an access, authentication or dispatch script, an
  * embedded WSGIImportScript, WSGITelemetryService's reports of each child).
  * A server without daemon groups runs all its apps embedded and loads it
- * at once, as before. */
-static int engine_deferred(apr_pool_t *pchild)
+ * at once, as before. Under GoWSGICompatibility 6 Python may coerce a C
+ * locale as it starts, which sets LC_CTYPE in the environment: only safe
+ * before the child's threads run, so that child loads at once too. */
+static int engine_deferred(apr_pool_t *pchild, server_rec *s)
 {
     int imports = 0;
     if (gowsgi_globals.daemons == NULL || gowsgi_globals.daemons->nelts == 0 || gowsgi_globals.python_required ||
-        gowsgi_globals.telemetry_target != NULL)
+        gowsgi_globals.telemetry_target != NULL || gowsgi_server_modwsgi6(s))
         return 0;
     gowsgi_engine_imports(pchild, "", &imports);
     return imports == 0;
@@ -112,11 +114,13 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     /* WSGIRestrictEmbedded On: this child only forwards; no Python here. */
     if (gowsgi_globals.restrict_embedded == 1 && !gowsgi_globals.python_required) {
         gowsgi_engine_error = "embedded mode is off (WSGIRestrictEmbedded On)";
-    } else if (engine_deferred(pchild)) {
-        gowsgi_engine_defer(pchild, s);
-    } else {
-        gowsgi_engine_load(pchild, s);
+        return;
     }
+    gowsgi_engine_process_setup();
+    if (engine_deferred(pchild, s))
+        gowsgi_engine_defer(pchild, s);
+    else
+        gowsgi_engine_load(pchild, s);
 }
 
 /* The parent: what an Apache child that exited (even by a crash, mid-

@@ -5,8 +5,10 @@
  * picks 6.0's, per server or virtual host. The rule is the request's
  * virtual host's, in embedded and daemon mode alike: the child passes it
  * with the request (a daemon group serves the vhosts that name it, and
- * each request gets its own vhost's rule). Here: the directive, the
- * lookup, and the CGI variables 6.0 does not set.
+ * each request gets its own vhost's rule). How Python starts is a
+ * process's, not a request's: Apache's children take the main server's
+ * rule, a daemon group's processes that of the vhost defining the group.
+ * Here: the directive, the lookups, and the CGI variables 6.0 does not set.
  */
 #include "shim.h"
 #include "directive_parse.h"
@@ -31,7 +33,14 @@ const char *gowsgi_cmd_compat(cmd_parms *cmd, void *mconfig, const char *v)
 
 int gowsgi_modwsgi6(const request_rec *r)
 {
-    const gowsgi_server_conf *sconf = ap_get_module_config(r->server->module_config, &gowsgi_module);
+    return gowsgi_server_modwsgi6(r->server);
+}
+
+int gowsgi_server_modwsgi6(const server_rec *s)
+{
+    if (s == NULL)
+        return 0;
+    const gowsgi_server_conf *sconf = ap_get_module_config(s->module_config, &gowsgi_module);
     return sconf->compat == 6;
 }
 

@@ -24,6 +24,9 @@ void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s);
  * once it has been tried or when it was loaded at child_init). */
 void gowsgi_engine_defer(apr_pool_t *pchild, server_rec *s);
 void gowsgi_engine_ready(void);
+/* What Python's start changes in the whole process (PYTHON_EGG_CACHE, the
+ * LC_CTYPE locale), done in child_init while the child has one thread. */
+void gowsgi_engine_process_setup(void);
 /* crash_setup.c: an Apache child that crashes in C says so with the
  * crashing thread's Python stack (after libpython loads, before the engine). */
 void gowsgi_child_crash_report(void);
@@ -61,9 +64,10 @@ int gowsgi_path_translated_from_request(request_rec *r);
 void gowsgi_environ(request_rec *r, const gowsgi_dir_conf *dconf, int pass_authorization,
                     gowsgi_request *req);
 
-/* modwsgi_compat.c: GoWSGICompatibility; 1 when the request takes mod_wsgi
- * 6.0's rules, and the CGI variables 6.0 does not set. */
+/* modwsgi_compat.c: GoWSGICompatibility; 1 when the request (the server)
+ * takes mod_wsgi 6.0's rules, and the CGI variables 6.0 does not set. */
 int gowsgi_modwsgi6(const request_rec *r);
+int gowsgi_server_modwsgi6(const server_rec *s);
 unsigned gowsgi_modwsgi6_kept(const apr_table_t *env);
 void gowsgi_modwsgi6_drop(apr_table_t *env, unsigned kept);
 

@@ -66,7 +66,8 @@ var diffOptionalEnv = map[string]bool{"mod_wsgi.connection_id": true}
 
 // interpreter facts compared from env.wsgi's "py" section.
 var diffPyKeys = []string{"argv", "module_name", "prefix", "base_prefix", "executable", "optimize", "dont_write_bytecode",
-	"hash_randomization", "warnoptions", "debug", "mod_wsgi", "path", "stdin_type"}
+	"hash_randomization", "warnoptions", "debug", "mod_wsgi", "path", "stdin_type",
+	"filesystem_encoding", "utf8_mode", "preferred_encoding", "lc_ctype", "environ_lc_ctype"}
 
 type diffRequest struct {
 	name    string

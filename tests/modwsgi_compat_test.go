@@ -308,6 +308,9 @@ func TestModWSGICompat_Against605(t *testing.T) {
 					assert.Equal(t, r.Types[k], c.Types[k], "%s: type of %s", mode, k)
 				}
 			}
+			for _, k := range []string{"filesystem_encoding", "utf8_mode", "preferred_encoding", "lc_ctype", "environ_lc_ctype"} {
+				assert.Equal(t, jsonString(r.Py[k]), jsonString(c.Py[k]), "%s: Python's %s", mode, k)
+			}
 			for _, q := range []string{"status=200", "status=99%20X", "status=201%20Created"} {
 				assert.Equal(t, Get(t, ref.BaseURL()+"/c6"+mode+"?"+q).Status, Get(t, cand.BaseURL()+"/c6"+mode+"?"+q).Status,
 					"%s: %s", mode, q)
@@ -334,5 +337,68 @@ func TestModWSGICompat_Against605(t *testing.T) {
 		}
 		assert.Equal(t, 502, Get(t, ref.BaseURL()+"/c6dmn?exit=1").Status, "6.0.5")
 		assert.Equal(t, 502, Get(t, cand.BaseURL()+"/c6dmn?exit=1").Status, "gowsgi")
+	})
+}
+
+// How Python starts is a process's rule, not a request's: Apache's children
+// take the main server's, a daemon group's processes the vhost's that
+// defines the group. Under Apache's LANG=C, mod_wsgi 4.9.4 (Py_Initialize)
+// neither coerces the C locale nor turns on UTF-8 mode, and ignores
+// PYTHONUTF8 (set here to show it); 6.0.5 (the Python config) does both,
+// and LC_CTYPE appears in os.environ. Both measured with the two builds.
+const compatLocaleSnippet = `
+WSGISocketPrefix @ROOT@/run/wsgi
+WSGIDaemonProcess four processes=1 threads=2
+WSGIScriptAlias /emb @APPS@/env.wsgi
+WSGIScriptAlias /dmn @APPS@/env.wsgi process-group=four application-group=%{GLOBAL}
+<VirtualHost 127.0.0.1:@PORT2@>
+    ServerName six.example
+    GoWSGICompatibility 6
+    WSGIDaemonProcess six processes=1 threads=2
+    WSGIScriptAlias /emb @APPS@/env.wsgi
+    WSGIScriptAlias /dmn @APPS@/env.wsgi process-group=six application-group=%{GLOBAL}
+</VirtualHost>
+`
+
+type pythonLocale struct {
+	FS, Preferred, CType string
+	UTF8                 float64
+	EnvironCType         any
+}
+
+func pythonLocaleOf(t *testing.T, url string) pythonLocale {
+	t.Helper()
+	d := GetEnv(t, url, nil)
+	str := func(k string) string { s, _ := d.Py[k].(string); return s }
+	utf8, _ := d.Py["utf8_mode"].(float64)
+	return pythonLocale{FS: str("filesystem_encoding"), Preferred: str("preferred_encoding"), CType: str("lc_ctype"),
+		UTF8: utf8, EnvironCType: d.Py["environ_lc_ctype"]}
+}
+
+var (
+	locale4 = pythonLocale{FS: "ascii", Preferred: "ANSI_X3.4-1968", CType: "C", UTF8: 0, EnvironCType: nil}
+	locale6 = pythonLocale{FS: "utf-8", Preferred: "utf-8", CType: "C.UTF-8", UTF8: 1, EnvironCType: "C.UTF-8"}
+)
+
+func TestModWSGICompat_PythonLocale(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{Module: ModGowsgi, MPM: mpm, Snippet: compatLocaleSnippet, ExtraPort: true,
+			Env: []string{"PYTHONUTF8=1", "PYTHONCOERCECLOCALE=1"}})
+		six := fmt.Sprintf("http://127.0.0.1:%d", a.Port2)
+		// The children load the engine at their first embedded request
+		// (the server has daemon groups): Python finds the locale
+		// child_init set.
+		assert.Equal(t, locale4, pythonLocaleOf(t, a.URL("/emb")), "embedded, main server's rule 4")
+		assert.Equal(t, locale4, pythonLocaleOf(t, six+"/emb"), "embedded in the 6 vhost: the children take the main server's rule")
+		assert.Equal(t, locale4, pythonLocaleOf(t, a.URL("/dmn")), "daemon group of the main server (4)")
+		assert.Equal(t, locale6, pythonLocaleOf(t, six+"/dmn"), "daemon group of the 6 vhost")
+
+		// Main server 6: its children load the engine at start (Python's
+		// coercion sets LC_CTYPE in the environment, before threads run).
+		b := StartApache(t, ServerSpec{Module: ModGowsgi, MPM: mpm, Snippet: "GoWSGICompatibility 6\n" + compatLocaleSnippet, ExtraPort: true})
+		waitChildrenHoldEngine(t, b, "GoWSGICompatibility 6")
+		assert.Equal(t, locale6, pythonLocaleOf(t, b.URL("/emb")), "embedded, main server's rule 6")
+		assert.Equal(t, locale6, pythonLocaleOf(t, b.URL("/dmn")), "daemon group of the main server (6)")
 	})
 }

@@ -2,7 +2,9 @@ package tests
 
 // WSGIRestrictStdin and WSGIPythonEggs at run time (configtest covers their
 // syntax): stdin access raises with mod_wsgi's message, and the egg cache
-// reaches os.environ before the app imports anything.
+// reaches os.environ before the app imports anything, whether the child
+// loads the engine at start or, with a daemon group in the server, at its
+// first embedded request (the child sets it in child_init either way).
 
 import (
 	"testing"
@@ -22,10 +24,13 @@ def application(environ, start_response):
 `
 
 func TestPythonDirectives_RestrictStdinAndEggs(t *testing.T) {
-	for _, restrict := range []string{"On", "Off"} {
+	for _, c := range []struct{ restrict, daemons string }{
+		{"On", ""}, {"Off", ""}, {"Off", "WSGISocketPrefix @ROOT@/run/wsgi\nWSGIDaemonProcess idle threads=1\n"},
+	} {
+		restrict := c.restrict
 		a := StartApache(t, ServerSpec{MPM: "event",
 			Files:   map[string]string{"app/stdin.wsgi": stdinEggsApp},
-			Snippet: "WSGIRestrictStdin " + restrict + "\nWSGIPythonEggs /tmp/gowsgi-eggs\nWSGIScriptAlias /stdin @ROOT@/app/stdin.wsgi\n<Directory @ROOT@/app>\n    Require all granted\n</Directory>\n"})
+			Snippet: c.daemons + "WSGIRestrictStdin " + restrict + "\nWSGIPythonEggs /tmp/gowsgi-eggs\nWSGIScriptAlias /stdin @ROOT@/app/stdin.wsgi\n<Directory @ROOT@/app>\n    Require all granted\n</Directory>\n"})
 		r := Get(t, a.URL("/stdin"))
 		assert.Equal(t, 200, r.Status, r.String())
 		if restrict == "On" {

@@ -42,7 +42,7 @@
     X(base.restrict_stdout) X(base.restrict_signal) X(base.case_sensitivity) X(base.verbose_debugging)        \
     X(base.max_threads) X(base.multithread) X(base.multiprocess) X(base.run_once) X(base.max_processes)       \
     X(base.apache_max_threads) X(base.apache_max_processes) X(base.apache_version[0])                         \
-    X(base.apache_version[1]) X(base.apache_version[2]) X(base.destroy_interpreter) X(process_index)          \
+    X(base.apache_version[1]) X(base.apache_version[2]) X(base.destroy_interpreter) X(base.python_modwsgi6) X(process_index)          \
     X(threads) X(parent_pid) X(parent_sid) X(peer_uid) X(maximum_requests) X(shutdown_timeout)                \
     X(socket_timeout) X(restart_interval) X(inactivity_timeout) X(request_timeout) X(queue_timeout)           \
     X(graceful_timeout) X(eviction_timeout) X(cpu_time_limit) X(deadlock_timeout) X(startup_timeout)          \
@@ -51,7 +51,7 @@
     X(base.telemetry_interval_ms) X(base.telemetry_options)
 
 #define GOWSGI_LAUNCH_STRINGS(X)                                                                                \
-    X(base.python_home) X(base.python_executable) X(base.python_path) X(base.python_eggs) X(base.hash_seed) X(base.process_group)       \
+    X(base.python_home) X(base.python_executable) X(base.python_path) X(base.hash_seed) X(base.process_group)       \
     X(base.path_first) X(base.mpm_name) X(base.server_description) X(base.server_built) X(group)              \
     X(log.ident) X(log.module) X(base.switch_interval) X(base.slow_requests)    \
     X(base.telemetry_target) X(base.python_path_layers)

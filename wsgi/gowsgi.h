@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOWSGI_ABI_VERSION 12
+#define GOWSGI_ABI_VERSION 13
 
 /* Log levels use Apache's APLOG_* numbering so the shim passes them through. */
 enum {
@@ -182,7 +182,6 @@ typedef struct gowsgi_init {
     const char *python_home;         /* NULL = the built-in prefix */
     const char *python_executable;   /* the interpreter whose prefix Python takes; NULL = the build's */
     const char *python_path;         /* ':'-separated, site.addsitedir order; or NULL */
-    const char *python_eggs;         /* PYTHON_EGG_CACHE, or NULL */
     int optimize;                    /* WSGIPythonOptimize */
     const char *hash_seed;           /* NULL = random */
     int dont_write_bytecode;
@@ -214,6 +213,12 @@ typedef struct gowsgi_init {
     void (*log)(int level, const char *msg, size_t len);
 
     int destroy_interpreter;         /* WSGIDestroyInterpreter: atexit handlers run at exit */
+
+    /* GoWSGICompatibility 6 where this process's Python starts (Apache's
+     * main server; the vhost that defines a daemon group): Python starts as
+     * mod_wsgi 6.0 starts it, with PEP 538's locale coercion and PEP 540's
+     * UTF-8 mode under a C or POSIX locale. 0: as 4.9.4, with neither. */
+    int python_modwsgi6;
 
     /* mod_wsgi.server_metrics(): NULL when it answers None (WSGIServerMetrics
      * Off in Apache's children; the group's server-metrics= Off in a daemon). */

@@ -254,6 +254,23 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
      * does not declare Py_mod_gil, with a warning). 0 disables, 1 enables. */
     config.enable_gil = gowsgi_config.free_threading ? 0 : 1;
 #endif
+    /* mod_wsgi 4.9.4 starts Python with Py_Initialize(), which neither
+     * coerces a C or POSIX locale to C.UTF-8 (PEP 538) nor turns on UTF-8
+     * mode (PEP 540) and ignores PYTHONCOERCECLOCALE and PYTHONUTF8: under
+     * Apache's LANG=C its apps get 'ascii' from
+     * sys.getfilesystemencoding(). mod_wsgi 6.0 starts it from the Python
+     * config, which does both (and sets LC_CTYPE in os.environ). Before the
+     * first PyConfig_Set*, which would pre-initialise from the config. */
+    if (!init->python_modwsgi6) {
+        PyPreConfig preconfig;
+        PyPreConfig_InitPythonConfig(&preconfig);
+        preconfig.coerce_c_locale = 0;
+        preconfig.coerce_c_locale_warn = 0;
+        preconfig.utf8_mode = 0;
+        st = Py_PreInitialize(&preconfig);
+        if (PyStatus_Exception(st))
+            goto fail;
+    }
     st = PyConfig_SetBytesArgv(&config, 1, argv);
     if (PyStatus_Exception(st))
         goto fail;

@@ -88,11 +88,6 @@ func Init(p unsafe.Pointer, errbuf unsafe.Pointer, errlen int) error {
 	if init.python_path != nil {
 		eng.pythonPath = splitPath(C.GoString(init.python_path))
 	}
-	if init.python_eggs != nil {
-		if err := os.Setenv("PYTHON_EGG_CACHE", C.GoString(init.python_eggs)); err != nil {
-			return fmt.Errorf("setting PYTHON_EGG_CACHE: %w", err)
-		}
-	}
 	eng.caseSensitivity = init.case_sensitivity != 0
 	eng.verbose = init.verbose_debugging != 0
 

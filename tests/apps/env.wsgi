@@ -2,6 +2,7 @@
 # interpreter facts as JSON. Used by most integration tests.
 import builtins
 import json
+import locale
 import os
 import sys
 
@@ -38,6 +39,13 @@ def _py_facts(environ):
         'debug': __debug__,
         'imported_marker': getattr(builtins, '_gowsgi_import_script_pid', None),
         'stdin_type': type(sys.stdin).__name__,
+        # How Python started on the process's locale (mod_wsgi 4.9.4 and
+        # 6.0 differ: README, "mod_wsgi 4.9.4 vs 6.0").
+        'filesystem_encoding': sys.getfilesystemencoding(),
+        'utf8_mode': sys.flags.utf8_mode,
+        'preferred_encoding': locale.getpreferredencoding(False),
+        'lc_ctype': locale.setlocale(locale.LC_CTYPE),
+        'environ_lc_ctype': os.environ.get('LC_CTYPE'),
     }
     if _mw is not None:
         facts['mod_wsgi'] = {
