@@ -239,7 +239,7 @@ integration: build
 # for more MPMs (the daemon processes are the same under each).
 INTEGRATION_PYTHONS ?= 3.12 3.13
 INTEGRATION_PYTHONS_MPMS ?= event
-INTEGRATION_PYTHONS_RUN := ^(TestDaemon|TestPythons|TestMW6|TestInterpOptions|TestGroupNames|TestHooks|TestAPM|TestServerMetrics_Daemon|TestFairShare|TestExamples|TestGowsgiOnly_(DaemonKeepsConnections|KeptConnectionsSurviveDaemonReplacement)|TestServerDirectives_ApacheRequestNotInDaemonMode)
+INTEGRATION_PYTHONS_RUN := ^(TestDaemon|TestModWSGICompat_PythonLocale|TestPythons|TestMW6|TestInterpOptions|TestGroupNames|TestHooks|TestAPM|TestServerMetrics_Daemon|TestFairShare|TestExamples|TestGowsgiOnly_(DaemonKeepsConnections|KeptConnectionsSurviveDaemonReplacement)|TestServerDirectives_ApacheRequestNotInDaemonMode)
 integration-pythons: pythons
 	@failed=; for tag in $(INTEGRATION_PYTHONS); do \
 		if ! grep -q "^$$tag " $(BUILD)/pythons.list; then \

@@ -140,6 +140,7 @@ void gowsgi_daemon_engine_settings(apr_pool_t *p, const gowsgi_daemon_rt *rt, go
     base->python_executable = rt->python.executable;
     base->python_path = rt->python_path;
     base->python_modwsgi6 = gowsgi_server_modwsgi6(rt->conf->server);
+    base->locale_set = 0;   /* Python sets LC_CTYPE as it starts, as in mod_wsgi's daemons */
     base->imports = gowsgi_engine_imports(p, rt->conf->name, &base->nimports);
     base->max_threads = rt->conf->threads > 0 ? rt->conf->threads : 1;
     base->max_processes = rt->conf->processes;

@@ -92,14 +92,14 @@ fail:
                  "(pid %d), every WSGI request it would run embedded will get 500: %s", (int)getpid(), gowsgi_engine_error);
 }
 
-/* Done before the load, deferred or not, while the child has one thread:
- * setenv and setlocale are not safe beside threads that read the
- * environment or use the locale, and a deferred load runs beside Apache's.
- * WSGIPythonEggs is PYTHON_EGG_CACHE; Python sets LC_CTYPE from the
- * environment as it starts (its configure_locale), which here finds it
- * done. Under mod_wsgi 4.9.4's rules Python changes nothing else in the
- * process (no locale coercion: wsgi/pyinit.c); under 6.0's the child does
- * not defer (mod_gowsgi.c, engine_deferred). */
+/* Done in child_init, before the load, deferred or not, and before the MPM
+ * starts its worker threads: setenv and setlocale are not safe beside
+ * threads that read the environment or use the locale, and a deferred load
+ * runs beside Apache's. WSGIPythonEggs is PYTHON_EGG_CACHE; LC_CTYPE from
+ * the environment is what Python would set as it starts, and under mod_wsgi
+ * 4.9.4's rules it then leaves the locale alone (locale_set, wsgi/pyinit.c).
+ * Under 6.0's it may coerce it, so that child does not defer (mod_gowsgi.c,
+ * engine_deferred). */
 void gowsgi_engine_process_setup(void)
 {
     if (gowsgi_globals.python_eggs != NULL)

@@ -65,6 +65,7 @@ void gowsgi_engine_settings(apr_pool_t *p, gowsgi_init *init)
     init->telemetry_interval_ms = gowsgi_globals.telemetry_interval_ms;
     init->telemetry_options = gowsgi_globals.telemetry_options;
     init->python_modwsgi6 = gowsgi_server_modwsgi6(gowsgi_main_server);
+    init->locale_set = 1;
 
     /* wsgi.multithread/multiprocess as mod_wsgi derives them from the MPM. */
     int threads = 1, processes = 1;

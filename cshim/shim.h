@@ -25,7 +25,7 @@ void gowsgi_engine_load(apr_pool_t *pchild, server_rec *s);
 void gowsgi_engine_defer(apr_pool_t *pchild, server_rec *s);
 void gowsgi_engine_ready(void);
 /* What Python's start changes in the whole process (PYTHON_EGG_CACHE, the
- * LC_CTYPE locale), done in child_init while the child has one thread. */
+ * LC_CTYPE locale), done in child_init before Apache's worker threads run. */
 void gowsgi_engine_process_setup(void);
 /* crash_setup.c: an Apache child that crashes in C says so with the
  * crashing thread's Python stack (after libpython loads, before the engine). */

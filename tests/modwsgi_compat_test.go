@@ -348,15 +348,15 @@ func TestModWSGICompat_Against605(t *testing.T) {
 // and LC_CTYPE appears in os.environ. Both measured with the two builds.
 const compatLocaleSnippet = `
 WSGISocketPrefix @ROOT@/run/wsgi
-WSGIDaemonProcess four processes=1 threads=2
+WSGIDaemonProcess mainsrv processes=1 threads=2
 WSGIScriptAlias /emb @APPS@/env.wsgi
-WSGIScriptAlias /dmn @APPS@/env.wsgi process-group=four application-group=%{GLOBAL}
+WSGIScriptAlias /dmn @APPS@/env.wsgi process-group=mainsrv application-group=%{GLOBAL}
 <VirtualHost 127.0.0.1:@PORT2@>
     ServerName six.example
     GoWSGICompatibility 6
-    WSGIDaemonProcess six processes=1 threads=2
+    WSGIDaemonProcess vhost processes=1 threads=2
     WSGIScriptAlias /emb @APPS@/env.wsgi
-    WSGIScriptAlias /dmn @APPS@/env.wsgi process-group=six application-group=%{GLOBAL}
+    WSGIScriptAlias /dmn @APPS@/env.wsgi process-group=vhost application-group=%{GLOBAL}
 </VirtualHost>
 `
 
@@ -371,12 +371,13 @@ func pythonLocaleOf(t *testing.T, url string) pythonLocale {
 	d := GetEnv(t, url, nil)
 	str := func(k string) string { s, _ := d.Py[k].(string); return s }
 	utf8, _ := d.Py["utf8_mode"].(float64)
-	return pythonLocale{FS: str("filesystem_encoding"), Preferred: str("preferred_encoding"), CType: str("lc_ctype"),
+	// Python 3.10 and older say 'UTF-8' where 3.11 says 'utf-8'.
+	return pythonLocale{FS: str("filesystem_encoding"), Preferred: strings.ToLower(str("preferred_encoding")), CType: str("lc_ctype"),
 		UTF8: utf8, EnvironCType: d.Py["environ_lc_ctype"]}
 }
 
 var (
-	locale4 = pythonLocale{FS: "ascii", Preferred: "ANSI_X3.4-1968", CType: "C", UTF8: 0, EnvironCType: nil}
+	locale4 = pythonLocale{FS: "ascii", Preferred: "ansi_x3.4-1968", CType: "C", UTF8: 0, EnvironCType: nil}
 	locale6 = pythonLocale{FS: "utf-8", Preferred: "utf-8", CType: "C.UTF-8", UTF8: 1, EnvironCType: "C.UTF-8"}
 )
 
@@ -385,20 +386,25 @@ func TestModWSGICompat_PythonLocale(t *testing.T) {
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		a := StartApache(t, ServerSpec{Module: ModGowsgi, MPM: mpm, Snippet: compatLocaleSnippet, ExtraPort: true,
 			Env: []string{"PYTHONUTF8=1", "PYTHONCOERCECLOCALE=1"}})
-		six := fmt.Sprintf("http://127.0.0.1:%d", a.Port2)
+		vhost6 := fmt.Sprintf("http://127.0.0.1:%d", a.Port2)
 		// The children load the engine at their first embedded request
 		// (the server has daemon groups): Python finds the locale
 		// child_init set.
 		assert.Equal(t, locale4, pythonLocaleOf(t, a.URL("/emb")), "embedded, main server's rule 4")
-		assert.Equal(t, locale4, pythonLocaleOf(t, six+"/emb"), "embedded in the 6 vhost: the children take the main server's rule")
+		assert.Equal(t, locale4, pythonLocaleOf(t, vhost6+"/emb"), "embedded in the 6 vhost: the children take the main server's rule")
 		assert.Equal(t, locale4, pythonLocaleOf(t, a.URL("/dmn")), "daemon group of the main server (4)")
-		assert.Equal(t, locale6, pythonLocaleOf(t, six+"/dmn"), "daemon group of the 6 vhost")
+		assert.Equal(t, locale6, pythonLocaleOf(t, vhost6+"/dmn"), "daemon group of the 6 vhost")
 
 		// Main server 6: its children load the engine at start (Python's
 		// coercion sets LC_CTYPE in the environment, before threads run).
-		b := StartApache(t, ServerSpec{Module: ModGowsgi, MPM: mpm, Snippet: "GoWSGICompatibility 6\n" + compatLocaleSnippet, ExtraPort: true})
+		// The vhost on @PORT2@ says 4 and defines its own group.
+		snippet := strings.Replace(compatLocaleSnippet, "GoWSGICompatibility 6", "GoWSGICompatibility 4", 1)
+		b := StartApache(t, ServerSpec{Module: ModGowsgi, MPM: mpm, Snippet: "GoWSGICompatibility 6\n" + snippet, ExtraPort: true})
 		waitChildrenHoldEngine(t, b, "GoWSGICompatibility 6")
+		vhost4 := fmt.Sprintf("http://127.0.0.1:%d", b.Port2)
 		assert.Equal(t, locale6, pythonLocaleOf(t, b.URL("/emb")), "embedded, main server's rule 6")
 		assert.Equal(t, locale6, pythonLocaleOf(t, b.URL("/dmn")), "daemon group of the main server (6)")
+		assert.Equal(t, locale6, pythonLocaleOf(t, vhost4+"/emb"), "embedded in the 4 vhost: the children take the main server's rule")
+		assert.Equal(t, locale4, pythonLocaleOf(t, vhost4+"/dmn"), "daemon group of the 4 vhost")
 	})
 }

@@ -7,6 +7,7 @@ package tests
 // first embedded request (the child sets it in child_init either way).
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -39,5 +40,34 @@ func TestPythonDirectives_RestrictStdinAndEggs(t *testing.T) {
 			assert.NotContains(t, r.Body, "restricted", r.String())
 		}
 		assert.Contains(t, r.Body, "|/tmp/gowsgi-eggs", r.String())
+	}
+}
+
+// A daemon group's python-eggs= is its processes' PYTHON_EGG_CACHE, whether
+// the process execs the launcher or (server-metrics=On) loads the engine
+// itself: cshim/daemon_child.c sets it before either.
+func TestPythonDirectives_DaemonEggs(t *testing.T) {
+	a := StartApache(t, ServerSpec{MPM: "event",
+		Files: map[string]string{"app/stdin.wsgi": stdinEggsApp},
+		Snippet: `WSGISocketPrefix @ROOT@/run/wsgi
+WSGIPythonEggs /tmp/gowsgi-eggs
+WSGIDaemonProcess launched threads=1 python-eggs=/tmp/gowsgi-eggs-launched
+WSGIDaemonProcess metrics threads=1 python-eggs=/tmp/gowsgi-eggs-metrics server-metrics=On
+WSGIDaemonProcess none threads=1
+WSGIScriptAlias /launched @ROOT@/app/stdin.wsgi process-group=launched
+WSGIScriptAlias /metrics @ROOT@/app/stdin.wsgi process-group=metrics
+WSGIScriptAlias /none @ROOT@/app/stdin.wsgi process-group=none
+<Directory @ROOT@/app>
+    Require all granted
+</Directory>
+`})
+	for path, want := range map[string]string{
+		"/launched": "|/tmp/gowsgi-eggs-launched", "/metrics": "|/tmp/gowsgi-eggs-metrics",
+		// mod_wsgi applies WSGIPythonEggs to embedded mode only.
+		"/none": "|unset",
+	} {
+		r := Get(t, a.URL(path))
+		assert.Equal(t, 200, r.Status, "%s: %s", path, r)
+		assert.True(t, strings.HasSuffix(r.Body, want), "%s: %s", path, r.Body)
 	}
 }

@@ -29,7 +29,9 @@
  * to the last "import". An absent string is NULL, an absent number 0.
  * Numbers are decimal, the secret hex. The format is this build's own:
  * the shim and the launcher are installed together. */
-#define GOWSGI_LAUNCH_MAGIC "gowsgi-launch-1"
+#define GOWSGI_LAUNCH_MAGIC_(abi) "gowsgi-launch-" #abi
+#define GOWSGI_LAUNCH_MAGIC_ABI(abi) GOWSGI_LAUNCH_MAGIC_(abi)
+#define GOWSGI_LAUNCH_MAGIC GOWSGI_LAUNCH_MAGIC_ABI(GOWSGI_ABI_VERSION)
 #define GOWSGI_LAUNCH_MAX_SIZE (1u << 20)
 
 /* The fields of gowsgi_daemon_init that travel as they are, one list for
@@ -42,7 +44,7 @@
     X(base.restrict_stdout) X(base.restrict_signal) X(base.case_sensitivity) X(base.verbose_debugging)        \
     X(base.max_threads) X(base.multithread) X(base.multiprocess) X(base.run_once) X(base.max_processes)       \
     X(base.apache_max_threads) X(base.apache_max_processes) X(base.apache_version[0])                         \
-    X(base.apache_version[1]) X(base.apache_version[2]) X(base.destroy_interpreter) X(base.python_modwsgi6) X(process_index)          \
+    X(base.apache_version[1]) X(base.apache_version[2]) X(base.destroy_interpreter) X(base.python_modwsgi6) X(base.locale_set) X(process_index)          \
     X(threads) X(parent_pid) X(parent_sid) X(peer_uid) X(maximum_requests) X(shutdown_timeout)                \
     X(socket_timeout) X(restart_interval) X(inactivity_timeout) X(request_timeout) X(queue_timeout)           \
     X(graceful_timeout) X(eviction_timeout) X(cpu_time_limit) X(deadlock_timeout) X(startup_timeout)          \

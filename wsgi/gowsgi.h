@@ -219,6 +219,10 @@ typedef struct gowsgi_init {
      * mod_wsgi 6.0 starts it, with PEP 538's locale coercion and PEP 540's
      * UTF-8 mode under a C or POSIX locale. 0: as 4.9.4, with neither. */
     int python_modwsgi6;
+    /* LC_CTYPE is already set from the environment (Apache's children:
+     * cshim/engine_load.c, gowsgi_engine_process_setup): under 4.9.4's
+     * rules Python leaves the locale alone (its configure_locale off). */
+    int locale_set;
 
     /* mod_wsgi.server_metrics(): NULL when it answers None (WSGIServerMetrics
      * Off in Apache's children; the group's server-metrics= Off in a daemon). */

@@ -260,10 +260,15 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
      * Apache's LANG=C its apps get 'ascii' from
      * sys.getfilesystemencoding(). mod_wsgi 6.0 starts it from the Python
      * config, which does both (and sets LC_CTYPE in os.environ). Before the
-     * first PyConfig_Set*, which would pre-initialise from the config. */
+     * first PyConfig_Set*, which would pre-initialise from the config. In
+     * Apache's children the shim has set LC_CTYPE already, before Apache's
+     * threads ran: a load at the first embedded request, beside them, must
+     * not call setlocale again. */
     if (!init->python_modwsgi6) {
         PyPreConfig preconfig;
         PyPreConfig_InitPythonConfig(&preconfig);
+        preconfig.parse_argv = 0;
+        preconfig.configure_locale = !init->locale_set;
         preconfig.coerce_c_locale = 0;
         preconfig.coerce_c_locale_warn = 0;
         preconfig.utf8_mode = 0;

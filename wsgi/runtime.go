@@ -61,7 +61,9 @@ func processLog(level int, msg string) {
 }
 
 // Init starts the engine in an Apache child: called once, from child_init on
-// the process's main thread, which is where Python must be initialised.
+// the process's main thread, or at the child's first embedded request on a
+// thread of its own (cshim/engine_load.c): Python's main thread is the one
+// that initialises it, and must never be one of Apache's workers.
 func Init(p unsafe.Pointer, errbuf unsafe.Pointer, errlen int) error {
 	init := (*C.gowsgi_init)(p)
 	if init.abi_version != C.GOWSGI_ABI_VERSION {
