@@ -351,6 +351,8 @@ WSGISocketPrefix @ROOT@/run/wsgi
 WSGIDaemonProcess mainsrv processes=1 threads=2
 WSGIScriptAlias /emb @APPS@/env.wsgi
 WSGIScriptAlias /dmn @APPS@/env.wsgi process-group=mainsrv application-group=%{GLOBAL}
+WSGIDaemonProcess utf8 processes=1 threads=2 lang=C.UTF-8 locale=C.UTF-8
+WSGIScriptAlias /utf8 @APPS@/env.wsgi process-group=utf8 application-group=%{GLOBAL}
 <VirtualHost 127.0.0.1:@PORT2@>
     ServerName six.example
     GoWSGICompatibility 6
@@ -379,6 +381,8 @@ func pythonLocaleOf(t *testing.T, url string) pythonLocale {
 var (
 	locale4 = pythonLocale{FS: "ascii", Preferred: "ansi_x3.4-1968", CType: "C", UTF8: 0, EnvironCType: nil}
 	locale6 = pythonLocale{FS: "utf-8", Preferred: "utf-8", CType: "C.UTF-8", UTF8: 1, EnvironCType: "C.UTF-8"}
+	// A UTF-8 locale given, as mod_wsgi's docs advise: no coercion needed.
+	localeUTF8 = pythonLocale{FS: "utf-8", Preferred: "utf-8", CType: "C.UTF-8", UTF8: 0, EnvironCType: nil}
 )
 
 func TestModWSGICompat_PythonLocale(t *testing.T) {
@@ -394,6 +398,7 @@ func TestModWSGICompat_PythonLocale(t *testing.T) {
 		assert.Equal(t, locale4, pythonLocaleOf(t, vhost6+"/emb"), "embedded in the 6 vhost: the children take the main server's rule")
 		assert.Equal(t, locale4, pythonLocaleOf(t, a.URL("/dmn")), "daemon group of the main server (4)")
 		assert.Equal(t, locale6, pythonLocaleOf(t, vhost6+"/dmn"), "daemon group of the 6 vhost")
+		assert.Equal(t, localeUTF8, pythonLocaleOf(t, a.URL("/utf8")), "daemon group with lang= and locale=")
 
 		// Main server 6: its children load the engine at start (Python's
 		// coercion sets LC_CTYPE in the environment, before threads run).
@@ -406,5 +411,12 @@ func TestModWSGICompat_PythonLocale(t *testing.T) {
 		assert.Equal(t, locale6, pythonLocaleOf(t, b.URL("/dmn")), "daemon group of the main server (6)")
 		assert.Equal(t, locale6, pythonLocaleOf(t, vhost4+"/emb"), "embedded in the 4 vhost: the children take the main server's rule")
 		assert.Equal(t, locale4, pythonLocaleOf(t, vhost4+"/dmn"), "daemon group of the 4 vhost")
+
+		// Apache started on a UTF-8 locale: the child's setlocale in
+		// child_init is the one Python takes (it sets none itself there).
+		c := StartApache(t, ServerSpec{Module: ModGowsgi, MPM: mpm, Snippet: compatLocaleSnippet, ExtraPort: true,
+			Env: []string{"LC_ALL=C.UTF-8"}})
+		assert.Equal(t, localeUTF8, pythonLocaleOf(t, c.URL("/emb")), "embedded, Apache on a UTF-8 locale")
+		assert.Equal(t, localeUTF8, pythonLocaleOf(t, c.URL("/dmn")), "daemon group, Apache on a UTF-8 locale")
 	})
 }
