@@ -83,7 +83,10 @@ static void fail(gowsgi_daemon_rt *rt, int index, const char *what, int err)
 }
 
 /* Apache's handlers and mask are the parent's business; Go installs its own
- * for the signals the engine listens to. */
+ * for the signals the engine listens to. SIGPIPE and SIGXFSZ are ignored,
+ * as Python's own start ignores them (mod_wsgi's daemons, Apache's
+ * children): a write to a closed pipe or past RLIMIT_FSIZE is an OSError
+ * for the app, not the process's death. */
 static void reset_signals(void)
 {
     sigset_t none;
@@ -91,6 +94,7 @@ static void reset_signals(void)
         if (sig != SIGKILL && sig != SIGSTOP)
             signal(sig, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
