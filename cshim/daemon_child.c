@@ -16,8 +16,10 @@
 #include "fair_share.h"
 #include "metrics.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <libgen.h>
 #include <pwd.h>
@@ -142,6 +144,28 @@ static void close_others(gowsgi_daemon_rt *own)
             close(rt->shared_fd);
         rt->shared_fd = -1;
     }
+}
+
+/* A process that loads the engine here, without an exec (server-metrics=
+ * On), still holds descriptors of Apache's that are not close-on-exec: a
+ * program the app starts without closing them (os.system()) would inherit
+ * them. Nothing here execs, so every one above standard error is marked.
+ * (The launcher does the same for the channel that exec gives it.) */
+static void close_on_exec_above_stderr(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd <= STDERR_FILENO || fd == dirfd(dir))
+            continue;
+        int flags = fcntl(fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC))
+            fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+    closedir(dir);
 }
 
 /* os.environ says who the process runs as, as mod_wsgi fixes it up: HOME
@@ -403,6 +427,7 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index)
         launch(rt, index);   /* the launcher sets the stack size and waits out a back-off */
     }
     set_stack_size(rt, index);
+    close_on_exec_above_stderr();
     if (rt->procs[index].backoff) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->conf->server, GOWSGI_BACKOFF_LINE, index, rt->conf->name,
                      (int)getpid(), GOWSGI_SETUP_FAILURE_BACKOFF);

@@ -60,3 +60,36 @@ WSGIScriptAlias /lim @ROOT@/limits.wsgi process-group=lim application-group=%{GL
 		assert.Equal(t, pidOf(before.Body), pidOf(after.Body), "the same daemon process serves on")
 	})
 }
+
+// What a daemon process holds open is close-on-exec (ARCHITECTURE §5) but
+// for standard input, output and error: a program the app starts without
+// closing descriptors (os.system()) holds nothing of the daemon's, in
+// particular not its end of the group's channel, which must go with the
+// group's last process. Both ways a process starts: exec'd launcher, and
+// server-metrics=On (the engine loaded in the fork).
+const inheritedFdsApp = `import os
+def application(environ, start_response):
+    kept = []
+    for fd in sorted(os.listdir('/proc/self/fd'), key=int):
+        if int(fd) > 2 and os.get_inheritable(int(fd)) if os.path.exists('/proc/self/fd/' + fd) else False:
+            kept.append('%s %s' % (fd, os.readlink('/proc/self/fd/' + fd)))
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [('kept: ' + ', '.join(kept)).encode()]
+`
+
+func TestGowsgiOnly_DaemonDescriptorsCloseOnExec(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"fds.wsgi": inheritedFdsApp}, Snippet: `
+WSGIDaemonProcess launched processes=1 threads=2
+WSGIDaemonProcess metrics processes=1 threads=2 server-metrics=On
+WSGIScriptAlias /launched @ROOT@/fds.wsgi process-group=launched application-group=%{GLOBAL}
+WSGIScriptAlias /metrics @ROOT@/fds.wsgi process-group=metrics application-group=%{GLOBAL}
+`})
+		for _, path := range []string{"/launched", "/metrics"} {
+			r := Get(t, a.URL(path))
+			require.Equal(t, 200, r.Status, "%s: %s", path, r)
+			assert.Equal(t, "kept: ", r.Body, "%s: descriptors a program the app starts would inherit", path)
+		}
+	})
+}

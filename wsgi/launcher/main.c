@@ -163,6 +163,10 @@ int main(int argc, char **argv)
     }
     char *buf = read_settings(&len);
     close(GOWSGI_LAUNCH_FD_SETTINGS);
+    /* The channel came through exec; no program the app starts may hold
+     * it (os.system() keeps what is not close-on-exec): the generation's
+     * channel must go when its last daemon process does. */
+    fcntl(GOWSGI_LAUNCH_FD_CHANNEL, F_SETFD, FD_CLOEXEC);
     settings.init.log.fd = STDERR_FILENO;
     settings.init.log.syslog_facility = -1;
     settings.init.log.level = 7;
