@@ -1,5 +1,8 @@
 package tests
 
+// The process state a daemon gives the app, beside mod_wsgi's: which signals
+// it ignores, and which descriptors a program the app starts inherits.
+
 // What a daemon process ignores, as mod_wsgi 4.9.4's do (Python's own start
 // ignores SIGPIPE and SIGXFSZ; measured side by side): a write to a pipe
 // nobody reads, or past RLIMIT_FSIZE, is an OSError for the app, and the
