@@ -65,7 +65,7 @@ var diffAcceptedEnv = map[string]bool{"apache.version": true}
 var diffOptionalEnv = map[string]bool{"mod_wsgi.connection_id": true}
 
 // interpreter facts compared from env.wsgi's "py" section.
-var diffPyKeys = []string{"argv", "module_name", "prefix", "base_prefix", "executable", "optimize", "dont_write_bytecode",
+var diffPyKeys = []string{"argv", "orig_argv", "module_name", "prefix", "base_prefix", "executable", "optimize", "dont_write_bytecode",
 	"hash_randomization", "warnoptions", "debug", "mod_wsgi", "path", "stdin_type"}
 
 // How Python started on the process's locale (env.wsgi's facts).

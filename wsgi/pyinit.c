@@ -201,7 +201,6 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
 {
     PyStatus st;
     PyConfig config;
-    char *argv[] = {"mod_wsgi", NULL};
 
     gowsgi_config.multithread = init->multithread;
     gowsgi_config.multiprocess = init->multiprocess;
@@ -276,12 +275,12 @@ int gowsgi_py_initialize(const gowsgi_init *init, const char *executable, char *
         if (PyStatus_Exception(st))
             goto fail;
     }
-    st = PyConfig_SetBytesArgv(&config, 1, argv);
-    if (PyStatus_Exception(st))
-        goto fail;
-    /* argv[0] is "mod_wsgi" (sys.argv, as mod_wsgi has it); left alone it
-     * would also become the program name, which no PATH holds, and Python
-     * would settle on a prefix of "/" without the system's dist-packages. */
+    /* No argv, as Py_Initialize() has none: sys.argv is [''] while Python
+     * starts and sys.orig_argv stays [], as under mod_wsgi; each
+     * interpreter's sys.argv becomes ['mod_wsgi'] in setup_interp. The
+     * program name gives the prefix: Python would otherwise look for
+     * python3 on PATH, or settle on "/" without the system's
+     * dist-packages. */
     st = PyConfig_SetBytesString(&config, &config.program_name, executable);
     if (PyStatus_Exception(st))
         goto fail;
@@ -440,6 +439,15 @@ static int setup_streams(gowsgi_interp *it)
     return rc;
 }
 
+/* sys.argv as mod_wsgi sets it in every interpreter. */
+static int set_argv(void)
+{
+    PyObject *argv = Py_BuildValue("[s]", "mod_wsgi");
+    int rc = argv != NULL ? PySys_SetObject("argv", argv) : -1;
+    Py_XDECREF(argv);
+    return rc;
+}
+
 static int setup_interp(gowsgi_interp *it, char *err, size_t errlen)
 {
     it->key_script_name = intern("SCRIPT_NAME");
@@ -465,8 +473,8 @@ static int setup_interp(gowsgi_interp *it, char *err, size_t errlen)
     it->str_errors = intern("errors");
     it->str_line_buffering = intern("line_buffering");
     it->str_write_through = intern("write_through");
-    if (PyErr_Occurred() || gowsgi_types_install(it) != 0 || setup_streams(it) != 0 || gowsgi_modules_install(it) != 0 ||
-        gowsgi_environ_prepare(it) != 0) {
+    if (PyErr_Occurred() || set_argv() != 0 || gowsgi_types_install(it) != 0 || setup_streams(it) != 0 ||
+        gowsgi_modules_install(it) != 0 || gowsgi_environ_prepare(it) != 0) {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
         PyObject *s = value ? PyObject_Str(value) : NULL;

@@ -26,6 +26,7 @@ def _py_facts(environ):
         'interp_counter': box[0],
         'module_name': __name__,
         'argv': list(sys.argv),
+        'orig_argv': list(getattr(sys, 'orig_argv', [])),
         'prefix': sys.prefix,
         'base_prefix': sys.base_prefix,
         'executable': sys.executable,
