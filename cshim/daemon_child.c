@@ -16,7 +16,6 @@
 #include "fair_share.h"
 #include "metrics.h"
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -149,23 +148,19 @@ static void close_others(gowsgi_daemon_rt *own)
 /* A process that loads the engine here, without an exec (server-metrics=
  * On), still holds descriptors of Apache's that are not close-on-exec: a
  * program the app starts without closing them (os.system()) would inherit
- * them. Nothing here execs, so every one above standard error is marked.
+ * them. Nothing here execs, so every one above standard error is marked,
+ * as daemon_launch.c's arrange closes them (close_range, or one by one).
  * (The launcher does the same for the channel that exec gives it.) */
 static void close_on_exec_above_stderr(void)
 {
-    DIR *dir = opendir("/proc/self/fd");
-    if (dir == NULL)
+    if (close_range(STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
         return;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL) {
-        int fd = atoi(e->d_name);
-        if (e->d_name[0] == '.' || fd <= STDERR_FILENO || fd == dirfd(dir))
-            continue;
-        int flags = fcntl(fd, F_GETFD);
+    long max = sysconf(_SC_OPEN_MAX);
+    for (long fd = STDERR_FILENO + 1; fd < (max > 0 ? max : 65536); fd++) {
+        int flags = fcntl((int)fd, F_GETFD);
         if (flags >= 0 && !(flags & FD_CLOEXEC))
-            fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+            fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
     }
-    closedir(dir);
 }
 
 /* os.environ says who the process runs as, as mod_wsgi fixes it up: HOME
