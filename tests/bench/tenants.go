@@ -73,10 +73,18 @@ type TenantResult struct {
 	HelloPhases, DjangoPhases []ColdPhases
 	IdleCPU                   time.Duration
 	IdleProcs                 int
+	// The daemons' own CPU and wake-ups over IdleCostWindow, nothing
+	// asked: eager groups before their first request, on-demand ones
+	// (awake) after it.
+	DaemonIdle IdleCost
 }
 
 // IdleWindow is how long the idle server's CPU is measured.
 const IdleWindow = 10 * time.Second
+
+// IdleCostWindow is how long the idle daemons' CPU and wake-ups are
+// measured: long enough for timers of a second or more to show.
+const IdleCostWindow = 20 * time.Second
 
 // tenantConfig writes the tenants' part of httpd.conf.
 func (c *ServerConfig) tenantConfig(p func(string, ...any)) {
@@ -173,6 +181,11 @@ func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
 	r.IdleDaemon, _ = daemonPSS(s)
 	r.ApachePSS = r.IdlePSS - sum(r.IdleDaemon)
 	r.BreakPSS, r.BreakDirty, r.Threads, _ = daemonBreakdown(s)
+	if !v.OnDemand {
+		if c, err := idleDaemonCost(s, IdleCostWindow); err == nil {
+			r.DaemonIdle = c
+		}
+	}
 
 	r.LoadBefore = loadAvg()
 	sweep := time.Now()
@@ -202,6 +215,9 @@ func measureTenants(v Variant, o *Options, tmp string) *TenantResult {
 		r.HelloPhases = coldPhasesOf(s.Conf.ErrorLog(), spans)
 		if cpu, procs, err := idleCPU(s, IdleWindow); err == nil {
 			r.IdleCPU, r.IdleProcs = cpu, procs
+		}
+		if c, err := idleDaemonCost(s, IdleCostWindow); err == nil {
+			r.DaemonIdle = c
 		}
 	}
 	r.AfterPSS = settledPSS(s)
@@ -401,6 +417,9 @@ func printTenants(r *TenantResult, n int) {
 		}
 		fmt.Printf("  %-16s idle server of %d processes: %.0f ms of CPU over %v\n", "", r.IdleProcs, ms(r.IdleCPU), IdleWindow)
 	}
+	if r.DaemonIdle.Daemons > 0 {
+		fmt.Printf("  %-16s idle daemons: %v\n", "", r.DaemonIdle)
+	}
 }
 
 func avgMiB(xs []int64) float64 {
@@ -444,6 +463,13 @@ func tenantsMarkdown(o *Options, rs []*TenantResult) string {
 		p("- %s / mod_wsgi: idle %.2fx, after one request each %.2fx; one daemon process %.2fx.", r.Variant.Title,
 			float64(r.IdlePSS)/float64(base.IdlePSS), float64(r.AfterPSS)/float64(base.AfterPSS),
 			avgMiB(r.IdleDaemon)/avgMiB(base.IdleDaemon))
+	}
+	for _, r := range rs {
+		if c := r.DaemonIdle; r.Err == "" && c.Daemons > 0 {
+			p("- %s, idle daemon processes (%s): %.3f ms of CPU and %.1f wake-ups (context switches) a second each, over %v.",
+				r.Variant.Title, map[bool]string{true: "awake after their first request", false: "before any request"}[r.Variant.OnDemand],
+				float64(c.PerDaemonCPU.Microseconds())/1000, c.PerDaemonWake, c.Window)
+		}
 	}
 	for _, r := range rs {
 		if r.Variant.OnDemand && r.Err == "" {
