@@ -20,7 +20,15 @@ static int gowsgi_daemon_state_stopping(gowsgi_daemon_state *st) { return __atom
 static long long gowsgi_daemon_state_last(gowsgi_daemon_state *st) { return __atomic_load_n(&st->last_activity, __ATOMIC_ACQUIRE); }
 static int gowsgi_daemon_state_closed(gowsgi_daemon_state *st) { return __atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE); }
 static long long gowsgi_daemon_load64(int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static long long gowsgi_daemon_gil_seen(gowsgi_daemon_state *st) { return __atomic_load_n(&st->gil_seen, __ATOMIC_ACQUIRE); }
+static long long gowsgi_daemon_gil_trying(gowsgi_daemon_state *st) { return __atomic_load_n(&st->gil_trying_since, __ATOMIC_ACQUIRE); }
+// The monitor will sleep past the next request's start: says so, then
+// reports whether it may (no request runs). Seq-cst against the worker's
+// count (daemon_serve.c): a request either is seen here or wakes it.
+static int gowsgi_daemon_monitor_may_sleep(gowsgi_daemon_state *st)
+{
+	__atomic_fetch_or(&st->sleepers, GOWSGI_SLEEPER_MONITOR, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&st->active, __ATOMIC_SEQ_CST) == 0;
+}
 // Ready: Apache's children waiting for this process sleep on the word
 // (cshim/daemon_ready_wait.c), a futex in memory shared with them.
 static void gowsgi_daemon_set_ready(int *ready)
@@ -117,9 +125,10 @@ func DaemonMain(p unsafe.Pointer) int {
 	}
 	workers := startPool(init, st, group)
 	if init.deadlock_timeout > 0 {
+		idle := gilWatchIdle(int(init.deadlock_timeout))
 		go func() {
 			runtime.LockOSThread()
-			C.gowsgi_daemon_gil_watch(st)
+			C.gowsgi_daemon_gil_watch(st, C.int(idle.Milliseconds()))
 		}()
 	}
 	if init.ready != nil {
@@ -248,25 +257,14 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 	var draining time.Time // when a graceful stop began; zero while not draining
 	var drainWhy string
 	var drainFor time.Duration
-	// A process with no request and no drain looks once a second, not
-	// four times: what it then waits for is in whole seconds
-	// (inactivity-timeout, restart-interval, deadlock-timeout,
-	// startup-timeout), and each look wakes Go's scheduler threads, which
-	// made an idle daemon cost 1.4-1.9 ms of CPU a second: at 1,000
-	// tenants awake, most of the 2-core box (docs/benchmarks.md,
-	// "On-demand tenants"). A drain brings back the fast look at once, a
-	// request at the next look (within a second): request-timeout is in
-	// whole seconds too.
-	const busyTick, idleTick = 250 * time.Millisecond, time.Second
-	period := busyTick
-	tick := time.NewTicker(period)
-	defer tick.Stop()
-	pace := func(want time.Duration) {
-		if want != period {
-			period = want
-			tick.Reset(want)
-		}
-	}
+	// A busy or draining process looks four times a second. An idle one
+	// sleeps until its next deadline (idleLook), and the request that
+	// makes it busy wakes it (a nudge, signal 0): looking every second, an
+	// idle daemon woke Go's scheduler threads seven times a second, about
+	// 0.2 ms of CPU (1 ms on a loaded box), most of a core at 1,000
+	// tenants awake (docs/benchmarks.md, "Idle daemons").
+	look := time.NewTimer(busyTick)
+	defer look.Stop()
 	for {
 		select {
 		case sig := <-signals:
@@ -276,7 +274,7 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				// (eviction); SIGXCPU: cpu-time-limit. Keep taking what is
 				// sent, exit once idle, or at eviction-/graceful-timeout.
 				if draining.IsZero() {
-					pace(busyTick)
+					look.Reset(busyTick)
 					draining = time.Now()
 					drainFor = time.Duration(init.graceful_timeout) * time.Second
 					switch {
@@ -291,6 +289,10 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 						}
 					}
 				}
+				continue
+			}
+			if sig == syscall.Signal(0) { // a nudge: a request began while the monitor slept
+				look.Reset(busyTick)
 				continue
 			}
 			if sig == syscall.SIGHUP && C.gowsgi_daemon_signal_subscribers() != 0 {
@@ -316,7 +318,7 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				return "its channel closed: the Apache generation it served has ended"
 			}
 			return "no worker threads"
-		case now := <-tick.C:
+		case now := <-look.C:
 			// mod_wsgi 6's interrupt-timeout (request_watch.go): a request
 			// still running interrupt-timeout after it was interrupted
 			// starts a graceful stop; that drain does not wait for the
@@ -357,9 +359,9 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				return fmt.Sprintf("%s: still busy after %s", drainWhy, drainFor)
 			}
 			if s := int(init.deadlock_timeout); s > 0 {
-				if seen := int64(C.gowsgi_daemon_gil_seen(st)); seen != 0 && now.Sub(time.UnixMicro(seen)) >= time.Duration(s)*time.Second {
+				if t := int64(C.gowsgi_daemon_gil_trying(st)); t != 0 && now.Sub(time.UnixMicro(t)) >= time.Duration(s)*time.Second {
 					return fmt.Sprintf("deadlock-timeout=%d exceeded: the Python GIL could not be taken for %.0f s",
-						s, now.Sub(time.UnixMicro(seen)).Seconds())
+						s, now.Sub(time.UnixMicro(t)).Seconds())
 				}
 			}
 			if s := int(init.startup_timeout); s > 0 {
@@ -386,13 +388,67 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 					return fmt.Sprintf("inactivity-timeout=%d reached", s)
 				}
 			}
-			if draining.IsZero() && C.gowsgi_daemon_state_active(st) == 0 {
-				pace(idleTick)
+			if draining.IsZero() && C.gowsgi_daemon_monitor_may_sleep(st) != 0 {
+				look.Reset(idleLook(init, st, started, now))
 			} else {
-				pace(busyTick)
+				look.Reset(busyTick)
 			}
 		}
 	}
+}
+
+// busyTick is how often a busy or draining process's monitor looks:
+// request-timeout and a drain's end are seen at most this late.
+const busyTick = 250 * time.Millisecond
+
+// idleLook is how long an idle process's monitor may sleep: until the
+// first of its deadlines that can pass with no request running
+// (inactivity-timeout, restart-interval, startup-timeout while a script
+// fails to load, deadlock-timeout). With none it sleeps until a request or
+// a signal wakes it.
+func idleLook(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, started, now time.Time) time.Duration {
+	next := 24 * time.Hour
+	until := func(at time.Time) {
+		if d := at.Sub(now); d < next {
+			next = d
+		}
+	}
+	secs := func(n C.int) time.Duration { return time.Duration(n) * time.Second }
+	if init.inactivity_timeout > 0 {
+		last := time.UnixMicro(int64(C.gowsgi_daemon_state_last(st)))
+		if last.Before(started) {
+			last = started
+		}
+		until(last.Add(secs(init.inactivity_timeout)))
+	}
+	if init.restart_interval > 0 {
+		until(started.Add(secs(init.restart_interval)))
+	}
+	if since := loadFailingSince.Load(); init.startup_timeout > 0 && since != 0 {
+		until(time.UnixMicro(since).Add(secs(init.startup_timeout)))
+	}
+	if s := secs(init.deadlock_timeout); s > 0 {
+		// The GIL watch may begin waiting at any moment: look again
+		// within deadlock-timeout, and exactly at it once it waits.
+		if t := int64(C.gowsgi_daemon_gil_trying(st)); t != 0 {
+			until(time.UnixMicro(t).Add(s))
+		} else {
+			until(now.Add(s))
+		}
+	}
+	if next < 10*time.Millisecond {
+		next = 10 * time.Millisecond // a deadline just reached: the next look ends it
+	}
+	return next
+}
+
+// gilWatchIdle is how often the GIL watch looks while no request runs: a
+// tenth of deadlock-timeout, from one second to 30. A GIL held while the
+// process is idle is seen up to that much later than mod_wsgi sees it
+// (its watch looks every second); a request that begins wakes the watch.
+func gilWatchIdle(deadlockTimeout int) time.Duration {
+	d := time.Duration(deadlockTimeout) * time.Second / 10
+	return min(max(d, time.Second), 30*time.Second)
 }
 
 // setExitReason leaves the reason where the Apache parent and children read

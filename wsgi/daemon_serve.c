@@ -13,6 +13,7 @@
 #include "daemon_channel.h"
 #include "daemon_log.h"
 #include "daemon_serve.h"
+#include "daemon_signals.h"
 #include "daemon_ticket.h"
 #include "daemon_wire.h"
 #include "_cgo_export.h"
@@ -576,6 +577,7 @@ gowsgi_daemon_state *gowsgi_daemon_state_new(int threads)
         return NULL;
     }
     st->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    st->watch_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     st->ep = -1;
     st->max_kept = kept_limit();
     pthread_mutex_init(&st->kept_lock, NULL);
@@ -682,6 +684,19 @@ static void keep_or_close(gowsgi_daemon_state *st, kept_conn *k, int keep)
     pthread_mutex_unlock(&st->kept_lock);
 }
 
+/* Wakes whoever sleeps past the next request's start: a request began
+ * in an idle process, or the process is stopping. */
+static void wake_sleepers(gowsgi_daemon_state *st)
+{
+    int who = __atomic_exchange_n(&st->sleepers, 0, __ATOMIC_SEQ_CST);
+    uint64_t one = 1;
+    if (who & GOWSGI_SLEEPER_MONITOR)
+        gowsgi_daemon_monitor_nudge();
+    if ((who & GOWSGI_SLEEPER_GIL_WATCH) && st->watch_fd >= 0 && write(st->watch_fd, &one, sizeof(one)) < 0) {
+        /* the counter is full: the watch is awake already */
+    }
+}
+
 void gowsgi_daemon_stop(gowsgi_daemon_state *st)
 {
     uint64_t one = 1;
@@ -690,6 +705,7 @@ void gowsgi_daemon_stop(gowsgi_daemon_state *st)
         /* already signalled (the counter is full) or gone: workers still
          * see stopping within their wait's timeout */
     }
+    wake_sleepers(st);
     /* Idle kept connections will take no request here: each child hears
      * GOODBYE and sends its next request through the channel. */
     pthread_mutex_lock(&st->kept_lock);
@@ -713,9 +729,10 @@ static kept_conn *next_connection(const gowsgi_daemon_init *init, gowsgi_daemon_
     while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE) &&
            !__atomic_load_n(&st->channel_closed, __ATOMIC_ACQUIRE)) {
         struct epoll_event ev;
-        /* The timeout only bounds how late a stop is seen if the eventfd
-         * could not be made. */
-        int n = epoll_wait(st->ep, &ev, 1, 500);
+        /* An idle worker sleeps until something comes: the stop eventfd
+         * wakes it, and a closed channel stays readable. The timeout only
+         * bounds how late a stop is seen if the eventfd could not be made. */
+        int n = epoll_wait(st->ep, &ev, 1, st->stop_fd >= 0 ? -1 : 500);
         if (n < 0 && errno != EINTR) {
             gowsgi_log_processf(GOWSGI_LOG_ERR,
                                 GOWSGI_LOGNO(0202) "gowsgi (pid=%d): daemon process group '%s' cannot wait for "
@@ -777,7 +794,11 @@ void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *s
     int fresh, counted = 0;
     while ((k = next_connection(init, st, &fresh, counted)) != NULL) {
         int may_keep = __atomic_load_n(&st->nkept, __ATOMIC_RELAXED) <= st->max_kept;
-        __atomic_add_fetch(&st->active, 1, __ATOMIC_ACQ_REL);
+        /* Seq-cst against the sleepers' flag: a monitor or watch that
+         * goes to sleep either sees this request or is woken by it. */
+        if (__atomic_add_fetch(&st->active, 1, __ATOMIC_SEQ_CST) == 1 &&
+            __atomic_load_n(&st->sleepers, __ATOMIC_SEQ_CST) != 0)
+            wake_sleepers(st);
         __atomic_store_n(&st->busy_since[index], now_us(), __ATOMIC_RELEASE);
         int did = serve(init, st, k->fd, fresh, may_keep);
         counted = (did & SERVED_COUNTED) != 0;
@@ -794,14 +815,30 @@ void gowsgi_daemon_worker(const gowsgi_daemon_init *init, gowsgi_daemon_state *s
     }
 }
 
-void gowsgi_daemon_gil_watch(gowsgi_daemon_state *st)
+void gowsgi_daemon_gil_watch(gowsgi_daemon_state *st, int idle_period_ms)
 {
     gowsgi_interp *main = gowsgi_interp_main();
     while (!__atomic_load_n(&st->stopping, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&st->gil_trying_since, now_us(), __ATOMIC_RELEASE);
         PyThreadState *ts = gowsgi_enter(main);
-        __atomic_store_n(&st->gil_seen, now_us(), __ATOMIC_RELEASE);
+        __atomic_store_n(&st->gil_trying_since, 0, __ATOMIC_RELEASE);
         gowsgi_leave(ts);
-        struct pollfd stop = {st->stop_fd, POLLIN, 0};
-        poll(&stop, 1, 1000);
+        /* Every second while a request runs, as mod_wsgi's watch looks;
+         * idle, the process sleeps (a request that begins wakes it). */
+        int period = 1000;
+        if (idle_period_ms > period && st->watch_fd >= 0) {
+            __atomic_fetch_or(&st->sleepers, GOWSGI_SLEEPER_GIL_WATCH, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&st->active, __ATOMIC_SEQ_CST) == 0)
+                period = idle_period_ms;
+            else
+                __atomic_fetch_and(&st->sleepers, ~GOWSGI_SLEEPER_GIL_WATCH, __ATOMIC_SEQ_CST);
+        }
+        struct pollfd fds[2] = {{st->stop_fd, POLLIN, 0}, {st->watch_fd, POLLIN, 0}};
+        if (poll(fds, 2, period) > 0 && (fds[1].revents & POLLIN)) {
+            uint64_t n;
+            if (read(st->watch_fd, &n, sizeof(n)) < 0) {
+                /* another read took it: nothing to clear */
+            }
+        }
     }
 }

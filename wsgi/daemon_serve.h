@@ -20,7 +20,9 @@ typedef struct gowsgi_daemon_state {
     int channel_closed;           /* every sender closed the channel */
     int reloading;                /* this process makes way for a changed script */
     int stop_fd;                  /* an eventfd, readable once stopping is set */
-    int64_t gil_seen;             /* when the GIL watch last took the GIL */
+    int64_t gil_trying_since;     /* when the GIL watch began waiting for it; 0 while it does not */
+    int watch_fd;                 /* an eventfd that wakes the GIL watch when a request begins */
+    int sleepers;                 /* GOWSGI_SLEEPER_*: who sleeps past the next request's start */
     int nthreads;                 /* threads=: the most workers there may be */
     int started;                  /* workers started so far (daemon_pool.go starts them as needed) */
     int idle_workers;             /* workers waiting for a request, or about to */
@@ -40,6 +42,12 @@ typedef struct gowsgi_daemon_state {
     int *shared_idle;
 } gowsgi_daemon_state;
 
+/* An idle process's monitor (daemon.go) and GIL watch sleep until their
+ * next deadline rather than look every second; each says so here, and the
+ * request that makes the process busy wakes them. */
+#define GOWSGI_SLEEPER_MONITOR 1
+#define GOWSGI_SLEEPER_GIL_WATCH 2
+
 /* A new state for threads workers, or NULL. */
 gowsgi_daemon_state *gowsgi_daemon_state_new(int threads);
 /* Workers wait on the group's channel and on the connections they keep;
@@ -50,9 +58,11 @@ int gowsgi_daemon_listen(gowsgi_daemon_state *st, int channel_fd, int *idle);
  * and each idle kept connection is told GOODBYE and closed. */
 void gowsgi_daemon_stop(gowsgi_daemon_state *st);
 
-/* deadlock-timeout's watch: takes and gives back the GIL every second,
- * noting when it could, until the process stops. */
-void gowsgi_daemon_gil_watch(gowsgi_daemon_state *st);
+/* deadlock-timeout's watch: takes and gives back the GIL, noting when it
+ * began to wait for it (gil_trying_since, 0 once it has had it), every
+ * second while a request runs and every idle_period_ms while none
+ * does, until the process stops. */
+void gowsgi_daemon_gil_watch(gowsgi_daemon_state *st, int idle_period_ms);
 
 /* Serves connections from the group's channel until st->stopping is set;
  * sets it itself when maximum-requests is reached. */

@@ -59,6 +59,14 @@ static void on_signal(int sig, siginfo_t *info, void *ctx)
     errno = saved;
 }
 
+void gowsgi_daemon_monitor_nudge(void)
+{
+    unsigned char b = 0;
+    if (signal_pipe[1] >= 0 && write(signal_pipe[1], &b, 1) < 0) {
+        /* full: the monitor has a byte to read and will look anyway */
+    }
+}
+
 /* Go's flags for its own handlers: SA_ONSTACK above all (a signal may land
  * on a thread running Go code on a goroutine's small stack). */
 static int install(int sig, void (*fn)(int, siginfo_t *, void *), struct sigaction *old)

@@ -10,6 +10,10 @@
  * close-on-exec) or -errno. Once per process. */
 int gowsgi_daemon_signals_install(const int *sigs, int n);
 
+/* Wakes the monitor as a signal would, with the byte 0 that no signal
+ * has: it looks at the process again (a request began while it slept). */
+void gowsgi_daemon_monitor_nudge(void);
+
 /* SIGSEGV, SIGBUS and SIGFPE sent by kill(2) or tgkill(2) kill the process
  * with that signal; faults go on to the handler that was there (Go's, which
  * forwards those outside Go code to the crash report's). Returns 0 or

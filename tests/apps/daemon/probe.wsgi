@@ -273,6 +273,16 @@ def application(environ, start_response):
         start_response('200 OK', text)
         return [b'released']
 
+    if op == 'holdgil_later':
+        # The same from a thread of the app's, 'after' seconds from now,
+        # while the process may serve nothing: the request ends at once.
+        import ctypes, threading
+        hold = int(q.get('s', ['10'])[0])
+        threading.Timer(float(q.get('after', ['0.5'])[0]),
+                        lambda: ctypes.PyDLL(None).sleep(hold)).start()
+        start_response('200 OK', text)
+        return [b'scheduled']
+
     if op == 'hog':
         # More memory than the group's memory-limit allows.
         data = bytearray(int(q['n'][0]))

@@ -1,0 +1,86 @@
+package tests
+
+// An idle daemon process sleeps: its monitor waits for its next deadline
+// and its GIL watch looks rarely, rather than each waking every second
+// (mod_wsgi 4.9.4's idle daemons wake about once a second; gowsgi's woke
+// seven times). What they watch for is still seen: a request that begins
+// wakes them, and a GIL held while nothing is served still ends the
+// process at deadlock-timeout.
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// contextSwitches sums the voluntary and involuntary context switches of
+// every thread of pid: how often its threads have run.
+func contextSwitches(t *testing.T, pid int) int64 {
+	t.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	require.NoError(t, err)
+	var n int64
+	for _, e := range ents {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, e.Name()))
+		if err != nil {
+			continue // a thread that ended meanwhile
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				c, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				require.NoError(t, err)
+				n += c
+			}
+		}
+	}
+	return n
+}
+
+func TestGowsgiOnly_IdleDaemonSleeps(t *testing.T) {
+	gowsgiOnly(t)
+	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
+WSGIDaemonProcess idle threads=2 request-timeout=2
+WSGIDaemonProcess held threads=1 deadlock-timeout=20
+WSGIScriptAlias /idle @APPS@/daemon/probe.wsgi process-group=idle
+WSGIScriptAlias /held @APPS@/daemon/probe.wsgi process-group=held
+`})
+	// deadlock-timeout=20: the watch looks every 2 s while idle. The GIL
+	// is taken a second after this request has ended.
+	held := getFacts(t, a.URL("/held"), nil)
+	heldMark := markLog(a)
+	r := Get(t, a.URL("/held?op=holdgil_later&after=1&s=60"))
+	require.Equal(t, 200, r.Status, "%s", r)
+	heldFrom := time.Now().Add(time.Second)
+
+	f := getFacts(t, a.URL("/idle"), nil)
+	time.Sleep(time.Second) // the monitor's first looks, as a busy process's
+	before := contextSwitches(t, f.Pid)
+	time.Sleep(4 * time.Second)
+	woke := contextSwitches(t, f.Pid) - before
+	// Looking every second (monitor, GIL watch) and every 500 ms (the idle
+	// worker) made 25-30 here.
+	assert.LessOrEqual(t, woke, int64(3), "an idle daemon process's threads ran %d times in 4 s", woke)
+
+	// A request that begins while the monitor sleeps wakes it:
+	// request-timeout still ends the process.
+	mark := markLog(a)
+	t0 := time.Now()
+	r, err := doReq(longClient, "GET", a.URL("/idle?op=sleep&s=20"), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 500, r.Status)
+	assert.Less(t, time.Since(t0), 5*time.Second, "request-timeout=2 seen while the request ran")
+	assert.Regexp(t, fmt.Sprintf(`\(pid %d\) exited with status 0 \(request-timeout=2 exceeded`, f.Pid),
+		strings.Join(mark.waitRaw("request-timeout=2 exceeded", 5*time.Second), "\n"))
+
+	// The GIL held while the group served nothing: seen within
+	// deadlock-timeout and the watch's idle look (2 s), with room.
+	lines := strings.Join(heldMark.waitRaw("exited with status 0 (deadlock-timeout=20", time.Until(heldFrom.Add(27*time.Second))), "\n")
+	assert.Contains(t, lines, fmt.Sprintf("(pid %d) exited with status 0 (deadlock-timeout=20 exceeded: the Python GIL could not be taken", held.Pid))
+	assert.GreaterOrEqual(t, time.Since(heldFrom), 19*time.Second, "not before deadlock-timeout")
+}
