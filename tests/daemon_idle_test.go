@@ -45,7 +45,7 @@ func contextSwitches(t *testing.T, pid int) int64 {
 func TestGowsgiOnly_IdleDaemonSleeps(t *testing.T) {
 	gowsgiOnly(t)
 	a := StartApache(t, ServerSpec{MPM: "event", Snippet: `
-WSGIDaemonProcess idle threads=2 request-timeout=2
+WSGIDaemonProcess idle threads=1 request-timeout=2
 WSGIDaemonProcess held threads=1 deadlock-timeout=20
 WSGIScriptAlias /idle @APPS@/daemon/probe.wsgi process-group=idle
 WSGIScriptAlias /held @APPS@/daemon/probe.wsgi process-group=held
@@ -59,7 +59,9 @@ WSGIScriptAlias /held @APPS@/daemon/probe.wsgi process-group=held
 	heldFrom := time.Now().Add(time.Second)
 
 	f := getFacts(t, a.URL("/idle"), nil)
-	time.Sleep(time.Second) // the monitor's first looks, as a busy process's
+	// The monitor's and the GIL watch's looks while that request ran, and
+	// the watch's second look a second after it began, are behind us.
+	time.Sleep(2 * time.Second)
 	before := contextSwitches(t, f.Pid)
 	time.Sleep(4 * time.Second)
 	woke := contextSwitches(t, f.Pid) - before

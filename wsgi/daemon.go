@@ -27,7 +27,11 @@ static long long gowsgi_daemon_gil_trying(gowsgi_daemon_state *st) { return __at
 static int gowsgi_daemon_monitor_may_sleep(gowsgi_daemon_state *st)
 {
 	__atomic_fetch_or(&st->sleepers, GOWSGI_SLEEPER_MONITOR, __ATOMIC_SEQ_CST);
-	return __atomic_load_n(&st->active, __ATOMIC_SEQ_CST) == 0;
+	if (__atomic_load_n(&st->active, __ATOMIC_SEQ_CST) == 0)
+		return 1;
+	// Busy: looking every 250 ms anyway, so no request need wake it.
+	__atomic_fetch_and(&st->sleepers, ~GOWSGI_SLEEPER_MONITOR, __ATOMIC_SEQ_CST);
+	return 0;
 }
 // Ready: Apache's children waiting for this process sleep on the word
 // (cshim/daemon_ready_wait.c), a futex in memory shared with them.
@@ -259,12 +263,14 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 	var drainFor time.Duration
 	// A busy or draining process looks four times a second. An idle one
 	// sleeps until its next deadline (idleLook), and the request that
-	// makes it busy wakes it (a nudge, signal 0): looking every second, an
-	// idle daemon woke Go's scheduler threads seven times a second, about
-	// 0.2 ms of CPU (1 ms on a loaded box), most of a core at 1,000
-	// tenants awake (docs/benchmarks.md, "Idle daemons").
+	// makes it busy wakes it (a nudge, signal 0): looking every second
+	// (and the GIL watch taking the GIL every second, and each idle worker
+	// timing out twice a second), an idle daemon woke seven times a
+	// second, about 0.2 ms of CPU (1 ms on a loaded box), most of a core
+	// at 1,000 tenants awake (docs/benchmarks.md, "Idle daemons").
 	look := time.NewTimer(busyTick)
 	defer look.Stop()
+	asleep := false // the next look is further away than busyTick
 	for {
 		select {
 		case sig := <-signals:
@@ -275,6 +281,7 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				// sent, exit once idle, or at eviction-/graceful-timeout.
 				if draining.IsZero() {
 					look.Reset(busyTick)
+					asleep = false
 					draining = time.Now()
 					drainFor = time.Duration(init.graceful_timeout) * time.Second
 					switch {
@@ -292,7 +299,10 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				continue
 			}
 			if sig == syscall.Signal(0) { // a nudge: a request began while the monitor slept
-				look.Reset(busyTick)
+				if asleep {
+					look.Reset(busyTick)
+					asleep = false
+				}
 				continue
 			}
 			if sig == syscall.SIGHUP && C.gowsgi_daemon_signal_subscribers() != 0 {
@@ -388,11 +398,12 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 					return fmt.Sprintf("inactivity-timeout=%d reached", s)
 				}
 			}
+			next := busyTick
 			if draining.IsZero() && C.gowsgi_daemon_monitor_may_sleep(st) != 0 {
-				look.Reset(idleLook(init, st, started, now))
-			} else {
-				look.Reset(busyTick)
+				next = idleLook(init, st, started, now)
 			}
+			look.Reset(next)
+			asleep = next > busyTick
 		}
 	}
 }
