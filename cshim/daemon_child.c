@@ -177,32 +177,54 @@ static void fix_environment(void)
     setenv("HOME", pw->pw_dir, 1);
 }
 
-/* Go's runtime starts with one P in a daemon process the launcher runs
- * (GOMAXPROCS is read once, from the environment exec gave, as it
- * initialises, before any of the engine's code runs; a server-metrics=On
- * process loads the engine without an exec, and its Go reads Apache's
- * original environment, so this is not done there): the
- * engine sets 1 anyway (wsgi/daemon.go), and each P it starts with leaves
- * its own spans and caches behind (docs/benchmarks.md, "Go runtime in an
- * idle daemon": 0.2 MiB a process). GOWSGI_DAEMON_GOMAXPROCS tells
- * DaemonMain what to put back before Python reads os.environ: "-" for
- * unset, "=value" for Apache's own. */
+/* Go's runtime in a daemon process the launcher runs reads these from the
+ * environment exec gave, once, as it initialises, before any of the
+ * engine's code runs (a server-metrics=On process loads the engine
+ * without an exec, and its Go reads Apache's original environment, so
+ * this is not done there):
+ * - GOMAXPROCS=1: it starts with one P. The engine sets 1 anyway
+ *   (wsgi/daemon.go), and each P it starts with leaves its own spans and
+ *   caches behind (docs/benchmarks.md, "Go runtime in an idle daemon":
+ *   0.2 MiB a process).
+ * - containermaxprocs=0 in GODEBUG: it reads the cgroup's CPU limit once
+ *   and closes its files, rather than keeping two descriptors open for
+ *   the life of the process (an app listing its descriptors saw them) to
+ *   follow a limit the engine's GOMAXPROCS overrides anyway.
+ * GOWSGI_DAEMON_<name> tells DaemonMain what to put back before Python
+ * reads os.environ: "-" for unset, "=value" for Apache's own. */
+static void go_runtime_variable(const char *name, const char *value, const char *append)
+{
+    const char *was = getenv(name);
+    char note[64];
+    snprintf(note, sizeof(note), "GOWSGI_DAEMON_%s", name);
+    if (was == NULL) {
+        setenv(note, "-", 1);
+        setenv(name, value, 1);
+        return;
+    }
+    size_t n = strlen(was), a = append ? strlen(append) : 0;
+    char *saved = malloc(n + 2), *mixed = malloc(n + a + 2);
+    if (saved == NULL || mixed == NULL) {
+        free(saved);
+        free(mixed);
+        return;   /* left as Apache's: the engine's GOMAXPROCS(1) still applies */
+    }
+    saved[0] = '=';
+    memcpy(saved + 1, was, n + 1);
+    setenv(note, saved, 1);
+    if (append != NULL && n > 0)
+        snprintf(mixed, n + a + 2, "%s,%s", was, append);   /* Apache's own settings stay */
+    else
+        snprintf(mixed, n + a + 2, "%s", value);
+    setenv(name, mixed, 1);
+    free(saved);
+    free(mixed);
+}
+
 static void go_runtime_environment(void)
 {
-    const char *was = getenv("GOMAXPROCS");
-    if (was != NULL) {
-        size_t n = strlen(was);
-        char *saved = malloc(n + 2);
-        if (saved == NULL)
-            return;   /* the engine's GOMAXPROCS(1) still applies */
-        saved[0] = '=';
-        memcpy(saved + 1, was, n + 1);
-        setenv("GOWSGI_DAEMON_GOMAXPROCS", saved, 1);
-        free(saved);
-    } else {
-        setenv("GOWSGI_DAEMON_GOMAXPROCS", "-", 1);
-    }
-    setenv("GOMAXPROCS", "1", 1);
+    go_runtime_variable("GOMAXPROCS", "1", NULL);
+    go_runtime_variable("GODEBUG", "containermaxprocs=0", "containermaxprocs=0");
 }
 
 /* stack-size= for the threads gowsgi-daemon-X.Y's Go runtime starts from

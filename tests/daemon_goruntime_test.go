@@ -21,8 +21,16 @@ import (
 const goRuntimeEnvApp = `
 import json, os
 def application(environ, start_response):
+    fds = []
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            fds.append(os.readlink('/proc/self/fd/' + fd))
+        except OSError:
+            pass
     body = json.dumps({'pid': os.getpid(), 'GOMAXPROCS': os.environ.get('GOMAXPROCS'),
-                       'marker': os.environ.get('GOWSGI_DAEMON_GOMAXPROCS')}).encode()
+                       'GODEBUG': os.environ.get('GODEBUG'), 'fds': fds,
+                       'marker': os.environ.get('GOWSGI_DAEMON_GOMAXPROCS'),
+                       'marker2': os.environ.get('GOWSGI_DAEMON_GODEBUG')}).encode()
     start_response('200 OK', [('Content-Type', 'application/json')])
     return [body]
 `
@@ -30,18 +38,22 @@ def application(environ, start_response):
 func TestGowsgiOnly_DaemonGoRuntimeEnviron(t *testing.T) {
 	gowsgiOnly(t)
 	t.Parallel()
-	three := "3"
+	three, debug := "3", "madvdontneed=1"
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		for _, c := range []struct {
-			name   string
-			env    []string
-			opts   string
-			expect *string // os.environ['GOMAXPROCS'] in the app
+			name        string
+			env         []string
+			opts        string
+			expect      *string // os.environ['GOMAXPROCS'] in the app
+			expectDebug *string // and its GODEBUG
+			execDebug   string  // GODEBUG in the environment the launcher was exec'd with
 		}{
-			{name: "unset", expect: nil},
-			{name: "Apache's own", env: []string{"GOMAXPROCS=3"}, expect: &three},
+			{name: "unset", execDebug: "GODEBUG=containermaxprocs=0"},
+			{name: "Apache's own", env: []string{"GOMAXPROCS=3", "GODEBUG=" + debug}, expect: &three, expectDebug: &debug,
+				execDebug: "GODEBUG=madvdontneed=1,containermaxprocs=0"},
 			// No exec (the engine loads in the fork): left as it was.
-			{name: "server-metrics", env: []string{"GOMAXPROCS=3"}, opts: " server-metrics=On", expect: &three},
+			{name: "server-metrics", env: []string{"GOMAXPROCS=3", "GODEBUG=" + debug}, opts: " server-metrics=On", expect: &three,
+				expectDebug: &debug},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				a := StartApache(t, ServerSpec{MPM: mpm, Env: c.env, Files: map[string]string{"env.wsgi": goRuntimeEnvApp}, Snippet: `
@@ -51,21 +63,31 @@ WSGIScriptAlias /env @ROOT@/env.wsgi process-group=goenv application-group=%{GLO
 				r := Get(t, a.URL("/env"))
 				require.Equal(t, 200, r.Status, r.String())
 				var got struct {
-					Pid        int     `json:"pid"`
-					GOMAXPROCS *string `json:"GOMAXPROCS"`
-					Marker     *string `json:"marker"`
+					Pid        int      `json:"pid"`
+					GOMAXPROCS *string  `json:"GOMAXPROCS"`
+					GODEBUG    *string  `json:"GODEBUG"`
+					Fds        []string `json:"fds"`
+					Marker     *string  `json:"marker"`
+					Marker2    *string  `json:"marker2"`
 				}
 				require.NoError(t, json.Unmarshal([]byte(r.Body), &got), r.Body)
 				assert.Equal(t, c.expect, got.GOMAXPROCS, "os.environ's GOMAXPROCS is Apache's")
+				assert.Equal(t, c.expectDebug, got.GODEBUG, "os.environ's GODEBUG is Apache's")
 				assert.Nil(t, got.Marker, "the engine's note does not reach os.environ")
+				assert.Nil(t, got.Marker2, "the engine's note does not reach os.environ")
 				if c.opts != "" {
 					return
+				}
+				// Go's runtime read the cgroup's CPU limit and closed its files.
+				for _, fd := range got.Fds {
+					assert.NotContains(t, fd, "/sys/fs/cgroup", "a descriptor the app can see")
 				}
 				// What the process was exec'd with (its initial environment):
 				// Go's runtime read GOMAXPROCS=1 as it started.
 				raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", got.Pid))
 				require.NoError(t, err)
 				assert.Contains(t, strings.Split(string(raw), "\x00"), "GOMAXPROCS=1", "the daemon's Go runtime starts with one P")
+				assert.Contains(t, strings.Split(string(raw), "\x00"), c.execDebug, "and keeps no cgroup files")
 			})
 		}
 	})

@@ -27,27 +27,28 @@ import (
 	"syscall"
 )
 
-// daemonEnvGOMAXPROCS is what the forked daemon process left of Apache's
-// GOMAXPROCS when it set its own (cshim/daemon_child.c): "-" for none,
-// "=value" for Apache's value.
-const daemonEnvGOMAXPROCS = "GOWSGI_DAEMON_GOMAXPROCS"
-
-// restoreDaemonEnvironment undoes the GOMAXPROCS=1 a daemon process's Go
-// runtime started with (one P from the start: docs/benchmarks.md, "Go
-// runtime in an idle daemon"), so that Python's os.environ is Apache's,
-// as under mod_wsgi. Before Python starts; Go's own GOMAXPROCS stays 1
-// (DaemonMain).
+// restoreDaemonEnvironment undoes what a daemon process's Go runtime
+// started with (cshim/daemon_child.c, go_runtime_environment): GOMAXPROCS=1
+// (one P from the start: docs/benchmarks.md, "Go runtime in an idle
+// daemon") and containermaxprocs=0 in GODEBUG (no cgroup files kept open),
+// so that Python's os.environ is Apache's, as under mod_wsgi. The forked
+// process left each variable's old value in GOWSGI_DAEMON_<name>: "-" for
+// none, "=value" for Apache's value. Before Python starts; Go's own
+// GOMAXPROCS stays 1 (DaemonMain).
 func restoreDaemonEnvironment() {
-	was, ok := os.LookupEnv(daemonEnvGOMAXPROCS)
-	if !ok {
-		return
-	}
-	// Errors are impossible here (valid names, no NUL): nothing to report.
-	_ = os.Unsetenv(daemonEnvGOMAXPROCS)
-	if v, set := strings.CutPrefix(was, "="); set {
-		_ = os.Setenv("GOMAXPROCS", v)
-	} else {
-		_ = os.Unsetenv("GOMAXPROCS")
+	for _, name := range []string{"GOMAXPROCS", "GODEBUG"} {
+		note := "GOWSGI_DAEMON_" + name
+		was, ok := os.LookupEnv(note)
+		if !ok {
+			continue
+		}
+		// Errors are impossible here (valid names, no NUL): nothing to report.
+		_ = os.Unsetenv(note)
+		if v, set := strings.CutPrefix(was, "="); set {
+			_ = os.Setenv(name, v)
+		} else {
+			_ = os.Unsetenv(name)
+		}
 	}
 }
 
