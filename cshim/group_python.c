@@ -66,6 +66,8 @@ static int is_file(const char *path)
  * looking for a file that is there. */
 static const char *unreachable(apr_pool_t *p, int err)
 {
+    if (err == ENAMETOOLONG)
+        return "its path is longer than the system allows";
     return apr_psprintf(p, "uid %ld cannot reach it: %s", (long)geteuid(), strerror(err));
 }
 
