@@ -50,6 +50,10 @@ static int gw_lookup_group(apr_pool_t *p, const char *v, int check_gid_exists)
     return apr_gid_get(&gid, v, p) == APR_SUCCESS;
 }
 
+/* The most processes= a group may have: far beyond any real group, and
+ * far below what would exhaust the host (each is a Python). */
+#define GOWSGI_MAX_GROUP_PROCESSES 1024
+
 /* Integer options checked the same way: value >= min. */
 typedef struct gw_int_opt {
     const char *name;
@@ -127,6 +131,13 @@ static const char *gw_daemon_option(cmd_parms *cmd, gowsgi_daemon *d,
             if (!gowsgi_parse_int(value, &n) || n < gw_int_opts[i].min)
                 return gw_invalid_daemon(cmd, gw_int_opts[i].what);
             if (strcmp(name, "processes") == 0) {
+                /* mod_wsgi forks whatever it is given, all at start: a
+                 * slip of the keyboard (processes=65536) is a fork storm
+                 * that takes the host down before Apache answers. */
+                if (n > GOWSGI_MAX_GROUP_PROCESSES)
+                    return gowsgi_cmd_err(cmd, apr_psprintf(p,
+                                  "Invalid process count for WSGI daemon process: processes=%d is more than "
+                                  "one group may have (%d).", n, GOWSGI_MAX_GROUP_PROCESSES));
                 d->processes = n;
                 d->processes_given = 1;   /* makes wsgi.multiprocess True */
             }

@@ -65,3 +65,25 @@ func TestDaemon_ConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// processes= has a ceiling: mod_wsgi forks any count at start, so a slip
+// (processes=65536, found by TestConfigTest_GeneratedLines) took the host
+// down before Apache answered. 1024 is accepted, 1025 refused with its line.
+func TestGowsgiOnly_ProcessesCeiling(t *testing.T) {
+	gowsgiOnly(t)
+	t.Parallel()
+	out, code := ConfigTest(t, ServerSpec{Snippet: "WSGIDaemonProcess d1 processes=1024\n"})
+	assert.Equal(t, 0, code, "output:\n%s", out)
+	const bad = "WSGIDaemonProcess d1 processes=65536"
+	out, code, conf := ConfigTestConf(t, ServerSpec{Snippet: bad + "\n"})
+	assert.Equal(t, 1, code, "output:\n%s", out)
+	line := 0
+	for i, l := range strings.Split(conf, "\n") {
+		if l == asWritten(bad) {
+			line = i + 1
+		}
+	}
+	require.NotZero(t, line)
+	assert.Contains(t, out, fmt.Sprintf("Syntax error on line %d of ", line))
+	assert.Contains(t, out, "WSGIDaemonProcess: Invalid process count for WSGI daemon process: processes=65536 is more than one group may have (1024).")
+}
