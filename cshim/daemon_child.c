@@ -192,39 +192,27 @@ static void fix_environment(void)
  *   follow a limit the engine's GOMAXPROCS overrides anyway.
  * GOWSGI_DAEMON_<name> tells DaemonMain what to put back before Python
  * reads os.environ: "-" for unset, "=value" for Apache's own. */
-static void go_runtime_variable(const char *name, const char *value, const char *append)
+static void go_runtime_variable(const char *name, const char *value, int after_apaches)
 {
     const char *was = getenv(name);
-    char note[64];
+    char note[64], *saved = NULL, *mixed = NULL;
     snprintf(note, sizeof(note), "GOWSGI_DAEMON_%s", name);
-    if (was == NULL) {
-        setenv(note, "-", 1);
-        setenv(name, value, 1);
+    if (was != NULL && asprintf(&saved, "=%s", was) < 0)
+        return;   /* left as Apache's: the engine's GOMAXPROCS(1) still applies */
+    if (was != NULL && after_apaches && *was && asprintf(&mixed, "%s,%s", was, value) < 0) {
+        free(saved);
         return;
     }
-    size_t n = strlen(was), a = append ? strlen(append) : 0;
-    char *saved = malloc(n + 2), *mixed = malloc(n + a + 2);
-    if (saved == NULL || mixed == NULL) {
-        free(saved);
-        free(mixed);
-        return;   /* left as Apache's: the engine's GOMAXPROCS(1) still applies */
-    }
-    saved[0] = '=';
-    memcpy(saved + 1, was, n + 1);
-    setenv(note, saved, 1);
-    if (append != NULL && n > 0)
-        snprintf(mixed, n + a + 2, "%s,%s", was, append);   /* Apache's own settings stay */
-    else
-        snprintf(mixed, n + a + 2, "%s", value);
-    setenv(name, mixed, 1);
+    setenv(note, saved != NULL ? saved : "-", 1);
+    setenv(name, mixed != NULL ? mixed : value, 1);   /* Apache's own settings stay */
     free(saved);
     free(mixed);
 }
 
 static void go_runtime_environment(void)
 {
-    go_runtime_variable("GOMAXPROCS", "1", NULL);
-    go_runtime_variable("GODEBUG", "containermaxprocs=0", "containermaxprocs=0");
+    go_runtime_variable("GOMAXPROCS", "1", 0);
+    go_runtime_variable("GODEBUG", "containermaxprocs=0", 1);
 }
 
 /* stack-size= for the threads gowsgi-daemon-X.Y's Go runtime starts from
