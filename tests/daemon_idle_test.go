@@ -28,19 +28,38 @@ func contextSwitches(t *testing.T, pid int) int64 {
 	require.NoError(t, err)
 	var n int64
 	for _, e := range ents {
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, e.Name()))
-		if err != nil {
-			continue // a thread that ended meanwhile
-		}
-		for _, line := range strings.Split(string(status), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
-				c, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-				require.NoError(t, err)
-				n += c
-			}
-		}
+		if c, ok := taskSwitches(t, fmt.Sprintf("/proc/%d/task/%s/status", pid, e.Name())); ok {
+			n += c
+		} // else a thread that ended meanwhile
 	}
 	return n
+}
+
+// threadSwitches is contextSwitches for one thread, which must exist.
+func threadSwitches(t *testing.T, pid, tid int) int64 {
+	t.Helper()
+	n, ok := taskSwitches(t, fmt.Sprintf("/proc/%d/task/%d/status", pid, tid))
+	require.True(t, ok, "thread %d of process %d is gone", tid, pid)
+	return n
+}
+
+// taskSwitches reads a thread's context switches from its status file;
+// false when it cannot be read.
+func taskSwitches(t *testing.T, statusPath string) (int64, bool) {
+	t.Helper()
+	status, err := os.ReadFile(statusPath)
+	if err != nil {
+		return 0, false
+	}
+	var n int64
+	for _, line := range strings.Split(string(status), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+			c, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			require.NoError(t, err)
+			n += c
+		}
+	}
+	return n, true
 }
 
 func TestGowsgiOnly_IdleDaemonSleeps(t *testing.T) {
@@ -210,21 +229,6 @@ func pollTimeout(pid, tid int) int {
 		return -2
 	}
 	return int(int32(ms))
-}
-
-func threadSwitches(t *testing.T, pid, tid int) int64 {
-	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/status", pid, tid))
-	require.NoError(t, err)
-	var n int64
-	for _, line := range strings.Split(string(status), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
-			c, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			require.NoError(t, err)
-			n += c
-		}
-	}
-	return n
 }
 
 // The GIL watch of an idle process looks every tenth of deadlock-timeout
