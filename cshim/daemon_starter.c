@@ -17,9 +17,11 @@
  * sleeps until a wake, or a connection queued on its channel (a request
  * that came as the last process went), starts it again.
  *
- * A graceful restart drains the old starter (its processes finish what
- * they serve and exit; wakes are no longer heard: new requests go to the
- * new generation, which starts at once the groups that were awake); stop
+ * A graceful restart drains the old starter: new requests go to the new
+ * generation, which starts at once the groups that were awake; the old
+ * one's processes drain, and it still starts groups for requests that
+ * Apache children of its generation hold, until the last of them has gone
+ * (each group's channel hangs up then) or graceful-timeout; stop
  * and restart stop it, its processes within shutdown-timeout. The parent
  * watches it as an other child and starts a new one if it dies; its
  * processes die with it (PR_SET_PDEATHSIG).
@@ -87,7 +89,9 @@ typedef struct starter_state {
     int queue_head, queue_tail;
     int nstarting;
     int draining, stopping;
+    int orphaned;                    /* draining: no Apache child of its generation is left */
     apr_time_t deadline;             /* draining or stopping: stragglers are killed after it */
+    int expired;                     /* the deadline passed */
     apr_pool_t *pool;
 } starter_state;
 
@@ -136,6 +140,14 @@ static int group_running(const gowsgi_daemon_rt *rt)
     return 0;
 }
 
+/* Whether it still starts groups: also while draining, for the requests
+ * that Apache children of its generation still hold (a slow client's,
+ * one on a kept connection), until the last of them is gone. */
+static int hears_wakes(const starter_state *st)
+{
+    return !st->stopping && !st->orphaned && !st->expired;
+}
+
 /* Forks the group's processes that are not running. */
 static void start_group(starter_state *st, int g)
 {
@@ -160,11 +172,11 @@ static void start_group(starter_state *st, int g)
     }
 }
 
-/* Also while draining: the queued groups were woken before the graceful
- * restart, by requests that old Apache children still hold. */
+/* Also while draining: the queued groups were woken by requests that
+ * Apache children of this generation still hold. */
 static void start_queued(starter_state *st)
 {
-    while (st->nstarting < start_limit && !st->stopping) {
+    while (st->nstarting < start_limit && hears_wakes(st)) {
         int g = dequeue(st);
         if (g < 0)
             break;
@@ -175,7 +187,7 @@ static void start_queued(starter_state *st)
 /* A request wants group g (a wake, or a connection on its channel). */
 static void wake(starter_state *st, int g, apr_time_t now)
 {
-    if (g < 0 || g >= gowsgi_daemon_nrts || !gowsgi_daemon_rts[g].on_demand || st->draining || st->stopping)
+    if (g < 0 || g >= gowsgi_daemon_nrts || !gowsgi_daemon_rts[g].on_demand || !hears_wakes(st))
         return;
     if (st->groups[g].state != ASLEEP)
         return;   /* already starting, queued or up */
@@ -229,11 +241,12 @@ static void check_started(starter_state *st, apr_time_t now)
     start_queued(st);
 }
 
-/* Whether a connection waits on the group's channel. */
+/* Whether a connection waits on the group's channel (one that has hung
+ * up reads as readable, but nobody is left to send on it). */
 static int channel_waiting(const gowsgi_daemon_rt *rt)
 {
     struct pollfd p = {.fd = rt->channel[1], .events = POLLIN};
-    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) && !(p.revents & POLLHUP);
 }
 
 static void reaped(starter_state *st, pid_t pid, int status)
@@ -268,7 +281,7 @@ static void reaped(starter_state *st, pid_t pid, int status)
     st->groups[g].state = ASLEEP;
     __atomic_store_n(&rt->shared->asleep, 1, __ATOMIC_RELEASE);
     /* A request that came as it went is on the channel: start again now. */
-    if (!ending && channel_waiting(rt))
+    if (hears_wakes(st) && channel_waiting(rt))
         wake(st, g, apr_time_now());
     start_queued(st);
 }
@@ -373,6 +386,14 @@ static void starter_main(void)
     ap_close_listeners();
     close(wake_fd[0]);
     wake_fd[0] = -1;
+    /* It never sends on a channel: once the Apache children of its
+     * generation and the parent have closed theirs, the channels hang up,
+     * which is how a draining starter knows that no request can come. */
+    for (int g = 0; g < gowsgi_daemon_nrts; g++)
+        if (gowsgi_daemon_rts[g].channel[0] >= 0) {
+            close(gowsgi_daemon_rts[g].channel[0]);
+            gowsgi_daemon_rts[g].channel[0] = -1;
+        }
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -429,17 +450,20 @@ static void starter_main(void)
         fds[n].fd = sig_fd;
         fds[n].events = POLLIN;
         fd_group[n++] = -1;
-        if (!st.draining && !st.stopping) {
+        if (hears_wakes(&st)) {
             fds[n].fd = wake_fd[1];
             fds[n].events = POLLIN;
             fd_group[n++] = -1;
             /* A sleeping group's channel: a connection queued there wakes
-             * it too (one sent as its last process went idle). */
+             * it too (one sent as its last process went idle). Draining,
+             * one channel is watched for its hang-up in any case. */
+            int watched = 0;
             for (int g = 0; g < gowsgi_daemon_nrts; g++)
-                if (gowsgi_daemon_rts[g].on_demand && st.groups[g].state == ASLEEP) {
+                if (gowsgi_daemon_rts[g].on_demand && (st.groups[g].state == ASLEEP || (st.draining && !watched))) {
                     fds[n].fd = gowsgi_daemon_rts[g].channel[1];
-                    fds[n].events = POLLIN;
+                    fds[n].events = st.groups[g].state == ASLEEP ? POLLIN : 0;
                     fd_group[n++] = g;
+                    watched = 1;
                 }
         }
         /* Starting groups are looked at every 10 ms (a daemon says it is
@@ -466,7 +490,13 @@ static void starter_main(void)
                     uint32_t index;
                     while (recv(wake_fd[1], &index, sizeof(index), MSG_DONTWAIT) == (ssize_t)sizeof(index))
                         wake(&st, (int)index, now);
-                } else if (!st.draining && !st.stopping) {
+                } else if (fds[i].revents & POLLHUP) {
+                    /* Every sender closed it: the Apache children of this
+                     * generation are gone (it hangs up only then, the
+                     * parent having closed its own as the generation
+                     * ended). */
+                    st.orphaned = 1;
+                } else if (fds[i].revents & POLLIN) {
                     wake(&st, fd_group[i], now);
                 }
             }
@@ -475,11 +505,11 @@ static void starter_main(void)
             check_started(&st, now);
         if (st.draining || st.stopping) {
             reap_all(&st);
-            if (!any_running())
+            if (!any_running() && !hears_wakes(&st) && st.nstarting == 0)
                 _exit(0);
-            if (now >= st.deadline) {
+            if (now >= st.deadline && !st.expired) {
+                st.expired = 1;
                 kill_stragglers();
-                st.deadline = now + apr_time_from_sec(3600);
             }
         }
         if (getppid() != gowsgi_daemon_apache_pid)

@@ -250,8 +250,12 @@ func logPythonStacks(wait time.Duration) {
 	}
 }
 
-// drainIdle is how long a draining process waits, idle, for requests that
-// old Apache children may still send before it exits.
+// drainIdle is how long a draining process waits, idle, for requests
+// before it exits, when other processes can take them (an eviction, a
+// recycle). Draining for a graceful restart, it waits instead for the Apache
+// children of its generation, which only it can serve (one finishing a
+// slow client's request, or a kept connection under prefork), to be gone:
+// the last one closes its channel (all within graceful-timeout).
 const drainIdle = time.Second
 
 // monitor waits for the reason this process must stop: a signal, its
@@ -261,6 +265,7 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 	var draining time.Time // when a graceful stop began; zero while not draining
 	var drainWhy string
 	var drainFor time.Duration
+	var drainUntilClosed bool // a graceful restart: until the channel closes, or drainFor
 	// A busy or draining process looks four times a second. An idle one
 	// sleeps until its next deadline (idleLook), and the request that
 	// makes it busy wakes it (a nudge, signal 0): looking every second
@@ -287,6 +292,7 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 					switch {
 					case sig == syscall.SIGUSR2:
 						drainWhy = "a graceful restart"
+						drainUntilClosed = drainFor > 0
 					case sig == syscall.SIGXCPU:
 						drainWhy = fmt.Sprintf("cpu-time-limit=%d reached", int(init.cpu_time_limit))
 					default:
@@ -325,6 +331,9 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				return fmt.Sprintf("maximum-requests=%d reached", max)
 			}
 			if C.gowsgi_daemon_state_closed(st) != 0 {
+				if !draining.IsZero() {
+					return drainWhy + ": drained"
+				}
 				return "its channel closed: the Apache generation it served has ended"
 			}
 			return "no worker threads"
@@ -361,8 +370,15 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				if idleSince.Before(draining) {
 					idleSince = draining
 				}
-				if now.Sub(idleSince) >= drainIdle {
+				if now.Sub(idleSince) >= drainIdle && !drainUntilClosed {
 					return drainWhy + ": drained"
+				}
+				// Idle a second before graceful-timeout ends: gone before
+				// the parent (or the on-demand starter) kills what is left
+				// at its end as still busy.
+				if drainUntilClosed && now.Sub(draining) >= drainFor-drainIdle {
+					return fmt.Sprintf("%s: drained (Apache children of its generation still ran %.0f s later)",
+						drainWhy, now.Sub(draining).Seconds())
 				}
 			}
 			if !draining.IsZero() && drainFor > 0 && now.Sub(draining) >= drainFor {

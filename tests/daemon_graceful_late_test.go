@@ -1,0 +1,207 @@
+package tests
+
+// Requests that Apache children of a generation still hold after a
+// graceful restart (a slow client's, read after the restart; a burst of
+// first requests to cold on-demand groups just before it) are served by
+// that generation's processes: its daemons drain until the last of those
+// children is gone, and its on-demand starter still starts groups for
+// them. They were lost: the daemons exited a second after going idle and
+// the starter stopped hearing wakes at once, so the request waited out
+// connect-timeout (503) or, for an on-demand group, socket-timeout (504,
+// logged as "still starting"). mod_wsgi 4.9.4 answers such a request 503
+// at once: its daemons are gone with the generation.
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// slowClientRequest sends a request's line and first header, then waits on
+// until ready is closed to send the rest, and returns the status and body.
+func slowClientRequest(a *Apache, path string, sent chan<- struct{}, ready <-chan struct{}) (int, string, error) {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", a.Port), 5*time.Second)
+	if err != nil {
+		close(sent)
+		return 0, "", err
+	}
+	defer c.Close()
+	_, err = fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n", path)
+	close(sent)
+	if err != nil {
+		return 0, "", err
+	}
+	<-ready
+	if _, err := c.Write([]byte("Connection: close\r\n\r\n")); err != nil {
+		return 0, "", err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	r, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, "", err
+	}
+	defer r.Body.Close()
+	var b strings.Builder
+	_, err = bufio.NewReader(r.Body).WriteTo(&b)
+	return r.StatusCode, b.String(), err
+}
+
+func TestDaemonGraceful_SlowClientServedByItsGeneration(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		// Prefork: an idle child for each of the three connections, so
+		// that none waits in the listen queue for the next generation's.
+		spare := ""
+		if mpm == "prefork" {
+			spare = "StartServers 4\nMinSpareServers 4\n"
+		}
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
+			Snippet: spare + odGroup("eager", "") + odGroup("woken", "start=on-demand") + odGroup("asleep", "start=on-demand")})
+		oldEager := waitOdProcs(a, "eager", 1, 10*time.Second)
+		require.Len(t, oldEager, 1)
+		oldWoken, _ := odGet(t, a, "woken")
+		waitStarter(t, a, 0)
+
+		groups := []string{"eager", "woken", "asleep"}
+		ready := make(chan struct{})
+		type result struct {
+			status int
+			body   string
+			err    error
+			took   time.Duration
+		}
+		results := make([]result, len(groups))
+		var wg sync.WaitGroup
+		for i, g := range groups {
+			sent := make(chan struct{})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, b, err := slowClientRequest(a, "/"+g, sent, ready)
+				results[i] = result{s, b, err, 0}
+			}()
+			<-sent
+		}
+		// The children have read the request lines; the rest comes after
+		// the old generation's processes have had time to drain and go.
+		time.Sleep(300 * time.Millisecond)
+		mark := markLog(a)
+		require.NoError(t, a.Graceful())
+		time.Sleep(2500 * time.Millisecond)
+		finished := time.Now()
+		close(ready)
+		wg.Wait()
+		took := time.Since(finished)
+		for i, g := range groups {
+			r := results[i]
+			assert.NoError(t, r.err, g)
+			assert.Equal(t, 200, r.status, "%s: %s", g, r.body)
+		}
+		assert.Less(t, took, 5*time.Second, "answered at once, by the old generation")
+		assert.Equal(t, fmt.Sprint(oldEager[0]), results[0].body, "the eager group's old process served it")
+		assert.Equal(t, fmt.Sprint(oldWoken), results[1].body, "the woken group's old process served it")
+		// The old generation goes once its children have: its processes
+		// drain, and the starter goes after them.
+		lines := strings.Join(mark.waitRaw("from before the graceful restart has drained its processes and exited",
+			20*time.Second), "\n")
+		assert.Contains(t, lines, "from before the graceful restart has drained its processes and exited")
+		for g, pid := range map[string]int{"eager": oldEager[0], "woken": oldWoken} {
+			assert.Contains(t, lines, fmt.Sprintf("(pid=%d): daemon process of group '%s' stopping: a graceful restart: drained", pid, g))
+		}
+		assert.NotContains(t, lines, "still starting")
+		// The old starter started the sleeping group for the request its
+		// generation held, and nothing after it.
+		assert.Equal(t, 1, strings.Count(lines, "starting on-demand daemon process group 'asleep'"), lines)
+		assert.Equal(t, 1, strings.Count(lines, "starting on-demand daemon process group 'woken'"), "the new generation's, carried awake: %s", lines)
+		for _, pid := range append(oldEager, oldWoken) {
+			assert.Error(t, syscall.Kill(pid, 0), "process %d of the old generation is gone", pid)
+		}
+	})
+}
+
+// First requests to more sleeping on-demand groups than may start at once,
+// held by the old generation's children across a graceful restart (slow
+// clients again): its starter starts them all, two at a time, queueing the
+// rest, and every one is served.
+func TestDaemonGraceful_ColdBurstServed(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		const n = 6
+		snippet := "LogLevel info gowsgi:debug\nWSGIDaemonStart on-demand\nWSGIDaemonStartLimit 2\n"
+		if mpm == "prefork" {
+			snippet += "StartServers 8\nMinSpareServers 8\n"
+		}
+		for i := range n {
+			snippet += odGroup(fmt.Sprintf("g%d", i), "")
+		}
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello}, Snippet: snippet})
+		waitStarter(t, a, 0)
+		ready := make(chan struct{})
+		var wg sync.WaitGroup
+		statuses := make([]string, n)
+		for i := range n {
+			sent := make(chan struct{})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, _, err := slowClientRequest(a, fmt.Sprintf("/g%d", i), sent, ready)
+				statuses[i] = fmt.Sprintf("%d %v", s, err)
+			}()
+			<-sent
+		}
+		time.Sleep(300 * time.Millisecond)
+		mark := markLog(a)
+		require.NoError(t, a.Graceful())
+		close(ready)
+		wg.Wait()
+		for i, s := range statuses {
+			assert.Equal(t, "200 <nil>", s, "g%d", i)
+		}
+		lines := strings.Join(mark.waitRaw("from before the graceful restart has drained its processes and exited",
+			20*time.Second), "\n")
+		assert.Contains(t, lines, "waits its turn to start", "more than WSGIDaemonStartLimit wanted to start")
+		assert.NotContains(t, lines, "still starting")
+	})
+}
+
+// An old child that holds a request past graceful-timeout (a client that
+// never finishes it) does not keep the old generation's idle process: it
+// goes by itself a second before graceful-timeout ends, not killed as
+// still busy at its end.
+func TestDaemonGraceful_IdleProcessGoesAtGracefulTimeout(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
+			Snippet: odGroup("eager", "graceful-timeout=3")})
+		old := waitOdProcs(a, "eager", 1, 10*time.Second)
+		require.Len(t, old, 1)
+		odGet(t, a, "eager")
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", a.Port), 5*time.Second)
+		require.NoError(t, err)
+		defer c.Close() // the request is never finished
+		_, err = fmt.Fprintf(c, "GET /eager HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+		require.NoError(t, err)
+		time.Sleep(300 * time.Millisecond)
+		mark := markLog(a)
+		began := time.Now()
+		require.NoError(t, a.Graceful())
+		lines := strings.Join(mark.waitRaw(fmt.Sprintf("daemon process %d of group 'eager' from before the graceful restart", old[0]),
+			10*time.Second), "\n")
+		took := time.Since(began)
+		assert.Regexp(t, fmt.Sprintf(`\(pid=%d\): daemon process of group 'eager' stopping: a graceful restart: drained `+
+			`\(Apache children of its generation still ran \d s later\)`, old[0]), lines)
+		assert.Contains(t, lines, fmt.Sprintf("daemon process %d of group 'eager' from before the graceful restart has drained and exited", old[0]))
+		assert.NotContains(t, lines, "killing it")
+		assert.GreaterOrEqual(t, took, 1900*time.Millisecond, "it waited for the old children")
+		assert.Less(t, took, 4*time.Second, "within graceful-timeout=3")
+	})
+}
