@@ -29,11 +29,14 @@
 #include "daemon.h"
 #include "metrics.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -80,6 +83,10 @@ typedef enum { ASLEEP, QUEUED, STARTING, AWAKE } group_state;
 typedef struct group {
     group_state state;
     apr_time_t woken;                /* when the wake that started it came */
+    apr_time_t started;              /* when its processes were forked */
+    int stalled;                     /* starting, but no longer holding a start slot */
+    apr_time_t sampled;              /* starting: when its CPU time was last read */
+    long long busy_ns;               /* how long its threads had run or waited to run then */
     int carried;                     /* started because it was awake before a graceful restart */
     int next;                        /* the queue, by index; -1 ends it */
 } group;
@@ -87,7 +94,8 @@ typedef struct group {
 typedef struct starter_state {
     group *groups;
     int queue_head, queue_tail;
-    int nstarting;
+    int nstarting;                   /* starting groups holding a slot */
+    int nstalled;                    /* starting groups that gave theirs up */
     int draining, stopping;
     int orphaned;                    /* draining: no Apache child of its generation is left */
     apr_time_t deadline;             /* draining or stopping: stragglers are killed after it */
@@ -148,11 +156,25 @@ static int hears_wakes(const starter_state *st)
     return !st->stopping && !st->orphaned && !st->expired;
 }
 
+/* A start is over (up, dead, or no fork succeeded): its slot, if it still
+ * held one, is free. */
+static void start_ended(starter_state *st, int g)
+{
+    if (st->groups[g].stalled)
+        st->nstalled--;
+    else
+        st->nstarting--;
+    st->groups[g].stalled = 0;
+}
+
 /* Forks the group's processes that are not running. */
 static void start_group(starter_state *st, int g)
 {
     gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
     st->groups[g].state = STARTING;
+    st->groups[g].stalled = 0;
+    st->groups[g].started = st->groups[g].sampled = apr_time_now();
+    st->groups[g].busy_ns = 0;   /* its processes are new */
     st->nstarting++;
     __atomic_store_n(&rt->shared->asleep, 0, __ATOMIC_RELEASE);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
@@ -166,8 +188,8 @@ static void start_group(starter_state *st, int g)
     if (!group_running(rt)) {
         /* No fork succeeded (said): asleep again, and the waiting requests'
          * next wakes try again. */
+        start_ended(st, g);
         st->groups[g].state = ASLEEP;
-        st->nstarting--;
         __atomic_store_n(&rt->shared->asleep, 1, __ATOMIC_RELEASE);
     }
 }
@@ -205,10 +227,100 @@ static void wake(starter_state *st, int g, apr_time_t now)
 
 static void signal_group(gowsgi_daemon_rt *rt, int sig);
 
+/* How much its running processes' threads have run or waited to run (on a
+ * CPU or in its run queue: /proc's schedstat, nanoseconds), and whether
+ * any of them is running, runnable or waiting on a disk right now. -1 when
+ * the kernel does not say. */
+static long long group_busy_ns(const gowsgi_daemon_rt *rt, int *active)
+{
+    long long total = 0;
+    *active = 0;
+    for (int i = 0; i < rt->conf->processes; i++) {
+        if (!rt->procs[i].running)
+            continue;
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/task", (int)rt->procs[i].proc.pid);
+        DIR *d = opendir(path);
+        if (d == NULL)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            int tid = atoi(e->d_name);
+            if (tid <= 0)
+                continue;
+            char file[64], buf[512];
+            unsigned long long ran = 0, waited = 0;
+            snprintf(file, sizeof(file), "/proc/%d/task/%d/schedstat", (int)rt->procs[i].proc.pid, tid);
+            FILE *f = fopen(file, "re");
+            if (f == NULL)
+                continue;   /* a thread that ended meanwhile */
+            int got = fscanf(f, "%llu %llu", &ran, &waited);
+            fclose(f);
+            if (got != 2) {
+                closedir(d);
+                return -1;
+            }
+            total += (long long)(ran + waited);
+            snprintf(file, sizeof(file), "/proc/%d/task/%d/stat", (int)rt->procs[i].proc.pid, tid);
+            if ((f = fopen(file, "re")) == NULL)
+                continue;
+            size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+            fclose(f);
+            buf[n] = '\0';
+            const char *state = strrchr(buf, ')');
+            if (state != NULL && (state[2] == 'R' || state[2] == 'D'))
+                *active = 1;
+        }
+        closedir(d);
+    }
+    return total;
+}
+
+/* A start that waits on something (a database, a lock, a sleep at
+ * import) rather than working: after its first second, none of its
+ * threads running, runnable or waiting on a disk, and all of them together
+ * run or wanted to run less than a fifth of the last second; or one that
+ * has outlasted socket-timeout, which the requests that woke it have
+ * stopped waiting for. It stays STARTING (ready or dead, it ends as any
+ * start) but gives up its start slot: WSGIDaemonStartLimit bounds the
+ * starts that contend for the machine (a start slowed by the others still
+ * wants the CPU, and keeps its slot), and one tenant's hung import must not
+ * hold back the others' cold starts. */
+static void release_stalled(starter_state *st, apr_time_t now)
+{
+    for (int g = 0; g < gowsgi_daemon_nrts && st->nstarting > 0; g++) {
+        group *gr = &st->groups[g];
+        if (gr->state != STARTING || gr->stalled || now - gr->sampled < apr_time_from_sec(1))
+            continue;
+        const gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
+        int active;
+        long long busy = group_busy_ns(rt, &active);
+        double used = busy < 0 ? -1 : (double)(busy - gr->busy_ns) / 1e9;
+        double over = (double)(now - gr->sampled) / (double)APR_USEC_PER_SEC;
+        int outlasted = now - gr->started >= apr_time_from_sec(rt->socket_timeout);
+        gr->sampled = now;
+        gr->busy_ns = busy;
+        if (!outlasted && (busy < 0 || active || used >= over / 5))
+            continue;
+        gr->stalled = 1;
+        st->nstarting--;
+        st->nstalled++;
+        char why[96];
+        if (outlasted)
+            snprintf(why, sizeof(why), "longer than socket-timeout=%d", rt->socket_timeout);
+        else
+            snprintf(why, sizeof(why), "it ran %.2f s of the last %.1f s: it waits on something", used, over);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
+                     GOWSGI_LOGNO(0510) "gowsgi: on-demand daemon process group '%s' has been starting for "
+                     "%.1f s (%s); it no longer holds one of the %d start slots", rt->conf->name,
+                     (double)(now - gr->started) / (double)APR_USEC_PER_SEC, why, start_limit);
+    }
+}
+
 /* Starting groups with a process ready now: their cold start is over. */
 static void check_started(starter_state *st, apr_time_t now)
 {
-    for (int g = 0; g < gowsgi_daemon_nrts && st->nstarting > 0; g++) {
+    for (int g = 0; g < gowsgi_daemon_nrts && st->nstarting + st->nstalled > 0; g++) {
         if (st->groups[g].state != STARTING)
             continue;
         gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
@@ -216,8 +328,8 @@ static void check_started(starter_state *st, apr_time_t now)
             if (!rt->procs[i].running || !__atomic_load_n(&rt->shared->slots[i].ready, __ATOMIC_ACQUIRE))
                 continue;
             apr_time_t took = now - st->groups[g].woken;
+            start_ended(st, g);
             st->groups[g].state = AWAKE;
-            st->nstarting--;
             __atomic_store_n(&rt->shared->start_failed, 0, __ATOMIC_RELEASE);
             /* A group carried awake over a graceful restart was not woken
              * by a request: not a cold start. */
@@ -275,7 +387,7 @@ static void reaped(starter_state *st, pid_t pid, int status)
     if (group_running(rt))
         return;
     if (st->groups[g].state == STARTING)
-        st->nstarting--;   /* died while starting */
+        start_ended(st, g);   /* died while starting */
     else if (st->groups[g].state == QUEUED)
         return;
     st->groups[g].state = ASLEEP;
@@ -468,7 +580,7 @@ static void starter_main(void)
         }
         /* Starting groups are looked at every 10 ms (a daemon says it is
          * ready in shared memory); an end has its deadline. */
-        int timeout = st.nstarting > 0 ? 10 : (st.draining || st.stopping) ? 100 : -1;
+        int timeout = st.nstarting + st.nstalled > 0 ? 10 : (st.draining || st.stopping) ? 100 : -1;
         int rc = poll(fds, (nfds_t)n, timeout);
         if (rc < 0 && errno != EINTR)
             _exit(1);
@@ -501,11 +613,13 @@ static void starter_main(void)
                 }
             }
         }
-        if (st.nstarting > 0)
+        if (st.nstarting + st.nstalled > 0) {
+            release_stalled(&st, now);
             check_started(&st, now);
+        }
         if (st.draining || st.stopping) {
             reap_all(&st);
-            if (!any_running() && !hears_wakes(&st) && st.nstarting == 0)
+            if (!any_running() && !hears_wakes(&st) && st.nstarting + st.nstalled == 0)
                 _exit(0);
             if (now >= st.deadline && !st.expired) {
                 st.expired = 1;

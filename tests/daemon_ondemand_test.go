@@ -664,3 +664,42 @@ WSGIScriptAlias /load @APPS@/daemon/probe.wsgi process-group=load
 		})
 	}
 }
+
+// A start that waits on something (here an import that sleeps, as one
+// waiting on a database with no timeout would) gives up its start slot
+// after a second: with WSGIDaemonStartLimit 1, another tenant's cold start
+// is not held back by it. It used to wait until the hung import ended (the
+// other tenant's first request: 504 after socket-timeout, logged as "still
+// starting").
+func TestDaemonOnDemand_StalledStartHoldsNoSlot(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		hang := "import time\ntime.sleep(60)\n" + odHello
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello, "hang.wsgi": hang},
+			Snippet: "WSGIDaemonStart on-demand\nWSGIDaemonStartLimit 1\n" + odGroup("good", "") +
+				"WSGIDaemonProcess hang threads=1 socket-timeout=3 display-name=gwod@PORT@-hang\n" +
+				"WSGIScriptAlias /hang @ROOT@/hang.wsgi process-group=hang application-group=%{GLOBAL}\n"})
+		mark := markLog(a)
+		hung := make(chan Resp, 1)
+		go func() {
+			r, _ := doReq(longClient, "GET", a.URL("/hang"), nil, nil)
+			hung <- r
+		}()
+		procs := waitOdProcs(a, "hang", 1, 10*time.Second)
+		require.Len(t, procs, 1, "the hung group is starting")
+		defer func() {
+			for _, p := range odProcs(a, "hang") {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+		}()
+		began := time.Now()
+		_, took := odGet(t, a, "good")
+		t.Logf("%s: the good tenant's cold start took %.2f s beside a hung one", mpm, took.Seconds())
+		assert.Less(t, time.Since(began), 6*time.Second, "not held back until the hung start ends")
+		lines := strings.Join(mark.waitRaw("it no longer holds one of the 1 start slots", 5*time.Second), "\n")
+		assert.Regexp(t, `on-demand daemon process group 'hang' has been starting for [0-9.]+ s \(it ran 0\.[0-9]+ s of `+
+			`the last [0-9.]+ s: it waits on something\); it no longer holds one of the 1 start slots`, lines)
+		assert.Equal(t, 504, (<-hung).Status, "the hung group's own request gives up at its socket-timeout")
+		assert.Equal(t, procs, odProcs(a, "hang"), "the hung start goes on: it may yet come up")
+	})
+}
