@@ -71,6 +71,10 @@ typedef struct gowsgi_daemon_shared {
     unsigned int cold_starts;      /* how often a request woke it */
     long long last_cold_start_usec;   /* from the wake to a ready process */
     int start_failed;              /* its last process died before it was ready */
+    /* Its generation's last process has gone after a graceful restart and
+     * none will start again: the Apache children of that generation answer
+     * a request for the group 503 at once (daemon_forward.c). */
+    int generation_ended;
     unsigned int next_death;
     gowsgi_daemon_death deaths[GOWSGI_DAEMON_DEATHS];
     gowsgi_daemon_slot slots[];    /* one per process of the group */

@@ -43,7 +43,7 @@ static int hard_stop;
  * restart. Kept in the parent's retained data, which outlives the
  * configuration and this module's code (reloaded at each restart), so it
  * holds no pointers. */
-#define GOWSGI_MAX_DRAINING 256
+#define GOWSGI_MAX_DRAINING 2048
 typedef struct gowsgi_draining {
     pid_t pid;
     apr_time_t deadline;
@@ -64,10 +64,14 @@ typedef struct gowsgi_retained {
     gowsgi_draining procs[GOWSGI_MAX_DRAINING];
 } gowsgi_retained;
 
+/* Named for its layout: a module upgraded across a graceful restart must
+ * not take an older, smaller block for its own. */
+#define GOWSGI_RETAINED_KEY "gowsgi_daemons-2048"
+
 static gowsgi_retained *retained(void)
 {
-    gowsgi_retained *r = ap_retained_data_get("gowsgi_daemons");
-    return r ? r : ap_retained_data_create("gowsgi_daemons", sizeof(gowsgi_retained));
+    gowsgi_retained *r = ap_retained_data_get(GOWSGI_RETAINED_KEY);
+    return r ? r : ap_retained_data_create(GOWSGI_RETAINED_KEY, sizeof(gowsgi_retained));
 }
 
 /* pid is a child of this Apache parent (not a reused pid). */
@@ -88,6 +92,9 @@ static void drop_draining(gowsgi_retained *r, int i)
     for (int j = 0; j < r->n; j++)
         if (r->procs[j].shared == shared)
             return;
+    /* The group's last process of that generation: its old Apache
+     * children, which still map the records, answer 503 from now on. */
+    __atomic_store_n(&shared->generation_ended, 1, __ATOMIC_RELEASE);
     munmap(shared, size);
 }
 
@@ -309,7 +316,7 @@ static void drain_all(void)
                 continue;
             dp->stopping = 1;
             kill(dp->proc.pid, SIGUSR2);   /* drain (SIGUSR1 is an eviction) */
-            if (r->n == GOWSGI_MAX_DRAINING) {
+            if (r->n >= GOWSGI_MAX_DRAINING - 1) {   /* the last for the starter */
                 kill(dp->proc.pid, SIGTERM);   /* no room to watch it: it stops now */
                 continue;
             }

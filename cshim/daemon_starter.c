@@ -98,6 +98,7 @@ typedef struct starter_state {
     int nstalled;                    /* starting groups that gave theirs up */
     int draining, stopping;
     int orphaned;                    /* draining: no Apache child of its generation is left */
+    int ended_said;                  /* its groups' records say the generation has ended */
     apr_time_t deadline;             /* draining or stopping: stragglers are killed after it */
     int expired;                     /* the deadline passed */
     apr_pool_t *pool;
@@ -153,7 +154,10 @@ static int group_running(const gowsgi_daemon_rt *rt)
  * one on a kept connection), until the last of them is gone. */
 static int hears_wakes(const starter_state *st)
 {
-    return !st->stopping && !st->orphaned && !st->expired;
+    /* A group started in the drain's last seconds could not serve before
+     * the generation ends. */
+    return !st->stopping && !st->orphaned && !st->expired &&
+           !(st->draining && apr_time_now() >= st->deadline - apr_time_from_sec(2));
 }
 
 /* A start is over (up, dead, or no fork succeeded): its slot, if it still
@@ -225,7 +229,7 @@ static void wake(starter_state *st, int g, apr_time_t now)
     }
 }
 
-static void signal_group(gowsgi_daemon_rt *rt, int sig);
+static void signal_group(const starter_state *st, gowsgi_daemon_rt *rt, int sig);
 
 /* How much its running processes' threads have run or waited to run (on a
  * CPU or in its run queue: /proc's schedstat, nanoseconds), and whether
@@ -299,7 +303,8 @@ static void release_stalled(starter_state *st, apr_time_t now)
         double over = (double)(now - gr->sampled) / (double)APR_USEC_PER_SEC;
         int outlasted = now - gr->started >= apr_time_from_sec(rt->socket_timeout);
         gr->sampled = now;
-        gr->busy_ns = busy;
+        if (busy >= 0)
+            gr->busy_ns = busy;
         if (!outlasted && (busy < 0 || active || used >= over / 5))
             continue;
         gr->stalled = 1;
@@ -346,7 +351,7 @@ static void check_started(starter_state *st, apr_time_t now)
             /* Up during a graceful end: it serves what old Apache children
              * send (the request that woke it), then drains. */
             if (st->draining)
-                signal_group(rt, SIGUSR2);
+                signal_group(st, rt, SIGUSR2);
             break;
         }
     }
@@ -414,12 +419,23 @@ static int any_running(void)
     return 0;
 }
 
-static void signal_group(gowsgi_daemon_rt *rt, int sig)
+/* SIGUSR2 while draining carries what is left of the drain (sigqueue's
+ * value, milliseconds): a process started late in it must be gone by the
+ * deadline, not a whole graceful-timeout after its start. */
+static void signal_group(const starter_state *st, gowsgi_daemon_rt *rt, int sig)
 {
+    union sigval left = {.sival_int = 0};
+    if (sig == SIGUSR2 && st->draining) {
+        apr_time_t ms = apr_time_as_msec(st->deadline - apr_time_now());
+        left.sival_int = ms > 1 ? (int)(ms < INT32_MAX ? ms : INT32_MAX) : 1;
+    }
     for (int i = 0; i < rt->conf->processes; i++)
         if (rt->procs[i].running) {
             rt->procs[i].stopping = 1;
-            kill(rt->procs[i].proc.pid, sig);
+            if (left.sival_int > 0)
+                sigqueue(rt->procs[i].proc.pid, sig, left);
+            else
+                kill(rt->procs[i].proc.pid, sig);
         }
 }
 
@@ -432,7 +448,7 @@ static void signal_all(starter_state *st, int sig)
     for (int g = 0; g < gowsgi_daemon_nrts; g++) {
         gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
         if (rt->on_demand && !(sig == SIGUSR2 && st->groups[g].state == STARTING))
-            signal_group(rt, sig);
+            signal_group(st, rt, sig);
     }
 }
 
@@ -501,11 +517,19 @@ static void starter_main(void)
     /* It never sends on a channel: once the Apache children of its
      * generation and the parent have closed theirs, the channels hang up,
      * which is how a draining starter knows that no request can come. */
-    for (int g = 0; g < gowsgi_daemon_nrts; g++)
-        if (gowsgi_daemon_rts[g].channel[0] >= 0) {
-            close(gowsgi_daemon_rts[g].channel[0]);
-            gowsgi_daemon_rts[g].channel[0] = -1;
+    for (int g = 0; g < gowsgi_daemon_nrts; g++) {
+        gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
+        if (rt->channel[0] >= 0) {
+            close(rt->channel[0]);
+            rt->channel[0] = -1;
         }
+        /* An eager group's is its daemons' alone: a connection sent as
+         * the last of them goes must fail, not wait where none reads. */
+        if (!rt->on_demand && rt->channel[1] >= 0) {
+            close(rt->channel[1]);
+            rt->channel[1] = -1;
+        }
+    }
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -580,7 +604,8 @@ static void starter_main(void)
         }
         /* Starting groups are looked at every 10 ms (a daemon says it is
          * ready in shared memory); an end has its deadline. */
-        int timeout = st.nstarting + st.nstalled > 0 ? 10 : (st.draining || st.stopping) ? 100 : -1;
+        /* A stalled start is looked at for its end four times a second. */
+        int timeout = st.nstarting > 0 ? 10 : st.nstalled > 0 ? 250 : (st.draining || st.stopping) ? 100 : -1;
         int rc = poll(fds, (nfds_t)n, timeout);
         if (rc < 0 && errno != EINTR)
             _exit(1);
@@ -614,8 +639,18 @@ static void starter_main(void)
             }
         }
         if (st.nstarting + st.nstalled > 0) {
-            release_stalled(&st, now);
             check_started(&st, now);
+            release_stalled(&st, now);
+            start_queued(&st);
+        }
+        if ((st.draining || st.stopping) && !hears_wakes(&st) && !st.ended_said) {
+            /* No group of this generation starts again: a request its
+             * Apache children still read is answered 503 at once
+             * (daemon_forward.c) rather than waiting for a start. */
+            st.ended_said = 1;
+            for (int g = 0; g < gowsgi_daemon_nrts; g++)
+                if (gowsgi_daemon_rts[g].on_demand)
+                    __atomic_store_n(&gowsgi_daemon_rts[g].shared->generation_ended, 1, __ATOMIC_RELEASE);
         }
         if (st.draining || st.stopping) {
             reap_all(&st);

@@ -205,3 +205,103 @@ func TestDaemonGraceful_IdleProcessGoesAtGracefulTimeout(t *testing.T) {
 		assert.Less(t, took, 4*time.Second, "within graceful-timeout=3")
 	})
 }
+
+// holdOldChild opens a connection and sends half a request that is never
+// finished: an Apache child of the current generation holds it (until
+// Apache's Timeout), and so outlives a graceful restart.
+func holdOldChild(t *testing.T, a *Apache) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", a.Port), 5*time.Second)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(c, "GET /never HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+	require.NoError(t, err)
+	return c
+}
+
+// A request an old child reads after its generation's processes have all
+// gone (past graceful-timeout) is answered 503 at once, as mod_wsgi
+// answers it, with the cause in the log: not after connect-timeout (503)
+// or socket-timeout (504, "still starting") of waiting for a process that
+// will not come.
+func TestDaemonGraceful_TooLateGets503AtOnce(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		spare := ""
+		if mpm == "prefork" {
+			spare = "StartServers 4\nMinSpareServers 4\n"
+		}
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
+			Snippet: spare + odGroup("eager", "graceful-timeout=2") + odGroup("asleep", "start=on-demand graceful-timeout=2")})
+		require.Len(t, waitOdProcs(a, "eager", 1, 10*time.Second), 1)
+		waitStarter(t, a, 0)
+		groups := []string{"eager", "asleep"}
+		ready := make(chan struct{})
+		statuses := make([]int, len(groups))
+		var wg sync.WaitGroup
+		for i, g := range groups {
+			sent := make(chan struct{})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i], _, _ = slowClientRequest(a, "/"+g, sent, ready)
+			}()
+			<-sent
+		}
+		time.Sleep(300 * time.Millisecond)
+		mark := markLog(a)
+		require.NoError(t, a.Graceful())
+		time.Sleep(3500 * time.Millisecond)
+		finished := time.Now()
+		close(ready)
+		wg.Wait()
+		assert.Less(t, time.Since(finished), 2*time.Second, "answered at once")
+		assert.Equal(t, []int{503, 503}, statuses)
+		lines := strings.Join(mark.waitRaw("the request came too late for it", 5*time.Second), "\n")
+		for _, g := range groups {
+			assert.Contains(t, lines, fmt.Sprintf("daemon process group '%s' of this Apache child's generation has "+
+				"ended (a graceful restart, past its graceful-timeout=2); the request came too late for it", g))
+		}
+		assert.NotContains(t, lines, "still starting")
+	})
+}
+
+// A group the draining starter starts late for an old child's request
+// drains within what is left of the generation's graceful-timeout (the
+// starter's SIGUSR2 carries it), so it goes by itself before the starter's
+// deadline rather than being killed there as if still busy; another old
+// child outlives the deadline meanwhile.
+func TestDaemonGraceful_LateStartEndsWithItsGeneration(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		spare := ""
+		if mpm == "prefork" {
+			spare = "StartServers 4\nMinSpareServers 4\n"
+		}
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
+			Snippet: spare + odGroup("late", "start=on-demand graceful-timeout=5")})
+		waitStarter(t, a, 0)
+		held := holdOldChild(t, a)
+		defer held.Close()
+		sent, ready := make(chan struct{}), make(chan struct{})
+		done := make(chan int, 1)
+		go func() {
+			s, _, _ := slowClientRequest(a, "/late", sent, ready)
+			done <- s
+		}()
+		<-sent
+		time.Sleep(300 * time.Millisecond)
+		mark := markLog(a)
+		began := time.Now()
+		require.NoError(t, a.Graceful())
+		time.Sleep(1500 * time.Millisecond)
+		close(ready)
+		assert.Equal(t, 200, <-done, "the old starter started the group for the old child's request")
+		lines := strings.Join(mark.waitRaw("from before the graceful restart has drained its processes and exited",
+			10*time.Second), "\n")
+		took := time.Since(began)
+		assert.Regexp(t, `daemon process of group 'late' stopping: a graceful restart: drained \(Apache children of its `+
+			`generation still ran \d s later\)`, lines)
+		assert.NotContains(t, lines, "killing it")
+		assert.Less(t, took, 7*time.Second, "gone with its generation (graceful-timeout=5)")
+	})
+}

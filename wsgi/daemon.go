@@ -293,6 +293,11 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 					case sig == syscall.SIGUSR2:
 						drainWhy = "a graceful restart"
 						drainUntilClosed = drainFor > 0
+						// Started late by a draining on-demand starter: its
+						// generation ends sooner than graceful-timeout.
+						if ms := time.Duration(C.gowsgi_daemon_drain_within_ms()) * time.Millisecond; ms > 0 && ms < drainFor {
+							drainFor = ms
+						}
 					case sig == syscall.SIGXCPU:
 						drainWhy = fmt.Sprintf("cpu-time-limit=%d reached", int(init.cpu_time_limit))
 					default:
@@ -402,10 +407,12 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 						"per thread (the longest %.1f s)", s, avg.Seconds(), longest.Seconds())
 				}
 			}
-			if s := int(init.restart_interval); s > 0 && now.Sub(started) >= time.Duration(s)*time.Second {
+			// Draining for a graceful restart, nothing of its generation
+			// would replace it: it stays for the old children instead.
+			if s := int(init.restart_interval); s > 0 && !drainUntilClosed && now.Sub(started) >= time.Duration(s)*time.Second {
 				return fmt.Sprintf("restart-interval=%d reached", s)
 			}
-			if s := int(init.inactivity_timeout); s > 0 && C.gowsgi_daemon_state_active(st) == 0 {
+			if s := int(init.inactivity_timeout); s > 0 && !drainUntilClosed && C.gowsgi_daemon_state_active(st) == 0 {
 				last := time.UnixMicro(int64(C.gowsgi_daemon_state_last(st)))
 				if last.Before(started) {
 					last = started
@@ -415,8 +422,14 @@ func monitor(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, signals <-ch
 				}
 			}
 			next := busyTick
-			if draining.IsZero() && C.gowsgi_daemon_monitor_may_sleep(st) != 0 {
-				next = idleLook(init, st, started, now)
+			if (draining.IsZero() || drainUntilClosed) && C.gowsgi_daemon_monitor_may_sleep(st) != 0 {
+				next = idleLook(init, st, started, now, drainUntilClosed)
+				// Idle while draining for a graceful restart: until its
+				// end, unless a request (a nudge) or the channel's hang-up
+				// (its workers end) comes first.
+				if drainUntilClosed {
+					next = min(next, max(draining.Add(drainFor-drainIdle).Sub(now), 10*time.Millisecond))
+				}
 			}
 			look.Reset(next)
 			asleep = next > busyTick
@@ -432,8 +445,9 @@ const busyTick = 250 * time.Millisecond
 // first of its deadlines that can pass with no request running
 // (inactivity-timeout, restart-interval, startup-timeout while a script
 // fails to load, deadlock-timeout). With none it sleeps until a request or
-// a signal wakes it.
-func idleLook(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, started, now time.Time) time.Duration {
+// a signal wakes it. Draining for a graceful restart, inactivity-timeout and
+// restart-interval do not count (the monitor ignores them then).
+func idleLook(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, started, now time.Time, drainingForGeneration bool) time.Duration {
 	next := 24 * time.Hour
 	until := func(at time.Time) {
 		if d := at.Sub(now); d < next {
@@ -441,14 +455,14 @@ func idleLook(init *C.gowsgi_daemon_init, st *C.gowsgi_daemon_state, started, no
 		}
 	}
 	secs := func(n C.int) time.Duration { return time.Duration(n) * time.Second }
-	if init.inactivity_timeout > 0 {
+	if init.inactivity_timeout > 0 && !drainingForGeneration {
 		last := time.UnixMicro(int64(C.gowsgi_daemon_state_last(st)))
 		if last.Before(started) {
 			last = started
 		}
 		until(last.Add(secs(init.inactivity_timeout)))
 	}
-	if init.restart_interval > 0 {
+	if init.restart_interval > 0 && !drainingForGeneration {
 		until(started.Add(secs(init.restart_interval)))
 	}
 	if since := loadFailingSince.Load(); init.startup_timeout > 0 && since != 0 {

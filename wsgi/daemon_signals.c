@@ -43,9 +43,15 @@ static void die_of(int sig)
 
 /* One byte per signal; a full pipe drops it, as a full os/signal channel
  * does (the monitor acts on the first of each kind). */
+static int drain_within_ms;
+
+int gowsgi_daemon_drain_within_ms(void)
+{
+    return __atomic_load_n(&drain_within_ms, __ATOMIC_ACQUIRE);
+}
+
 static void on_signal(int sig, siginfo_t *info, void *ctx)
 {
-    (void)info;
     (void)ctx;
     int saved = errno;
     if (getpid() != signals_owner) {
@@ -53,6 +59,9 @@ static void on_signal(int sig, siginfo_t *info, void *ctx)
         errno = saved;
         return;
     }
+    if (sig == SIGUSR2)
+        __atomic_store_n(&drain_within_ms, info != NULL && info->si_code == SI_QUEUE ? info->si_value.sival_int : 0,
+                         __ATOMIC_RELEASE);
     unsigned char b = (unsigned char)sig;
     ssize_t rc = write(signal_pipe[1], &b, 1);
     (void)rc;

@@ -14,6 +14,13 @@ int gowsgi_daemon_signals_install(const int *sigs, int n);
  * has: it looks at the process again (a request began while it slept). */
 void gowsgi_daemon_monitor_nudge(void);
 
+/* The milliseconds left to drain that the last SIGUSR2 carried (sent with
+ * sigqueue(3) by the on-demand starter, whose generation ends at one
+ * deadline however late it started the process), or 0 when it carried
+ * none (the parent's kill(2): the group's graceful-timeout is what is
+ * left). */
+int gowsgi_daemon_drain_within_ms(void);
+
 /* SIGSEGV, SIGBUS and SIGFPE sent by kill(2) or tgkill(2) kill the process
  * with that signal; faults go on to the handler that was there (Go's, which
  * forwards those outside Go code to the crash report's). Returns 0 or
