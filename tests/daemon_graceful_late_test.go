@@ -55,15 +55,59 @@ func slowClientRequest(a *Apache, path string, sent chan<- struct{}, ready <-cha
 	return r.StatusCode, b.String(), err
 }
 
+// spareChildren keeps n idle prefork children (none under the threaded
+// MPMs, whose children hold many connections): each slow client's
+// connection is taken by a child of the current generation, none waits in
+// the listen queue for the next generation's.
+func spareChildren(mpm string, n int) string {
+	if mpm != "prefork" {
+		return ""
+	}
+	return fmt.Sprintf("StartServers %d\nMinSpareServers %d\n", n, n)
+}
+
+// slowResult is what a slow client got.
+type slowResult struct {
+	status int
+	body   string
+	err    error
+}
+
+// slowClientsAcrossGraceful sends the first part of a request for each path
+// (each read by an Apache child of the current generation), restarts
+// Apache gracefully, waits after, then finishes them all. It returns what
+// each got, how long the answers took once the requests were whole, and a
+// log mark from just before the restart.
+func slowClientsAcrossGraceful(t *testing.T, a *Apache, paths []string, after time.Duration) ([]slowResult, time.Duration, logMark) {
+	t.Helper()
+	ready := make(chan struct{})
+	results := make([]slowResult, len(paths))
+	var wg sync.WaitGroup
+	for i, path := range paths {
+		sent := make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, b, err := slowClientRequest(a, path, sent, ready)
+			results[i] = slowResult{s, b, err}
+		}()
+		<-sent
+	}
+	// The children have read the request lines; the rest comes after.
+	time.Sleep(300 * time.Millisecond)
+	mark := markLog(a)
+	require.NoError(t, a.Graceful())
+	time.Sleep(after)
+	finished := time.Now()
+	close(ready)
+	wg.Wait()
+	return results, time.Since(finished), mark
+}
+
 func TestDaemonGraceful_SlowClientServedByItsGeneration(t *testing.T) {
 	gowsgiOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
-		// Prefork: an idle child for each of the three connections, so
-		// that none waits in the listen queue for the next generation's.
-		spare := ""
-		if mpm == "prefork" {
-			spare = "StartServers 4\nMinSpareServers 4\n"
-		}
+		spare := spareChildren(mpm, 4)
 		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
 			Snippet: spare + odGroup("eager", "") + odGroup("woken", "start=on-demand") + odGroup("asleep", "start=on-demand")})
 		oldEager := waitOdProcs(a, "eager", 1, 10*time.Second)
@@ -72,35 +116,9 @@ func TestDaemonGraceful_SlowClientServedByItsGeneration(t *testing.T) {
 		waitStarter(t, a, 0)
 
 		groups := []string{"eager", "woken", "asleep"}
-		ready := make(chan struct{})
-		type result struct {
-			status int
-			body   string
-			err    error
-			took   time.Duration
-		}
-		results := make([]result, len(groups))
-		var wg sync.WaitGroup
-		for i, g := range groups {
-			sent := make(chan struct{})
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s, b, err := slowClientRequest(a, "/"+g, sent, ready)
-				results[i] = result{s, b, err, 0}
-			}()
-			<-sent
-		}
-		// The children have read the request lines; the rest comes after
-		// the old generation's processes have had time to drain and go.
-		time.Sleep(300 * time.Millisecond)
-		mark := markLog(a)
-		require.NoError(t, a.Graceful())
-		time.Sleep(2500 * time.Millisecond)
-		finished := time.Now()
-		close(ready)
-		wg.Wait()
-		took := time.Since(finished)
+		// The rest of each request comes after the old generation's
+		// processes would have drained and gone.
+		results, took, mark := slowClientsAcrossGraceful(t, a, []string{"/eager", "/woken", "/asleep"}, 2500*time.Millisecond)
 		for i, g := range groups {
 			r := results[i]
 			assert.NoError(t, r.err, g)
@@ -136,35 +154,19 @@ func TestDaemonGraceful_ColdBurstServed(t *testing.T) {
 	gowsgiOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
 		const n = 6
-		snippet := "LogLevel info gowsgi:debug\nWSGIDaemonStart on-demand\nWSGIDaemonStartLimit 2\n"
-		if mpm == "prefork" {
-			snippet += "StartServers 8\nMinSpareServers 8\n"
-		}
+		snippet := "LogLevel info gowsgi:debug\nWSGIDaemonStart on-demand\nWSGIDaemonStartLimit 2\n" + spareChildren(mpm, 8)
 		for i := range n {
 			snippet += odGroup(fmt.Sprintf("g%d", i), "")
 		}
 		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello}, Snippet: snippet})
 		waitStarter(t, a, 0)
-		ready := make(chan struct{})
-		var wg sync.WaitGroup
-		statuses := make([]string, n)
+		var paths []string
 		for i := range n {
-			sent := make(chan struct{})
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s, _, err := slowClientRequest(a, fmt.Sprintf("/g%d", i), sent, ready)
-				statuses[i] = fmt.Sprintf("%d %v", s, err)
-			}()
-			<-sent
+			paths = append(paths, fmt.Sprintf("/g%d", i))
 		}
-		time.Sleep(300 * time.Millisecond)
-		mark := markLog(a)
-		require.NoError(t, a.Graceful())
-		close(ready)
-		wg.Wait()
-		for i, s := range statuses {
-			assert.Equal(t, "200 <nil>", s, "g%d", i)
+		results, _, mark := slowClientsAcrossGraceful(t, a, paths, 0)
+		for i, r := range results {
+			assert.Equal(t, "200 <nil>", fmt.Sprintf("%d %v", r.status, r.err), "g%d", i)
 		}
 		lines := strings.Join(mark.waitRaw("from before the graceful restart has drained its processes and exited",
 			20*time.Second), "\n")
@@ -185,11 +187,8 @@ func TestDaemonGraceful_IdleProcessGoesAtGracefulTimeout(t *testing.T) {
 		old := waitOdProcs(a, "eager", 1, 10*time.Second)
 		require.Len(t, old, 1)
 		odGet(t, a, "eager")
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", a.Port), 5*time.Second)
-		require.NoError(t, err)
-		defer c.Close() // the request is never finished
-		_, err = fmt.Fprintf(c, "GET /eager HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-		require.NoError(t, err)
+		held := holdOldChild(t, a)
+		defer held.Close()
 		time.Sleep(300 * time.Millisecond)
 		mark := markLog(a)
 		began := time.Now()
@@ -226,36 +225,15 @@ func holdOldChild(t *testing.T, a *Apache) net.Conn {
 func TestDaemonGraceful_TooLateGets503AtOnce(t *testing.T) {
 	gowsgiOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
-		spare := ""
-		if mpm == "prefork" {
-			spare = "StartServers 4\nMinSpareServers 4\n"
-		}
+		spare := spareChildren(mpm, 4)
 		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
 			Snippet: spare + odGroup("eager", "graceful-timeout=2") + odGroup("asleep", "start=on-demand graceful-timeout=2")})
 		require.Len(t, waitOdProcs(a, "eager", 1, 10*time.Second), 1)
 		waitStarter(t, a, 0)
 		groups := []string{"eager", "asleep"}
-		ready := make(chan struct{})
-		statuses := make([]int, len(groups))
-		var wg sync.WaitGroup
-		for i, g := range groups {
-			sent := make(chan struct{})
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				statuses[i], _, _ = slowClientRequest(a, "/"+g, sent, ready)
-			}()
-			<-sent
-		}
-		time.Sleep(300 * time.Millisecond)
-		mark := markLog(a)
-		require.NoError(t, a.Graceful())
-		time.Sleep(3500 * time.Millisecond)
-		finished := time.Now()
-		close(ready)
-		wg.Wait()
-		assert.Less(t, time.Since(finished), 2*time.Second, "answered at once")
-		assert.Equal(t, []int{503, 503}, statuses)
+		results, took, mark := slowClientsAcrossGraceful(t, a, []string{"/eager", "/asleep"}, 3500*time.Millisecond)
+		assert.Less(t, took, 2*time.Second, "answered at once")
+		assert.Equal(t, []int{503, 503}, []int{results[0].status, results[1].status})
 		lines := strings.Join(mark.waitRaw("the request came too late for it", 5*time.Second), "\n")
 		for _, g := range groups {
 			assert.Contains(t, lines, fmt.Sprintf("daemon process group '%s' of this Apache child's generation has "+
@@ -273,29 +251,15 @@ func TestDaemonGraceful_TooLateGets503AtOnce(t *testing.T) {
 func TestDaemonGraceful_LateStartEndsWithItsGeneration(t *testing.T) {
 	gowsgiOnly(t)
 	forEachMPM(t, func(t *testing.T, mpm string) {
-		spare := ""
-		if mpm == "prefork" {
-			spare = "StartServers 4\nMinSpareServers 4\n"
-		}
+		spare := spareChildren(mpm, 4)
 		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
 			Snippet: spare + odGroup("late", "start=on-demand graceful-timeout=5")})
 		waitStarter(t, a, 0)
 		held := holdOldChild(t, a)
 		defer held.Close()
-		sent, ready := make(chan struct{}), make(chan struct{})
-		done := make(chan int, 1)
-		go func() {
-			s, _, _ := slowClientRequest(a, "/late", sent, ready)
-			done <- s
-		}()
-		<-sent
-		time.Sleep(300 * time.Millisecond)
-		mark := markLog(a)
 		began := time.Now()
-		require.NoError(t, a.Graceful())
-		time.Sleep(1500 * time.Millisecond)
-		close(ready)
-		assert.Equal(t, 200, <-done, "the old starter started the group for the old child's request")
+		results, _, mark := slowClientsAcrossGraceful(t, a, []string{"/late"}, 1500*time.Millisecond)
+		assert.Equal(t, 200, results[0].status, "the old starter started the group for the old child's request")
 		lines := strings.Join(mark.waitRaw("from before the graceful restart has drained its processes and exited",
 			10*time.Second), "\n")
 		took := time.Since(began)
