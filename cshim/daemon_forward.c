@@ -91,14 +91,14 @@ static int forward_attempts(gowsgi_forward *f, request_rec *r, const gowsgi_daem
         while (!gowsgi_daemon_group_ready(rt)) {
             apr_time_t now = apr_time_now();
             /* A request this child read after a graceful restart, once its
-             * generation's processes have all gone (past graceful-timeout)
-             * and none will start: mod_wsgi's 503, at once. */
+             * generation's processes of the group have all gone and none
+             * will start: mod_wsgi's 503, at once. */
             if (__atomic_load_n(&rt->shared->generation_ended, __ATOMIC_ACQUIRE)) {
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                              GOWSGI_LOGNO(0331) "gowsgi: daemon process group '%s' of this Apache child's "
-                              "generation has ended (a graceful restart, past its graceful-timeout=%d); "
-                              "the request came too late for it: %s", daemon->name, rt->graceful_timeout,
-                              r->filename);
+                              GOWSGI_LOGNO(0331) "gowsgi: daemon process group '%s' has no process left in "
+                              "this Apache child's generation, which a graceful restart ended, and none will "
+                              "start (they drain for at most graceful-timeout=%d): %s", daemon->name,
+                              rt->graceful_timeout, r->filename);
                 return HTTP_SERVICE_UNAVAILABLE;
             }
             /* An on-demand group asleep: wake it (the starter,

@@ -64,14 +64,17 @@ typedef struct gowsgi_retained {
     gowsgi_draining procs[GOWSGI_MAX_DRAINING];
 } gowsgi_retained;
 
-/* Named for its layout: a module upgraded across a graceful restart must
- * not take an older, smaller block for its own. */
-#define GOWSGI_RETAINED_KEY "gowsgi_daemons-2048"
-
+/* Named for its size: a module upgraded across a graceful restart must not
+ * take an older block of another layout for its own (the older build's
+ * draining processes then go unwatched: each still ends at its own drain's
+ * end, and with Apache). */
 static gowsgi_retained *retained(void)
 {
-    gowsgi_retained *r = ap_retained_data_get(GOWSGI_RETAINED_KEY);
-    return r ? r : ap_retained_data_create(GOWSGI_RETAINED_KEY, sizeof(gowsgi_retained));
+    static char key[48];
+    if (key[0] == '\0')
+        snprintf(key, sizeof(key), "gowsgi_daemons-%zu", sizeof(gowsgi_retained));
+    gowsgi_retained *r = ap_retained_data_get(key);
+    return r ? r : ap_retained_data_create(key, sizeof(gowsgi_retained));
 }
 
 /* pid is a child of this Apache parent (not a reused pid). */
@@ -439,8 +442,14 @@ release:
         gowsgi_daemon_rt *rt = &gowsgi_daemon_rts[g];
         close(rt->channel[0]);
         close(rt->channel[1]);
-        if (rt->shared != NULL && rt->shared != MAP_FAILED && !draining_uses(rt->shared))
+        if (rt->shared != NULL && rt->shared != MAP_FAILED && !draining_uses(rt->shared)) {
+            /* No process of the group drains (none was running, or there
+             * was no room to watch it): this generation's children answer
+             * 503 at once. On-demand groups are the starter's to say. */
+            if (!rt->on_demand)
+                __atomic_store_n(&rt->shared->generation_ended, 1, __ATOMIC_RELEASE);
             munmap(rt->shared, rt->shared_size);
+        }
         if (rt->shared_fd >= 0)
             close(rt->shared_fd);
     }

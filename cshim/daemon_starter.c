@@ -160,6 +160,15 @@ static int hears_wakes(const starter_state *st)
            !(st->draining && apr_time_now() >= st->deadline - apr_time_from_sec(2));
 }
 
+/* Draining, the group has no process and none will start: the Apache
+ * children of this generation answer its requests 503 at once
+ * (daemon_forward.c) rather than waiting for a start. */
+static void say_ended(const starter_state *st, int g)
+{
+    if (st->draining && !hears_wakes(st))
+        __atomic_store_n(&gowsgi_daemon_rts[g].shared->generation_ended, 1, __ATOMIC_RELEASE);
+}
+
 /* A start is over (up, dead, or no fork succeeded): its slot, if it still
  * held one, is free. */
 static void start_ended(starter_state *st, int g)
@@ -230,6 +239,7 @@ static void wake(starter_state *st, int g, apr_time_t now)
 }
 
 static void signal_group(const starter_state *st, gowsgi_daemon_rt *rt, int sig);
+static void signal_ready(const starter_state *st, gowsgi_daemon_rt *rt);
 
 /* How much its running processes' threads have run or waited to run (on a
  * CPU or in its run queue: /proc's schedstat, nanoseconds), and whether
@@ -351,7 +361,7 @@ static void check_started(starter_state *st, apr_time_t now)
             /* Up during a graceful end: it serves what old Apache children
              * send (the request that woke it), then drains. */
             if (st->draining)
-                signal_group(st, rt, SIGUSR2);
+                signal_ready(st, rt);
             break;
         }
     }
@@ -391,6 +401,7 @@ static void reaped(starter_state *st, pid_t pid, int status)
         return;
     if (group_running(rt))
         return;
+    say_ended(st, g);
     if (st->groups[g].state == STARTING)
         start_ended(st, g);   /* died while starting */
     else if (st->groups[g].state == QUEUED)
@@ -422,13 +433,15 @@ static int any_running(void)
 /* SIGUSR2 while draining carries what is left of the drain (sigqueue's
  * value, milliseconds): a process started late in it must be gone by the
  * deadline, not a whole graceful-timeout after its start. */
+static int drain_left_ms(const starter_state *st)
+{
+    apr_time_t ms = apr_time_as_msec(st->deadline - apr_time_now());
+    return ms > 1 ? (int)(ms < INT32_MAX ? ms : INT32_MAX) : 1;
+}
+
 static void signal_group(const starter_state *st, gowsgi_daemon_rt *rt, int sig)
 {
-    union sigval left = {.sival_int = 0};
-    if (sig == SIGUSR2 && st->draining) {
-        apr_time_t ms = apr_time_as_msec(st->deadline - apr_time_now());
-        left.sival_int = ms > 1 ? (int)(ms < INT32_MAX ? ms : INT32_MAX) : 1;
-    }
+    union sigval left = {.sival_int = sig == SIGUSR2 && st->draining ? drain_left_ms(st) : 0};
     for (int i = 0; i < rt->conf->processes; i++)
         if (rt->procs[i].running) {
             rt->procs[i].stopping = 1;
@@ -436,6 +449,19 @@ static void signal_group(const starter_state *st, gowsgi_daemon_rt *rt, int sig)
                 sigqueue(rt->procs[i].proc.pid, sig, left);
             else
                 kill(rt->procs[i].proc.pid, sig);
+        }
+}
+
+/* Draining: the group's processes that are up drain; one still starting
+ * would die of the signal before its handler is there, and goes when its
+ * generation's channel hangs up instead. */
+static void signal_ready(const starter_state *st, gowsgi_daemon_rt *rt)
+{
+    union sigval left = {.sival_int = drain_left_ms(st)};
+    for (int i = 0; i < rt->conf->processes; i++)
+        if (rt->procs[i].running && __atomic_load_n(&rt->shared->slots[i].ready, __ATOMIC_ACQUIRE)) {
+            rt->procs[i].stopping = 1;
+            sigqueue(rt->procs[i].proc.pid, SIGUSR2, left);
         }
 }
 
@@ -573,6 +599,7 @@ static void starter_main(void)
             rt->procs[i].stopping = 0;
         }
         __atomic_store_n(&rt->shared->asleep, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&rt->shared->generation_ended, 0, __ATOMIC_RELEASE);
     }
     apr_time_t now = apr_time_now();
     for (int i = 0; i < nwake_first; i++) {
@@ -643,14 +670,15 @@ static void starter_main(void)
             release_stalled(&st, now);
             start_queued(&st);
         }
-        if ((st.draining || st.stopping) && !hears_wakes(&st) && !st.ended_said) {
-            /* No group of this generation starts again: a request its
-             * Apache children still read is answered 503 at once
-             * (daemon_forward.c) rather than waiting for a start. */
+        if (st.draining && !hears_wakes(&st) && !st.ended_said) {
+            /* No group of this generation starts again: those asleep or
+             * waiting their turn have ended; one starting or up ends when
+             * its last process goes (reaped). */
             st.ended_said = 1;
             for (int g = 0; g < gowsgi_daemon_nrts; g++)
-                if (gowsgi_daemon_rts[g].on_demand)
-                    __atomic_store_n(&gowsgi_daemon_rts[g].shared->generation_ended, 1, __ATOMIC_RELEASE);
+                if (gowsgi_daemon_rts[g].on_demand &&
+                    (st.groups[g].state == ASLEEP || st.groups[g].state == QUEUED))
+                    say_ended(&st, g);
         }
         if (st.draining || st.stopping) {
             reap_all(&st);

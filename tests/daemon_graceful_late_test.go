@@ -234,10 +234,11 @@ func TestDaemonGraceful_TooLateGets503AtOnce(t *testing.T) {
 		results, took, mark := slowClientsAcrossGraceful(t, a, []string{"/eager", "/asleep"}, 3500*time.Millisecond)
 		assert.Less(t, took, 2*time.Second, "answered at once")
 		assert.Equal(t, []int{503, 503}, []int{results[0].status, results[1].status})
-		lines := strings.Join(mark.waitRaw("the request came too late for it", 5*time.Second), "\n")
+		lines := strings.Join(mark.waitRaw("which a graceful restart ended, and none will start", 5*time.Second), "\n")
 		for _, g := range groups {
-			assert.Contains(t, lines, fmt.Sprintf("daemon process group '%s' of this Apache child's generation has "+
-				"ended (a graceful restart, past its graceful-timeout=2); the request came too late for it", g))
+			assert.Contains(t, lines, fmt.Sprintf("daemon process group '%s' has no process left in this Apache "+
+				"child's generation, which a graceful restart ended, and none will start (they drain for at most "+
+				"graceful-timeout=2)", g))
 		}
 		assert.NotContains(t, lines, "still starting")
 	})
@@ -267,5 +268,34 @@ func TestDaemonGraceful_LateStartEndsWithItsGeneration(t *testing.T) {
 			`generation still ran \d s later\)`, lines)
 		assert.NotContains(t, lines, "killing it")
 		assert.Less(t, took, 7*time.Second, "gone with its generation (graceful-timeout=5)")
+	})
+}
+
+// A graceful restart while a group's first request waits for its slow cold
+// start, with a graceful-timeout so short that the old starter stops
+// starting groups at once: the group still starting comes up in the old
+// generation and serves that request (its end is said only once its last
+// process goes).
+func TestDaemonGraceful_ShortTimeoutDuringColdStart(t *testing.T) {
+	gowsgiOnly(t)
+	forEachMPM(t, func(t *testing.T, mpm string) {
+		slow := "import time\ntime.sleep(1)\n" + odHello
+		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"slow.wsgi": slow},
+			Snippet: "WSGIDaemonProcess slow threads=2 start=on-demand graceful-timeout=2 display-name=gwod@PORT@-slow\n" +
+				"WSGIScriptAlias /slow @ROOT@/slow.wsgi process-group=slow application-group=%{GLOBAL}\n"})
+		done := make(chan Resp, 1)
+		go func() {
+			r, err := doReq(longClient, "GET", a.URL("/slow"), nil, nil)
+			if err != nil {
+				r.Body = err.Error()
+			}
+			done <- r
+		}()
+		first := waitOdProcs(a, "slow", 1, 5*time.Second)
+		require.Len(t, first, 1, "the slow group is starting")
+		require.NoError(t, a.Graceful())
+		r := <-done
+		assert.Equal(t, 200, r.Status, "the request that waited for the cold start: %s", r)
+		assert.Equal(t, fmt.Sprint(first[0]), r.Body, "served by the old generation's process")
 	})
 }

@@ -492,17 +492,26 @@ func TestDaemonOnDemand_StarterKilled(t *testing.T) {
 		a := StartApache(t, ServerSpec{MPM: mpm, Files: map[string]string{"hello.wsgi": odHello},
 			Snippet: odGroup("od", "start=on-demand")})
 		pid, _ := odGet(t, a, "od")
-		starters := starterPids(a)
-		require.Len(t, starters, 1)
-		mark := markLog(a)
-		require.NoError(t, syscall.Kill(starters[0], syscall.SIGKILL))
-		mark.waitRaw("starting a new one", 10*time.Second)
-		assert.Contains(t, strings.Join(mark.raw(), "\n"),
-			fmt.Sprintf("the on-demand starter (pid %d) was killed by signal 9; starting a new one", starters[0]))
-		assert.Empty(t, waitOdProcs(a, "od", 0, 5*time.Second), "its processes died with it")
-		pid2, _ := odGet(t, a, "od")
-		assert.NotEqual(t, pid, pid2)
-		waitStarter(t, a, starters[0])
+		// SIGKILL, then SIGTERM (the starter stops its processes and
+		// exits, but its generation goes on: nothing may say it ended).
+		for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
+			starters := starterPids(a)
+			require.Len(t, starters, 1)
+			mark := markLog(a)
+			require.NoError(t, syscall.Kill(starters[0], sig))
+			mark.waitRaw("starting a new one", 10*time.Second)
+			how := "was killed by signal 9"
+			if sig == syscall.SIGTERM {
+				how = "exited with status 0"
+			}
+			assert.Contains(t, strings.Join(mark.raw(), "\n"),
+				fmt.Sprintf("the on-demand starter (pid %d) %s; starting a new one", starters[0], how))
+			assert.Empty(t, waitOdProcs(a, "od", 0, 10*time.Second), "its processes died with it")
+			waitStarter(t, a, starters[0])
+			pid2, _ := odGet(t, a, "od")
+			assert.NotEqual(t, pid, pid2)
+			pid = pid2
+		}
 	})
 }
 
