@@ -224,10 +224,14 @@ void gowsgi_daemon_child_main(gowsgi_daemon_rt *rt, int index) __attribute__((no
  * descriptor for the engine, or -1. */
 int gowsgi_daemon_crash_report(apr_pool_t *p, gowsgi_daemon_rt *rt, int index);
 
-/* daemon_process.c: why the group's process pid went away, waiting up to
- * wait_ms for the parent to notice; NULL if it is not known. */
+/* daemon_deaths.c: records how the process pid in slot index of the
+ * group's records ended (status from waitpid or APR), and says so in text. */
+const char *gowsgi_daemon_record_death(gowsgi_daemon_shared *sh, int index, pid_t pid, long memory_limit, int status,
+                                       char *text, size_t textlen);
 /* How d went away, into text (from a record the caller owns). */
 const char *gowsgi_daemon_death_format(const gowsgi_daemon_death *d, char *text, size_t len);
+/* Why the group's process pid went away, waiting up to wait_ms for its
+ * reaper to notice; NULL if it is not known. */
 const char *gowsgi_daemon_death_cause(apr_pool_t *p, const gowsgi_daemon_rt *rt, int pid, int wait_ms);
 /* Why a process of the group went away after since, when the connection
  * ended before the daemon said who it was: the latest death noticed within
@@ -242,8 +246,9 @@ int gowsgi_daemon_group_ready(const gowsgi_daemon_rt *rt);
 /* daemon_ready_wait.c: waits up to msec for a process of the group that is
  * starting to be ready (woken the moment it is), or sleeps msec if none is. */
 void gowsgi_daemon_wait_ready(const gowsgi_daemon_rt *rt, int msec);
-/* What is known of why the group has no process up: a process's own word
- * on why it cannot start, else the last death; NULL if nothing. */
+/* daemon_deaths.c: what is known of why the group has no process up: a
+ * process's own word on why it cannot start, else the last death; NULL if
+ * nothing. */
 const char *gowsgi_daemon_group_trouble(apr_pool_t *p, const gowsgi_daemon_rt *rt);
 
 /* daemon_forward.c: serves the request through the group; an HTTP status. */
