@@ -325,9 +325,13 @@ static void release_stalled(starter_state *st, apr_time_t now)
             snprintf(why, sizeof(why), "longer than socket-timeout=%d", rt->socket_timeout);
         else
             snprintf(why, sizeof(why), "it ran %.2f s of the last %.1f s: it waits on something", used, over);
+        int pid = 0;   /* the process to look at (py-spy, strace) */
+        for (int i = 0; i < rt->conf->processes && pid == 0; i++)
+            if (rt->procs[i].running)
+                pid = (int)rt->procs[i].proc.pid;
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, gowsgi_main_server,
-                     GOWSGI_LOGNO(0510) "gowsgi: on-demand daemon process group '%s' has been starting for "
-                     "%.1f s (%s); it no longer holds one of the %d start slots", rt->conf->name,
+                     GOWSGI_LOGNO(0510) "gowsgi: on-demand daemon process group '%s' (pid %d) has been starting "
+                     "for %.1f s (%s); it no longer holds one of the %d start slots", rt->conf->name, pid,
                      (double)(now - gr->started) / (double)APR_USEC_PER_SEC, why, start_limit);
     }
 }

@@ -706,7 +706,8 @@ func TestDaemonOnDemand_StalledStartHoldsNoSlot(t *testing.T) {
 		t.Logf("%s: the good tenant's cold start took %.2f s beside a hung one", mpm, took.Seconds())
 		assert.Less(t, time.Since(began), 6*time.Second, "not held back until the hung start ends")
 		lines := strings.Join(mark.waitRaw("it no longer holds one of the 1 start slots", 5*time.Second), "\n")
-		assert.Regexp(t, `on-demand daemon process group 'hang' has been starting for [0-9.]+ s \(it ran 0\.[0-9]+ s of `+
+		assert.Regexp(t, fmt.Sprintf(`on-demand daemon process group 'hang' \(pid %d\) has been starting for [0-9.]+ s `+
+			`\(it ran 0\.[0-9]+ s of `, procs[0])+
 			`the last [0-9.]+ s: it waits on something\); it no longer holds one of the 1 start slots`, lines)
 		assert.Equal(t, 504, (<-hung).Status, "the hung group's own request gives up at its socket-timeout")
 		assert.Equal(t, procs, odProcs(a, "hang"), "the hung start goes on: it may yet come up")
